@@ -1,0 +1,344 @@
+/*
+ * libturbo — a multi-threaded HTTP/1.1 server library behind a plain C ABI.
+ *
+ * This header is the whole public interface. It is written so that any
+ * language with a C FFI can use all of it: opaque handles, accessor
+ * functions, negative int error codes, and one struct (turbo_str, a pointer
+ * plus a length). No inline functions; the macros below are conveniences
+ * for C callers only and nothing requires them.
+ *
+ * Threads. A server runs N I/O threads. Each accepts, parses, calls the
+ * handler inline and writes the response; nothing is queued. A handler is
+ * therefore called on one of the server's I/O threads, concurrently with
+ * other calls of the same handler on other threads, and must be
+ * thread-safe with respect to its user_data.
+ *
+ * Lifetimes. Everything a handler receives (the request, its strings, the
+ * response) is valid only until the handler returns. Copy what must live
+ * longer.
+ */
+#ifndef TURBO_TURBO_H
+#define TURBO_TURBO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TURBO_API __attribute__((visibility("default")))
+#else
+#define TURBO_API
+#endif
+
+/** Library version, also returned at run time by turbo_version(). */
+#define TURBO_VERSION_MAJOR 0
+#define TURBO_VERSION_MINOR 1
+#define TURBO_VERSION_PATCH 0
+/** Bumped on every incompatible ABI change; equals the SONAME's number. */
+#define TURBO_ABI_VERSION 0
+
+/* ------------------------------------------------------------------------
+ * Results and errors
+ * --------------------------------------------------------------------- */
+
+/** Result codes. Every function returning int returns TURBO_OK (0) or a
+ *  positive count on success, and one of the negative codes on failure. */
+enum turbo_result {
+    TURBO_OK = 0,
+    /** Reserved handler result: the response will be completed later,
+     *  possibly from another thread. Not implemented yet: a handler that
+     *  returns it is answered with 500. */
+    TURBO_DEFER = 1,
+    TURBO_EINVAL = -1,   /**< an argument is invalid (NULL, out of range, bad characters) */
+    TURBO_ENOMEM = -2,   /**< out of memory */
+    TURBO_EEXIST = -3,   /**< a route with this method and pattern already exists */
+    TURBO_ENOENT = -4,   /**< not found (route, header, parameter) */
+    TURBO_EPATTERN = -5, /**< a route pattern is malformed */
+    TURBO_ESTATE = -6,   /**< not allowed in the server's current state */
+    TURBO_ESYS = -7,     /**< a system call failed; errno tells which */
+    TURBO_EADDR = -8,    /**< the host could not be resolved or bound */
+    TURBO_EHANDLER = -9, /**< generic handler failure: answered with 500 */
+    TURBO_ERANGE = -10   /**< a value is outside the accepted range */
+};
+
+/** A static, NUL-terminated English description of a result code. Never
+ *  NULL; unknown codes give "unknown error". Thread-safe. */
+TURBO_API const char *turbo_strerror(int code);
+
+/** The library's version as "MAJOR.MINOR.PATCH" (static string). */
+TURBO_API const char *turbo_version(void);
+/** The ABI version the loaded library implements (TURBO_ABI_VERSION). */
+TURBO_API int turbo_abi_version(void);
+
+/* ------------------------------------------------------------------------
+ * Types
+ * --------------------------------------------------------------------- */
+
+/** A byte string that is NOT necessarily NUL-terminated. ptr may be NULL
+ *  only when len is 0. */
+typedef struct turbo_str {
+    const char *ptr;
+    size_t len;
+} turbo_str;
+
+typedef struct turbo_config turbo_config;
+typedef struct turbo_server turbo_server;
+typedef struct turbo_request turbo_request;
+typedef struct turbo_response turbo_response;
+
+/** A request handler. Called on an I/O thread with the parsed request and
+ *  an empty 200 response. Return TURBO_OK to send the response as built;
+ *  any negative value makes the server answer 500 for this request only
+ *  (the connection stays usable). TURBO_DEFER is reserved. */
+typedef int (*turbo_handler)(turbo_request *req, turbo_response *res, void *user_data);
+
+/** Called exactly once when a route's user_data is no longer reachable by
+ *  any thread (route removed, or server freed). */
+typedef void (*turbo_release_fn)(void *user_data);
+
+/** Called once a referenced response body has been written or dropped. */
+typedef void (*turbo_free_fn)(void *data, void *ctx);
+
+/* ------------------------------------------------------------------------
+ * Configuration
+ *
+ * A config is a plain value: create it, set what differs from the default,
+ * pass it to turbo_server_new() (which copies it), free it. Setters return
+ * TURBO_OK or TURBO_EINVAL/TURBO_ERANGE for a value out of range, leaving
+ * the config unchanged. Not thread-safe; use from one thread.
+ * --------------------------------------------------------------------- */
+
+/** A config with every default. NULL when out of memory. */
+TURBO_API turbo_config *turbo_config_new(void);
+/** Frees cfg. NULL is allowed. */
+TURBO_API void turbo_config_free(turbo_config *cfg);
+
+/** I/O threads. 0 (default): the number of online CPUs. At most 1024. */
+TURBO_API int turbo_config_set_threads(turbo_config *cfg, unsigned threads);
+/** When on (default off), turbo_server_run() serves on the calling thread
+ *  alone (one I/O thread, whatever set_threads said) and
+ *  turbo_server_start() is refused. For runtimes that may be entered from
+ *  one thread only (Lua, Ruby, Node). */
+TURBO_API int turbo_config_set_run_on_caller(turbo_config *cfg, int on);
+/** Value of the Server response header (default "libturbo"); NULL or ""
+ *  sends no Server header. Copied. CR, LF and NUL refused. */
+TURBO_API int turbo_config_set_server_name(turbo_config *cfg, const char *name);
+/** Largest request head, request line plus headers (default 16384 bytes,
+ *  range 256..1048576). Larger: 431. */
+TURBO_API int turbo_config_set_max_header_bytes(turbo_config *cfg, size_t bytes);
+/** Most header fields in a request (default 100, range 1..10000). More: 431. */
+TURBO_API int turbo_config_set_max_headers(turbo_config *cfg, size_t count);
+/** Longest request target (default 8192 bytes, range 16..1048576). Longer: 414. */
+TURBO_API int turbo_config_set_max_uri_bytes(turbo_config *cfg, size_t bytes);
+/** Largest request body after decoding (default 1048576 bytes, range
+ *  0..2^40). Larger: 413. */
+TURBO_API int turbo_config_set_max_body_bytes(turbo_config *cfg, uint64_t bytes);
+/** Time to receive a whole request head once its first byte arrived
+ *  (default 10000 ms). Expired: 408 and close. Range 10..86400000 ms. */
+TURBO_API int turbo_config_set_header_timeout_ms(turbo_config *cfg, unsigned ms);
+/** Time an idle keep-alive connection is kept open (default 60000 ms).
+ *  Expired: closed without a response. Range 10..86400000 ms. */
+TURBO_API int turbo_config_set_idle_timeout_ms(turbo_config *cfg, unsigned ms);
+/** Longest wait between two reads of a request body (default 30000 ms).
+ *  Expired: 408 and close. Range 10..86400000 ms. */
+TURBO_API int turbo_config_set_body_timeout_ms(turbo_config *cfg, unsigned ms);
+/** Longest wait for a client to accept more response bytes (default
+ *  30000 ms). Expired: closed. Range 10..86400000 ms. */
+TURBO_API int turbo_config_set_write_timeout_ms(turbo_config *cfg, unsigned ms);
+/** Most open connections per I/O thread (default 16384, range 1..1048576).
+ *  Beyond it new connections are accepted and closed at once. */
+TURBO_API int turbo_config_set_max_connections(turbo_config *cfg, unsigned per_thread);
+/** listen() backlog (default 1024, range 1..65535). */
+TURBO_API int turbo_config_set_backlog(turbo_config *cfg, int backlog);
+
+/* ------------------------------------------------------------------------
+ * Server
+ *
+ * Life cycle: new -> listen (or listen_fd) -> route_add ... -> start/run
+ * -> stop -> wait -> free. Unless said otherwise, these functions are
+ * called from one controlling thread.
+ * --------------------------------------------------------------------- */
+
+/** A new server with a copy of cfg (NULL: defaults). NULL when out of
+ *  memory. */
+TURBO_API turbo_server *turbo_server_new(const turbo_config *cfg);
+
+/** Binds host:port (host: numeric IPv4/IPv6 address or name; NULL or ""
+ *  means all IPv4 addresses; port 0 picks a free port). Every I/O thread
+ *  gets its own SO_REUSEPORT socket on that address. Call once, before
+ *  start. TURBO_EADDR when it cannot be resolved or bound (errno kept). */
+TURBO_API int turbo_server_listen(turbo_server *s, const char *host, int port);
+
+/** Serves on an already bound and listening socket (inherited from a
+ *  supervisor, systemd socket activation, a test). All I/O threads accept
+ *  from it. The fd is made non-blocking; the server does not close it.
+ *  Call instead of turbo_server_listen(), before start. */
+TURBO_API int turbo_server_listen_fd(turbo_server *s, int fd);
+
+/** The bound port, or a negative code when not listening. Thread-safe. */
+TURBO_API int turbo_server_port(const turbo_server *s);
+
+/** Adds a route. method: an HTTP method token ("GET", "POST", ...; case
+ *  sensitive). pattern: "/" followed by segments; a segment is literal
+ *  text, "{name}" (one whole segment, any non-empty text without '/') or,
+ *  as the last segment only, "{name...}" (the rest of the path, slashes
+ *  included, possibly empty). Exact segments beat parameters, which beat
+ *  the catch-all. A GET route also answers HEAD (without the body).
+ *  Returns TURBO_EEXIST for a duplicate method+pattern, TURBO_EPATTERN for
+ *  a malformed pattern, TURBO_EINVAL for a bad method or NULL fn.
+ *  Before start only in this version (TURBO_ESTATE after). */
+TURBO_API int turbo_route_add(turbo_server *s, const char *method, const char *pattern,
+                              turbo_handler fn, void *user_data);
+
+/** As turbo_route_add(); release (may be NULL) is called exactly once with
+ *  user_data when no thread can call the route any more: after it is
+ *  removed, or when the server is freed. It is also called when the add
+ *  fails, so ownership of user_data always passes to the server. */
+TURBO_API int turbo_route_add_full(turbo_server *s, const char *method, const char *pattern,
+                                   turbo_handler fn, void *user_data,
+                                   turbo_release_fn release);
+
+/** Removes the route with exactly this method and pattern text.
+ *  TURBO_ENOENT when there is none. Before start only in this version. */
+TURBO_API int turbo_route_remove(turbo_server *s, const char *method, const char *pattern);
+
+/** Starts the I/O threads and returns. Needs a listening socket. */
+TURBO_API int turbo_server_start(turbo_server *s);
+
+/** Starts, then waits until the server is stopped (turbo_server_stop from
+ *  a handler, another thread or a signal handler). With run_on_caller the
+ *  calling thread is the one I/O thread. */
+TURBO_API int turbo_server_run(turbo_server *s);
+
+/** Asks the server to stop: stop accepting, finish requests in flight
+ *  (their responses are written), close idle connections. Returns at
+ *  once. Safe from any thread and from a signal handler (it only writes
+ *  to an eventfd and sets a flag). Repeated calls are harmless. */
+TURBO_API void turbo_server_stop(turbo_server *s);
+
+/** Waits for the I/O threads to finish after stop. Returns TURBO_OK, or
+ *  TURBO_ESTATE when the server was not started. */
+TURBO_API int turbo_server_wait(turbo_server *s);
+
+/** Stops, waits, closes sockets, releases every route's user_data, frees.
+ *  NULL is allowed. Must not be called from an I/O thread. */
+TURBO_API void turbo_server_free(turbo_server *s);
+
+/** Server counters, summed over the I/O threads (each thread's counters are
+ *  written only by that thread; the sum is a near-instant snapshot).
+ *  Thread-safe. Unknown `which`: 0. */
+enum turbo_stat {
+    TURBO_STAT_CONNECTIONS_ACCEPTED = 0, /**< connections accepted since start */
+    TURBO_STAT_CONNECTIONS_OPEN = 1,     /**< connections open now */
+    TURBO_STAT_REQUESTS = 2,             /**< requests answered (any status) */
+    TURBO_STAT_BAD_REQUESTS = 3,         /**< requests rejected by the parser or a limit */
+    TURBO_STAT_HANDLER_ERRORS = 4,       /**< handler calls that returned an error (500) */
+    TURBO_STAT_CONNECTIONS_REFUSED = 5,  /**< closed at once: max connections reached */
+    TURBO_STAT_TIMEOUTS = 6,             /**< connections closed by a timeout */
+    TURBO_STAT_WRITES = 7                /**< sendmsg calls made (responses go out in batches) */
+};
+TURBO_API uint64_t turbo_server_stat(const turbo_server *s, int which);
+
+/** Number of I/O threads the server runs (or will run). */
+TURBO_API unsigned turbo_server_threads(const turbo_server *s);
+
+/* ------------------------------------------------------------------------
+ * Request (valid only inside the handler; read-only; not thread-safe —
+ * use from the handler's thread)
+ *
+ * Strings returned are slices of the server's read buffer or the request
+ * arena: valid until the handler returns, not NUL-terminated.
+ * --------------------------------------------------------------------- */
+
+/** The method token as sent ("GET", "HEAD" for a HEAD served by GET, ...). */
+TURBO_API turbo_str turbo_request_method(const turbo_request *r);
+/** The path as sent (percent-encoding kept), without the query. For an
+ *  absolute-form target, the path part only. */
+TURBO_API turbo_str turbo_request_path(const turbo_request *r);
+/** The raw query string without '?' (empty when there is none). */
+TURBO_API turbo_str turbo_request_query(const turbo_request *r);
+/** The whole request target as sent. */
+TURBO_API turbo_str turbo_request_target(const turbo_request *r);
+/** 10 for HTTP/1.0, 11 for HTTP/1.1. */
+TURBO_API int turbo_request_version(const turbo_request *r);
+
+/** First header field named name (case-insensitive) into *value (leading
+ *  and trailing whitespace removed). TURBO_OK, or TURBO_ENOENT. */
+TURBO_API int turbo_request_header(const turbo_request *r, const char *name, size_t name_len,
+                                   turbo_str *value);
+/** Number of header fields, in the order sent. */
+TURBO_API size_t turbo_request_header_count(const turbo_request *r);
+/** The index-th header field. TURBO_OK, or TURBO_ERANGE. name or value
+ *  may be NULL. */
+TURBO_API int turbo_request_header_at(const turbo_request *r, size_t index, turbo_str *name,
+                                      turbo_str *value);
+
+/** The value of the path parameter `name` from the route pattern (raw,
+ *  percent-encoding kept). Empty (ptr NULL, len 0) when there is none;
+ *  a catch-all may match an empty rest, so use turbo_request_param_at()
+ *  to tell the two apart. */
+TURBO_API turbo_str turbo_request_param(const turbo_request *r, const char *name, size_t name_len);
+/** Number of path parameters the matched route has. */
+TURBO_API size_t turbo_request_param_count(const turbo_request *r);
+/** The index-th path parameter, in pattern order. TURBO_OK or TURBO_ERANGE. */
+TURBO_API int turbo_request_param_at(const turbo_request *r, size_t index, turbo_str *name,
+                                     turbo_str *value);
+
+/** The first query parameter whose raw name equals name (no decoding on
+ *  either side) into *value (raw). TURBO_OK, or TURBO_ENOENT. A key
+ *  without '=' has an empty value. */
+TURBO_API int turbo_request_query_param(const turbo_request *r, const char *name, size_t name_len,
+                                        turbo_str *value);
+
+/** The request body, complete and de-chunked (empty when there is none). */
+TURBO_API turbo_str turbo_request_body(const turbo_request *r);
+
+/** The peer's address as text ("127.0.0.1", "::1"); empty for a non-IP
+ *  socket. */
+TURBO_API turbo_str turbo_request_remote_addr(const turbo_request *r);
+/** The peer's port, or 0 for a non-IP socket. */
+TURBO_API int turbo_request_remote_port(const turbo_request *r);
+
+/** Index (0..threads-1) of the I/O thread serving this request. */
+TURBO_API unsigned turbo_request_thread(const turbo_request *r);
+
+/** size bytes from the request arena, 16-byte aligned, freed when the
+ *  handler returns. NULL when out of memory. */
+TURBO_API void *turbo_request_alloc(turbo_request *r, size_t size);
+
+/* ------------------------------------------------------------------------
+ * Response (valid only inside the handler; starts as 200 with no headers
+ * and an empty body)
+ *
+ * The library writes Content-Length (always), Date and Server (unless the
+ * handler set its own) and Connection when needed. Framing headers
+ * (Content-Length, Transfer-Encoding) are refused from handlers.
+ * --------------------------------------------------------------------- */
+
+/** Sets the status code (100..999 not allowed below 200: 1xx are
+ *  refused). Out of range: ignored, and the response becomes 500. */
+TURBO_API void turbo_response_status(turbo_response *res, int status);
+/** Adds a header field (copied). name must be a token; value may not
+ *  contain CR, LF or NUL. "Connection: close" closes the connection after
+ *  this response. TURBO_EINVAL on refusal, nothing added. */
+TURBO_API int turbo_response_header(turbo_response *res, const char *name, size_t name_len,
+                                    const char *value, size_t value_len);
+/** Sets the body to a copy of data (replacing any earlier body). */
+TURBO_API int turbo_response_body(turbo_response *res, const void *data, size_t len);
+/** Appends a copy of data to the body. */
+TURBO_API int turbo_response_append(turbo_response *res, const void *data, size_t len);
+/** Sets the body to data by reference, without a copy; data must stay
+ *  valid and unchanged until free_fn(data, ctx) is called (once, on the
+ *  I/O thread, after the bytes are written or the connection dropped;
+ *  free_fn may be NULL for static data). Replaces any earlier body. */
+TURBO_API int turbo_response_body_ref(turbo_response *res, const void *data, size_t len,
+                                      turbo_free_fn free_fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TURBO_TURBO_H */

@@ -1,0 +1,166 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* The documented defaults (turbo.h, docs/configuration.md). */
+void turbo__config_defaults(turbo_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->threads = 0;
+    cfg->run_on_caller = 0;
+    strcpy(cfg->server_name, "libturbo");
+    cfg->max_header_bytes = 16384;
+    cfg->max_headers = 100;
+    cfg->max_uri_bytes = 8192;
+    cfg->max_body_bytes = 1048576;
+    cfg->header_timeout_ms = 10000;
+    cfg->idle_timeout_ms = 60000;
+    cfg->body_timeout_ms = 30000;
+    cfg->write_timeout_ms = 30000;
+    cfg->max_connections = 16384;
+    cfg->backlog = 1024;
+}
+
+turbo_config *turbo_config_new(void)
+{
+    turbo_config *cfg = malloc(sizeof(*cfg));
+    if (cfg != NULL)
+        turbo__config_defaults(cfg);
+    return cfg;
+}
+
+void turbo_config_free(turbo_config *cfg)
+{
+    free(cfg);
+}
+
+#define IN_RANGE(v, lo, hi) ((v) >= (lo) && (v) <= (hi))
+
+int turbo_config_set_threads(turbo_config *cfg, unsigned threads)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (threads > 1024)
+        return TURBO_ERANGE;
+    cfg->threads = threads;
+    return TURBO_OK;
+}
+
+int turbo_config_set_run_on_caller(turbo_config *cfg, int on)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    cfg->run_on_caller = on != 0;
+    return TURBO_OK;
+}
+
+int turbo_config_set_server_name(turbo_config *cfg, const char *name)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (name == NULL) {
+        cfg->server_name[0] = '\0';
+        return TURBO_OK;
+    }
+    size_t n = strlen(name);
+    if (n > TURBO__SERVER_NAME_MAX)
+        return TURBO_ERANGE;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return TURBO_EINVAL;
+    }
+    memcpy(cfg->server_name, name, n + 1);
+    return TURBO_OK;
+}
+
+int turbo_config_set_max_header_bytes(turbo_config *cfg, size_t bytes)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (!IN_RANGE(bytes, 256, 1048576))
+        return TURBO_ERANGE;
+    cfg->max_header_bytes = bytes;
+    return TURBO_OK;
+}
+
+int turbo_config_set_max_headers(turbo_config *cfg, size_t count)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (!IN_RANGE(count, 1, 10000))
+        return TURBO_ERANGE;
+    cfg->max_headers = count;
+    return TURBO_OK;
+}
+
+int turbo_config_set_max_uri_bytes(turbo_config *cfg, size_t bytes)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (!IN_RANGE(bytes, 16, 1048576))
+        return TURBO_ERANGE;
+    cfg->max_uri_bytes = bytes;
+    return TURBO_OK;
+}
+
+int turbo_config_set_max_body_bytes(turbo_config *cfg, uint64_t bytes)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (bytes > ((uint64_t)1 << 40))
+        return TURBO_ERANGE;
+    cfg->max_body_bytes = bytes;
+    return TURBO_OK;
+}
+
+static int set_ms(turbo_config *cfg, unsigned *field, unsigned ms)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (!IN_RANGE(ms, 10u, 86400000u))
+        return TURBO_ERANGE;
+    *field = ms;
+    return TURBO_OK;
+}
+
+int turbo_config_set_header_timeout_ms(turbo_config *cfg, unsigned ms)
+{
+    return set_ms(cfg, cfg ? &cfg->header_timeout_ms : NULL, ms);
+}
+
+int turbo_config_set_idle_timeout_ms(turbo_config *cfg, unsigned ms)
+{
+    return set_ms(cfg, cfg ? &cfg->idle_timeout_ms : NULL, ms);
+}
+
+int turbo_config_set_body_timeout_ms(turbo_config *cfg, unsigned ms)
+{
+    return set_ms(cfg, cfg ? &cfg->body_timeout_ms : NULL, ms);
+}
+
+int turbo_config_set_write_timeout_ms(turbo_config *cfg, unsigned ms)
+{
+    return set_ms(cfg, cfg ? &cfg->write_timeout_ms : NULL, ms);
+}
+
+int turbo_config_set_max_connections(turbo_config *cfg, unsigned per_thread)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (!IN_RANGE(per_thread, 1u, 1048576u))
+        return TURBO_ERANGE;
+    cfg->max_connections = per_thread;
+    return TURBO_OK;
+}
+
+int turbo_config_set_backlog(turbo_config *cfg, int backlog)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (!IN_RANGE(backlog, 1, 65535))
+        return TURBO_ERANGE;
+    cfg->backlog = backlog;
+    return TURBO_OK;
+}

@@ -1,0 +1,797 @@
+/*
+ * One connection: read, parse every complete request in the buffer, run
+ * the handlers in order, flush all their responses with one sendmsg.
+ *
+ * Buffers. The read buffer comes from the thread's pool when bytes arrive
+ * and goes back as soon as no unconsumed byte is left, so an idle
+ * keep-alive connection holds only this struct and its libevent event. A
+ * request larger than a pool buffer (a big body) gets a private buffer
+ * sized for it. Output is collected in a pooled buffer too, plus up to
+ * MAX_REFS bodies referenced without a copy.
+ *
+ * Request state is kept relative to the first byte of the request, so
+ * compacting the buffer between reads moves nothing but bytes.
+ *
+ * Time. Each connection has one deadline and a phase saying what expires
+ * at it; the thread's sweep timer checks deadlines (turbo__conns_sweep),
+ * so the request path only stores an integer and never touches the
+ * timer heap.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "response.h"
+
+#define MAX_REFS 8
+/* Flush in the middle of a pipelined batch once this much is queued. */
+#define OUT_HIGH_WATER (256 * 1024)
+/* Most time spent discarding input after the final response. */
+#define LINGER_MS 2000
+/* Free connection structs kept per thread. */
+#define KEEP_FREE_CONNS 1024
+
+enum phase {
+    PH_IDLE,   /* between requests: idle (or first-request) timeout */
+    PH_HEAD,   /* part of a head received: header timeout */
+    PH_BODY,   /* head done, body incomplete: body timeout */
+    PH_WRITE,  /* output blocked: write timeout */
+    PH_LINGER  /* final response sent, write side shut: drain then close */
+};
+
+enum body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
+
+typedef struct out_ref {
+    size_t at; /* offset in out where this body goes */
+    const char *ptr;
+    size_t len;
+    turbo_free_fn fn;
+    void *ctx;
+} out_ref;
+
+struct turbo__conn {
+    turbo__conn *prev, *next;
+    turbo__thread *t;
+    int fd;
+    short ev_what;
+    uint8_t phase;
+    uint8_t body_kind;
+    unsigned closing : 1;       /* close once the output drains */
+    unsigned head_parsed : 1;   /* t->headers hold this request's fields */
+    unsigned continue_sent : 1; /* 100 Continue already queued */
+    unsigned in_pooled : 1, out_pooled : 1;
+    uint8_t nrefs;
+    uint64_t deadline;
+    struct event ev;
+
+    char *in;
+    size_t in_len, in_cap;
+    size_t head_len; /* 0 until the current request's head is complete */
+    turbo__scan scan;
+    uint64_t body_len; /* BODY_LENGTH */
+    turbo__chunked chunk;
+    size_t chunk_in, chunk_out;
+
+    char *out;
+    size_t out_len, out_cap, out_sent;
+    out_ref *refs; /* MAX_REFS slots, allocated on first use */
+
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } peer;
+};
+
+static void on_event(evutil_socket_t fd, short what, void *arg);
+static void conn_run(turbo__conn *c);
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void set_deadline(turbo__conn *c, int phase, unsigned ms)
+{
+    c->phase = (uint8_t)phase;
+    c->deadline = c->t->now_ms + ms;
+}
+
+static int set_events(turbo__conn *c, short what)
+{
+    if (c->ev_what == what)
+        return 0;
+    event_del(&c->ev);
+    event_assign(&c->ev, c->t->base, c->fd, what | EV_PERSIST, on_event, c);
+    c->ev_what = what;
+    return event_add(&c->ev, NULL);
+}
+
+static void in_release(turbo__conn *c)
+{
+    if (c->in == NULL)
+        return;
+    if (c->in_pooled)
+        turbo__bufpool_put(&c->t->pool, c->in);
+    else
+        free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
+}
+
+/* Makes room for `want` bytes of input in total. */
+static int in_reserve(turbo__conn *c, size_t want)
+{
+    turbo__bufpool *pool = &c->t->pool;
+    if (c->in == NULL && want <= pool->size) {
+        c->in = turbo__bufpool_get(pool);
+        if (c->in == NULL)
+            return -1;
+        c->in_cap = pool->size;
+        c->in_pooled = 1;
+        c->in_len = 0;
+        return 0;
+    }
+    if (want <= c->in_cap)
+        return 0;
+    char *n = malloc(want);
+    if (n == NULL)
+        return -1;
+    if (c->in_len != 0)
+        memcpy(n, c->in, c->in_len);
+    size_t len = c->in_len;
+    in_release(c);
+    c->in = n;
+    c->in_len = len;
+    c->in_cap = want;
+    c->in_pooled = 0;
+    return 0;
+}
+
+static size_t out_total(const turbo__conn *c)
+{
+    size_t n = c->out_len;
+    for (unsigned i = 0; i < c->nrefs; i++)
+        n += c->refs[i].len;
+    return n;
+}
+
+static void out_release(turbo__conn *c)
+{
+    for (unsigned i = 0; i < c->nrefs; i++)
+        if (c->refs[i].fn != NULL)
+            c->refs[i].fn((void *)c->refs[i].ptr, c->refs[i].ctx);
+    c->nrefs = 0;
+    if (c->out != NULL) {
+        if (c->out_pooled)
+            turbo__bufpool_put(&c->t->pool, c->out);
+        else
+            free(c->out);
+    }
+    c->out = NULL;
+    c->out_len = c->out_cap = c->out_sent = 0;
+}
+
+static char *out_reserve(turbo__conn *c, size_t need)
+{
+    turbo__bufpool *pool = &c->t->pool;
+    if (c->out == NULL) {
+        if (need <= pool->size) {
+            c->out = turbo__bufpool_get(pool);
+            c->out_cap = pool->size;
+            c->out_pooled = 1;
+        } else {
+            c->out = malloc(need);
+            c->out_cap = need;
+            c->out_pooled = 0;
+        }
+        if (c->out == NULL) {
+            c->out_cap = 0;
+            return NULL;
+        }
+    } else if (c->out_cap - c->out_len < need) {
+        size_t cap = c->out_cap * 2;
+        if (cap < c->out_len + need)
+            cap = c->out_len + need;
+        char *n = c->out_pooled ? malloc(cap) : realloc(c->out, cap);
+        if (n == NULL)
+            return NULL;
+        if (c->out_pooled) {
+            memcpy(n, c->out, c->out_len);
+            turbo__bufpool_put(pool, c->out);
+            c->out_pooled = 0;
+        }
+        c->out = n;
+        c->out_cap = cap;
+    }
+    return c->out + c->out_len;
+}
+
+/* ---- responses ------------------------------------------------------- */
+
+/*
+ * Appends the response in t->res to the output: head, then the body
+ * (copied, or referenced when the handler gave one and a slot is free).
+ * Returns -1 when out of memory (the connection is then dropped).
+ */
+static int queue_response(turbo__conn *c, int minor, int is_head, int keep_alive)
+{
+    turbo__thread *t = c->t;
+    turbo_response *res = &t->res;
+    int st = res->status;
+    turbo__framing f;
+    f.minor = minor;
+    f.keep_alive = keep_alive;
+    f.body_allowed = !(st < 200 || st == 204 || st == 304);
+    f.body_len = turbo__response_body_len(res);
+    int send_body = f.body_allowed && !is_head && f.body_len != 0;
+
+    size_t bound = turbo__response_head_bound(res, t->server);
+    int copy_body = send_body && res->ref == NULL;
+    char *p = out_reserve(c, bound + (copy_body ? res->body.len : 0));
+    if (p == NULL)
+        return -1;
+    size_t n = turbo__response_write_head(res, t, &f, p);
+    c->out_len += n;
+    if (!send_body)
+        return 0;
+    if (copy_body) {
+        memcpy(c->out + c->out_len, res->body.ptr, res->body.len);
+        c->out_len += res->body.len;
+        return 0;
+    }
+    if (c->refs == NULL)
+        c->refs = malloc(MAX_REFS * sizeof(*c->refs));
+    if (c->refs != NULL && c->nrefs < MAX_REFS) {
+        out_ref *r = &c->refs[c->nrefs++];
+        r->at = c->out_len;
+        r->ptr = res->ref;
+        r->len = res->ref_len;
+        r->fn = res->ref_free;
+        r->ctx = res->ref_ctx;
+        res->ref_free = NULL; /* ownership moved to the output */
+        return 0;
+    }
+    /* No slot: copy, then the reference can go now. */
+    if (out_reserve(c, res->ref_len) == NULL)
+        return -1;
+    memcpy(c->out + c->out_len, res->ref, res->ref_len);
+    c->out_len += res->ref_len;
+    return 0;
+}
+
+/* The final response for a request the parser or a limit refused. */
+static void reject(turbo__conn *c, int status)
+{
+    turbo__thread *t = c->t;
+    TURBO__COUNT(t, bad_requests);
+    TURBO__COUNT(t, requests);
+    turbo__response_error(&t->res, status);
+    if (queue_response(c, 1, 0, 0) != 0)
+        c->out_len = 0;
+    turbo__response_reset(&t->res);
+    c->closing = 1;
+}
+
+static int str_eq(turbo_str s, const char *lit, size_t n)
+{
+    return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+/* Routes and runs one complete request, queueing its response. */
+static void dispatch(turbo__conn *c, const turbo__head *h, const char *body, size_t body_len)
+{
+    turbo__thread *t = c->t;
+    turbo_server *s = t->server;
+    turbo_request *req = &t->req;
+    turbo_response *res = &t->res;
+
+    req->conn = c;
+    req->head = h;
+    req->method = h->method;
+    req->body.ptr = body;
+    req->body.len = body_len;
+    req->match = &t->match;
+    req->remote_addr.ptr = NULL;
+    req->remote_addr.len = 0;
+
+    int is_head = str_eq(h->method, "HEAD", 4);
+    int keep_alive = h->minor == 1 ? !h->conn_close : (h->conn_keep_alive && !h->conn_close);
+
+    int st = turbo__rtable_match(s->table, h->method, h->path, &t->match);
+    if (st == 200) {
+        int rc = t->match.fn(req, res, t->match.user_data);
+        if (rc != TURBO_OK) {
+            TURBO__COUNT(t, handler_errors);
+            int close = res->close;
+            turbo__response_error(res, 500);
+            res->close = close;
+        }
+    } else {
+        turbo__response_error(res, st);
+        if (st == 405)
+            turbo_response_header(res, "Allow", 5, t->match.allow.ptr, t->match.allow.len);
+    }
+    if (res->close || t->stopping)
+        keep_alive = 0;
+    if (queue_response(c, h->minor, is_head, keep_alive) != 0) {
+        keep_alive = 0;
+        c->out_len = 0;
+    }
+    turbo__response_reset(res);
+    turbo__arena_reset(&t->arena);
+    TURBO__COUNT(t, requests);
+    if (!keep_alive)
+        c->closing = 1;
+}
+
+static void request_done(turbo__conn *c)
+{
+    /* The next request's head timer starts with its first byte
+     * (handle_one); until then the connection is idle. */
+    set_deadline(c, PH_IDLE, c->t->server->cfg.idle_timeout_ms);
+    c->head_len = 0;
+    c->head_parsed = 0;
+    c->continue_sent = 0;
+    c->body_kind = BODY_NONE;
+    memset(&c->scan, 0, sizeof(c->scan));
+}
+
+static void queue_continue(turbo__conn *c)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (c->continue_sent)
+        return;
+    c->continue_sent = 1;
+    char *p = out_reserve(c, sizeof(cont) - 1);
+    if (p == NULL)
+        return;
+    memcpy(p, cont, sizeof(cont) - 1);
+    c->out_len += sizeof(cont) - 1;
+}
+
+/*
+ * Handles the request starting at p (avail bytes). Returns the bytes it
+ * consumed (> 0), 0 when it needs more input (*need: total bytes the
+ * request needs, when known, else 0), or -1 when the connection must not
+ * parse further (rejected; c->closing set).
+ */
+static long handle_one(turbo__conn *c, char *p, size_t avail, size_t *need)
+{
+    turbo__thread *t = c->t;
+    turbo_server *s = t->server;
+    const turbo__limits *lim = &s->limits;
+    turbo__head h;
+
+    *need = 0;
+    if (c->head_len == 0) {
+        long r = turbo__head_scan(p, avail, &c->scan, lim);
+        if (r < 0) {
+            reject(c, (int)-r);
+            return -1;
+        }
+        if (r == 0) {
+            if (c->phase != PH_HEAD)
+                set_deadline(c, PH_HEAD, s->cfg.header_timeout_ms);
+            return 0;
+        }
+        int e = turbo__parse_head(p, (size_t)r, &h, t->headers, lim);
+        if (e < 0) {
+            reject(c, -e);
+            return -1;
+        }
+        c->head_len = (size_t)r;
+        c->head_parsed = 1;
+        if (h.chunked) {
+            c->body_kind = BODY_CHUNKED;
+            turbo__chunked_init(&c->chunk);
+            c->chunk_in = c->chunk_out = c->head_len;
+        } else if (h.has_content_length && h.content_length != 0) {
+            if (h.content_length > lim->max_body_bytes) {
+                reject(c, 413);
+                return -1;
+            }
+            c->body_kind = BODY_LENGTH;
+            c->body_len = h.content_length;
+        } else {
+            c->body_kind = BODY_NONE;
+        }
+        if (h.expect_continue && h.minor == 1 && c->body_kind != BODY_NONE)
+            c->continue_sent = 0;
+        else
+            c->continue_sent = 1; /* nothing to send */
+    }
+
+    size_t total;
+    const char *body = p + c->head_len;
+    size_t body_len = 0;
+    if (c->body_kind == BODY_LENGTH) {
+        if (avail - c->head_len < c->body_len) {
+            *need = c->head_len + (size_t)c->body_len;
+            goto need_more;
+        }
+        body_len = (size_t)c->body_len;
+        total = c->head_len + body_len;
+    } else if (c->body_kind == BODY_CHUNKED) {
+        int r = turbo__chunked_decode(&c->chunk, p, avail, &c->chunk_in, &c->chunk_out, lim);
+        if (r < 0) {
+            reject(c, -r);
+            return -1;
+        }
+        if (r == 0)
+            goto need_more;
+        body_len = c->chunk_out - c->head_len;
+        total = c->chunk_in;
+    } else {
+        total = c->head_len;
+    }
+
+    if (!c->head_parsed) {
+        /* The head was parsed on an earlier read and the buffer may have
+         * moved since: parse it again (it was valid then, so it is now). */
+        if (turbo__parse_head(p, c->head_len, &h, t->headers, lim) < 0) {
+            reject(c, 400);
+            return -1;
+        }
+    }
+    dispatch(c, &h, body, body_len);
+    request_done(c);
+    return (long)total;
+
+need_more:
+    c->head_parsed = 0; /* t->headers will be reused by other connections */
+    if (c->body_kind == BODY_CHUNKED && c->chunk_in > c->chunk_out) {
+        /* Close the gap the decoder left between decoded body and raw
+         * input, so a body of tiny chunks needs no more room than its
+         * decoded size plus one chunk line. */
+        size_t raw = avail - c->chunk_in;
+        memmove(p + c->chunk_out, p + c->chunk_in, raw);
+        c->in_len -= c->chunk_in - c->chunk_out;
+        c->chunk_in = c->chunk_out;
+    }
+    if (!c->continue_sent)
+        queue_continue(c);
+    if (c->phase != PH_BODY)
+        set_deadline(c, PH_BODY, s->cfg.body_timeout_ms);
+    return 0;
+}
+
+/* ---- I/O ------------------------------------------------------------- */
+
+/* Writes queued output. 1: all written; 0: the socket is full; -1: error. */
+static int flush(turbo__conn *c)
+{
+    struct iovec iov[2 * MAX_REFS + 1];
+    while (out_total(c) > c->out_sent) {
+        /* Lay the pieces out in stream order, skipping what was sent. */
+        int n = 0;
+        size_t skip = c->out_sent, pos = 0;
+        for (unsigned i = 0; i <= c->nrefs; i++) {
+            size_t end = i < c->nrefs ? c->refs[i].at : c->out_len;
+            if (end > pos) {
+                size_t len = end - pos;
+                if (skip >= len) {
+                    skip -= len;
+                } else {
+                    iov[n].iov_base = c->out + pos + skip;
+                    iov[n].iov_len = len - skip;
+                    skip = 0;
+                    n++;
+                }
+            }
+            pos = end;
+            if (i < c->nrefs) {
+                const out_ref *r = &c->refs[i];
+                if (skip >= r->len) {
+                    skip -= r->len;
+                } else {
+                    iov[n].iov_base = (char *)r->ptr + skip;
+                    iov[n].iov_len = r->len - skip;
+                    skip = 0;
+                    n++;
+                }
+            }
+        }
+        struct msghdr msg;
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = iov;
+        msg.msg_iovlen = (size_t)n;
+        /* sendmsg rather than writev: MSG_NOSIGNAL spares the application
+         * a SIGPIPE when the peer has gone. */
+        ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        TURBO__COUNT(c->t, writes);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            return -1;
+        }
+        c->out_sent += (size_t)w;
+        if (c->phase == PH_WRITE)
+            c->deadline = c->t->now_ms + c->t->server->cfg.write_timeout_ms;
+    }
+    out_release(c);
+    return 1;
+}
+
+/* Parses and answers every complete request in the read buffer. */
+static void process(turbo__conn *c)
+{
+    size_t pos = 0;
+    size_t need = 0;
+    while (!c->closing && pos < c->in_len) {
+        long r = handle_one(c, c->in + pos, c->in_len - pos, &need);
+        if (r <= 0)
+            break;
+        pos += (size_t)r;
+        need = 0;
+        if (c->out_len - c->out_sent > OUT_HIGH_WATER) {
+            int f = flush(c);
+            if (f <= 0)
+                break; /* leave the rest for when the socket drains */
+        }
+    }
+    if (c->closing) {
+        c->in_len = 0; /* whatever follows a final response is discarded */
+    } else if (pos != 0) {
+        memmove(c->in, c->in + pos, c->in_len - pos);
+        c->in_len -= pos;
+    }
+    if (need > c->in_cap && in_reserve(c, need) != 0) {
+        reject(c, 413);
+        c->in_len = 0;
+    }
+}
+
+static void start_linger(turbo__conn *c)
+{
+    /* Closing with unread input makes the kernel send RST, which can
+     * destroy the response before the client reads it. Shut the write
+     * side instead, and discard input until EOF or a short deadline. */
+    shutdown(c->fd, SHUT_WR);
+    in_release(c);
+    set_deadline(c, PH_LINGER, LINGER_MS);
+    if (set_events(c, EV_READ) != 0)
+        turbo__conn_close(c);
+}
+
+static void linger_read(turbo__conn *c)
+{
+    char sink[4096];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = read(c->fd, sink, sizeof(sink));
+        if (n > 0)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        break;
+    }
+    turbo__conn_close(c);
+}
+
+/* After input or drained output: answer what is complete, then flush and
+ * pick what to wait for next. May close (and recycle) c. */
+static void conn_run(turbo__conn *c)
+{
+    turbo__thread *t = c->t;
+    process(c);
+    int f = flush(c);
+    if (f < 0) {
+        turbo__conn_close(c);
+        return;
+    }
+    if (f == 0) {
+        /* process() stops at a blocked flush, so every complete request
+         * left in the buffer is picked up when the socket drains. */
+        if (c->phase != PH_WRITE)
+            set_deadline(c, PH_WRITE, t->server->cfg.write_timeout_ms);
+        if (set_events(c, EV_WRITE) != 0)
+            turbo__conn_close(c);
+        return;
+    }
+    if (c->closing) {
+        start_linger(c);
+        return;
+    }
+    if (c->phase == PH_WRITE)
+        set_deadline(c, PH_IDLE, t->server->cfg.idle_timeout_ms);
+    if (set_events(c, EV_READ) != 0) {
+        turbo__conn_close(c);
+        return;
+    }
+    if (c->in_len == 0) {
+        in_release(c);
+        if (t->stopping)
+            turbo__conn_close(c);
+    }
+}
+
+static void on_readable(turbo__conn *c)
+{
+    turbo__thread *t = c->t;
+    if (c->in == NULL || c->in_len == c->in_cap) {
+        size_t want = c->in == NULL ? t->pool.size : c->in_cap * 2;
+        if (in_reserve(c, want) != 0) {
+            turbo__conn_close(c);
+            return;
+        }
+    }
+    ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (n > 0) {
+        c->in_len += (size_t)n;
+        if (c->phase == PH_BODY) /* the body timeout is between reads */
+            c->deadline = t->now_ms + t->server->cfg.body_timeout_ms;
+        conn_run(c);
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (c->in_len == 0)
+            in_release(c);
+        return;
+    }
+    /* EOF or error. Every complete request was answered when it arrived;
+     * a partial one can never complete. */
+    turbo__conn_close(c);
+}
+
+static void on_event(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    turbo__conn *c = arg;
+    c->t->now_ms = turbo__now_ms();
+    turbo__date_update(&c->t->date);
+    if (c->phase == PH_LINGER) {
+        linger_read(c);
+        return;
+    }
+    if (what & EV_WRITE) {
+        conn_run(c);
+        return;
+    }
+    if (what & EV_READ)
+        on_readable(c);
+}
+
+/* ---- life cycle ------------------------------------------------------ */
+
+int turbo__conn_open(turbo__thread *t, int fd, const struct sockaddr *peer, socklen_t peerlen)
+{
+    turbo__conn *c = t->free_conns;
+    if (c != NULL) {
+        t->free_conns = c->next;
+        t->nfree_conns--;
+    } else {
+        c = malloc(sizeof(*c));
+        if (c == NULL)
+            return TURBO_ENOMEM;
+    }
+    memset(c, 0, sizeof(*c));
+    c->t = t;
+    c->fd = fd;
+    if (peerlen <= sizeof(c->peer))
+        memcpy(&c->peer, peer, peerlen);
+    /* A connection that has sent nothing yet gets the header timeout, not
+     * the (longer) idle one: opening sockets and sending nothing is the
+     * cheapest attack there is. */
+    set_deadline(c, PH_IDLE, t->server->cfg.header_timeout_ms);
+    event_assign(&c->ev, t->base, fd, EV_READ | EV_PERSIST, on_event, c);
+    c->ev_what = EV_READ;
+    if (event_add(&c->ev, NULL) != 0) {
+        c->next = t->free_conns;
+        t->free_conns = c;
+        t->nfree_conns++;
+        return TURBO_ESYS;
+    }
+    c->next = t->conns;
+    if (t->conns != NULL)
+        t->conns->prev = c;
+    t->conns = c;
+    t->nconns++;
+    TURBO__COUNT(t, accepted);
+    TURBO__COUNT(t, open);
+    return TURBO_OK;
+}
+
+void turbo__conn_close(turbo__conn *c)
+{
+    turbo__thread *t = c->t;
+    event_del(&c->ev);
+    close(c->fd);
+    in_release(c);
+    out_release(c);
+    free(c->refs);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        t->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    t->nconns--;
+    TURBO__UNCOUNT(t, open);
+    if (t->nfree_conns < KEEP_FREE_CONNS) {
+        c->next = t->free_conns;
+        t->free_conns = c;
+        t->nfree_conns++;
+    } else {
+        free(c);
+    }
+    turbo__thread_check_done(t);
+}
+
+static void expire(turbo__conn *c)
+{
+    turbo__thread *t = c->t;
+    TURBO__COUNT(t, timeouts);
+    int in_flight = (c->phase == PH_HEAD && c->in_len != 0) || c->phase == PH_BODY;
+    if (in_flight && c->out_len == c->out_sent) {
+        /* A request was under way: tell the client why it is cut off. */
+        reject(c, 408);
+        c->in_len = 0;
+        if (flush(c) == 1) {
+            start_linger(c);
+            return;
+        }
+    }
+    turbo__conn_close(c);
+}
+
+void turbo__conns_sweep(turbo__thread *t)
+{
+    t->now_ms = turbo__now_ms();
+    turbo__conn *c = t->conns;
+    while (c != NULL) {
+        turbo__conn *next = c->next;
+        if (t->now_ms >= c->deadline)
+            expire(c);
+        c = next;
+    }
+}
+
+void turbo__conns_stop(turbo__thread *t)
+{
+    turbo__conn *c = t->conns;
+    while (c != NULL) {
+        turbo__conn *next = c->next;
+        /* Idle: nothing in flight, close now. Others finish their request
+         * (dispatch sees t->stopping and closes after the response). */
+        if (c->phase == PH_IDLE && c->in_len == 0 && out_total(c) == c->out_sent)
+            turbo__conn_close(c);
+        c = next;
+    }
+}
+
+void turbo__conns_free_all(turbo__thread *t)
+{
+    while (t->conns != NULL)
+        turbo__conn_close(t->conns);
+    while (t->free_conns != NULL) {
+        turbo__conn *next = t->free_conns->next;
+        free(t->free_conns);
+        t->free_conns = next;
+    }
+    t->nfree_conns = 0;
+}
+
+void turbo__conn_remote(const turbo__conn *c, turbo__arena *a, turbo_str *addr, int *port)
+{
+    addr->ptr = NULL;
+    addr->len = 0;
+    *port = 0;
+    char *buf;
+    if (c->peer.sa.sa_family == AF_INET) {
+        buf = a != NULL ? turbo__arena_alloc(a, INET_ADDRSTRLEN) : NULL;
+        if (buf != NULL && inet_ntop(AF_INET, &c->peer.v4.sin_addr, buf, INET_ADDRSTRLEN) != NULL) {
+            addr->ptr = buf;
+            addr->len = strlen(buf);
+        }
+        *port = ntohs(c->peer.v4.sin_port);
+    } else if (c->peer.sa.sa_family == AF_INET6) {
+        buf = a != NULL ? turbo__arena_alloc(a, INET6_ADDRSTRLEN) : NULL;
+        if (buf != NULL && inet_ntop(AF_INET6, &c->peer.v6.sin6_addr, buf, INET6_ADDRSTRLEN) != NULL) {
+            addr->ptr = buf;
+            addr->len = strlen(buf);
+        }
+        *port = ntohs(c->peer.v6.sin6_port);
+    }
+}

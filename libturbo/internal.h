@@ -1,0 +1,185 @@
+/*
+ * Private structures shared by the library's files. Nothing here is ABI.
+ *
+ * Ownership: a turbo_server owns its I/O threads (turbo__thread); each
+ * thread owns its event_base, listening socket, connections, arena,
+ * buffer pool, Date cache, counters and the one turbo_request /
+ * turbo_response pair that its handlers see. Only the route table is
+ * read by several threads.
+ */
+#ifndef TURBO_INTERNAL_H
+#define TURBO_INTERNAL_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "turbo/turbo.h"
+
+#include "arena.h"
+#include "bufpool.h"
+#include "date.h"
+#include "parse.h"
+#include "router.h"
+
+#define TURBO__SERVER_NAME_MAX 255
+
+struct turbo_config {
+    unsigned threads;
+    int run_on_caller;
+    char server_name[TURBO__SERVER_NAME_MAX + 1];
+    size_t max_header_bytes;
+    size_t max_headers;
+    size_t max_uri_bytes;
+    uint64_t max_body_bytes;
+    unsigned header_timeout_ms;
+    unsigned idle_timeout_ms;
+    unsigned body_timeout_ms;
+    unsigned write_timeout_ms;
+    unsigned max_connections;
+    int backlog;
+};
+
+void turbo__config_defaults(turbo_config *cfg);
+
+/* Per-thread counters: written by their thread only (relaxed load+store, no
+ * read-modify-write), summed by turbo_server_stat(). */
+typedef struct turbo__counters {
+    _Atomic uint64_t accepted, open, requests, bad_requests, handler_errors, refused, timeouts, writes;
+} turbo__counters;
+
+#define TURBO__COUNT(t, field) \
+    atomic_store_explicit(&(t)->stats.field, \
+                          atomic_load_explicit(&(t)->stats.field, memory_order_relaxed) + 1, \
+                          memory_order_relaxed)
+#define TURBO__UNCOUNT(t, field) \
+    atomic_store_explicit(&(t)->stats.field, \
+                          atomic_load_explicit(&(t)->stats.field, memory_order_relaxed) - 1, \
+                          memory_order_relaxed)
+
+/* A growable byte vector that keeps its capacity across requests. */
+typedef struct turbo__vec {
+    char *ptr;
+    size_t len, cap;
+} turbo__vec;
+
+int turbo__vec_reserve(turbo__vec *v, size_t extra);
+int turbo__vec_append(turbo__vec *v, const void *data, size_t len);
+void turbo__vec_free(turbo__vec *v);
+
+typedef struct turbo__conn turbo__conn;
+typedef struct turbo__thread turbo__thread;
+
+struct turbo_request {
+    turbo__thread *thread;
+    turbo__conn *conn;
+    const turbo__head *head;
+    turbo_str method; /* what the handler sees: the method as sent */
+    turbo_str body;
+    const turbo__match *match;
+    turbo_str remote_addr; /* formatted on first use */
+};
+
+struct turbo_response {
+    turbo__thread *thread;
+    int status;
+    turbo__vec headers; /* serialized "Name: value\r\n" lines */
+    turbo__vec body;    /* copied body */
+    const void *ref;    /* body by reference, when set */
+    size_t ref_len;
+    turbo_free_fn ref_free;
+    void *ref_ctx;
+    unsigned has_date : 1, has_server : 1, close : 1;
+};
+
+struct turbo__thread {
+    turbo_server *server;
+    unsigned index;
+    pthread_t tid;
+    int started;
+    struct event_base *base;
+    int listen_fd;
+    int owns_listen_fd;
+    struct event listen_ev;
+    int listen_paused;
+    struct event resume_ev; /* re-enables accept after EMFILE */
+    int wake_fd;            /* eventfd: stop requests */
+    struct event wake_ev;
+    struct event sweep_ev; /* timeouts */
+    int stopping;
+    uint64_t now_ms; /* CLOCK_MONOTONIC_COARSE at the current callback */
+
+    turbo__conn *conns;     /* open connections, doubly linked */
+    unsigned nconns;
+    turbo__conn *free_conns; /* recycled connection structs */
+    unsigned nfree_conns;
+
+    turbo__arena arena;
+    turbo__bufpool pool;
+    turbo__date date;
+    turbo__header *headers; /* max_headers slots for the parser */
+    turbo_request req;
+    turbo_response res;
+    turbo__match match;
+    turbo__counters stats;
+};
+
+enum turbo__server_state {
+    TURBO__NEW = 0,
+    TURBO__LISTENING,
+    TURBO__RUNNING,
+    TURBO__STOPPED /* threads joined */
+};
+
+struct turbo_server {
+    turbo_config cfg;
+    turbo__limits limits;
+    unsigned nthreads;
+    size_t buf_size; /* pool buffer size: a whole head fits in one */
+    char server_line[TURBO__SERVER_NAME_MAX + 16]; /* "Server: x\r\n" or "" */
+    size_t server_line_len;
+
+    turbo__router *router;
+    const turbo__rtable *table; /* what the I/O threads read */
+
+    int state;
+    int port;
+    int shared_fd;   /* inherited fd (not owned), or -1 */
+    int *listen_fds; /* nthreads owned SO_REUSEPORT sockets, or NULL */
+    turbo__thread *threads;
+    _Atomic int threads_ready; /* wake fds exist: stop may write to them */
+    _Atomic int stop_requested;
+};
+
+/* listener.c */
+int turbo__listen_bind(turbo_server *s, const char *host, int port);
+void turbo__listen_close(turbo_server *s);
+void turbo__accept_cb(evutil_socket_t fd, short what, void *arg);
+
+/* conn.c */
+int turbo__conn_open(turbo__thread *t, int fd, const struct sockaddr *peer, socklen_t peerlen);
+void turbo__conn_close(turbo__conn *c);
+void turbo__conns_sweep(turbo__thread *t);
+void turbo__conns_stop(turbo__thread *t);
+void turbo__conns_free_all(turbo__thread *t);
+/* Peer address as text (into arena a; a NULL: port only) and port. */
+void turbo__conn_remote(const turbo__conn *c, turbo__arena *a, turbo_str *addr, int *port);
+
+/* response.c */
+void turbo__response_reset(turbo_response *res);
+void turbo__response_release(turbo_response *res);
+/* The canonical reason phrase of status, or "Unknown". */
+const char *turbo__reason(int status, size_t *len);
+
+/* server.c */
+void turbo__thread_check_done(turbo__thread *t);
+
+uint64_t turbo__now_ms(void);
+
+#endif

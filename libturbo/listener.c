@@ -1,0 +1,170 @@
+/*
+ * Listening sockets and accepting. Each I/O thread normally has its own
+ * SO_REUSEPORT socket on the same address, so the kernel spreads new
+ * connections over the threads and no thread wakes for another's work.
+ * With an inherited fd every thread watches the same socket instead; a
+ * thread that loses the race for a connection just sees EAGAIN.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int bind_one(const struct addrinfo *ai, int port, int backlog)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+        goto fail;
+    struct sockaddr_storage ss;
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    if (ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+    if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0)
+        goto fail;
+    return fd;
+fail:;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
+int turbo__listen_bind(turbo_server *s, const char *host, int port)
+{
+    if (port < 0 || port > 65535)
+        return TURBO_EINVAL;
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_ADDRCONFIG;
+    if (host != NULL && host[0] == '\0')
+        host = NULL;
+    if (host == NULL)
+        hints.ai_family = AF_INET;
+    if (getaddrinfo(host, "0", &hints, &res) != 0 || res == NULL)
+        return TURBO_EADDR;
+
+    int *fds = calloc(s->nthreads, sizeof(int));
+    if (fds == NULL) {
+        freeaddrinfo(res);
+        return TURBO_ENOMEM;
+    }
+    int rc = TURBO_EADDR;
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+            continue;
+        unsigned n = 0;
+        int bport = port;
+        for (; n < s->nthreads; n++) {
+            fds[n] = bind_one(ai, bport, s->cfg.backlog);
+            if (fds[n] < 0)
+                break;
+            if (n == 0)
+                bport = bound_port(fds[0]); /* port 0: the others join the one picked */
+        }
+        if (n == s->nthreads) {
+            s->listen_fds = fds;
+            s->port = bport;
+            rc = TURBO_OK;
+            break;
+        }
+        int saved = errno;
+        while (n > 0)
+            close(fds[--n]);
+        errno = saved;
+    }
+    freeaddrinfo(res);
+    if (rc != TURBO_OK)
+        free(fds);
+    return rc;
+}
+
+void turbo__listen_close(turbo_server *s)
+{
+    if (s->listen_fds == NULL)
+        return;
+    for (unsigned i = 0; i < s->nthreads; i++)
+        if (s->listen_fds[i] >= 0)
+            close(s->listen_fds[i]);
+    free(s->listen_fds);
+    s->listen_fds = NULL;
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    turbo__thread *t = arg;
+    if (t->listen_paused && !t->stopping) {
+        t->listen_paused = 0;
+        event_add(&t->listen_ev, NULL);
+    }
+}
+
+/* Out of descriptors: stop polling the listener for a moment rather than
+ * spin on a socket that stays readable. */
+static void pause_accepting(turbo__thread *t)
+{
+    if (t->listen_paused)
+        return;
+    t->listen_paused = 1;
+    event_del(&t->listen_ev);
+    struct timeval tv = {0, 100 * 1000};
+    evtimer_assign(&t->resume_ev, t->base, resume_cb, t);
+    evtimer_add(&t->resume_ev, &tv);
+}
+
+void turbo__accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    turbo__thread *t = arg;
+    t->now_ms = turbo__now_ms();
+    /* A bounded batch per wake-up keeps one busy listener from starving
+     * the connections this thread already serves. */
+    for (int i = 0; i < 64 && !t->stopping; i++) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int cfd = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(t);
+            return; /* EAGAIN: drained */
+        }
+        if (t->nconns >= t->server->cfg.max_connections) {
+            TURBO__COUNT(t, refused);
+            close(cfd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (turbo__conn_open(t, cfd, (struct sockaddr *)&peer, plen) != TURBO_OK)
+            close(cfd);
+    }
+}

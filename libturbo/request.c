@@ -1,0 +1,171 @@
+/* Read-only accessors a handler uses on its request. */
+#include <string.h>
+
+#include "internal.h"
+
+static const turbo_str empty = {NULL, 0};
+
+turbo_str turbo_request_method(const turbo_request *r)
+{
+    return r != NULL ? r->method : empty;
+}
+
+turbo_str turbo_request_path(const turbo_request *r)
+{
+    return r != NULL ? r->head->path : empty;
+}
+
+turbo_str turbo_request_query(const turbo_request *r)
+{
+    return r != NULL ? r->head->query : empty;
+}
+
+turbo_str turbo_request_target(const turbo_request *r)
+{
+    return r != NULL ? r->head->target : empty;
+}
+
+int turbo_request_version(const turbo_request *r)
+{
+    return r != NULL ? 10 + r->head->minor : 0;
+}
+
+static int ieq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y + 32);
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
+
+int turbo_request_header(const turbo_request *r, const char *name, size_t name_len, turbo_str *value)
+{
+    if (r == NULL || (name == NULL && name_len != 0))
+        return TURBO_EINVAL;
+    const turbo__head *h = r->head;
+    for (size_t i = 0; i < h->num_headers; i++) {
+        const turbo__header *f = &h->headers[i];
+        if (f->name.len == name_len && ieq(f->name.ptr, name, name_len)) {
+            if (value != NULL)
+                *value = f->value;
+            return TURBO_OK;
+        }
+    }
+    return TURBO_ENOENT;
+}
+
+size_t turbo_request_header_count(const turbo_request *r)
+{
+    return r != NULL ? r->head->num_headers : 0;
+}
+
+int turbo_request_header_at(const turbo_request *r, size_t index, turbo_str *name, turbo_str *value)
+{
+    if (r == NULL)
+        return TURBO_EINVAL;
+    if (index >= r->head->num_headers)
+        return TURBO_ERANGE;
+    if (name != NULL)
+        *name = r->head->headers[index].name;
+    if (value != NULL)
+        *value = r->head->headers[index].value;
+    return TURBO_OK;
+}
+
+turbo_str turbo_request_param(const turbo_request *r, const char *name, size_t name_len)
+{
+    if (r == NULL || r->match == NULL || (name == NULL && name_len != 0))
+        return empty;
+    const turbo__match *m = r->match;
+    for (size_t i = 0; i < m->nparams; i++)
+        if (m->param_names[i].len == name_len && memcmp(m->param_names[i].ptr, name, name_len) == 0)
+            return m->params[i];
+    return empty;
+}
+
+size_t turbo_request_param_count(const turbo_request *r)
+{
+    return r != NULL && r->match != NULL ? r->match->nparams : 0;
+}
+
+int turbo_request_param_at(const turbo_request *r, size_t index, turbo_str *name, turbo_str *value)
+{
+    if (r == NULL)
+        return TURBO_EINVAL;
+    if (r->match == NULL || index >= r->match->nparams)
+        return TURBO_ERANGE;
+    if (name != NULL)
+        *name = r->match->param_names[index];
+    if (value != NULL)
+        *value = r->match->params[index];
+    return TURBO_OK;
+}
+
+int turbo_request_query_param(const turbo_request *r, const char *name, size_t name_len,
+                              turbo_str *value)
+{
+    if (r == NULL || (name == NULL && name_len != 0))
+        return TURBO_EINVAL;
+    const char *p = r->head->query.ptr;
+    const char *end = p + r->head->query.len;
+    while (p != NULL && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp != NULL ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        const char *kend = eq != NULL ? eq : stop;
+        if ((size_t)(kend - p) == name_len && memcmp(p, name, name_len) == 0) {
+            if (value != NULL) {
+                value->ptr = eq != NULL ? eq + 1 : stop;
+                value->len = eq != NULL ? (size_t)(stop - eq - 1) : 0;
+            }
+            return TURBO_OK;
+        }
+        p = stop + 1;
+    }
+    return TURBO_ENOENT;
+}
+
+turbo_str turbo_request_body(const turbo_request *r)
+{
+    return r != NULL ? r->body : empty;
+}
+
+turbo_str turbo_request_remote_addr(const turbo_request *r)
+{
+    if (r == NULL)
+        return empty;
+    turbo_request *m = (turbo_request *)r; /* cached on first use */
+    if (m->remote_addr.ptr == NULL) {
+        int port;
+        turbo__conn_remote(r->conn, &r->thread->arena, &m->remote_addr, &port);
+    }
+    return r->remote_addr;
+}
+
+int turbo_request_remote_port(const turbo_request *r)
+{
+    if (r == NULL)
+        return 0;
+    turbo_str addr;
+    int port;
+    turbo__conn_remote(r->conn, NULL, &addr, &port);
+    return port;
+}
+
+unsigned turbo_request_thread(const turbo_request *r)
+{
+    return r != NULL ? r->thread->index : 0;
+}
+
+void *turbo_request_alloc(turbo_request *r, size_t size)
+{
+    if (r == NULL)
+        return NULL;
+    return turbo__arena_alloc(&r->thread->arena, size);
+}

@@ -1,0 +1,322 @@
+#include <string.h>
+
+#include "response.h"
+
+const char *turbo__reason(int status, size_t *len)
+{
+    const char *r;
+    switch (status) {
+    case 100: r = "Continue"; break;
+    case 101: r = "Switching Protocols"; break;
+    case 200: r = "OK"; break;
+    case 201: r = "Created"; break;
+    case 202: r = "Accepted"; break;
+    case 203: r = "Non-Authoritative Information"; break;
+    case 204: r = "No Content"; break;
+    case 205: r = "Reset Content"; break;
+    case 206: r = "Partial Content"; break;
+    case 300: r = "Multiple Choices"; break;
+    case 301: r = "Moved Permanently"; break;
+    case 302: r = "Found"; break;
+    case 303: r = "See Other"; break;
+    case 304: r = "Not Modified"; break;
+    case 307: r = "Temporary Redirect"; break;
+    case 308: r = "Permanent Redirect"; break;
+    case 400: r = "Bad Request"; break;
+    case 401: r = "Unauthorized"; break;
+    case 402: r = "Payment Required"; break;
+    case 403: r = "Forbidden"; break;
+    case 404: r = "Not Found"; break;
+    case 405: r = "Method Not Allowed"; break;
+    case 406: r = "Not Acceptable"; break;
+    case 408: r = "Request Timeout"; break;
+    case 409: r = "Conflict"; break;
+    case 410: r = "Gone"; break;
+    case 411: r = "Length Required"; break;
+    case 412: r = "Precondition Failed"; break;
+    case 413: r = "Content Too Large"; break;
+    case 414: r = "URI Too Long"; break;
+    case 415: r = "Unsupported Media Type"; break;
+    case 416: r = "Range Not Satisfiable"; break;
+    case 417: r = "Expectation Failed"; break;
+    case 421: r = "Misdirected Request"; break;
+    case 422: r = "Unprocessable Content"; break;
+    case 426: r = "Upgrade Required"; break;
+    case 428: r = "Precondition Required"; break;
+    case 429: r = "Too Many Requests"; break;
+    case 431: r = "Request Header Fields Too Large"; break;
+    case 500: r = "Internal Server Error"; break;
+    case 501: r = "Not Implemented"; break;
+    case 502: r = "Bad Gateway"; break;
+    case 503: r = "Service Unavailable"; break;
+    case 504: r = "Gateway Timeout"; break;
+    case 505: r = "HTTP Version Not Supported"; break;
+    default: r = "Unknown"; break;
+    }
+    *len = strlen(r);
+    return r;
+}
+
+/* ---- handler-facing setters ---------------------------------------- */
+
+void turbo__response_reset(turbo_response *res)
+{
+    res->status = 200;
+    res->headers.len = 0;
+    res->body.len = 0;
+    if (res->ref_free != NULL)
+        res->ref_free((void *)res->ref, res->ref_ctx);
+    res->ref = NULL;
+    res->ref_len = 0;
+    res->ref_free = NULL;
+    res->ref_ctx = NULL;
+    res->has_date = 0;
+    res->has_server = 0;
+    res->close = 0;
+}
+
+void turbo__response_release(turbo_response *res)
+{
+    turbo__response_reset(res);
+    turbo__vec_free(&res->headers);
+    turbo__vec_free(&res->body);
+}
+
+void turbo_response_status(turbo_response *res, int status)
+{
+    if (res == NULL)
+        return;
+    res->status = (status >= 200 && status <= 999) ? status : 500;
+}
+
+static int is_tchar(unsigned char c)
+{
+    /* RFC 9110 5.6.2 token characters. */
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != 0 && memchr(extra, c, sizeof(extra) - 1) != NULL);
+}
+
+static int name_is(const char *name, size_t len, const char *lower)
+{
+    size_t n = strlen(lower);
+    if (len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c + 32);
+        if (c != lower[i])
+            return 0;
+    }
+    return 1;
+}
+
+static int value_has_token(const char *v, size_t len, const char *lower)
+{
+    /* "close" anywhere in a comma list, case-insensitive. */
+    size_t n = strlen(lower);
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < len && v[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+            end--;
+        if (name_is(v + start, end - start, lower) && end - start == n)
+            return 1;
+    }
+    return 0;
+}
+
+int turbo_response_header(turbo_response *res, const char *name, size_t name_len, const char *value,
+                          size_t value_len)
+{
+    if (res == NULL || name == NULL || name_len == 0 || (value == NULL && value_len != 0))
+        return TURBO_EINVAL;
+    for (size_t i = 0; i < name_len; i++)
+        if (!is_tchar((unsigned char)name[i]))
+            return TURBO_EINVAL;
+    for (size_t i = 0; i < value_len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c == '\r' || c == '\n' || c == '\0')
+            return TURBO_EINVAL;
+    }
+    /* The library owns message framing: a handler-set length could only
+     * disagree with the bytes actually sent. */
+    if (name_is(name, name_len, "content-length") || name_is(name, name_len, "transfer-encoding"))
+        return TURBO_EINVAL;
+    if (name_is(name, name_len, "connection")) {
+        /* The library writes Connection itself; the handler may only ask
+         * for the connection to be closed. */
+        if (value_has_token(value, value_len, "close"))
+            res->close = 1;
+        return TURBO_OK;
+    }
+    if (turbo__vec_reserve(&res->headers, name_len + value_len + 4) != 0)
+        return TURBO_ENOMEM;
+    char *p = res->headers.ptr + res->headers.len;
+    memcpy(p, name, name_len);
+    p += name_len;
+    *p++ = ':';
+    *p++ = ' ';
+    if (value_len)
+        memcpy(p, value, value_len);
+    p += value_len;
+    *p++ = '\r';
+    *p++ = '\n';
+    res->headers.len = (size_t)(p - res->headers.ptr);
+    if (name_is(name, name_len, "date"))
+        res->has_date = 1;
+    else if (name_is(name, name_len, "server"))
+        res->has_server = 1;
+    return TURBO_OK;
+}
+
+static void drop_ref(turbo_response *res)
+{
+    if (res->ref_free != NULL)
+        res->ref_free((void *)res->ref, res->ref_ctx);
+    res->ref = NULL;
+    res->ref_len = 0;
+    res->ref_free = NULL;
+    res->ref_ctx = NULL;
+}
+
+int turbo_response_body(turbo_response *res, const void *data, size_t len)
+{
+    if (res == NULL || (data == NULL && len != 0))
+        return TURBO_EINVAL;
+    drop_ref(res);
+    res->body.len = 0;
+    return turbo__vec_append(&res->body, data, len) == 0 ? TURBO_OK : TURBO_ENOMEM;
+}
+
+int turbo_response_append(turbo_response *res, const void *data, size_t len)
+{
+    if (res == NULL || (data == NULL && len != 0))
+        return TURBO_EINVAL;
+    if (res->ref != NULL) {
+        /* Appending to a referenced body: copy it first, then let it go. */
+        const void *ref = res->ref;
+        size_t ref_len = res->ref_len;
+        res->body.len = 0;
+        if (turbo__vec_append(&res->body, ref, ref_len) != 0)
+            return TURBO_ENOMEM;
+        drop_ref(res);
+    }
+    return turbo__vec_append(&res->body, data, len) == 0 ? TURBO_OK : TURBO_ENOMEM;
+}
+
+int turbo_response_body_ref(turbo_response *res, const void *data, size_t len, turbo_free_fn free_fn,
+                            void *ctx)
+{
+    if (res == NULL || (data == NULL && len != 0)) {
+        if (free_fn != NULL)
+            free_fn((void *)data, ctx);
+        return TURBO_EINVAL;
+    }
+    drop_ref(res);
+    res->body.len = 0;
+    res->ref = data;
+    res->ref_len = len;
+    res->ref_free = free_fn;
+    res->ref_ctx = ctx;
+    return TURBO_OK;
+}
+
+/* ---- serialization -------------------------------------------------- */
+
+size_t turbo__response_body_len(const turbo_response *res)
+{
+    return res->ref != NULL ? res->ref_len : res->body.len;
+}
+
+size_t turbo__response_head_bound(const turbo_response *res, const turbo_server *s)
+{
+    /* status line <= 13 + 31 (longest reason) + 2; Content-Length line
+     * <= 16 + 20 + 2; Connection line <= 24; final CRLF. */
+    return 64 + res->headers.len + s->server_line_len + TURBO__DATE_LINE_LEN + 40 + 26 + 2;
+}
+
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+size_t turbo__response_write_head(const turbo_response *res, const turbo__thread *t,
+                                  const turbo__framing *f, char *dst)
+{
+    const turbo_server *s = t->server;
+    char *p = dst;
+    int status = res->status;
+    memcpy(p, "HTTP/1.1 ", 9);
+    p += 9;
+    p[0] = (char)('0' + status / 100);
+    p[1] = (char)('0' + status / 10 % 10);
+    p[2] = (char)('0' + status % 10);
+    p[3] = ' ';
+    p += 4;
+    size_t rlen;
+    const char *reason = turbo__reason(status, &rlen);
+    memcpy(p, reason, rlen);
+    p += rlen;
+    *p++ = '\r';
+    *p++ = '\n';
+    if (!res->has_server && s->server_line_len != 0) {
+        memcpy(p, s->server_line, s->server_line_len);
+        p += s->server_line_len;
+    }
+    if (!res->has_date) {
+        memcpy(p, t->date.line, TURBO__DATE_LINE_LEN);
+        p += TURBO__DATE_LINE_LEN;
+    }
+    if (res->headers.len != 0) {
+        memcpy(p, res->headers.ptr, res->headers.len);
+        p += res->headers.len;
+    }
+    /* 1xx and 204 carry no Content-Length (RFC 9110 8.6); 304 may, but
+     * would have to repeat the GET's length, which we do not know. */
+    if (f->body_allowed) {
+        memcpy(p, "Content-Length: ", 16);
+        p = put_u64(p + 16, f->body_len);
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    if (!f->keep_alive) {
+        memcpy(p, "Connection: close\r\n", 19);
+        p += 19;
+    } else if (f->minor == 0) {
+        memcpy(p, "Connection: keep-alive\r\n", 24);
+        p += 24;
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    return (size_t)(p - dst);
+}
+
+void turbo__response_error(turbo_response *res, int status)
+{
+    turbo__response_reset(res);
+    res->status = status;
+    size_t rlen;
+    const char *reason = turbo__reason(status, &rlen);
+    static const char ct[] = "text/plain; charset=utf-8";
+    turbo_response_header(res, "Content-Type", 12, ct, sizeof(ct) - 1);
+    if (turbo__vec_reserve(&res->body, rlen + 1) == 0) {
+        memcpy(res->body.ptr, reason, rlen);
+        res->body.ptr[rlen] = '\n';
+        res->body.len = rlen + 1;
+    }
+}

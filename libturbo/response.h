@@ -1,0 +1,29 @@
+/*
+ * Building responses: the handler-facing setters collect a status, header
+ * lines and a body; turbo__response_write_head() turns them into the
+ * status line and header block the connection sends.
+ */
+#ifndef TURBO_RESPONSE_H
+#define TURBO_RESPONSE_H
+
+#include "internal.h"
+
+/* How the connection wants the head framed. */
+typedef struct turbo__framing {
+    int minor;          /* the request's HTTP/1.minor */
+    int keep_alive;     /* the connection stays open after this response */
+    int body_allowed;   /* 0 for 1xx/204/304 */
+    uint64_t body_len;  /* Content-Length to announce */
+} turbo__framing;
+
+/* Upper bound of the head's size. */
+size_t turbo__response_head_bound(const turbo_response *res, const turbo_server *s);
+/* Writes the head into dst (at least head_bound bytes); returns its length. */
+size_t turbo__response_write_head(const turbo_response *res, const turbo__thread *t,
+                                  const turbo__framing *f, char *dst);
+/* Replaces whatever the handler built by a plain-text error response. */
+void turbo__response_error(turbo_response *res, int status);
+/* The body length the handler set. */
+size_t turbo__response_body_len(const turbo_response *res);
+
+#endif

@@ -1,0 +1,461 @@
+/*
+ * The server object and its I/O threads. Each thread runs its own
+ * event_base (no locking inside libevent), watches its listening socket,
+ * an eventfd for stop requests, and a sweep timer for connection
+ * deadlines. Threads share nothing on the request path but the route
+ * table, which is immutable while they run.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "response.h"
+
+uint64_t turbo__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- vec ------------------------------------------------------------- */
+
+int turbo__vec_reserve(turbo__vec *v, size_t extra)
+{
+    if (v->cap - v->len >= extra)
+        return 0;
+    size_t cap = v->cap ? v->cap * 2 : 256;
+    while (cap - v->len < extra)
+        cap *= 2;
+    char *p = realloc(v->ptr, cap);
+    if (p == NULL)
+        return -1;
+    v->ptr = p;
+    v->cap = cap;
+    return 0;
+}
+
+int turbo__vec_append(turbo__vec *v, const void *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (turbo__vec_reserve(v, len) != 0)
+        return -1;
+    memcpy(v->ptr + v->len, data, len);
+    v->len += len;
+    return 0;
+}
+
+void turbo__vec_free(turbo__vec *v)
+{
+    free(v->ptr);
+    v->ptr = NULL;
+    v->len = v->cap = 0;
+}
+
+/* ---- server object --------------------------------------------------- */
+
+static unsigned online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1u;
+}
+
+turbo_server *turbo_server_new(const turbo_config *cfg)
+{
+    turbo_server *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    if (cfg != NULL)
+        s->cfg = *cfg;
+    else
+        turbo__config_defaults(&s->cfg);
+    s->router = turbo__router_new();
+    if (s->router == NULL) {
+        free(s);
+        return NULL;
+    }
+    s->nthreads = s->cfg.run_on_caller ? 1 : (s->cfg.threads ? s->cfg.threads : online_cpus());
+    s->limits.max_header_bytes = s->cfg.max_header_bytes;
+    s->limits.max_headers = s->cfg.max_headers;
+    s->limits.max_uri_bytes = s->cfg.max_uri_bytes;
+    s->limits.max_body_bytes = s->cfg.max_body_bytes;
+    /* A whole head must fit in one pool buffer, with room to see that it
+     * is one byte too long. */
+    size_t buf = s->cfg.max_header_bytes + 1024;
+    buf = (buf + 4095) & ~(size_t)4095;
+    s->buf_size = buf < 16384 ? 16384 : buf;
+    if (s->cfg.server_name[0] != '\0')
+        s->server_line_len = (size_t)snprintf(s->server_line, sizeof(s->server_line),
+                                              "Server: %s\r\n", s->cfg.server_name);
+    s->port = TURBO_ESTATE;
+    s->shared_fd = -1;
+    s->state = TURBO__NEW;
+    return s;
+}
+
+int turbo_server_listen(turbo_server *s, const char *host, int port)
+{
+    if (s == NULL)
+        return TURBO_EINVAL;
+    if (s->state != TURBO__NEW)
+        return TURBO_ESTATE;
+    int rc = turbo__listen_bind(s, host, port);
+    if (rc == TURBO_OK)
+        s->state = TURBO__LISTENING;
+    return rc;
+}
+
+int turbo_server_listen_fd(turbo_server *s, int fd)
+{
+    if (s == NULL || fd < 0)
+        return TURBO_EINVAL;
+    if (s->state != TURBO__NEW)
+        return TURBO_ESTATE;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return TURBO_EINVAL;
+    if (evutil_make_socket_nonblocking(fd) != 0)
+        return TURBO_ESYS;
+    s->shared_fd = fd;
+    if (ss.ss_family == AF_INET)
+        s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6)
+        s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    else
+        s->port = 0;
+    s->state = TURBO__LISTENING;
+    return TURBO_OK;
+}
+
+int turbo_server_port(const turbo_server *s)
+{
+    if (s == NULL)
+        return TURBO_EINVAL;
+    return s->port;
+}
+
+unsigned turbo_server_threads(const turbo_server *s)
+{
+    return s != NULL ? s->nthreads : 0;
+}
+
+int turbo_route_add(turbo_server *s, const char *method, const char *pattern, turbo_handler fn,
+                    void *user_data)
+{
+    return turbo_route_add_full(s, method, pattern, fn, user_data, NULL);
+}
+
+int turbo_route_add_full(turbo_server *s, const char *method, const char *pattern,
+                         turbo_handler fn, void *user_data, turbo_release_fn release)
+{
+    int rc;
+    if (s == NULL)
+        rc = TURBO_EINVAL;
+    else if (s->state == TURBO__RUNNING)
+        rc = TURBO_ESTATE; /* the table is read without locks while running */
+    else
+        rc = turbo__router_add(s->router, method, pattern, fn, user_data, release);
+    if (rc != TURBO_OK && release != NULL)
+        release(user_data);
+    return rc;
+}
+
+int turbo_route_remove(turbo_server *s, const char *method, const char *pattern)
+{
+    if (s == NULL)
+        return TURBO_EINVAL;
+    if (s->state == TURBO__RUNNING)
+        return TURBO_ESTATE;
+    return turbo__router_remove(s->router, method, pattern);
+}
+
+uint64_t turbo_server_stat(const turbo_server *s, int which)
+{
+    if (s == NULL || s->threads == NULL)
+        return 0;
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < s->nthreads; i++) {
+        const turbo__counters *c = &s->threads[i].stats;
+        const _Atomic uint64_t *f;
+        switch (which) {
+        case TURBO_STAT_CONNECTIONS_ACCEPTED: f = &c->accepted; break;
+        case TURBO_STAT_CONNECTIONS_OPEN: f = &c->open; break;
+        case TURBO_STAT_REQUESTS: f = &c->requests; break;
+        case TURBO_STAT_BAD_REQUESTS: f = &c->bad_requests; break;
+        case TURBO_STAT_HANDLER_ERRORS: f = &c->handler_errors; break;
+        case TURBO_STAT_CONNECTIONS_REFUSED: f = &c->refused; break;
+        case TURBO_STAT_TIMEOUTS: f = &c->timeouts; break;
+        case TURBO_STAT_WRITES: f = &c->writes; break;
+        default: return 0;
+        }
+        sum += atomic_load_explicit(f, memory_order_relaxed);
+    }
+    return sum;
+}
+
+/* ---- I/O threads ----------------------------------------------------- */
+
+void turbo__thread_check_done(turbo__thread *t)
+{
+    if (t->stopping && t->nconns == 0)
+        event_base_loopbreak(t->base);
+}
+
+static void begin_stop(turbo__thread *t)
+{
+    if (t->stopping)
+        return;
+    t->stopping = 1;
+    event_del(&t->listen_ev);
+    if (t->listen_paused)
+        event_del(&t->resume_ev);
+    turbo__conns_stop(t);
+    turbo__thread_check_done(t);
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    turbo__thread *t = arg;
+    uint64_t v;
+    ssize_t n = read(fd, &v, sizeof(v));
+    (void)n;
+    t->now_ms = turbo__now_ms();
+    if (atomic_load(&t->server->stop_requested))
+        begin_stop(t);
+}
+
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    turbo__conns_sweep(arg);
+}
+
+/* The sweep runs at a quarter of the shortest timeout (at most 1 s, at
+ * least 5 ms), so a deadline is acted on within 25% of its length. */
+static struct timeval sweep_interval(const turbo_config *cfg)
+{
+    unsigned ms = cfg->header_timeout_ms;
+    if (cfg->idle_timeout_ms < ms)
+        ms = cfg->idle_timeout_ms;
+    if (cfg->body_timeout_ms < ms)
+        ms = cfg->body_timeout_ms;
+    if (cfg->write_timeout_ms < ms)
+        ms = cfg->write_timeout_ms;
+    ms /= 4;
+    if (ms > 1000)
+        ms = 1000;
+    if (ms < 5)
+        ms = 5;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    return tv;
+}
+
+static void thread_teardown(turbo__thread *t)
+{
+    if (t->base != NULL) {
+        turbo__conns_free_all(t);
+        event_del(&t->listen_ev);
+        event_del(&t->wake_ev);
+        event_del(&t->sweep_ev);
+        if (t->listen_paused)
+            event_del(&t->resume_ev);
+        event_base_free(t->base);
+        t->base = NULL;
+    }
+    if (t->wake_fd >= 0)
+        close(t->wake_fd);
+    t->wake_fd = -1;
+    turbo__response_release(&t->res);
+    turbo__arena_destroy(&t->arena);
+    turbo__bufpool_destroy(&t->pool);
+    free(t->headers);
+    t->headers = NULL;
+}
+
+static int thread_setup(turbo_server *s, turbo__thread *t, unsigned index)
+{
+    memset(t, 0, sizeof(*t));
+    t->server = s;
+    t->index = index;
+    t->wake_fd = -1;
+    turbo__arena_init(&t->arena, 8192);
+    turbo__bufpool_init(&t->pool, s->buf_size, 64);
+    turbo__date_init(&t->date);
+    t->req.thread = t;
+    t->res.thread = t;
+    t->res.status = 200;
+    t->headers = calloc(s->cfg.max_headers, sizeof(*t->headers));
+    if (t->headers == NULL)
+        return TURBO_ENOMEM;
+
+    struct event_config *ec = event_config_new();
+    if (ec == NULL)
+        return TURBO_ENOMEM;
+    /* Only this thread ever touches its base. */
+    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+    t->base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    if (t->base == NULL)
+        return TURBO_ESYS;
+
+    t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (t->wake_fd < 0)
+        return TURBO_ESYS;
+    event_assign(&t->wake_ev, t->base, t->wake_fd, EV_READ | EV_PERSIST, wake_cb, t);
+    t->listen_fd = s->listen_fds != NULL ? s->listen_fds[index] : s->shared_fd;
+    event_assign(&t->listen_ev, t->base, t->listen_fd, EV_READ | EV_PERSIST, turbo__accept_cb, t);
+    event_assign(&t->sweep_ev, t->base, -1, EV_PERSIST, sweep_cb, t);
+    struct timeval tv = sweep_interval(&s->cfg);
+    if (event_add(&t->wake_ev, NULL) != 0 || event_add(&t->listen_ev, NULL) != 0 ||
+        event_add(&t->sweep_ev, &tv) != 0)
+        return TURBO_ESYS;
+    return TURBO_OK;
+}
+
+static void *thread_main(void *arg)
+{
+    turbo__thread *t = arg;
+    t->now_ms = turbo__now_ms();
+    /* A stop requested before the wake fds existed wrote nothing; and a
+     * loopbreak issued before the loop starts would be forgotten by it. */
+    if (atomic_load(&t->server->stop_requested)) {
+        begin_stop(t);
+        if (t->nconns == 0)
+            return NULL;
+    }
+    event_base_loop(t->base, 0);
+    return NULL;
+}
+
+int turbo_server_start(turbo_server *s)
+{
+    if (s == NULL)
+        return TURBO_EINVAL;
+    if (s->cfg.run_on_caller)
+        return TURBO_ESTATE;
+    if (s->state != TURBO__LISTENING)
+        return TURBO_ESTATE;
+    s->threads = calloc(s->nthreads, sizeof(*s->threads));
+    if (s->threads == NULL)
+        return TURBO_ENOMEM;
+    s->table = turbo__router_table(s->router);
+    int rc = TURBO_OK;
+    unsigned i;
+    for (i = 0; i < s->nthreads; i++) {
+        rc = thread_setup(s, &s->threads[i], i);
+        if (rc != TURBO_OK)
+            break;
+    }
+    if (rc == TURBO_OK) {
+        atomic_store(&s->threads_ready, 1);
+        for (i = 0; i < s->nthreads; i++) {
+            if (pthread_create(&s->threads[i].tid, NULL, thread_main, &s->threads[i]) != 0) {
+                rc = TURBO_ESYS;
+                break;
+            }
+            s->threads[i].started = 1;
+        }
+    }
+    if (rc != TURBO_OK) {
+        turbo_server_stop(s);
+        for (unsigned j = 0; j < s->nthreads; j++) {
+            if (s->threads[j].started)
+                pthread_join(s->threads[j].tid, NULL);
+            thread_teardown(&s->threads[j]);
+        }
+        atomic_store(&s->threads_ready, 0);
+        free(s->threads);
+        s->threads = NULL;
+        return rc;
+    }
+    s->state = TURBO__RUNNING;
+    return TURBO_OK;
+}
+
+void turbo_server_stop(turbo_server *s)
+{
+    if (s == NULL)
+        return;
+    /* Only a lock-free atomic store and write(2): both async-signal-safe. */
+    atomic_store(&s->stop_requested, 1);
+    if (!atomic_load(&s->threads_ready))
+        return;
+    for (unsigned i = 0; i < s->nthreads; i++) {
+        uint64_t one = 1;
+        ssize_t n = write(s->threads[i].wake_fd, &one, sizeof(one));
+        (void)n;
+    }
+}
+
+int turbo_server_wait(turbo_server *s)
+{
+    if (s == NULL)
+        return TURBO_EINVAL;
+    if (s->state != TURBO__RUNNING)
+        return TURBO_ESTATE;
+    for (unsigned i = 0; i < s->nthreads; i++) {
+        if (s->threads[i].started)
+            pthread_join(s->threads[i].tid, NULL);
+        s->threads[i].started = 0;
+    }
+    s->state = TURBO__STOPPED;
+    return TURBO_OK;
+}
+
+int turbo_server_run(turbo_server *s)
+{
+    if (s == NULL)
+        return TURBO_EINVAL;
+    if (!s->cfg.run_on_caller) {
+        int rc = turbo_server_start(s);
+        if (rc != TURBO_OK)
+            return rc;
+        return turbo_server_wait(s);
+    }
+    if (s->state != TURBO__LISTENING)
+        return TURBO_ESTATE;
+    s->threads = calloc(1, sizeof(*s->threads));
+    if (s->threads == NULL)
+        return TURBO_ENOMEM;
+    s->table = turbo__router_table(s->router);
+    int rc = thread_setup(s, &s->threads[0], 0);
+    if (rc != TURBO_OK) {
+        thread_teardown(&s->threads[0]);
+        free(s->threads);
+        s->threads = NULL;
+        return rc;
+    }
+    atomic_store(&s->threads_ready, 1);
+    s->state = TURBO__RUNNING;
+    thread_main(&s->threads[0]);
+    s->state = TURBO__STOPPED;
+    return TURBO_OK;
+}
+
+void turbo_server_free(turbo_server *s)
+{
+    if (s == NULL)
+        return;
+    if (s->state == TURBO__RUNNING && !s->cfg.run_on_caller) {
+        turbo_server_stop(s);
+        turbo_server_wait(s);
+    }
+    atomic_store(&s->threads_ready, 0);
+    if (s->threads != NULL) {
+        for (unsigned i = 0; i < s->nthreads; i++)
+            thread_teardown(&s->threads[i]);
+        free(s->threads);
+    }
+    turbo__listen_close(s);
+    turbo__router_free(s->router);
+    free(s);
+}
