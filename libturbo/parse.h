@@ -95,7 +95,9 @@ typedef struct turbo__chunked {
     int state;
     uint64_t chunk_left;  /* data bytes left in the current chunk */
     uint64_t total;       /* decoded bytes so far */
-    size_t trailer_bytes; /* bytes of trailer section seen (limited) */
+    size_t trailer_bytes; /* chunk-extension bytes, then trailer bytes (each limited
+                             by max_header_bytes: unbounded extensions are
+                             endless work that decodes to nothing) */
     unsigned digits;      /* hex digits in the current size */
 } turbo__chunked;
 
