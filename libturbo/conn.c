@@ -312,7 +312,13 @@ static void dispatch(turbo__conn *c, const turbo__head *h, const char *body, siz
         if (st == 405)
             turbo_response_header(res, "Allow", 5, t->match.allow.ptr, t->match.allow.len);
     }
-    if (res->close || t->stopping)
+    /* t->stopping is set only when this thread's loop reads its wake fd:
+     * not yet if the stop was requested while this handler ran. The
+     * response must still say "Connection: close", because the
+     * connection is closed right after it (graceful stop). A relaxed
+     * load, no read-modify-write. */
+    if (res->close || t->stopping ||
+        atomic_load_explicit(&s->stop_requested, memory_order_relaxed))
         keep_alive = 0;
     if (queue_response(c, h->minor, is_head, keep_alive) != 0) {
         keep_alive = 0;

@@ -1,0 +1,1629 @@
+/*
+ * Integration tests: a real server on 127.0.0.1, real sockets, the public
+ * ABI only (turbo.h) plus POSIX. Each test starts its own server on an
+ * ephemeral port with the routes below, talks raw HTTP/1.1 to it and
+ * asserts the exact status, header values and body bytes.
+ *
+ * Every client socket has a receive timeout (CLIENT_TIMEOUT_S), so a
+ * server that fails to answer fails the test instead of hanging it.
+ * Server timeouts used here are a few hundred milliseconds; timing only
+ * ever decides pass/fail through those generous bounds.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <turbo/turbo.h>
+
+#define CLIENT_TIMEOUT_S 5
+#define MAX_FIELDS 32
+#define MAX_BODY 65536
+
+/* ======================================================================
+ * Routes
+ * ==================================================================== */
+
+static const char ROOT_BODY[] = "Hello from libturbo\n";
+static const char HELLO_BODY[] = "{\"message\":\"Hello, World!\"}";
+static const char REF_BODY[] = "referenced body, sent without a copy\n";
+
+static atomic_int slow_entered; /* GET /slow handlers that have started */
+static atomic_int ref_frees;    /* calls of the body_ref free callback */
+static atomic_int ref_bad_args; /* free callback calls with unexpected arguments */
+
+static int send_text(turbo_response *res, const char *type, const char *body, size_t len)
+{
+    int rc = turbo_response_header(res, "Content-Type", 12, type, strlen(type));
+    if (rc == TURBO_OK)
+        rc = turbo_response_body(res, body, len);
+    return rc;
+}
+
+static int root_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    return send_text(res, "text/plain", ROOT_BODY, sizeof(ROOT_BODY) - 1);
+}
+
+static int hello_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    return send_text(res, "application/json", HELLO_BODY, sizeof(HELLO_BODY) - 1);
+}
+
+static int user_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)ud;
+    turbo_str id = turbo_request_param(req, "id", 2);
+    char *buf = turbo_request_alloc(req, id.len + 16);
+    if (buf == NULL)
+        return TURBO_ENOMEM;
+    memcpy(buf, "{\"id\":\"", 7);
+    memcpy(buf + 7, id.ptr, id.len);
+    memcpy(buf + 7 + id.len, "\"}", 2);
+    return send_text(res, "application/json", buf, id.len + 9);
+}
+
+static int echo_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)ud;
+    turbo_str type;
+    if (turbo_request_header(req, "Content-Type", 12, &type) == TURBO_OK) {
+        int rc = turbo_response_header(res, "Content-Type", 12, type.ptr, type.len);
+        if (rc != TURBO_OK)
+            return rc;
+    }
+    turbo_str body = turbo_request_body(req);
+    return turbo_response_body(res, body.ptr, body.len);
+}
+
+static int fail_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    /* Whatever was built before the failure must not leak out. */
+    send_text(res, "application/json", "{}", 2);
+    return TURBO_EHANDLER;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static int slow_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    atomic_fetch_add(&slow_entered, 1);
+    sleep_ms(300);
+    return send_text(res, "text/plain", "slow\n", 5);
+}
+
+static int thread_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)ud;
+    char buf[16];
+    int n = snprintf(buf, sizeof(buf), "%u", turbo_request_thread(req));
+    return send_text(res, "text/plain", buf, (size_t)n);
+}
+
+static void ref_free(void *data, void *ctx)
+{
+    if (data != (void *)REF_BODY || ctx != (void *)&ref_frees)
+        atomic_fetch_add(&ref_bad_args, 1);
+    atomic_fetch_add(&ref_frees, 1);
+}
+
+static int ref_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    int rc = turbo_response_header(res, "Content-Type", 12, "text/plain", 10);
+    if (rc != TURBO_OK)
+        return rc;
+    return turbo_response_body_ref(res, REF_BODY, sizeof(REF_BODY) - 1, ref_free, &ref_frees);
+}
+
+/* 16 MiB of zeros (bss, so free), far more than the socket buffers of
+ * a client that does not read can absorb. */
+#define BIG_LEN ((size_t)16 << 20)
+static char big_body[BIG_LEN];
+static atomic_int big_frees;
+
+static void big_free(void *data, void *ctx)
+{
+    (void)data;
+    (void)ctx;
+    atomic_fetch_add(&big_frees, 1);
+}
+
+static int big_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    return turbo_response_body_ref(res, big_body, BIG_LEN, big_free, NULL);
+}
+
+static int close_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    int rc = turbo_response_header(res, "Connection", 10, "close", 5);
+    if (rc != TURBO_OK)
+        return rc;
+    return send_text(res, "text/plain", "bye\n", 4);
+}
+
+static void add_routes(turbo_server *s)
+{
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/", root_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/hello", hello_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/users/{id}", user_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "POST", "/echo", echo_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/fail", fail_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/slow", slow_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/thread", thread_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/ref", ref_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/close", close_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/big", big_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/items", root_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "DELETE", "/items", root_handler, NULL), TURBO_OK);
+}
+
+/* ======================================================================
+ * Server set-up
+ * ==================================================================== */
+
+/* The running test's server; also what the SIGUSR1 handler stops. */
+static turbo_server *server;
+
+/* Two I/O threads unless a test says otherwise. */
+static turbo_config *test_config(void)
+{
+    turbo_config *cfg = turbo_config_new();
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_int_eq(turbo_config_set_threads(cfg, 2), TURBO_OK);
+    return cfg;
+}
+
+/* A server with cfg (freed here; NULL: test_config()) and the routes
+ * above, listening on 127.0.0.1 at an ephemeral port and started. */
+static turbo_server *start_server(turbo_config *cfg)
+{
+    if (cfg == NULL)
+        cfg = test_config();
+    turbo_server *s = turbo_server_new(cfg);
+    turbo_config_free(cfg);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(turbo_server_listen(s, "127.0.0.1", 0), TURBO_OK);
+    ck_assert_int_gt(turbo_server_port(s), 0);
+    add_routes(s);
+    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
+    server = s;
+    return s;
+}
+
+static void stop_server(turbo_server *s)
+{
+    turbo_server_stop(s);
+    ck_assert_int_eq(turbo_server_wait(s), TURBO_OK);
+    turbo_server_free(s);
+    server = NULL;
+}
+
+/* Polls a counter until it equals want (3 s at most), then asserts it:
+ * counters are bumped on the server's threads, maybe just after the
+ * client saw the bytes. */
+static void assert_stat(turbo_server *s, int which, uint64_t want)
+{
+    for (int i = 0; i < 600 && turbo_server_stat(s, which) != want; i++)
+        sleep_ms(5);
+    ck_assert_uint_eq(turbo_server_stat(s, which), want);
+}
+
+/* ======================================================================
+ * Client
+ * ==================================================================== */
+
+typedef struct client {
+    int fd;
+    size_t len; /* bytes received but not consumed yet */
+    char buf[MAX_BODY + 16384];
+} client;
+
+typedef struct field {
+    char name[64];
+    char value[1024];
+} field;
+
+typedef struct response {
+    int status;
+    char reason[64];
+    size_t nfields;
+    field fields[MAX_FIELDS];
+    size_t body_len;
+    char body[MAX_BODY + 1]; /* NUL-terminated for messages */
+} response;
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct timeval tv = {CLIENT_TIMEOUT_S, 0};
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s",
+                  strerror(errno));
+    return fd;
+}
+
+static client *client_open(turbo_server *s)
+{
+    client *c = calloc(1, sizeof(*c));
+    ck_assert_ptr_nonnull(c);
+    c->fd = connect_to(turbo_server_port(s));
+    return c;
+}
+
+static void client_close(client *c)
+{
+    if (c == NULL)
+        return;
+    close(c->fd);
+    free(c);
+}
+
+static void send_bytes(client *c, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ck_assert_msg(n > 0, "send: %s", strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+static void send_str(client *c, const char *s)
+{
+    send_bytes(c, s, strlen(s));
+}
+
+/* Receives more bytes into c->buf. >0: bytes read; 0: EOF; -1: error or
+ * timeout (errno tells). */
+static ssize_t client_fill(client *c)
+{
+    ck_assert_uint_lt(c->len, sizeof(c->buf));
+    for (;;) {
+        ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n > 0)
+            c->len += (size_t)n;
+        return n;
+    }
+}
+
+static void client_consume(client *c, size_t n)
+{
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+/* Reads exactly n bytes (into out, NUL-terminated; out holds n + 1). */
+static void read_exact(client *c, char *out, size_t n)
+{
+    while (c->len < n) {
+        ssize_t r = client_fill(c);
+        ck_assert_msg(r > 0, "read_exact: wanted %zu bytes, have %zu, then %s", n, c->len,
+                      r == 0 ? "EOF" : strerror(errno));
+    }
+    memcpy(out, c->buf, n);
+    out[n] = '\0';
+    client_consume(c, n);
+}
+
+static const char *header(const response *r, const char *name)
+{
+    for (size_t i = 0; i < r->nfields; i++)
+        if (strcasecmp(r->fields[i].name, name) == 0)
+            return r->fields[i].value;
+    return NULL;
+}
+
+static size_t header_count(const response *r, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nfields; i++)
+        n += strcasecmp(r->fields[i].name, name) == 0;
+    return n;
+}
+
+/*
+ * Reads one whole response: status line, fields, then exactly
+ * Content-Length body bytes (none when no_body: the answer to HEAD).
+ * Bytes after it stay buffered for the next call.
+ */
+static void read_response_ex(client *c, response *r, int no_body)
+{
+    memset(r, 0, offsetof(response, body));
+    r->body[0] = '\0';
+    char *end;
+    for (;;) {
+        end = c->len >= 4 ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
+        if (end != NULL)
+            break;
+        ssize_t n = client_fill(c);
+        ck_assert_msg(n > 0, "no complete response head (%zu bytes: \"%.*s\"), then %s", c->len,
+                      (int)c->len, c->buf, n == 0 ? "EOF" : strerror(errno));
+    }
+    size_t head_len = (size_t)(end - c->buf) + 4;
+    char head[16384];
+    ck_assert_uint_lt(head_len, sizeof(head));
+    memcpy(head, c->buf, head_len);
+    head[head_len - 2] = '\0'; /* keep the last field's CRLF, drop the empty line */
+    client_consume(c, head_len);
+
+    /* Status line: exactly "HTTP/1.1 SSS Reason". */
+    char *line = head;
+    char *eol = strstr(line, "\r\n");
+    ck_assert_ptr_nonnull(eol);
+    *eol = '\0';
+    ck_assert_msg(strncmp(line, "HTTP/1.1 ", 9) == 0 && strlen(line) > 13 && line[12] == ' ',
+                  "bad status line \"%s\"", line);
+    r->status = atoi(line + 9);
+    ck_assert_uint_lt(strlen(line + 13), sizeof(r->reason));
+    strcpy(r->reason, line + 13);
+
+    for (line = eol + 2; *line != '\0'; line = eol + 2) {
+        eol = strstr(line, "\r\n");
+        ck_assert_ptr_nonnull(eol);
+        *eol = '\0';
+        char *colon = strchr(line, ':');
+        ck_assert_msg(colon != NULL && colon[1] == ' ', "bad field \"%s\"", line);
+        ck_assert_uint_lt(r->nfields, MAX_FIELDS);
+        field *f = &r->fields[r->nfields++];
+        *colon = '\0';
+        ck_assert_uint_lt(strlen(line), sizeof(f->name));
+        ck_assert_uint_lt(strlen(colon + 2), sizeof(f->value));
+        strcpy(f->name, line);
+        strcpy(f->value, colon + 2);
+    }
+
+    const char *cl = header(r, "Content-Length");
+    if (no_body || cl == NULL)
+        return;
+    ck_assert_uint_eq(header_count(r, "Content-Length"), 1);
+    char *cl_end;
+    unsigned long long len = strtoull(cl, &cl_end, 10);
+    ck_assert_msg(*cl != '\0' && *cl_end == '\0', "bad Content-Length \"%s\"", cl);
+    ck_assert_uint_le(len, MAX_BODY);
+    read_exact(c, r->body, (size_t)len);
+    r->body_len = (size_t)len;
+}
+
+static void read_response(client *c, response *r)
+{
+    read_response_ex(c, r, 0);
+}
+
+/* Reads until the server closes its side; returns the bytes that came
+ * before the EOF (0 for a clean close right away). Fails on a timeout or
+ * a reset. */
+static size_t read_until_eof(client *c)
+{
+    size_t extra = c->len;
+    c->len = 0;
+    for (;;) {
+        ssize_t n = client_fill(c);
+        if (n == 0)
+            return extra;
+        ck_assert_msg(n > 0, "expected EOF, got %s", strerror(errno));
+        extra += c->len;
+        c->len = 0;
+    }
+}
+
+static response *response_new(void)
+{
+    response *r = malloc(sizeof(*r));
+    ck_assert_ptr_nonnull(r);
+    return r;
+}
+
+/* Asserts the library's added fields: Server, a well-formed Date. */
+static void assert_standard_fields(const response *r)
+{
+    ck_assert_str_eq(header(r, "Server"), "libturbo");
+    ck_assert_uint_eq(header_count(r, "Server"), 1);
+    const char *date = header(r, "Date");
+    ck_assert_ptr_nonnull(date);
+    ck_assert_uint_eq(header_count(r, "Date"), 1);
+    /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT". */
+    ck_assert_uint_eq(strlen(date), 29);
+    ck_assert_str_eq(date + 25, " GMT");
+}
+
+static void assert_body(const response *r, const char *body)
+{
+    ck_assert_uint_eq(r->body_len, strlen(body));
+    ck_assert_mem_eq(r->body, body, r->body_len);
+    char len[32];
+    snprintf(len, sizeof(len), "%zu", strlen(body));
+    ck_assert_str_eq(header(r, "Content-Length"), len);
+}
+
+/* A library-made error: status, text/plain body "<reason>\n". */
+static void assert_error(const response *r, int status, const char *reason)
+{
+    ck_assert_int_eq(r->status, status);
+    ck_assert_str_eq(r->reason, reason);
+    ck_assert_str_eq(header(r, "Content-Type"), "text/plain; charset=utf-8");
+    char body[128];
+    snprintf(body, sizeof(body), "%s\n", reason);
+    assert_body(r, body);
+    assert_standard_fields(r);
+}
+
+static void assert_root(const response *r)
+{
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(r->reason, "OK");
+    ck_assert_str_eq(header(r, "Content-Type"), "text/plain");
+    assert_body(r, ROOT_BODY);
+    assert_standard_fields(r);
+}
+
+/* Sends raw request bytes and reads one response on c. */
+static void exchange(client *c, const char *request, response *r)
+{
+    send_str(c, request);
+    read_response(c, r);
+}
+
+#define GET(path) "GET " path " HTTP/1.1\r\nHost: test\r\n\r\n"
+
+/* A fresh connection gets a 200 from GET / (the server survived). */
+static void assert_new_connection_works(turbo_server *s)
+{
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/"), r);
+    assert_root(r);
+    ck_assert_ptr_null(header(r, "Connection"));
+    free(r);
+    client_close(c);
+}
+
+/* ======================================================================
+ * Routing and the demo routes
+ * ==================================================================== */
+
+START_TEST(demo_routes_answer_exact_bodies_and_content_types)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+
+    exchange(c, GET("/"), r);
+    assert_root(r);
+    ck_assert_ptr_null(header(r, "Connection"));
+
+    exchange(c, GET("/hello"), r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "Content-Type"), "application/json");
+    assert_body(r, HELLO_BODY);
+    assert_standard_fields(r);
+
+    exchange(c, GET("/users/42"), r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "Content-Type"), "application/json");
+    assert_body(r, "{\"id\":\"42\"}");
+
+    exchange(c,
+             "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: application/x-test\r\n"
+             "Content-Length: 11\r\n\r\nhello world",
+             r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "Content-Type"), "application/x-test");
+    assert_body(r, "hello world");
+
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(path_parameter_keeps_percent_encoding_as_sent)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/users/abc%20d"), r);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, "{\"id\":\"abc%20d\"}");
+    exchange(c, GET("/users/x?y=1"), r);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, "{\"id\":\"x\"}");
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(unknown_path_is_404_and_connection_stays_open)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/nope"), r);
+    assert_error(r, 404, "Not Found");
+    ck_assert_ptr_null(header(r, "Connection"));
+    exchange(c, GET("/"), r);
+    assert_root(r);
+    free(r);
+    client_close(c);
+    assert_stat(s, TURBO_STAT_CONNECTIONS_ACCEPTED, 1);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(known_path_with_other_method_is_405_with_allow)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+
+    exchange(c, GET("/echo"), r);
+    assert_error(r, 405, "Method Not Allowed");
+    ck_assert_str_eq(header(r, "Allow"), "POST");
+    ck_assert_uint_eq(header_count(r, "Allow"), 1);
+
+    exchange(c, "PUT /items HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n", r);
+    assert_error(r, 405, "Method Not Allowed");
+    ck_assert_str_eq(header(r, "Allow"), "GET, HEAD, DELETE");
+
+    exchange(c, "POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 2\r\n\r\nhi", r);
+    assert_error(r, 405, "Method Not Allowed");
+    ck_assert_str_eq(header(r, "Allow"), "GET, HEAD");
+
+    /* The connection is still usable. */
+    exchange(c, "DELETE /items HTTP/1.1\r\nHost: test\r\n\r\n", r);
+    assert_root(r);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(head_on_get_route_sends_same_headers_without_body)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *get = response_new();
+    response *head = response_new();
+    exchange(c, GET("/"), get);
+    assert_root(get);
+
+    /* HEAD pipelined with a GET: if the HEAD answer carried body bytes,
+     * the next response would not start right after its head. */
+    send_str(c, "HEAD / HTTP/1.1\r\nHost: test\r\n\r\n" GET("/hello"));
+    read_response_ex(c, head, 1);
+    ck_assert_int_eq(head->status, 200);
+    ck_assert_str_eq(head->reason, "OK");
+    ck_assert_uint_eq(head->nfields, get->nfields);
+    for (size_t i = 0; i < get->nfields; i++) {
+        ck_assert_str_eq(head->fields[i].name, get->fields[i].name);
+        if (strcasecmp(get->fields[i].name, "Date") != 0)
+            ck_assert_str_eq(head->fields[i].value, get->fields[i].value);
+    }
+    ck_assert_str_eq(header(head, "Content-Length"), "20");
+
+    read_response(c, get);
+    ck_assert_int_eq(get->status, 200);
+    assert_body(get, HELLO_BODY);
+    free(get);
+    free(head);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+/* ======================================================================
+ * Connection reuse, pipelining, bodies
+ * ==================================================================== */
+
+START_TEST(keep_alive_reuses_one_connection)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    for (int i = 0; i < 3; i++) {
+        exchange(c, GET("/"), r);
+        assert_root(r);
+        ck_assert_ptr_null(header(r, "Connection"));
+    }
+    assert_stat(s, TURBO_STAT_CONNECTIONS_ACCEPTED, 1);
+    assert_stat(s, TURBO_STAT_REQUESTS, 3);
+    assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, 1);
+    free(r);
+    client_close(c);
+    assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, 0);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(pipelined_requests_answer_in_order_in_one_write)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    /* Warm up, so the connection is surely accepted and idle. */
+    exchange(c, GET("/"), r);
+    assert_root(r);
+    assert_stat(s, TURBO_STAT_WRITES, 1);
+
+    static const char batch[] = "GET /hello HTTP/1.1\r\nHost: test\r\n\r\n"
+                                "GET /users/7 HTTP/1.1\r\nHost: test\r\n\r\n"
+                                "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: text/x-a\r\n"
+                                "Content-Length: 3\r\n\r\nabc"
+                                "GET / HTTP/1.1\r\nHost: test\r\n\r\n";
+    send_str(c, batch); /* one send: the server reads all four at once */
+    read_response(c, r);
+    assert_body(r, HELLO_BODY);
+    read_response(c, r);
+    assert_body(r, "{\"id\":\"7\"}");
+    read_response(c, r);
+    ck_assert_str_eq(header(r, "Content-Type"), "text/x-a");
+    assert_body(r, "abc");
+    read_response(c, r);
+    assert_root(r);
+    ck_assert_uint_eq(c->len, 0);
+
+    assert_stat(s, TURBO_STAT_REQUESTS, 5);
+    assert_stat(s, TURBO_STAT_WRITES, 2);
+    sleep_ms(50); /* nothing else may follow */
+    ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_WRITES), 2);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(chunked_upload_in_pieces_is_decoded_and_echoed)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    send_str(c, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: text/x-chunks\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n");
+    static const char *const pieces[] = {
+        "5;name=value\r\nhello\r\n",  /* a chunk extension */
+        "1",                          /* a size line split across sends */
+        "0 ; q=\"a b\"\r\n, chunked", /* quoted extension value, BWS */
+        " world!\r\n",                /* chunk data split across sends */
+        "3\r\n\r\n!\r\n",             /* CRLF inside chunk data */
+        "0\r\nX-Trailer: yes\r\n",    /* a trailer field */
+        "\r\n",
+    };
+    for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+        send_str(c, pieces[i]);
+        sleep_ms(20);
+    }
+    read_response(c, r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "Content-Type"), "text/x-chunks");
+    assert_body(r, "hello, chunked world!\r\n!");
+    ck_assert_ptr_null(header(r, "Connection"));
+
+    /* The connection goes on with the next request. */
+    exchange(c, GET("/"), r);
+    assert_root(r);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(expect_100_continue_is_answered_before_the_body)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    send_str(c, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: text/plain\r\n"
+                "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    char got[sizeof(cont)];
+    read_exact(c, got, sizeof(cont) - 1);
+    ck_assert_str_eq(got, cont);
+
+    send_str(c, "12345");
+    read_response(c, r);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, "12345");
+    ck_assert_uint_eq(c->len, 0);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+/* ======================================================================
+ * Limits: each answers its status, then the connection closes
+ * ==================================================================== */
+
+static turbo_server *start_limited_server(void)
+{
+    turbo_config *cfg = test_config();
+    ck_assert_int_eq(turbo_config_set_max_header_bytes(cfg, 256), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_max_headers(cfg, 4), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_max_uri_bytes(cfg, 32), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_max_body_bytes(cfg, 16), TURBO_OK);
+    return start_server(cfg);
+}
+
+/* Sends request on a new connection; expects status with its reason as
+ * the final response, "Connection: close", then EOF; then a new
+ * connection still works. */
+static void assert_refused_and_closed(const char *request, int status, const char *reason)
+{
+    turbo_server *s = start_limited_server();
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, request, r);
+    assert_error(r, status, reason);
+    ck_assert_str_eq(header(r, "Connection"), "close");
+    ck_assert_uint_eq(read_until_eof(c), 0);
+    client_close(c);
+    assert_stat(s, TURBO_STAT_BAD_REQUESTS, 1);
+    assert_new_connection_works(s);
+    free(r);
+    stop_server(s);
+}
+
+START_TEST(head_above_max_header_bytes_is_431)
+{
+    char req[512];
+    char big[301];
+    memset(big, 'a', 300);
+    big[300] = '\0';
+    snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: test\r\nX-Big: %s\r\n\r\n", big);
+    assert_refused_and_closed(req, 431, "Request Header Fields Too Large");
+}
+END_TEST
+
+START_TEST(more_fields_than_max_headers_is_431)
+{
+    assert_refused_and_closed(
+        "GET / HTTP/1.1\r\nHost: test\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", 431,
+        "Request Header Fields Too Large");
+}
+END_TEST
+
+START_TEST(fields_up_to_the_limits_are_accepted)
+{
+    turbo_server *s = start_limited_server();
+    client *c = client_open(s);
+    response *r = response_new();
+    /* 4 fields, a 32-byte target, a 16-byte body: all at the limit. */
+    exchange(c,
+             "POST /echo?aaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: test\r\nA: 1\r\n"
+             "Content-Type: t/x\r\nContent-Length: 16\r\n\r\n0123456789abcdef",
+             r);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, "0123456789abcdef");
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(target_above_max_uri_bytes_is_414)
+{
+    assert_refused_and_closed(
+        "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: test\r\n\r\n", 414,
+        "URI Too Long");
+}
+END_TEST
+
+START_TEST(content_length_above_max_body_is_413)
+{
+    assert_refused_and_closed("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 17\r\n\r\n"
+                              "0123456789abcdefg",
+                              413, "Content Too Large");
+}
+END_TEST
+
+START_TEST(chunked_body_above_max_body_is_413)
+{
+    assert_refused_and_closed(
+        "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "10\r\n0123456789abcdef\r\n1\r\ng\r\n0\r\n\r\n",
+        413, "Content Too Large");
+}
+END_TEST
+
+START_TEST(unknown_transfer_coding_is_501)
+{
+    assert_refused_and_closed(
+        "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip\r\n\r\n", 501,
+        "Not Implemented");
+}
+END_TEST
+
+START_TEST(http_2_0_request_line_is_505)
+{
+    assert_refused_and_closed("GET / HTTP/2.0\r\nHost: test\r\n\r\n", 505,
+                              "HTTP Version Not Supported");
+}
+END_TEST
+
+START_TEST(malformed_request_is_400)
+{
+    assert_refused_and_closed("GET / HTTP/1.1\r\nHost: test\r\nNo colon here\r\n\r\n", 400,
+                              "Bad Request");
+}
+END_TEST
+
+START_TEST(content_length_with_transfer_encoding_is_400)
+{
+    assert_refused_and_closed("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                              400, "Bad Request");
+}
+END_TEST
+
+START_TEST(unknown_expectation_is_417)
+{
+    assert_refused_and_closed("POST /echo HTTP/1.1\r\nHost: test\r\nExpect: 200-ok\r\n"
+                              "Content-Length: 1\r\n\r\nx",
+                              417, "Expectation Failed");
+}
+END_TEST
+
+START_TEST(http_1_1_request_without_host_is_400)
+{
+    assert_refused_and_closed("GET / HTTP/1.1\r\n\r\n", 400, "Bad Request");
+}
+END_TEST
+
+/* ======================================================================
+ * Timeouts
+ * ==================================================================== */
+
+static turbo_server *start_timeout_server(void)
+{
+    turbo_config *cfg = test_config();
+    ck_assert_int_eq(turbo_config_set_header_timeout_ms(cfg, 200), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_body_timeout_ms(cfg, 200), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_idle_timeout_ms(cfg, 200), TURBO_OK);
+    return start_server(cfg);
+}
+
+START_TEST(partial_head_then_silence_is_408_then_eof)
+{
+    turbo_server *s = start_timeout_server();
+    client *c = client_open(s);
+    response *r = response_new();
+    send_str(c, "GET / HTTP/1.1\r\nHost: te");
+    read_response(c, r);
+    assert_error(r, 408, "Request Timeout");
+    ck_assert_str_eq(header(r, "Connection"), "close");
+    ck_assert_uint_eq(read_until_eof(c), 0);
+    client_close(c);
+    assert_stat(s, TURBO_STAT_TIMEOUTS, 1);
+    free(r);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(partial_body_then_silence_is_408_then_eof)
+{
+    turbo_server *s = start_timeout_server();
+    client *c = client_open(s);
+    response *r = response_new();
+    send_str(c, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nabc");
+    read_response(c, r);
+    assert_error(r, 408, "Request Timeout");
+    ck_assert_str_eq(header(r, "Connection"), "close");
+    ck_assert_uint_eq(read_until_eof(c), 0);
+    client_close(c);
+    assert_stat(s, TURBO_STAT_TIMEOUTS, 1);
+    free(r);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(idle_keep_alive_connection_is_closed_without_a_byte)
+{
+    turbo_server *s = start_timeout_server();
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/"), r);
+    assert_root(r);
+    ck_assert_uint_eq(read_until_eof(c), 0);
+    client_close(c);
+    assert_stat(s, TURBO_STAT_TIMEOUTS, 1);
+    assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, 0);
+    free(r);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(silent_new_connection_is_closed_after_header_timeout)
+{
+    turbo_server *s = start_timeout_server();
+    client *c = client_open(s);
+    ck_assert_uint_eq(read_until_eof(c), 0);
+    client_close(c);
+    assert_stat(s, TURBO_STAT_TIMEOUTS, 1);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(body_trickling_in_slower_than_the_timeout_in_total_is_served)
+{
+    turbo_config *cfg = test_config();
+    ck_assert_int_eq(turbo_config_set_body_timeout_ms(cfg, 300), TURBO_OK);
+    turbo_server *s = start_server(cfg);
+    client *c = client_open(s);
+    response *r = response_new();
+    /* Each pause is far under the 300 ms body timeout, but the whole
+     * body takes longer: the body timeout runs between reads. */
+    send_str(c, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 8\r\n\r\n");
+    for (int i = 0; i < 8; i++) {
+        sleep_ms(50);
+        send_str(c, "x");
+    }
+    read_response(c, r);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, "xxxxxxxx");
+    client_close(c);
+    ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_TIMEOUTS), 0);
+    free(r);
+    stop_server(s);
+}
+END_TEST
+
+/* Consumes up to *left buffered bytes of a GET /big body (all zeros). */
+static void consume_zeros(client *c, size_t *left)
+{
+    size_t n = c->len < *left ? c->len : *left;
+    size_t nonzero = 0;
+    for (size_t i = 0; i < n; i++)
+        nonzero += c->buf[i] != 0;
+    ck_assert_uint_eq(nonzero, 0);
+    client_consume(c, n);
+    *left -= n;
+}
+
+/* Reads and checks a whole GET /big body without storing it. */
+static void read_big_body(client *c)
+{
+    size_t left = BIG_LEN;
+    consume_zeros(c, &left);
+    while (left > 0) {
+        ssize_t n = client_fill(c);
+        ck_assert_msg(n > 0, "big body: %zu of %zu bytes, then %s", BIG_LEN - left, BIG_LEN,
+                      n == 0 ? "EOF" : strerror(errno));
+        consume_zeros(c, &left);
+    }
+}
+
+START_TEST(large_response_is_written_completely_as_the_client_reads)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    send_str(c, GET("/big") GET("/hello"));
+    read_response_ex(c, r, 1);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "Content-Length"), "16777216");
+    read_big_body(c);
+    /* The pipelined request behind it is answered once the big one drains. */
+    read_response(c, r);
+    assert_body(r, HELLO_BODY);
+    client_close(c);
+    stop_server(s);
+    ck_assert_int_eq(atomic_load(&big_frees), 1);
+    free(r);
+}
+END_TEST
+
+START_TEST(client_that_stops_reading_is_closed_after_write_timeout)
+{
+    turbo_config *cfg = test_config();
+    ck_assert_int_eq(turbo_config_set_write_timeout_ms(cfg, 200), TURBO_OK);
+    turbo_server *s = start_server(cfg);
+    client *c = client_open(s);
+    send_str(c, GET("/big"));
+    assert_stat(s, TURBO_STAT_TIMEOUTS, 1);
+    assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, 0);
+    /* The referenced body is released when the connection is dropped. */
+    ck_assert_int_eq(atomic_load(&big_frees), 1);
+    /* What arrived is a truncated response. */
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = client_fill(c);
+        if (n <= 0) {
+            ck_assert_msg(n == 0 || errno == ECONNRESET, "expected EOF or reset, got %s",
+                          strerror(errno));
+            break;
+        }
+        got += c->len;
+        c->len = 0;
+    }
+    ck_assert_uint_lt(got, BIG_LEN);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+/* ======================================================================
+ * Connection management
+ * ==================================================================== */
+
+START_TEST(http_1_0_without_keep_alive_closes_after_response)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, "GET / HTTP/1.0\r\n\r\n", r);
+    assert_root(r);
+    ck_assert_str_eq(header(r, "Connection"), "close");
+    ck_assert_uint_eq(read_until_eof(c), 0);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(http_1_0_with_keep_alive_keeps_the_connection)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", r);
+    assert_root(r);
+    ck_assert_str_eq(header(r, "Connection"), "keep-alive");
+    exchange(c, "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", r);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, HELLO_BODY);
+    ck_assert_str_eq(header(r, "Connection"), "keep-alive");
+    exchange(c, "GET / HTTP/1.0\r\n\r\n", r);
+    assert_root(r);
+    ck_assert_str_eq(header(r, "Connection"), "close");
+    ck_assert_uint_eq(read_until_eof(c), 0);
+    assert_stat(s, TURBO_STAT_CONNECTIONS_ACCEPTED, 1);
+    assert_stat(s, TURBO_STAT_REQUESTS, 3);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(client_connection_close_is_honoured)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    /* A pipelined request after the close is never answered. */
+    send_str(c, "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n" GET("/hello"));
+    read_response(c, r);
+    assert_root(r);
+    ck_assert_str_eq(header(r, "Connection"), "close");
+    ck_assert_uint_eq(read_until_eof(c), 0);
+    assert_stat(s, TURBO_STAT_REQUESTS, 1);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(handler_connection_close_closes_after_response)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/close"), r);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, "bye\n");
+    ck_assert_str_eq(header(r, "Connection"), "close");
+    ck_assert_uint_eq(header_count(r, "Connection"), 1);
+    ck_assert_uint_eq(read_until_eof(c), 0);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(handler_error_is_500_and_connection_stays_usable)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/fail"), r);
+    assert_error(r, 500, "Internal Server Error");
+    ck_assert_ptr_null(header(r, "Connection"));
+    exchange(c, GET("/"), r);
+    assert_root(r);
+    assert_stat(s, TURBO_STAT_HANDLER_ERRORS, 1);
+    assert_stat(s, TURBO_STAT_CONNECTIONS_ACCEPTED, 1);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(connections_beyond_max_per_thread_are_closed_at_once)
+{
+    turbo_config *cfg = turbo_config_new();
+    ck_assert_int_eq(turbo_config_set_threads(cfg, 1), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_max_connections(cfg, 2), TURBO_OK);
+    turbo_server *s = start_server(cfg);
+    client *a = client_open(s);
+    client *b = client_open(s);
+    response *r = response_new();
+    exchange(a, GET("/"), r);
+    assert_root(r);
+    exchange(b, GET("/"), r);
+    assert_root(r);
+
+    client *third = client_open(s);
+    ck_assert_uint_eq(read_until_eof(third), 0);
+    client_close(third);
+    assert_stat(s, TURBO_STAT_CONNECTIONS_REFUSED, 1);
+    assert_stat(s, TURBO_STAT_CONNECTIONS_ACCEPTED, 2);
+
+    /* The first two still work; once one goes, a new one is let in. */
+    exchange(a, GET("/hello"), r);
+    assert_body(r, HELLO_BODY);
+    client_close(b);
+    assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, 1);
+    assert_new_connection_works(s);
+    assert_stat(s, TURBO_STAT_CONNECTIONS_REFUSED, 1);
+    free(r);
+    client_close(a);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(two_threads_both_serve_connections)
+{
+    turbo_server *s = start_server(NULL);
+    ck_assert_uint_eq(turbo_server_threads(s), 2);
+    response *r = response_new();
+    int seen[2] = {0, 0};
+    for (int i = 0; i < 64; i++) {
+        client *c = client_open(s);
+        exchange(c, GET("/thread"), r);
+        ck_assert_int_eq(r->status, 200);
+        ck_assert_msg(r->body_len == 1 && (r->body[0] == '0' || r->body[0] == '1'),
+                      "thread index \"%s\"", r->body);
+        seen[r->body[0] - '0']++;
+        client_close(c);
+    }
+    ck_assert_int_gt(seen[0], 0);
+    ck_assert_int_gt(seen[1], 0);
+    free(r);
+    stop_server(s);
+}
+END_TEST
+
+/* ======================================================================
+ * Life cycle
+ * ==================================================================== */
+
+static void *stop_thread(void *arg)
+{
+    turbo_server_stop(arg);
+    return NULL;
+}
+
+START_TEST(graceful_stop_finishes_requests_in_flight)
+{
+    enum { N = 4 };
+    turbo_server *s = start_server(NULL);
+    client *idle = client_open(s);
+    client *c[N];
+    for (int i = 0; i < N; i++)
+        c[i] = client_open(s);
+    /* Every connection is accepted (none waits in the backlog). */
+    assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, N + 1);
+    for (int i = 0; i < N; i++)
+        send_str(c[i], GET("/slow"));
+    while (atomic_load(&slow_entered) == 0)
+        sleep_ms(1);
+
+    pthread_t tid;
+    ck_assert_int_eq(pthread_create(&tid, NULL, stop_thread, s), 0);
+    ck_assert_int_eq(pthread_join(tid, NULL), 0);
+
+    ck_assert_uint_eq(read_until_eof(idle), 0);
+    response *r = response_new();
+    for (int i = 0; i < N; i++) {
+        read_response(c[i], r);
+        ck_assert_int_eq(r->status, 200);
+        assert_body(r, "slow\n");
+        ck_assert_str_eq(header(r, "Connection"), "close");
+        ck_assert_uint_eq(read_until_eof(c[i]), 0);
+        client_close(c[i]);
+    }
+    client_close(idle);
+    ck_assert_int_eq(atomic_load(&slow_entered), N);
+    ck_assert_int_eq(turbo_server_wait(s), TURBO_OK);
+    ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_REQUESTS), N);
+    turbo_server_free(s);
+    free(r);
+}
+END_TEST
+
+static void on_sigusr1(int sig)
+{
+    (void)sig;
+    turbo_server_stop(server);
+}
+
+START_TEST(stop_from_a_signal_handler_stops_the_server)
+{
+    turbo_server *s = start_server(NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigusr1;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/"), r);
+    assert_root(r);
+
+    ck_assert_int_eq(raise(SIGUSR1), 0);
+    ck_assert_int_eq(turbo_server_wait(s), TURBO_OK);
+    /* The idle keep-alive connection was closed by the stop. */
+    ck_assert_uint_eq(read_until_eof(c), 0);
+    client_close(c);
+    turbo_server_free(s);
+    free(r);
+}
+END_TEST
+
+START_TEST(stop_before_any_request_and_repeated_stop_are_harmless)
+{
+    turbo_server *s = start_server(NULL);
+    turbo_server_stop(s);
+    turbo_server_stop(s);
+    ck_assert_int_eq(turbo_server_wait(s), TURBO_OK);
+    turbo_server_stop(s);
+    turbo_server_free(s);
+}
+END_TEST
+
+START_TEST(inherited_listening_fd_serves_and_reports_its_port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(fd, 64), 0);
+    socklen_t len = sizeof(sa);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+
+    turbo_server *s = turbo_server_new(NULL);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(turbo_server_listen_fd(s, fd), TURBO_OK);
+    ck_assert_int_eq(turbo_server_port(s), ntohs(sa.sin_port));
+    ck_assert_int_eq(turbo_server_listen(s, "127.0.0.1", 0), TURBO_ESTATE);
+    add_routes(s);
+    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
+    server = s;
+
+    response *r = response_new();
+    for (int i = 0; i < 8; i++) {
+        client *c = client_open(s);
+        exchange(c, GET("/"), r);
+        assert_root(r);
+        client_close(c);
+    }
+    stop_server(s);
+    /* The server does not close an fd it did not open. */
+    ck_assert_int_eq(listen(fd, 64), 0);
+    close(fd);
+    free(r);
+}
+END_TEST
+
+static int run_result;
+
+static void *run_thread(void *arg)
+{
+    run_result = turbo_server_run(arg);
+    return NULL;
+}
+
+START_TEST(run_on_caller_serves_on_the_calling_thread)
+{
+    turbo_config *cfg = turbo_config_new();
+    ck_assert_int_eq(turbo_config_set_threads(cfg, 4), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_run_on_caller(cfg, 1), TURBO_OK);
+    turbo_server *s = turbo_server_new(cfg);
+    turbo_config_free(cfg);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(turbo_server_threads(s), 1);
+    ck_assert_int_eq(turbo_server_listen(s, "127.0.0.1", 0), TURBO_OK);
+    add_routes(s);
+    ck_assert_int_eq(turbo_server_start(s), TURBO_ESTATE);
+
+    run_result = 12345;
+    pthread_t tid;
+    ck_assert_int_eq(pthread_create(&tid, NULL, run_thread, s), 0);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/thread"), r);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, "0");
+    exchange(c, GET("/"), r);
+    assert_root(r);
+    client_close(c);
+
+    turbo_server_stop(s);
+    ck_assert_int_eq(pthread_join(tid, NULL), 0);
+    ck_assert_int_eq(run_result, TURBO_OK);
+    turbo_server_free(s);
+    free(r);
+}
+END_TEST
+
+/* ======================================================================
+ * Response features
+ * ==================================================================== */
+
+START_TEST(body_by_reference_is_sent_and_freed_once)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/ref"), r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "Content-Type"), "text/plain");
+    assert_body(r, REF_BODY);
+    for (int i = 0; i < 600 && atomic_load(&ref_frees) == 0; i++)
+        sleep_ms(5);
+    sleep_ms(20);
+    ck_assert_int_eq(atomic_load(&ref_frees), 1);
+
+    /* HEAD sends no body, but the reference is still released. */
+    send_str(c, "HEAD /ref HTTP/1.1\r\nHost: test\r\n\r\n");
+    read_response_ex(c, r, 1);
+    ck_assert_str_eq(header(r, "Content-Length"), "37");
+    /* Several referenced bodies in one pipelined batch. */
+    send_str(c, GET("/ref") GET("/") GET("/ref"));
+    read_response(c, r);
+    assert_body(r, REF_BODY);
+    read_response(c, r);
+    assert_root(r);
+    read_response(c, r);
+    assert_body(r, REF_BODY);
+    client_close(c);
+    stop_server(s);
+    ck_assert_int_eq(atomic_load(&ref_frees), 4);
+    ck_assert_int_eq(atomic_load(&ref_bad_args), 0);
+    free(r);
+}
+END_TEST
+
+START_TEST(server_header_can_be_renamed)
+{
+    turbo_config *cfg = test_config();
+    ck_assert_int_eq(turbo_config_set_server_name(cfg, "test-server/1.0"), TURBO_OK);
+    turbo_server *s = start_server(cfg);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/"), r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "Server"), "test-server/1.0");
+    ck_assert_uint_eq(header_count(r, "Server"), 1);
+    exchange(c, GET("/nope"), r);
+    ck_assert_int_eq(r->status, 404);
+    ck_assert_str_eq(header(r, "Server"), "test-server/1.0");
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(server_header_can_be_removed)
+{
+    turbo_config *cfg = test_config();
+    ck_assert_int_eq(turbo_config_set_server_name(cfg, NULL), TURBO_OK);
+    turbo_server *s = start_server(cfg);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/"), r);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, ROOT_BODY);
+    ck_assert_ptr_null(header(r, "Server"));
+    ck_assert_ptr_nonnull(header(r, "Date"));
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+/* ======================================================================
+ * API contracts
+ * ==================================================================== */
+
+START_TEST(routes_cannot_change_after_start)
+{
+    turbo_server *s = start_server(NULL);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/late", root_handler, NULL), TURBO_ESTATE);
+    ck_assert_int_eq(turbo_route_remove(s, "GET", "/hello"), TURBO_ESTATE);
+    ck_assert_int_eq(turbo_server_start(s), TURBO_ESTATE);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/late"), r);
+    assert_error(r, 404, "Not Found");
+    exchange(c, GET("/hello"), r);
+    ck_assert_int_eq(r->status, 200);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(config_setters_refuse_out_of_range_values)
+{
+    turbo_config *cfg = turbo_config_new();
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_int_eq(turbo_config_set_threads(cfg, 1025), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_threads(cfg, 1024), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_max_header_bytes(cfg, 255), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_max_header_bytes(cfg, 1048577), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_max_header_bytes(cfg, 256), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_max_headers(cfg, 0), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_max_headers(cfg, 10001), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_max_headers(cfg, 10000), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_max_uri_bytes(cfg, 15), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_max_uri_bytes(cfg, 1048577), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_max_uri_bytes(cfg, 16), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_max_body_bytes(cfg, ((uint64_t)1 << 40) + 1), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_max_body_bytes(cfg, 0), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_header_timeout_ms(cfg, 9), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_header_timeout_ms(cfg, 86400001), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_header_timeout_ms(cfg, 10), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_idle_timeout_ms(cfg, 9), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_body_timeout_ms(cfg, 86400001), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_write_timeout_ms(cfg, 0), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_max_connections(cfg, 0), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_max_connections(cfg, 1048577), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_backlog(cfg, 0), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_backlog(cfg, 65536), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_backlog(cfg, -1), TURBO_ERANGE);
+    ck_assert_int_eq(turbo_config_set_server_name(cfg, "bad\r\nX-Injected: 1"), TURBO_EINVAL);
+    ck_assert_int_eq(turbo_config_set_threads(NULL, 1), TURBO_EINVAL);
+    turbo_config_free(cfg);
+}
+END_TEST
+
+START_TEST(refused_values_leave_the_config_unchanged)
+{
+    /* max_body_bytes 16 survives a refused 2^40 + 1: 17 bytes still 413. */
+    turbo_config *cfg = test_config();
+    ck_assert_int_eq(turbo_config_set_max_body_bytes(cfg, 16), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_max_body_bytes(cfg, ((uint64_t)1 << 40) + 1), TURBO_ERANGE);
+    turbo_server *s = start_server(cfg);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 17\r\n\r\n0123456789abcdefg",
+             r);
+    assert_error(r, 413, "Content Too Large");
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+/* ====================================================================== */
+
+static Suite *server_suite(void)
+{
+    Suite *s = suite_create("server");
+    struct {
+        const char *name;
+        const TTest *tests[16];
+    } cases[] = {
+        {"routing",
+         {demo_routes_answer_exact_bodies_and_content_types,
+          path_parameter_keeps_percent_encoding_as_sent,
+          unknown_path_is_404_and_connection_stays_open,
+          known_path_with_other_method_is_405_with_allow,
+          head_on_get_route_sends_same_headers_without_body}},
+        {"messages",
+         {keep_alive_reuses_one_connection, pipelined_requests_answer_in_order_in_one_write,
+          chunked_upload_in_pieces_is_decoded_and_echoed,
+          expect_100_continue_is_answered_before_the_body}},
+        {"limits",
+         {head_above_max_header_bytes_is_431, more_fields_than_max_headers_is_431,
+          fields_up_to_the_limits_are_accepted, target_above_max_uri_bytes_is_414,
+          content_length_above_max_body_is_413, chunked_body_above_max_body_is_413,
+          unknown_transfer_coding_is_501, http_2_0_request_line_is_505, malformed_request_is_400,
+          content_length_with_transfer_encoding_is_400, unknown_expectation_is_417,
+          http_1_1_request_without_host_is_400}},
+        {"timeouts",
+         {partial_head_then_silence_is_408_then_eof, partial_body_then_silence_is_408_then_eof,
+          idle_keep_alive_connection_is_closed_without_a_byte,
+          silent_new_connection_is_closed_after_header_timeout,
+          body_trickling_in_slower_than_the_timeout_in_total_is_served,
+          client_that_stops_reading_is_closed_after_write_timeout}},
+        {"connections",
+         {http_1_0_without_keep_alive_closes_after_response,
+          http_1_0_with_keep_alive_keeps_the_connection, client_connection_close_is_honoured,
+          handler_connection_close_closes_after_response,
+          handler_error_is_500_and_connection_stays_usable,
+          connections_beyond_max_per_thread_are_closed_at_once,
+          two_threads_both_serve_connections}},
+        {"lifecycle",
+         {graceful_stop_finishes_requests_in_flight, stop_from_a_signal_handler_stops_the_server,
+          stop_before_any_request_and_repeated_stop_are_harmless,
+          inherited_listening_fd_serves_and_reports_its_port,
+          run_on_caller_serves_on_the_calling_thread}},
+        {"responses",
+         {body_by_reference_is_sent_and_freed_once,
+          large_response_is_written_completely_as_the_client_reads, server_header_can_be_renamed,
+          server_header_can_be_removed}},
+        {"api",
+         {routes_cannot_change_after_start, config_setters_refuse_out_of_range_values,
+          refused_values_leave_the_config_unchanged}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        /* Generous: a hang fails the test, slowness under sanitizers does not. */
+        tcase_set_timeout(tc, 30);
+        for (size_t j = 0; j < 16 && cases[i].tests[j] != NULL; j++)
+            tcase_add_test(tc, cases[i].tests[j]);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    SRunner *sr = srunner_create(server_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
