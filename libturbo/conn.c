@@ -760,9 +760,14 @@ void turbo__conns_stop(turbo__thread *t)
     while (c != NULL) {
         turbo__conn *next = c->next;
         /* Idle: nothing in flight, close now. Others finish their request
-         * (dispatch sees t->stopping and closes after the response). */
-        if (c->phase == PH_IDLE && c->in_len == 0 && out_total(c) == c->out_sent)
-            turbo__conn_close(c);
+         * (dispatch sees t->stopping and closes after the response). A
+         * request that reached the socket but not yet this loop is not
+         * idle: the loop reads it next and answers it, with close. */
+        if (c->phase == PH_IDLE && c->in_len == 0 && out_total(c) == c->out_sent) {
+            char probe;
+            if (recv(c->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+                turbo__conn_close(c);
+        }
         c = next;
     }
 }
