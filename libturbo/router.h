@@ -72,13 +72,16 @@ int turbo__router_add(turbo__router *r, const char *method, const char *pattern,
 
 /* Removes the route with this method and exactly this pattern text (or the
  * same shape). TURBO_OK (release called), TURBO_ENOENT, TURBO_EINVAL,
- * TURBO_EPATTERN, TURBO_ENOMEM (the new table could not be built: nothing
- * changed). */
+ * TURBO_EPATTERN, TURBO_ENOMEM. */
 int turbo__router_remove(turbo__router *r, const char *method, const char *pattern);
 
-/* The current compiled table; never NULL after turbo__router_new. Valid
- * until the next add/remove or free. */
-const turbo__rtable *turbo__router_table(const turbo__router *r);
+/* The compiled table for the routes as they are now, built here if they
+ * changed since the last call (adds and removes only record the change, so
+ * n adds before serving cost one build). NULL when out of memory (the
+ * routes stay as they are; ask again). A table is valid until the next
+ * call that rebuilds it, or free; one obtained before a change must not be
+ * read after it. */
+const turbo__rtable *turbo__router_table(turbo__router *r);
 
 /* Frees a table (one block; a table never points into the registry, so it
  * may outlive the routes it was built from). NULL is allowed. Only for

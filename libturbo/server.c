@@ -344,10 +344,12 @@ int turbo_server_start(turbo_server *s)
         return TURBO_ESTATE;
     if (s->state != TURBO__LISTENING)
         return TURBO_ESTATE;
+    s->table = turbo__router_table(s->router);
+    if (s->table == NULL)
+        return TURBO_ENOMEM;
     s->threads = calloc(s->nthreads, sizeof(*s->threads));
     if (s->threads == NULL)
         return TURBO_ENOMEM;
-    s->table = turbo__router_table(s->router);
     int rc = TURBO_OK;
     unsigned i;
     for (i = 0; i < s->nthreads; i++) {
@@ -423,10 +425,12 @@ int turbo_server_run(turbo_server *s)
     }
     if (s->state != TURBO__LISTENING)
         return TURBO_ESTATE;
+    s->table = turbo__router_table(s->router);
+    if (s->table == NULL)
+        return TURBO_ENOMEM;
     s->threads = calloc(1, sizeof(*s->threads));
     if (s->threads == NULL)
         return TURBO_ENOMEM;
-    s->table = turbo__router_table(s->router);
     int rc = thread_setup(s, &s->threads[0], 0);
     if (rc != TURBO_OK) {
         thread_teardown(&s->threads[0]);

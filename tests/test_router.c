@@ -1,0 +1,750 @@
+/*
+ * The router's specification, as tests: precedence, parameters, 404/405
+ * and Allow, HEAD, pattern validation, the route registry's error codes and
+ * the release contract.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router.h"
+
+/* Handlers are never called; they only have to be distinct pointers. */
+static int handler_a(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req, (void)res, (void)ud;
+    return 0;
+}
+static int handler_b(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req, (void)res, (void)ud;
+    return 0;
+}
+
+static turbo__router *r;
+static turbo__match m;
+
+static void setup(void)
+{
+    r = turbo__router_new();
+    ck_assert_ptr_nonnull(r);
+}
+
+static void teardown(void)
+{
+    turbo__router_free(r);
+    r = NULL;
+}
+
+/* Adds a route whose user_data is its own label, so a lookup can say which
+ * route answered. */
+static void add(const char *method, const char *pattern)
+{
+    int rc = turbo__router_add(r, method, pattern, handler_a, (void *)pattern, NULL);
+    ck_assert_msg(rc == TURBO_OK, "add %s %s: %d", method, pattern, rc);
+}
+
+static turbo_str s(const char *z)
+{
+    return (turbo_str){z, strlen(z)};
+}
+
+static int lookup(const char *method, const char *path)
+{
+    return turbo__rtable_match(turbo__router_table(r), s(method), s(path), &m);
+}
+
+/* Asserts method+path is answered by the route added with this pattern. */
+#define ck_assert_routes_to(method, path, pattern)                                               \
+    do {                                                                                         \
+        ck_assert_int_eq(lookup(method, path), 200);                                             \
+        ck_assert_str_eq((const char *)m.user_data, pattern);                                   \
+    } while (0)
+
+#define ck_assert_str_slice(slice, expected)                                                     \
+    do {                                                                                         \
+        turbo_str s_ = (slice);                                                                  \
+        ck_assert_uint_eq(s_.len, strlen(expected));                                             \
+        ck_assert(memcmp(s_.ptr, expected, s_.len) == 0);                                        \
+    } while (0)
+
+#define ck_assert_405_allow(method, path, expected)                                              \
+    do {                                                                                         \
+        ck_assert_int_eq(lookup(method, path), 405);                                             \
+        ck_assert_str_slice(m.allow, expected);                                                  \
+    } while (0)
+
+static int releases;
+static void count_release(void *ud)
+{
+    (void)ud;
+    releases++;
+}
+
+/* ------------------------------------------------------------------------
+ * Exact paths
+ * --------------------------------------------------------------------- */
+
+START_TEST(exact_route_matches_with_no_params)
+{
+    add("GET", "/health");
+    ck_assert_routes_to("GET", "/health", "/health");
+    ck_assert_ptr_eq(m.fn, handler_a);
+    ck_assert_uint_eq(m.nparams, 0);
+}
+END_TEST
+
+START_TEST(root_matches_only_root)
+{
+    add("GET", "/");
+    ck_assert_routes_to("GET", "/", "/");
+    ck_assert_int_eq(lookup("GET", "//"), 404);
+    ck_assert_int_eq(lookup("GET", "/a"), 404);
+}
+END_TEST
+
+START_TEST(trailing_slash_is_significant)
+{
+    add("GET", "/a");
+    add("GET", "/b/");
+    add("GET", "/p/{x}/");
+    ck_assert_routes_to("GET", "/a", "/a");
+    ck_assert_int_eq(lookup("GET", "/a/"), 404);
+    ck_assert_routes_to("GET", "/b/", "/b/");
+    ck_assert_int_eq(lookup("GET", "/b"), 404);
+    ck_assert_routes_to("GET", "/p/1/", "/p/{x}/");
+    ck_assert_int_eq(lookup("GET", "/p/1"), 404);
+}
+END_TEST
+
+START_TEST(literals_compare_byte_exactly)
+{
+    add("GET", "/Caf%C3%A9");
+    add("GET", "/x/{id}/Info");
+    ck_assert_routes_to("GET", "/Caf%C3%A9", "/Caf%C3%A9");
+    ck_assert_int_eq(lookup("GET", "/caf%C3%A9"), 404);
+    ck_assert_int_eq(lookup("GET", "/Caf%c3%a9"), 404);
+    ck_assert_int_eq(lookup("GET", "/Café"), 404);
+    ck_assert_routes_to("GET", "/x/1/Info", "/x/{id}/Info");
+    ck_assert_int_eq(lookup("GET", "/x/1/info"), 404);
+}
+END_TEST
+
+START_TEST(path_not_starting_with_slash_gets_404)
+{
+    add("GET", "/{rest...}");
+    ck_assert_int_eq(lookup("GET", "a"), 404);
+    ck_assert_int_eq(lookup("GET", ""), 404);
+    ck_assert_int_eq(lookup("GET", "*"), 404);
+    ck_assert_int_eq(turbo__rtable_match(turbo__router_table(r), s("GET"), (turbo_str){NULL, 0}, &m),
+                     404);
+}
+END_TEST
+
+START_TEST(unknown_path_gets_404)
+{
+    add("GET", "/users");
+    add("GET", "/users/{id}");
+    ck_assert_int_eq(lookup("GET", "/nope"), 404);
+    ck_assert_int_eq(lookup("GET", "/users/1/posts"), 404);
+    ck_assert_ptr_null(m.fn);
+    ck_assert_uint_eq(m.allow.len, 0);
+}
+END_TEST
+
+START_TEST(empty_router_answers_404)
+{
+    ck_assert_int_eq(lookup("GET", "/"), 404);
+    ck_assert_int_eq(lookup("GET", "/a/b"), 404);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Parameters
+ * --------------------------------------------------------------------- */
+
+START_TEST(params_are_extracted_with_names_and_values)
+{
+    add("GET", "/users/{uid}/posts/{post_id}");
+    const char *path = "/users/42/posts/abc%20d";
+    ck_assert_routes_to("GET", path, "/users/{uid}/posts/{post_id}");
+    ck_assert_uint_eq(m.nparams, 2);
+    ck_assert_str_slice(m.param_names[0], "uid");
+    ck_assert_str_slice(m.param_names[1], "post_id");
+    ck_assert_str_slice(m.params[0], "42");
+    ck_assert_str_slice(m.params[1], "abc%20d");
+    /* Slices of the looked-up path, not copies. */
+    ck_assert_ptr_eq(m.params[0].ptr, path + 7);
+    ck_assert_ptr_eq(m.params[1].ptr, path + 16);
+}
+END_TEST
+
+START_TEST(param_never_matches_empty_segment)
+{
+    add("GET", "/u/{id}");
+    add("GET", "/v/{a}/{b}");
+    ck_assert_int_eq(lookup("GET", "/u/"), 404);
+    ck_assert_int_eq(lookup("GET", "/v//x"), 404);
+    ck_assert_int_eq(lookup("GET", "/v/x/"), 404);
+    ck_assert_routes_to("GET", "/v/x/y", "/v/{a}/{b}");
+}
+END_TEST
+
+START_TEST(param_matches_exactly_one_segment)
+{
+    add("GET", "/u/{id}");
+    ck_assert_int_eq(lookup("GET", "/u/1/2"), 404);
+    ck_assert_int_eq(lookup("GET", "/u"), 404);
+}
+END_TEST
+
+START_TEST(catch_all_matches_rest_with_slashes)
+{
+    add("GET", "/static/{path...}");
+    ck_assert_routes_to("GET", "/static/a/b/c.css", "/static/{path...}");
+    ck_assert_uint_eq(m.nparams, 1);
+    ck_assert_str_slice(m.param_names[0], "path");
+    ck_assert_str_slice(m.params[0], "a/b/c.css");
+    ck_assert_routes_to("GET", "/static//x/", "/static/{path...}");
+    ck_assert_str_slice(m.params[0], "/x/");
+}
+END_TEST
+
+START_TEST(catch_all_matches_empty_rest_but_not_missing_slash)
+{
+    add("GET", "/static/{p...}");
+    ck_assert_routes_to("GET", "/static/", "/static/{p...}");
+    ck_assert_uint_eq(m.nparams, 1);
+    ck_assert_uint_eq(m.params[0].len, 0);
+    ck_assert_int_eq(lookup("GET", "/static"), 404);
+    ck_assert_int_eq(lookup("GET", "/staticx"), 404);
+}
+END_TEST
+
+START_TEST(catch_all_at_root_matches_every_path)
+{
+    add("GET", "/{all...}");
+    ck_assert_routes_to("GET", "/", "/{all...}");
+    ck_assert_uint_eq(m.params[0].len, 0);
+    ck_assert_routes_to("GET", "/a/b", "/{all...}");
+    ck_assert_str_slice(m.params[0], "a/b");
+}
+END_TEST
+
+START_TEST(params_before_catch_all_are_kept)
+{
+    add("GET", "/repo/{owner}/{name}/tree/{path...}");
+    ck_assert_routes_to("GET", "/repo/me/lib/tree/src/a.c", "/repo/{owner}/{name}/tree/{path...}");
+    ck_assert_uint_eq(m.nparams, 3);
+    ck_assert_str_slice(m.param_names[2], "path");
+    ck_assert_str_slice(m.params[0], "me");
+    ck_assert_str_slice(m.params[1], "lib");
+    ck_assert_str_slice(m.params[2], "src/a.c");
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Precedence and backtracking
+ * --------------------------------------------------------------------- */
+
+START_TEST(literal_beats_param)
+{
+    add("GET", "/users/{id}");
+    add("GET", "/users/me");
+    add("GET", "/x/{a}/z");
+    add("GET", "/x/y/{b}");
+    ck_assert_routes_to("GET", "/users/me", "/users/me");
+    ck_assert_routes_to("GET", "/users/you", "/users/{id}");
+    ck_assert_routes_to("GET", "/x/y/z", "/x/y/{b}"); /* the first segment that differs decides */
+}
+END_TEST
+
+START_TEST(param_beats_catch_all)
+{
+    add("GET", "/f/{rest...}");
+    add("GET", "/f/{name}");
+    ck_assert_routes_to("GET", "/f/a", "/f/{name}");
+    ck_assert_routes_to("GET", "/f/a/b", "/f/{rest...}");
+    ck_assert_routes_to("GET", "/f/", "/f/{rest...}");
+}
+END_TEST
+
+START_TEST(backtracks_from_partial_literal_to_param)
+{
+    add("GET", "/a/b/d");
+    add("GET", "/a/b/{x}/e");
+    add("GET", "/a/{y}/c");
+    ck_assert_routes_to("GET", "/a/b/c", "/a/{y}/c");
+    ck_assert_uint_eq(m.nparams, 1);
+    ck_assert_str_slice(m.param_names[0], "y");
+    ck_assert_str_slice(m.params[0], "b");
+}
+END_TEST
+
+START_TEST(backtracks_through_several_levels_to_catch_all)
+{
+    add("GET", "/a/{x}/c/d");
+    add("GET", "/a/b/{y}/e");
+    add("GET", "/a/b/c/{z}/f");
+    add("GET", "/a/{rest...}");
+    ck_assert_routes_to("GET", "/a/b/c/d", "/a/{x}/c/d");
+    ck_assert_str_slice(m.params[0], "b");
+    ck_assert_routes_to("GET", "/a/b/c/e", "/a/b/{y}/e");
+    ck_assert_str_slice(m.params[0], "c");
+    ck_assert_routes_to("GET", "/a/b/c/q/f", "/a/b/c/{z}/f");
+    ck_assert_str_slice(m.params[0], "q");
+    ck_assert_routes_to("GET", "/a/b/c/q/g", "/a/{rest...}");
+    ck_assert_uint_eq(m.nparams, 1);
+    ck_assert_str_slice(m.param_names[0], "rest");
+    ck_assert_str_slice(m.params[0], "b/c/q/g");
+}
+END_TEST
+
+START_TEST(exact_route_beats_param_route_on_same_path)
+{
+    add("GET", "/{a}/{b}");
+    add("GET", "/p/q");
+    ck_assert_routes_to("GET", "/p/q", "/p/q");
+    ck_assert_uint_eq(m.nparams, 0);
+    ck_assert_routes_to("GET", "/p/r", "/{a}/{b}");
+}
+END_TEST
+
+START_TEST(method_decides_across_shapes)
+{
+    add("POST", "/users/me");
+    add("GET", "/users/{id}");
+    ck_assert_routes_to("GET", "/users/me", "/users/{id}");
+    ck_assert_str_slice(m.params[0], "me");
+    ck_assert_routes_to("POST", "/users/me", "/users/me");
+    ck_assert_uint_eq(m.nparams, 0);
+}
+END_TEST
+
+START_TEST(param_names_belong_to_each_route)
+{
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/u/{id}", handler_a, "get", NULL), TURBO_OK);
+    ck_assert_int_eq(turbo__router_add(r, "PUT", "/u/{user}", handler_b, "put", NULL), TURBO_OK);
+    ck_assert_int_eq(lookup("GET", "/u/7"), 200);
+    ck_assert_ptr_eq(m.fn, handler_a);
+    ck_assert_str_slice(m.param_names[0], "id");
+    ck_assert_int_eq(lookup("PUT", "/u/7"), 200);
+    ck_assert_ptr_eq(m.fn, handler_b);
+    ck_assert_str_slice(m.param_names[0], "user");
+    ck_assert_str_slice(m.params[0], "7");
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Methods, 405 and Allow
+ * --------------------------------------------------------------------- */
+
+START_TEST(unknown_method_gets_405_with_allow)
+{
+    add("POST", "/items");
+    add("GET", "/items");
+    ck_assert_405_allow("DELETE", "/items", "GET, HEAD, POST");
+    ck_assert_ptr_null(m.fn);
+}
+END_TEST
+
+START_TEST(method_is_case_sensitive)
+{
+    add("GET", "/a");
+    ck_assert_405_allow("get", "/a", "GET, HEAD");
+}
+END_TEST
+
+START_TEST(allow_lists_methods_in_canonical_order)
+{
+    const char *methods[] = {"PURGE", "OPTIONS", "DELETE", "LINK", "PATCH", "PUT", "POST", "GET"};
+    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
+        add(methods[i], "/r/{id}");
+    ck_assert_405_allow("TRACE", "/r/1", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, LINK, PURGE");
+}
+END_TEST
+
+START_TEST(allow_is_union_of_all_routes_matching_path)
+{
+    add("POST", "/a/b");
+    add("GET", "/a/{x}");
+    add("DELETE", "/{y}/b");
+    add("PUT", "/{z...}");
+    add("PATCH", "/c/{w}"); /* matches another path: not listed */
+    ck_assert_405_allow("OPTIONS", "/a/b", "GET, HEAD, POST, PUT, DELETE");
+    ck_assert_405_allow("POST", "/q/b", "PUT, DELETE");
+    ck_assert_405_allow("GET", "/q/r/s", "PUT");
+}
+END_TEST
+
+START_TEST(allow_union_longer_than_buffer_lists_every_method)
+{
+    char m1[120], m2[120], m3[120];
+    memset(m1, 'A', sizeof m1 - 1), m1[sizeof m1 - 1] = '\0';
+    memset(m2, 'B', sizeof m2 - 1), m2[sizeof m2 - 1] = '\0';
+    memset(m3, 'C', sizeof m3 - 1), m3[sizeof m3 - 1] = '\0';
+    add(m1, "/a/b");
+    add(m2, "/a/{x}");
+    add(m3, "/{y}/b");
+    ck_assert_int_eq(lookup("GET", "/a/b"), 405);
+    ck_assert_uint_eq(m.allow.len, 3 * 119 + 2 * 2);
+    ck_assert(memcmp(m.allow.ptr, m1, 119) == 0);
+    ck_assert(memcmp(m.allow.ptr + 119, ", ", 2) == 0);
+}
+END_TEST
+
+START_TEST(head_falls_back_to_get)
+{
+    add("GET", "/page");
+    add("GET", "/p/{id}");
+    ck_assert_routes_to("HEAD", "/page", "/page");
+    ck_assert_routes_to("HEAD", "/p/9", "/p/{id}");
+    ck_assert_str_slice(m.params[0], "9");
+}
+END_TEST
+
+START_TEST(explicit_head_route_wins_over_get)
+{
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/page", handler_a, NULL, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo__router_add(r, "HEAD", "/page", handler_b, NULL, NULL), TURBO_OK);
+    ck_assert_int_eq(lookup("HEAD", "/page"), 200);
+    ck_assert_ptr_eq(m.fn, handler_b);
+    ck_assert_int_eq(lookup("GET", "/page"), 200);
+    ck_assert_ptr_eq(m.fn, handler_a);
+}
+END_TEST
+
+START_TEST(head_follows_precedence_before_falling_back)
+{
+    /* The literal route has GET, so it answers HEAD before the param
+     * route's explicit HEAD is considered. */
+    add("GET", "/d/x");
+    add("HEAD", "/d/{id}");
+    ck_assert_routes_to("HEAD", "/d/x", "/d/x");
+    ck_assert_routes_to("HEAD", "/d/y", "/d/{id}");
+}
+END_TEST
+
+START_TEST(head_without_get_gets_405)
+{
+    add("POST", "/form");
+    ck_assert_405_allow("HEAD", "/form", "POST");
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Registry errors
+ * --------------------------------------------------------------------- */
+
+START_TEST(invalid_method_is_einval)
+{
+    const char *bad[] = {"", "GE T", "GET\n", "(GET)", "G/ET", "GET:", "\x7f", "G\xc3\xa9T"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_int_eq(turbo__router_add(r, bad[i], "/", handler_a, NULL, NULL), TURBO_EINVAL);
+    ck_assert_int_eq(turbo__router_add(r, NULL, "/", handler_a, NULL, NULL), TURBO_EINVAL);
+    /* Any token is a method. */
+    ck_assert_int_eq(turbo__router_add(r, "M-SEARCH", "/", handler_a, NULL, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo__router_add(r, "x!#$%&'*+.^_`|~9", "/", handler_a, NULL, NULL), TURBO_OK);
+}
+END_TEST
+
+START_TEST(null_pattern_or_handler_is_einval)
+{
+    ck_assert_int_eq(turbo__router_add(r, "GET", NULL, handler_a, NULL, NULL), TURBO_EINVAL);
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/", NULL, NULL, NULL), TURBO_EINVAL);
+    ck_assert_int_eq(turbo__router_add(NULL, "GET", "/", handler_a, NULL, NULL), TURBO_EINVAL);
+}
+END_TEST
+
+START_TEST(malformed_patterns_are_epattern)
+{
+    const char *bad[] = {
+        "",           "a",         "a/b",        "/a{b}",     "/{a}b",      "/{a",
+        "/a}",        "/}",        "/{",         "/{}",       "/{...}",     "/{1x}",
+        "/{a-b}",     "/{a b}",    "/{a.b}",     "/{x..}",    "/{{x}}",     "/{a}{b}",
+        "/{x...}/",   "/{x...}/y", "/{x}/{x}",   "/{x}/{x...}", "/a?b",     "/a#b",
+        "/a b",       "/a\tb",     "/caf\xc3\xa9", "/a\x7f",  "/{a/b}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = turbo__router_add(r, "GET", bad[i], handler_a, NULL, NULL);
+        ck_assert_msg(rc == TURBO_EPATTERN, "\"%s\" gave %d", bad[i], rc);
+    }
+    ck_assert_int_eq(lookup("GET", "/a"), 404); /* nothing was added */
+}
+END_TEST
+
+START_TEST(wellformed_edge_patterns_are_accepted)
+{
+    const char *good[] = {"/", "//", "/a//b", "/_x/{_}", "/{A9_z}", "/v1/{rest...}",
+                          "/~!$&'()*+,;=:@%-._", "/{a}/{b}/{c...}"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        int rc = turbo__router_add(r, "GET", good[i], handler_a, NULL, NULL);
+        ck_assert_msg(rc == TURBO_OK, "\"%s\" gave %d", good[i], rc);
+    }
+    ck_assert_int_eq(lookup("GET", "/a//b"), 200);
+}
+END_TEST
+
+START_TEST(same_method_and_shape_is_eexist)
+{
+    add("GET", "/u/{a}");
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/u/{a}", handler_b, NULL, NULL), TURBO_EEXIST);
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/u/{b}", handler_b, NULL, NULL), TURBO_EEXIST);
+    add("GET", "/s");
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/s", handler_b, NULL, NULL), TURBO_EEXIST);
+    add("GET", "/c/{p...}");
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/c/{q...}", handler_b, NULL, NULL), TURBO_EEXIST);
+    /* Different shapes or methods are different routes. */
+    add("GET", "/c/{p}");
+    add("POST", "/u/{b}");
+    add("GET", "/u/{a}/");
+    ck_assert_routes_to("GET", "/u/1", "/u/{a}");
+}
+END_TEST
+
+/* "/{p0}/{p1}/.../{p<count-1>}", with "..." on the last one if catch. */
+static void make_param_pattern(char *buf, size_t size, int count, int catch_all)
+{
+    size_t n = 0;
+    for (int i = 0; i < count; i++)
+        n += (size_t)snprintf(buf + n, size - n, "/{p%d%s}", i,
+                              catch_all && i == count - 1 ? "..." : "");
+    ck_assert_uint_lt(n, size);
+}
+
+START_TEST(param_count_limit_is_64)
+{
+    char pat[1024];
+    make_param_pattern(pat, sizeof pat, 64, 0);
+    ck_assert_int_eq(turbo__router_add(r, "GET", pat, handler_a, NULL, NULL), TURBO_OK);
+
+    char path[512];
+    size_t k = 0;
+    for (int i = 0; i < 64; i++)
+        k += (size_t)snprintf(path + k, sizeof path - k, "/%d", i);
+    ck_assert_int_eq(lookup("GET", path), 200);
+    ck_assert_uint_eq(m.nparams, 64);
+    ck_assert_str_slice(m.param_names[63], "p63");
+    ck_assert_str_slice(m.params[63], "63");
+
+    make_param_pattern(pat, sizeof pat, 65, 0);
+    ck_assert_int_eq(turbo__router_add(r, "GET", pat, handler_a, NULL, NULL), TURBO_EPATTERN);
+    make_param_pattern(pat, sizeof pat, 65, 1);
+    ck_assert_int_eq(turbo__router_add(r, "GET", pat, handler_a, NULL, NULL), TURBO_EPATTERN);
+    make_param_pattern(pat, sizeof pat, 64, 1);
+    ck_assert_int_eq(turbo__router_add(r, "GET", pat, handler_a, NULL, NULL), TURBO_OK);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Remove and release
+ * --------------------------------------------------------------------- */
+
+START_TEST(removed_route_is_no_longer_found)
+{
+    add("GET", "/a");
+    add("POST", "/a");
+    add("GET", "/u/{id}");
+    ck_assert_int_eq(turbo__router_remove(r, "GET", "/a"), TURBO_OK);
+    ck_assert_405_allow("GET", "/a", "POST");
+    ck_assert_int_eq(turbo__router_remove(r, "POST", "/a"), TURBO_OK);
+    ck_assert_int_eq(lookup("POST", "/a"), 404);
+    ck_assert_int_eq(turbo__router_remove(r, "GET", "/u/{id}"), TURBO_OK);
+    ck_assert_int_eq(lookup("GET", "/u/1"), 404);
+    add("GET", "/u/{id}"); /* and can be added again */
+    ck_assert_routes_to("GET", "/u/1", "/u/{id}");
+}
+END_TEST
+
+START_TEST(remove_matches_by_shape)
+{
+    add("GET", "/u/{id}/{rest...}");
+    ck_assert_int_eq(turbo__router_remove(r, "GET", "/u/{x}/{y...}"), TURBO_OK);
+    ck_assert_int_eq(lookup("GET", "/u/1/2"), 404);
+}
+END_TEST
+
+START_TEST(remove_errors)
+{
+    add("GET", "/a");
+    ck_assert_int_eq(turbo__router_remove(r, "POST", "/a"), TURBO_ENOENT);
+    ck_assert_int_eq(turbo__router_remove(r, "GET", "/b"), TURBO_ENOENT);
+    ck_assert_int_eq(turbo__router_remove(r, "GET", "/a/"), TURBO_ENOENT);
+    ck_assert_int_eq(turbo__router_remove(r, "G T", "/a"), TURBO_EINVAL);
+    ck_assert_int_eq(turbo__router_remove(r, NULL, "/a"), TURBO_EINVAL);
+    ck_assert_int_eq(turbo__router_remove(r, "GET", NULL), TURBO_EINVAL);
+    ck_assert_int_eq(turbo__router_remove(r, "GET", "/{"), TURBO_EPATTERN);
+    ck_assert_routes_to("GET", "/a", "/a");
+}
+END_TEST
+
+START_TEST(release_runs_once_on_remove)
+{
+    releases = 0;
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/a", handler_a, NULL, count_release), TURBO_OK);
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/b", handler_a, NULL, count_release), TURBO_OK);
+    ck_assert_int_eq(turbo__router_remove(r, "GET", "/a"), TURBO_OK);
+    ck_assert_int_eq(releases, 1);
+    ck_assert_int_eq(turbo__router_remove(r, "GET", "/a"), TURBO_ENOENT);
+    ck_assert_int_eq(releases, 1);
+    turbo__router_free(r);
+    r = NULL;
+    ck_assert_int_eq(releases, 2);
+}
+END_TEST
+
+START_TEST(release_runs_once_per_route_on_free)
+{
+    releases = 0;
+    int tag[3];
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/a", handler_a, &tag[0], count_release), TURBO_OK);
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/b/{x}", handler_a, &tag[1], count_release),
+                     TURBO_OK);
+    ck_assert_int_eq(turbo__router_add(r, "PUT", "/b/{x}", handler_a, &tag[2], count_release),
+                     TURBO_OK);
+    ck_assert_int_eq(turbo__router_add(r, "DELETE", "/c", handler_a, NULL, NULL), TURBO_OK);
+    ck_assert_int_eq(releases, 0);
+    turbo__router_free(r);
+    r = NULL;
+    ck_assert_int_eq(releases, 3);
+}
+END_TEST
+
+START_TEST(failed_add_does_not_release_or_change_anything)
+{
+    releases = 0;
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/a", handler_a, "first", count_release), TURBO_OK);
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/a", handler_b, "dup", count_release), TURBO_EEXIST);
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/{", handler_b, "bad", count_release),
+                     TURBO_EPATTERN);
+    ck_assert_int_eq(turbo__router_add(r, "G T", "/b", handler_b, "bad", count_release),
+                     TURBO_EINVAL);
+    ck_assert_int_eq(releases, 0);
+    ck_assert_int_eq(lookup("GET", "/a"), 200);
+    ck_assert_ptr_eq(m.fn, handler_a);
+    ck_assert_str_eq((const char *)m.user_data, "first");
+    ck_assert_int_eq(lookup("GET", "/b"), 404);
+    turbo__router_free(r);
+    r = NULL;
+    ck_assert_int_eq(releases, 1);
+}
+END_TEST
+
+START_TEST(old_table_free_accepts_null)
+{
+    turbo__rtable_free(NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Scale
+ * --------------------------------------------------------------------- */
+
+START_TEST(ten_thousand_routes_are_all_found)
+{
+    enum { N = 10000 };
+    char buf[64];
+    for (int i = 0; i < N; i++) {
+        if (i % 2)
+            sprintf(buf, "/api/r%d/{id}/items", i);
+        else
+            sprintf(buf, "/exact/r%d/items", i);
+        ck_assert_int_eq(turbo__router_add(r, i % 3 ? "GET" : "POST", buf, handler_a,
+                                           (void *)(intptr_t)i, NULL),
+                         TURBO_OK);
+    }
+    for (int i = 0; i < N; i++) {
+        if (i % 2)
+            sprintf(buf, "/api/r%d/v%d/items", i, i);
+        else
+            sprintf(buf, "/exact/r%d/items", i);
+        const char *method = i % 3 ? "GET" : "POST";
+        ck_assert_int_eq(lookup(method, buf), 200);
+        ck_assert_int_eq((int)(intptr_t)m.user_data, i);
+        if (i % 2) {
+            char want[16];
+            sprintf(want, "v%d", i);
+            ck_assert_str_slice(m.params[0], want);
+        }
+        ck_assert_int_eq(lookup(i % 3 ? "POST" : "GET", buf), 405);
+    }
+    ck_assert_int_eq(lookup("GET", "/api/r1/x/other"), 404);
+    ck_assert_int_eq(lookup("GET", "/exact/r1/items"), 404);
+}
+END_TEST
+
+static Suite *router_suite(void)
+{
+    Suite *su = suite_create("router");
+    TCase *tc = tcase_create("router");
+    tcase_add_checked_fixture(tc, setup, teardown);
+
+    tcase_add_test(tc, exact_route_matches_with_no_params);
+    tcase_add_test(tc, root_matches_only_root);
+    tcase_add_test(tc, trailing_slash_is_significant);
+    tcase_add_test(tc, literals_compare_byte_exactly);
+    tcase_add_test(tc, path_not_starting_with_slash_gets_404);
+    tcase_add_test(tc, unknown_path_gets_404);
+    tcase_add_test(tc, empty_router_answers_404);
+
+    tcase_add_test(tc, params_are_extracted_with_names_and_values);
+    tcase_add_test(tc, param_never_matches_empty_segment);
+    tcase_add_test(tc, param_matches_exactly_one_segment);
+    tcase_add_test(tc, catch_all_matches_rest_with_slashes);
+    tcase_add_test(tc, catch_all_matches_empty_rest_but_not_missing_slash);
+    tcase_add_test(tc, catch_all_at_root_matches_every_path);
+    tcase_add_test(tc, params_before_catch_all_are_kept);
+
+    tcase_add_test(tc, literal_beats_param);
+    tcase_add_test(tc, param_beats_catch_all);
+    tcase_add_test(tc, backtracks_from_partial_literal_to_param);
+    tcase_add_test(tc, backtracks_through_several_levels_to_catch_all);
+    tcase_add_test(tc, exact_route_beats_param_route_on_same_path);
+    tcase_add_test(tc, method_decides_across_shapes);
+    tcase_add_test(tc, param_names_belong_to_each_route);
+
+    tcase_add_test(tc, unknown_method_gets_405_with_allow);
+    tcase_add_test(tc, method_is_case_sensitive);
+    tcase_add_test(tc, allow_lists_methods_in_canonical_order);
+    tcase_add_test(tc, allow_is_union_of_all_routes_matching_path);
+    tcase_add_test(tc, allow_union_longer_than_buffer_lists_every_method);
+    tcase_add_test(tc, head_falls_back_to_get);
+    tcase_add_test(tc, explicit_head_route_wins_over_get);
+    tcase_add_test(tc, head_follows_precedence_before_falling_back);
+    tcase_add_test(tc, head_without_get_gets_405);
+
+    tcase_add_test(tc, invalid_method_is_einval);
+    tcase_add_test(tc, null_pattern_or_handler_is_einval);
+    tcase_add_test(tc, malformed_patterns_are_epattern);
+    tcase_add_test(tc, wellformed_edge_patterns_are_accepted);
+    tcase_add_test(tc, same_method_and_shape_is_eexist);
+    tcase_add_test(tc, param_count_limit_is_64);
+
+    tcase_add_test(tc, removed_route_is_no_longer_found);
+    tcase_add_test(tc, remove_matches_by_shape);
+    tcase_add_test(tc, remove_errors);
+    tcase_add_test(tc, release_runs_once_on_remove);
+    tcase_add_test(tc, release_runs_once_per_route_on_free);
+    tcase_add_test(tc, failed_add_does_not_release_or_change_anything);
+    tcase_add_test(tc, old_table_free_accepts_null);
+    suite_add_tcase(su, tc);
+
+    /* Every add rebuilds the table, so adding 10,000 routes one by one is
+     * quadratic: seconds, and much longer under sanitizers. */
+    TCase *scale = tcase_create("scale");
+    tcase_add_checked_fixture(scale, setup, teardown);
+    tcase_set_timeout(scale, 300);
+    tcase_add_test(scale, ten_thousand_routes_are_all_found);
+    suite_add_tcase(su, scale);
+    return su;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(router_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
