@@ -59,17 +59,22 @@ const char *turbo__reason(int status, size_t *len)
 
 /* ---- handler-facing setters ---------------------------------------- */
 
-void turbo__response_reset(turbo_response *res)
+static void drop_ref(turbo_response *res)
 {
-    res->status = 200;
-    res->headers.len = 0;
-    res->body.len = 0;
     if (res->ref_free != NULL)
         res->ref_free((void *)res->ref, res->ref_ctx);
     res->ref = NULL;
     res->ref_len = 0;
     res->ref_free = NULL;
     res->ref_ctx = NULL;
+}
+
+void turbo__response_reset(turbo_response *res)
+{
+    res->status = 200;
+    res->headers.len = 0;
+    res->body.len = 0;
+    drop_ref(res);
     res->has_date = 0;
     res->has_server = 0;
     res->close = 0;
@@ -114,8 +119,7 @@ static int name_is(const char *name, size_t len, const char *lower)
 
 static int value_has_token(const char *v, size_t len, const char *lower)
 {
-    /* "close" anywhere in a comma list, case-insensitive. */
-    size_t n = strlen(lower);
+    /* `lower` anywhere in a comma list, case-insensitive. */
     size_t i = 0;
     while (i < len) {
         while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
@@ -126,7 +130,7 @@ static int value_has_token(const char *v, size_t len, const char *lower)
         size_t end = i;
         while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
             end--;
-        if (name_is(v + start, end - start, lower) && end - start == n)
+        if (name_is(v + start, end - start, lower))
             return 1;
     }
     return 0;
@@ -174,16 +178,6 @@ int turbo_response_header(turbo_response *res, const char *name, size_t name_len
     else if (name_is(name, name_len, "server"))
         res->has_server = 1;
     return TURBO_OK;
-}
-
-static void drop_ref(turbo_response *res)
-{
-    if (res->ref_free != NULL)
-        res->ref_free((void *)res->ref, res->ref_ctx);
-    res->ref = NULL;
-    res->ref_len = 0;
-    res->ref_free = NULL;
-    res->ref_ctx = NULL;
 }
 
 int turbo_response_body(turbo_response *res, const void *data, size_t len)
