@@ -92,6 +92,7 @@ typedef struct route {
     const char *t_pattern; /* copy of pattern in the table's pool */
     rt_node *node;
     size_t rank; /* index of the method in the table's canonical method list */
+    struct route *next_removed; /* on the removed list, awaiting retirement */
 } route;
 
 struct turbo__router {
@@ -100,6 +101,7 @@ struct turbo__router {
     turbo__rtable *table;  /* compiled from routes, unless stale */
     size_t changes;        /* adds/removes since table was built */
     const route *last_add; /* the one change, when changes == 1 and it was an add */
+    route *removed;        /* removed since the last commit; tables may still reach them */
 };
 
 /* ------------------------------------------------------------------------
@@ -956,11 +958,23 @@ turbo__router *turbo__router_new(void)
     return r;
 }
 
+static void release_removed(route *list)
+{
+    while (list) {
+        route *next = list->next_removed;
+        if (list->release)
+            list->release(list->user_data);
+        free(list);
+        list = next;
+    }
+}
+
 void turbo__router_free(turbo__router *r)
 {
     if (!r)
         return;
     turbo__rtable_free(r->table);
+    release_removed(r->removed);
     for (size_t i = 0; i < r->nroutes; i++) {
         route *rt = r->routes[i];
         if (rt->release)
@@ -1032,24 +1046,73 @@ int turbo__router_remove(turbo__router *r, const char *method, const char *patte
     memmove(&r->routes[i], &r->routes[i + 1], (r->nroutes - i - 1) * sizeof *r->routes);
     r->nroutes--;
     changed(r, NULL);
-    /* No table that can reach it will be read again: the current one is
-     * stale and is replaced before any lookup (see router.h). */
-    if (gone->release)
-        gone->release(gone->user_data);
-    free(gone);
+    /* The current table may still be read and reach it: it is released
+     * with that table's retirement (turbo__router_commit). */
+    gone->next_removed = r->removed;
+    r->removed = gone;
     return TURBO_OK;
+}
+
+void turbo__router_rollback(turbo__router *r)
+{
+    if (r->changes != 1)
+        return;
+    if (r->last_add) {
+        /* An add appends: the route is the last one. It never reached a
+         * table, so no release: the caller owns its user_data again. */
+        free(r->routes[--r->nroutes]);
+    } else if (r->removed) {
+        route *back = r->removed; /* the array has room: it only shrank */
+        r->removed = back->next_removed;
+        back->next_removed = NULL;
+        r->routes[r->nroutes++] = back;
+    }
+    r->changes = 0;
+    r->last_add = NULL;
+}
+
+int turbo__router_commit(turbo__router *r, turbo__retired **retired)
+{
+    *retired = NULL;
+    if (r->changes == 0)
+        return TURBO_OK;
+    turbo__retired *g = calloc(1, sizeof *g);
+    if (!g)
+        return TURBO_ENOMEM;
+    turbo__rtable *t;
+    if (rtable_build(r, r->last_add, &t) != TURBO_OK) {
+        free(g);
+        return TURBO_ENOMEM;
+    }
+    g->table = r->table;
+    g->removed = r->removed;
+    r->table = t;
+    r->removed = NULL;
+    r->changes = 0;
+    r->last_add = NULL;
+    *retired = g;
+    return TURBO_OK;
+}
+
+void turbo__retired_free(turbo__retired *g)
+{
+    if (!g)
+        return;
+    turbo__rtable_free(g->table);
+    release_removed(g->removed);
+    free(g);
 }
 
 const turbo__rtable *turbo__router_table(turbo__router *r)
 {
-    if (r->changes != 0) {
-        turbo__rtable *t;
-        if (rtable_build(r, r->last_add, &t) != TURBO_OK)
-            return NULL;
-        turbo__rtable_free(r->table);
-        r->table = t;
-        r->changes = 0;
-        r->last_add = NULL;
-    }
+    turbo__retired *g;
+    if (turbo__router_commit(r, &g) != TURBO_OK)
+        return NULL;
+    turbo__retired_free(g); /* single-threaded use: no reader holds it */
+    return r->table;
+}
+
+const turbo__rtable *turbo__router_current(const turbo__router *r)
+{
     return r->table;
 }

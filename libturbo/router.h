@@ -33,6 +33,8 @@
 
 #include <stddef.h>
 
+#include <ck_epoch.h>
+
 #include "turbo/turbo.h"
 
 #define TURBO__MAX_PARAMS 64
@@ -71,17 +73,45 @@ int turbo__router_add(turbo__router *r, const char *method, const char *pattern,
                       void *user_data, turbo_release_fn release);
 
 /* Removes the route with this method and exactly this pattern text (or the
- * same shape). TURBO_OK (release called), TURBO_ENOENT, TURBO_EINVAL,
- * TURBO_EPATTERN, TURBO_ENOMEM. */
+ * same shape). TURBO_OK, TURBO_ENOENT, TURBO_EINVAL, TURBO_EPATTERN,
+ * TURBO_ENOMEM. Its release runs when the table that could still reach it
+ * is retired (turbo__retired_free), never before. */
 int turbo__router_remove(turbo__router *r, const char *method, const char *pattern);
 
-/* The compiled table for the routes as they are now, built here if they
- * changed since the last call (adds and removes only record the change, so
- * n adds before serving cost one build). NULL when out of memory (the
- * routes stay as they are; ask again). A table is valid until the next
- * call that rebuilds it, or free; one obtained before a change must not be
- * read after it. */
+/* What a commit leaves behind: the table it replaced and the routes removed
+ * since that table was built. Readers may still be using them; whoever
+ * holds this frees it (turbo__retired_free, which runs the removed routes'
+ * release callbacks) once no reader can. entry is for the holder's
+ * ck_epoch_call; it comes first so the entry's address is the bundle's. */
+typedef struct turbo__retired {
+    ck_epoch_entry_t entry;
+    turbo__rtable *table;
+    struct route *removed;
+    struct turbo__retired *next; /* for the holder's lists */
+    void *owner;                 /* for the holder's callback */
+} turbo__retired;
+
+/* Compiles the routes as they are now into a new current table, if they
+ * changed since the last commit (adds and removes only record the change,
+ * so n adds before serving cost one build). *retired receives what the new
+ * table replaces (NULL when nothing changed). TURBO_OK or TURBO_ENOMEM
+ * (nothing changed; the pending changes stay pending). */
+int turbo__router_commit(turbo__router *r, turbo__retired **retired);
+
+/* Undoes the one add or remove made since the last commit (a failed
+ * commit after a single change); no release runs. No-op otherwise. */
+void turbo__router_rollback(turbo__router *r);
+
+/* Frees a retired bundle and releases its removed routes. NULL allowed. */
+void turbo__retired_free(turbo__retired *g);
+
+/* The current table after committing pending changes, the replaced one
+ * freed at once: for single-threaded use (before serving, tests, bench).
+ * NULL when out of memory. */
 const turbo__rtable *turbo__router_table(turbo__router *r);
+
+/* The current table, without committing. Writer side only. */
+const turbo__rtable *turbo__router_current(const turbo__router *r);
 
 /* Frees a table (one block; a table never points into the registry, so it
  * may outlive the routes it was built from). NULL is allowed. Only for

@@ -579,18 +579,82 @@ START_TEST(remove_errors)
 }
 END_TEST
 
-START_TEST(release_runs_once_on_remove)
+START_TEST(release_runs_once_when_the_table_reaching_it_is_retired)
 {
     releases = 0;
     ck_assert_int_eq(turbo__router_add(r, "GET", "/a", handler_a, NULL, count_release), TURBO_OK);
     ck_assert_int_eq(turbo__router_add(r, "GET", "/b", handler_a, NULL, count_release), TURBO_OK);
+    ck_assert_ptr_nonnull(turbo__router_table(r));
     ck_assert_int_eq(turbo__router_remove(r, "GET", "/a"), TURBO_OK);
+    ck_assert_int_eq(releases, 0); /* the current table still reaches it */
+    ck_assert_ptr_nonnull(turbo__router_table(r));
     ck_assert_int_eq(releases, 1);
     ck_assert_int_eq(turbo__router_remove(r, "GET", "/a"), TURBO_ENOENT);
     ck_assert_int_eq(releases, 1);
     turbo__router_free(r);
     r = NULL;
     ck_assert_int_eq(releases, 2);
+}
+END_TEST
+
+START_TEST(commit_hands_back_the_replaced_table_and_removed_routes)
+{
+    releases = 0;
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/a", handler_a, "a", count_release), TURBO_OK);
+    turbo__retired *g = NULL;
+    ck_assert_int_eq(turbo__router_commit(r, &g), TURBO_OK);
+    ck_assert_ptr_nonnull(g); /* the empty initial table */
+    turbo__retired_free(g);
+    const turbo__rtable *before = turbo__router_current(r);
+
+    ck_assert_int_eq(turbo__router_remove(r, "GET", "/a"), TURBO_OK);
+    ck_assert_int_eq(turbo__router_commit(r, &g), TURBO_OK);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_ptr_eq(g->table, before);
+    /* A reader that loaded the old table before the commit still finds
+     * the removed route in it, and nothing has been released. */
+    turbo__match old;
+    ck_assert_int_eq(turbo__rtable_match(g->table, s("GET"), s("/a"), &old), 200);
+    ck_assert_str_eq((const char *)old.user_data, "a");
+    ck_assert_int_eq(releases, 0);
+    ck_assert_int_eq(lookup("GET", "/a"), 404);
+    turbo__retired_free(g);
+    ck_assert_int_eq(releases, 1);
+
+    ck_assert_int_eq(turbo__router_commit(r, &g), TURBO_OK);
+    ck_assert_ptr_null(g); /* nothing changed since */
+}
+END_TEST
+
+START_TEST(rollback_undoes_one_add_without_release)
+{
+    releases = 0;
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/a", handler_a, "a", count_release), TURBO_OK);
+    ck_assert_ptr_nonnull(turbo__router_table(r));
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/b", handler_b, "b", count_release), TURBO_OK);
+    turbo__router_rollback(r);
+    ck_assert_int_eq(releases, 0);
+    ck_assert_int_eq(lookup("GET", "/b"), 404);
+    ck_assert_int_eq(lookup("GET", "/a"), 200);
+    /* The slot is free again. */
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/b", handler_b, "b", count_release), TURBO_OK);
+    ck_assert_int_eq(lookup("GET", "/b"), 200);
+}
+END_TEST
+
+START_TEST(rollback_undoes_one_remove_without_release)
+{
+    releases = 0;
+    ck_assert_int_eq(turbo__router_add(r, "GET", "/a/{x}", handler_a, "a", count_release), TURBO_OK);
+    ck_assert_ptr_nonnull(turbo__router_table(r));
+    ck_assert_int_eq(turbo__router_remove(r, "GET", "/a/{y}"), TURBO_OK);
+    turbo__router_rollback(r);
+    ck_assert_int_eq(releases, 0);
+    ck_assert_int_eq(lookup("GET", "/a/1"), 200);
+    ck_assert_str_eq((const char *)m.user_data, "a");
+    turbo__router_free(r);
+    r = NULL;
+    ck_assert_int_eq(releases, 1);
 }
 END_TEST
 
@@ -724,7 +788,10 @@ static Suite *router_suite(void)
     tcase_add_test(tc, removed_route_is_no_longer_found);
     tcase_add_test(tc, remove_matches_by_shape);
     tcase_add_test(tc, remove_errors);
-    tcase_add_test(tc, release_runs_once_on_remove);
+    tcase_add_test(tc, release_runs_once_when_the_table_reaching_it_is_retired);
+    tcase_add_test(tc, commit_hands_back_the_replaced_table_and_removed_routes);
+    tcase_add_test(tc, rollback_undoes_one_add_without_release);
+    tcase_add_test(tc, rollback_undoes_one_remove_without_release);
     tcase_add_test(tc, release_runs_once_per_route_on_free);
     tcase_add_test(tc, failed_add_does_not_release_or_change_anything);
     tcase_add_test(tc, old_table_free_accepts_null);
