@@ -298,7 +298,7 @@ static void dispatch(turbo__conn *c, const turbo__head *h, const char *body, siz
     int is_head = str_eq(h->method, "HEAD", 4);
     int keep_alive = h->minor == 1 ? !h->conn_close : (h->conn_keep_alive && !h->conn_close);
 
-    int st = turbo__rtable_match(s->table, h->method, h->path, &t->match);
+    int st = turbo__rtable_match(turbo__routes_enter(t), h->method, h->path, &t->match);
     if (st == 200) {
         int rc = t->match.fn(req, res, t->match.user_data);
         if (rc != TURBO_OK) {

@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <ck_epoch.h>
+#include <ck_pr.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
@@ -27,6 +29,7 @@
 #include "date.h"
 #include "parse.h"
 #include "router.h"
+#include "sync.h"
 
 #define TURBO__SERVER_NAME_MAX 255
 
@@ -113,6 +116,9 @@ struct turbo__thread {
     struct event wake_ev;
     struct event sweep_ev; /* timeouts */
     int stopping;
+    int done;        /* stopping and no connection left: leave the loop */
+    int in_section;  /* inside an epoch read section (this loop iteration) */
+    _Alignas(64) ck_epoch_record_t epoch_rec; /* scanned by writers: own line */
     uint64_t now_ms; /* CLOCK_MONOTONIC_COARSE at the current callback */
 
     turbo__conn *conns;     /* open connections, doubly linked */
@@ -145,8 +151,20 @@ struct turbo_server {
     char server_line[TURBO__SERVER_NAME_MAX + 16]; /* "Server: x\r\n" or "" */
     size_t server_line_len;
 
+    /* Routes (routes.c). Writers take write_lock; I/O threads read the
+     * published table with ck_pr_load_ptr inside an epoch section and
+     * never lock. Replaced tables are retired through writer_rec. */
+    /* Each group on its own cache lines: readers load `table` and the
+     * global epoch on every batch, and must not share a line with what
+     * writers dirty on every change (the lock, the counters). */
+    _Alignas(64) const turbo__rtable *table; /* published (sync.h) */
+    _Alignas(64) ck_epoch_t epoch;
+    _Alignas(64) pthread_mutex_t write_lock;
     turbo__router *router;
-    const turbo__rtable *table; /* what the I/O threads read */
+    ck_epoch_record_t writer_rec;     /* used under write_lock only */
+    _Atomic unsigned retired_pending; /* retirements not yet reclaimed */
+    turbo__retired *reclaimed;        /* grace period over, to free outside the lock */
+    _Alignas(64) char writer_end[1];  /* keeps the next fields off the writers' line */
 
     int state;
     int port;
@@ -179,6 +197,30 @@ const char *turbo__reason(int status, size_t *len);
 
 /* server.c */
 void turbo__thread_check_done(turbo__thread *t);
+/* The I/O thread running on the calling thread, or NULL. */
+turbo__thread *turbo__current_thread(void);
+
+/* routes.c */
+int turbo__routes_init(turbo_server *s);
+/* Changes s->state under the writers' lock; to TURBO__RUNNING also
+ * publishes the routes added so far (TURBO_ENOMEM: state unchanged). */
+int turbo__routes_set_state(turbo_server *s, int state);
+void turbo__routes_register(turbo_server *s, turbo__thread *t);
+/* Frees what a grace period has made safe. block: wait for one. */
+void turbo__routes_reclaim(turbo_server *s, int block);
+void turbo__routes_destroy(turbo_server *s);
+
+/* The table for this request: opens the thread's epoch section if this
+ * loop iteration has not yet (server.c closes it before the loop waits
+ * again), so everything the handler reaches stays alive until then. */
+static inline const turbo__rtable *turbo__routes_enter(turbo__thread *t)
+{
+    if (!t->in_section) {
+        ck_epoch_begin(&t->epoch_rec, NULL);
+        t->in_section = 1;
+    }
+    return turbo__load_published(&t->server->table);
+}
 
 uint64_t turbo__now_ms(void);
 

@@ -3,7 +3,7 @@
  * event_base (no locking inside libevent), watches its listening socket,
  * an eventfd for stop requests, and a sweep timer for connection
  * deadlines. Threads share nothing on the request path but the route
- * table, which is immutable while they run.
+ * table, which they read without locks (routes.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,8 +75,7 @@ turbo_server *turbo_server_new(const turbo_config *cfg)
         s->cfg = *cfg;
     else
         turbo__config_defaults(&s->cfg);
-    s->router = turbo__router_new();
-    if (s->router == NULL) {
+    if (turbo__routes_init(s) != TURBO_OK) {
         free(s);
         return NULL;
     }
@@ -146,36 +145,6 @@ unsigned turbo_server_threads(const turbo_server *s)
     return s != NULL ? s->nthreads : 0;
 }
 
-int turbo_route_add(turbo_server *s, const char *method, const char *pattern, turbo_handler fn,
-                    void *user_data)
-{
-    return turbo_route_add_full(s, method, pattern, fn, user_data, NULL);
-}
-
-int turbo_route_add_full(turbo_server *s, const char *method, const char *pattern,
-                         turbo_handler fn, void *user_data, turbo_release_fn release)
-{
-    int rc;
-    if (s == NULL)
-        rc = TURBO_EINVAL;
-    else if (s->state == TURBO__RUNNING)
-        rc = TURBO_ESTATE; /* the table is read without locks while running */
-    else
-        rc = turbo__router_add(s->router, method, pattern, fn, user_data, release);
-    if (rc != TURBO_OK && release != NULL)
-        release(user_data);
-    return rc;
-}
-
-int turbo_route_remove(turbo_server *s, const char *method, const char *pattern)
-{
-    if (s == NULL)
-        return TURBO_EINVAL;
-    if (s->state == TURBO__RUNNING)
-        return TURBO_ESTATE;
-    return turbo__router_remove(s->router, method, pattern);
-}
-
 uint64_t turbo_server_stat(const turbo_server *s, int which)
 {
     if (s == NULL || s->threads == NULL)
@@ -202,10 +171,19 @@ uint64_t turbo_server_stat(const turbo_server *s, int which)
 
 /* ---- I/O threads ----------------------------------------------------- */
 
+static _Thread_local turbo__thread *current_thread;
+
+turbo__thread *turbo__current_thread(void)
+{
+    return current_thread;
+}
+
 void turbo__thread_check_done(turbo__thread *t)
 {
-    if (t->stopping && t->nconns == 0)
+    if (t->stopping && t->nconns == 0) {
+        t->done = 1;
         event_base_loopbreak(t->base);
+    }
 }
 
 static void begin_stop(turbo__thread *t)
@@ -236,7 +214,9 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    turbo__conns_sweep(arg);
+    turbo__thread *t = arg;
+    turbo__conns_sweep(t);
+    turbo__routes_reclaim(t->server, 0);
 }
 
 /* The sweep runs at a quarter of the shortest timeout (at most 1 s, at
@@ -293,6 +273,7 @@ static int thread_setup(turbo_server *s, turbo__thread *t, unsigned index)
     t->req.thread = t;
     t->res.thread = t;
     t->res.status = 200;
+    turbo__routes_register(s, t);
     t->headers = calloc(s->cfg.max_headers, sizeof(*t->headers));
     if (t->headers == NULL)
         return TURBO_ENOMEM;
@@ -324,15 +305,24 @@ static int thread_setup(turbo_server *s, turbo__thread *t, unsigned index)
 static void *thread_main(void *arg)
 {
     turbo__thread *t = arg;
+    current_thread = t;
     t->now_ms = turbo__now_ms();
-    /* A stop requested before the wake fds existed wrote nothing; and a
-     * loopbreak issued before the loop starts would be forgotten by it. */
-    if (atomic_load(&t->server->stop_requested)) {
+    /* A stop requested before the wake fds existed wrote nothing. */
+    if (atomic_load(&t->server->stop_requested))
         begin_stop(t);
-        if (t->nconns == 0)
-            return NULL;
+    /* One loop iteration at a time: the epoch section a lookup opens
+     * (turbo__routes_enter) is closed here, before the loop waits again,
+     * so a thread with nothing to do never holds back reclamation. */
+    while (!t->done) {
+        if (event_base_loop(t->base, EVLOOP_ONCE) < 0)
+            break;
+        if (t->in_section) {
+            turbo__tsan_section_end(&t->epoch_rec);
+            ck_epoch_end(&t->epoch_rec, NULL);
+            t->in_section = 0;
+        }
     }
-    event_base_loop(t->base, 0);
+    current_thread = NULL;
     return NULL;
 }
 
@@ -344,9 +334,6 @@ int turbo_server_start(turbo_server *s)
         return TURBO_ESTATE;
     if (s->state != TURBO__LISTENING)
         return TURBO_ESTATE;
-    s->table = turbo__router_table(s->router);
-    if (s->table == NULL)
-        return TURBO_ENOMEM;
     s->threads = calloc(s->nthreads, sizeof(*s->threads));
     if (s->threads == NULL)
         return TURBO_ENOMEM;
@@ -357,6 +344,8 @@ int turbo_server_start(turbo_server *s)
         if (rc != TURBO_OK)
             break;
     }
+    if (rc == TURBO_OK)
+        rc = turbo__routes_set_state(s, TURBO__RUNNING);
     if (rc == TURBO_OK) {
         atomic_store(&s->threads_ready, 1);
         for (i = 0; i < s->nthreads; i++) {
@@ -372,14 +361,13 @@ int turbo_server_start(turbo_server *s)
         for (unsigned j = 0; j < s->nthreads; j++) {
             if (s->threads[j].started)
                 pthread_join(s->threads[j].tid, NULL);
-            thread_teardown(&s->threads[j]);
         }
+        /* Nothing reads the table any more; the threads' epoch records
+         * must stay valid until the routes are torn down (server_free). */
+        turbo__routes_set_state(s, TURBO__STOPPED);
         atomic_store(&s->threads_ready, 0);
-        free(s->threads);
-        s->threads = NULL;
         return rc;
     }
-    s->state = TURBO__RUNNING;
     return TURBO_OK;
 }
 
@@ -409,7 +397,7 @@ int turbo_server_wait(turbo_server *s)
             pthread_join(s->threads[i].tid, NULL);
         s->threads[i].started = 0;
     }
-    s->state = TURBO__STOPPED;
+    turbo__routes_set_state(s, TURBO__STOPPED);
     return TURBO_OK;
 }
 
@@ -425,23 +413,17 @@ int turbo_server_run(turbo_server *s)
     }
     if (s->state != TURBO__LISTENING)
         return TURBO_ESTATE;
-    s->table = turbo__router_table(s->router);
-    if (s->table == NULL)
-        return TURBO_ENOMEM;
     s->threads = calloc(1, sizeof(*s->threads));
     if (s->threads == NULL)
         return TURBO_ENOMEM;
     int rc = thread_setup(s, &s->threads[0], 0);
-    if (rc != TURBO_OK) {
-        thread_teardown(&s->threads[0]);
-        free(s->threads);
-        s->threads = NULL;
-        return rc;
-    }
+    if (rc == TURBO_OK)
+        rc = turbo__routes_set_state(s, TURBO__RUNNING);
+    if (rc != TURBO_OK)
+        return rc; /* the thread is torn down by turbo_server_free */
     atomic_store(&s->threads_ready, 1);
-    s->state = TURBO__RUNNING;
     thread_main(&s->threads[0]);
-    s->state = TURBO__STOPPED;
+    turbo__routes_set_state(s, TURBO__STOPPED);
     return TURBO_OK;
 }
 
@@ -454,12 +436,13 @@ void turbo_server_free(turbo_server *s)
         turbo_server_wait(s);
     }
     atomic_store(&s->threads_ready, 0);
+    /* Routes first: reclaiming scans every thread's epoch record. */
+    turbo__routes_destroy(s);
     if (s->threads != NULL) {
         for (unsigned i = 0; i < s->nthreads; i++)
             thread_teardown(&s->threads[i]);
         free(s->threads);
     }
     turbo__listen_close(s);
-    turbo__router_free(s->router);
     free(s);
 }
