@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the optimised
-# build, then the whole suite again under AddressSanitizer + UBSan.
+# build, the whole suite again under AddressSanitizer + UBSan, and the
+# multi-threaded suites under ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -16,3 +17,8 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTURBO_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure -j"$jobs")
+
+echo "== build with ThreadSanitizer and run the multi-threaded suites"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DTURBO_TSAN=ON >/dev/null
+cmake --build build-tsan -j"$jobs" --target test_server test_routes_live
+(cd build-tsan && ctest --output-on-failure -R 'test_server|test_routes_live')
