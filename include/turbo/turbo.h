@@ -185,24 +185,38 @@ TURBO_API int turbo_server_port(const turbo_server *s);
  *  sensitive). pattern: "/" followed by segments; a segment is literal
  *  text, "{name}" (one whole segment, any non-empty text without '/') or,
  *  as the last segment only, "{name...}" (the rest of the path, slashes
- *  included, possibly empty). Exact segments beat parameters, which beat
- *  the catch-all. A GET route also answers HEAD (without the body).
- *  Returns TURBO_EEXIST for a duplicate method+pattern, TURBO_EPATTERN for
- *  a malformed pattern, TURBO_EINVAL for a bad method or NULL fn.
- *  Before start only in this version (TURBO_ESTATE after). */
+ *  included, possibly empty). At most 64 parameters. Exact segments beat
+ *  parameters, which beat the catch-all. A GET route also answers HEAD
+ *  (without the body).
+ *  Returns TURBO_EEXIST for a duplicate method+pattern (parameter names
+ *  aside), TURBO_EPATTERN for a malformed pattern, TURBO_EINVAL for a bad
+ *  method or NULL fn, TURBO_ENOMEM.
+ *  Thread-safe, at any time: before start, while serving (from any thread,
+ *  including from inside a handler) and after stop. Writers are serialized
+ *  among themselves; I/O threads never wait for them. While serving, the
+ *  route is answered from the moment this returns; a request sees the
+ *  table before the change or after it, never a mix. */
 TURBO_API int turbo_route_add(turbo_server *s, const char *method, const char *pattern,
                               turbo_handler fn, void *user_data);
 
 /** As turbo_route_add(); release (may be NULL) is called exactly once with
  *  user_data when no thread can call the route any more: after it is
- *  removed, or when the server is freed. It is also called when the add
- *  fails, so ownership of user_data always passes to the server. */
+ *  removed and every handler call that could still reach it has returned,
+ *  or when the server is freed. It is also called when the add fails, so
+ *  ownership of user_data always passes to the server. It runs on the
+ *  thread that removed the route or a later writer, on an I/O thread (its
+ *  housekeeping timer: within a few seconds of the removal when no other
+ *  change follows), or in turbo_server_free(); it may add or remove routes
+ *  itself. */
 TURBO_API int turbo_route_add_full(turbo_server *s, const char *method, const char *pattern,
                                    turbo_handler fn, void *user_data,
                                    turbo_release_fn release);
 
-/** Removes the route with exactly this method and pattern text.
- *  TURBO_ENOENT when there is none. Before start only in this version. */
+/** Removes the route with this method and pattern (parameter names
+ *  aside). TURBO_ENOENT when there is none, TURBO_EPATTERN / TURBO_EINVAL
+ *  for a malformed one. Thread-safe like turbo_route_add(); a handler may
+ *  remove its own route, and a call already inside the removed route's
+ *  handler finishes normally. */
 TURBO_API int turbo_route_remove(turbo_server *s, const char *method, const char *pattern);
 
 /** Starts the I/O threads and returns. Needs a listening socket. */
