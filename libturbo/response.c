@@ -80,6 +80,12 @@ void turbo__response_reset(turbo_response *res)
     res->close = 0;
 }
 
+void turbo_response_reset(turbo_response *res)
+{
+    if (res != NULL)
+        turbo__response_reset(res);
+}
+
 void turbo__response_release(turbo_response *res)
 {
     turbo__response_reset(res);

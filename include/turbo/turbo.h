@@ -340,6 +340,10 @@ TURBO_API void turbo_response_status(turbo_response *res, int status);
  *  this response. TURBO_EINVAL on refusal, nothing added. */
 TURBO_API int turbo_response_header(turbo_response *res, const char *name, size_t name_len,
                                     const char *value, size_t value_len);
+/** Discards everything set so far (status back to 200, no headers, empty
+ *  body; a referenced body's free_fn is called). For handlers and
+ *  bindings that must turn a half-built response into an error. */
+TURBO_API void turbo_response_reset(turbo_response *res);
 /** Sets the body to a copy of data (replacing any earlier body). */
 TURBO_API int turbo_response_body(turbo_response *res, const void *data, size_t len);
 /** Appends a copy of data to the body. */

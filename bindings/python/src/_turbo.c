@@ -1,0 +1,1251 @@
+/*
+ * turbo._turbo: the CPython adapter on libturbo's C ABI.
+ *
+ * One C trampoline serves every Python route. It runs inline on the I/O
+ * thread that parsed the request: it takes the GIL (PyGILState_Ensure; on
+ * a free-threaded build the same call attaches this thread's own state
+ * and serializes nothing), converts the path and query parameters the
+ * endpoint's signature asks for, calls the function with vectorcall,
+ * converts the result (dict/list → JSON encoded here, in C, straight into
+ * the response), and gives the GIL back before libturbo writes.
+ *
+ * What to convert is decided once, when the route is added: the Python
+ * package inspects the signature and hands over a plan (name, source,
+ * converter, default per parameter), so a request costs no introspection.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include <turbo/turbo.h>
+
+#include "jsonenc.h"
+
+/* ---- hooks set by the Python package (turbo/__init__.py) -------------- */
+
+static PyObject *ResponseType, *JSONResponseType, *HTTPExceptionType, *HeadersFactory,
+    *LogException, *JsonLoads;
+static PyObject *s_status_code, *s_body, *s_headers, *s_media_type, *s_content, *s_detail, *s_items;
+
+/* ---- per-thread JSON buffer: no malloc per request in steady state ---- */
+
+static _Thread_local tpy_buf json_buf;
+
+/* ---- endpoint plans --------------------------------------------------- */
+
+enum { SRC_PATH = 0, SRC_QUERY = 1, SRC_REQUEST = 2 };
+enum { CONV_STR = 0, CONV_INT = 1, CONV_FLOAT = 2, CONV_BOOL = 3, CONV_BYTES = 4 };
+
+typedef struct param_spec {
+    PyObject *name;    /* str */
+    const char *cname; /* its UTF-8, owned by name */
+    Py_ssize_t cname_len;
+    int source, conv;
+    PyObject *dflt; /* NULL: required */
+} param_spec;
+
+typedef struct endpoint {
+    PyObject *func;
+    PyObject *kwnames; /* names of keyword-only parameters (tail), or NULL */
+    Py_ssize_t npos;
+    Py_ssize_t nparams;
+    param_spec params[];
+} endpoint;
+
+#define MAX_STACK_ARGS 16
+
+static void endpoint_free_locked(endpoint *ep)
+{
+    for (Py_ssize_t i = 0; i < ep->nparams; i++) {
+        Py_XDECREF(ep->params[i].name);
+        Py_XDECREF(ep->params[i].dflt);
+    }
+    Py_XDECREF(ep->kwnames);
+    Py_XDECREF(ep->func);
+    PyMem_RawFree(ep);
+}
+
+/* libturbo's release callback: runs once no thread can call the route,
+ * on whatever thread reclaims it, so it takes the GIL itself. */
+static void endpoint_release(void *ud)
+{
+    if (!Py_IsInitialized())
+        return;
+    PyGILState_STATE g = PyGILState_Ensure();
+    endpoint_free_locked(ud);
+    PyGILState_Release(g);
+}
+
+/* plan: tuple of (name: str, source: int, conv: int, default or a missing
+ * marker, has_default: bool, kwonly: bool), in signature order. */
+static endpoint *endpoint_new(PyObject *func, PyObject *plan)
+{
+    if (!PyTuple_Check(plan)) {
+        PyErr_SetString(PyExc_TypeError, "plan must be a tuple");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(plan);
+    endpoint *ep = PyMem_RawCalloc(1, sizeof(*ep) + (size_t)n * sizeof(param_spec));
+    if (ep == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    Py_INCREF(func);
+    ep->func = func;
+    ep->nparams = n;
+    Py_ssize_t nkw = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name, *dflt;
+        int source, conv, has_default, kwonly;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(plan, i), "UiiOpp", &name, &source, &conv, &dflt,
+                              &has_default, &kwonly))
+            goto fail;
+        if (source < SRC_PATH || source > SRC_REQUEST || conv < CONV_STR || conv > CONV_BYTES) {
+            PyErr_SetString(PyExc_ValueError, "bad parameter plan");
+            goto fail;
+        }
+        param_spec *p = &ep->params[i];
+        Py_INCREF(name);
+        p->name = name;
+        p->cname = PyUnicode_AsUTF8AndSize(name, &p->cname_len);
+        if (p->cname == NULL)
+            goto fail;
+        p->source = source;
+        p->conv = conv;
+        if (has_default) {
+            Py_INCREF(dflt);
+            p->dflt = dflt;
+        }
+        if (kwonly) {
+            nkw++;
+        } else if (nkw != 0) {
+            PyErr_SetString(PyExc_ValueError, "keyword-only parameters must come last");
+            goto fail;
+        }
+    }
+    ep->npos = n - nkw;
+    if (nkw != 0) {
+        ep->kwnames = PyTuple_New(nkw);
+        if (ep->kwnames == NULL)
+            goto fail;
+        for (Py_ssize_t k = 0; k < nkw; k++) {
+            PyObject *nm = ep->params[ep->npos + k].name;
+            Py_INCREF(nm);
+            PyTuple_SET_ITEM(ep->kwnames, k, nm);
+        }
+    }
+    return ep;
+fail:
+    endpoint_free_locked(ep);
+    return NULL;
+}
+
+/* ---- the Request object ----------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    turbo_request *req; /* NULL once the handler returned */
+    PyObject *method, *path, *query_string, *headers, *body, *client, *query_params,
+        *path_params;
+} RequestObject;
+
+static PyTypeObject RequestType;
+
+static PyObject *str_from(turbo_str s)
+{
+    return PyUnicode_DecodeLatin1(s.ptr != NULL ? s.ptr : "", (Py_ssize_t)s.len, NULL);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes raw (and '+' as space when plus) into a str: UTF-8,
+ * invalid sequences replaced. Scratch memory comes from the request
+ * arena. */
+static PyObject *decode_component(turbo_request *req, turbo_str raw, int plus)
+{
+    const char *p = raw.ptr != NULL ? raw.ptr : "";
+    size_t n = raw.len;
+    if (memchr(p, '%', n) == NULL && (!plus || memchr(p, '+', n) == NULL))
+        return PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "replace");
+    char *out = turbo_request_alloc(req, n + 1);
+    if (out == NULL)
+        return PyErr_NoMemory();
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int h, l;
+        if (p[i] == '%' && i + 2 < n && (h = hexval((unsigned char)p[i + 1])) >= 0 &&
+            (l = hexval((unsigned char)p[i + 2])) >= 0) {
+            out[o++] = (char)(h * 16 + l);
+            i += 2;
+        } else if (plus && p[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = p[i]; /* a stray '%' stays as it is */
+        }
+    }
+    return PyUnicode_DecodeUTF8(out, (Py_ssize_t)o, "replace");
+}
+
+static PyObject *request_new(turbo_request *req)
+{
+    RequestObject *r = PyObject_New(RequestObject, &RequestType);
+    if (r == NULL)
+        return NULL;
+    r->req = req;
+    r->method = r->path = r->query_string = r->headers = r->body = r->client = NULL;
+    r->query_params = r->path_params = NULL;
+    return (PyObject *)r;
+}
+
+static PyObject *gone(void)
+{
+    PyErr_SetString(PyExc_RuntimeError, "the request is no longer available");
+    return NULL;
+}
+
+#define CACHED(field, expr) \
+    do { \
+        if (self->field == NULL) { \
+            if (self->req == NULL) \
+                return gone(); \
+            self->field = (expr); \
+            if (self->field == NULL) \
+                return NULL; \
+        } \
+        Py_INCREF(self->field); \
+        return self->field; \
+    } while (0)
+
+static PyObject *req_method(RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(method, str_from(turbo_request_method(self->req)));
+}
+
+static PyObject *req_path(RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(path, str_from(turbo_request_path(self->req)));
+}
+
+static PyObject *req_query_string(RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(query_string, str_from(turbo_request_query(self->req)));
+}
+
+static PyObject *req_body(RequestObject *self, void *c)
+{
+    (void)c;
+    turbo_str b = self->req != NULL ? turbo_request_body(self->req) : (turbo_str){NULL, 0};
+    CACHED(body, PyBytes_FromStringAndSize(b.ptr != NULL ? b.ptr : "", (Py_ssize_t)b.len));
+}
+
+static PyObject *make_headers(turbo_request *req)
+{
+    size_t n = turbo_request_header_count(req);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    if (list == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        turbo_str name, value;
+        turbo_request_header_at(req, i, &name, &value);
+        PyObject *pair = Py_BuildValue("(NN)", str_from(name), str_from(value));
+        if (pair == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, pair);
+    }
+    PyObject *h = PyObject_CallOneArg(HeadersFactory, list);
+    Py_DECREF(list);
+    return h;
+}
+
+static PyObject *req_headers(RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(headers, make_headers(self->req));
+}
+
+static PyObject *make_client(turbo_request *req)
+{
+    turbo_str addr = turbo_request_remote_addr(req);
+    return Py_BuildValue("(Ni)", str_from(addr), turbo_request_remote_port(req));
+}
+
+static PyObject *req_client(RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(client, make_client(self->req));
+}
+
+static PyObject *make_query_params(turbo_request *req)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    turbo_str q = turbo_request_query(req);
+    const char *p = q.ptr, *end = q.ptr + q.len;
+    while (p != NULL && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp != NULL ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        const char *kend = eq != NULL ? eq : stop;
+        if (kend != p) {
+            turbo_str k = {p, (size_t)(kend - p)};
+            turbo_str v = {eq != NULL ? eq + 1 : stop, eq != NULL ? (size_t)(stop - eq - 1) : 0};
+            PyObject *key = decode_component(req, k, 1);
+            PyObject *val = key != NULL ? decode_component(req, v, 1) : NULL;
+            int rc = val != NULL ? PyDict_SetDefault(d, key, val) != NULL : 0;
+            Py_XDECREF(key);
+            Py_XDECREF(val);
+            if (!rc) {
+                Py_DECREF(d);
+                return NULL;
+            }
+        }
+        p = stop + 1;
+    }
+    return d;
+}
+
+static PyObject *req_query_params(RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(query_params, make_query_params(self->req));
+}
+
+static PyObject *make_path_params(turbo_request *req)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    size_t n = turbo_request_param_count(req);
+    for (size_t i = 0; i < n; i++) {
+        turbo_str name, value;
+        turbo_request_param_at(req, i, &name, &value);
+        PyObject *key = PyUnicode_DecodeUTF8(name.ptr, (Py_ssize_t)name.len, "replace");
+        PyObject *val = key != NULL ? decode_component(req, value, 0) : NULL;
+        int rc = val != NULL ? PyDict_SetItem(d, key, val) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(val);
+        if (rc != 0) {
+            Py_DECREF(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+static PyObject *req_path_params(RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(path_params, make_path_params(self->req));
+}
+
+static PyObject *req_json(RequestObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *body = req_body(self, NULL);
+    if (body == NULL)
+        return NULL;
+    PyObject *v = PyObject_CallOneArg(JsonLoads, body);
+    Py_DECREF(body);
+    return v;
+}
+
+static PyObject *req_repr(RequestObject *self)
+{
+    PyObject *m = req_method(self, NULL);
+    PyObject *p = m != NULL ? req_path(self, NULL) : NULL;
+    PyObject *r = p != NULL ? PyUnicode_FromFormat("<Request %U %U>", m, p) : NULL;
+    Py_XDECREF(m);
+    Py_XDECREF(p);
+    return r;
+}
+
+/* The handler returned: if Python code kept the object, copy what it may
+ * still ask for, since the C request is about to be reused. */
+static void request_detach(RequestObject *self)
+{
+    if (Py_REFCNT(self) > 1) {
+        PyObject *(*getters[])(RequestObject *, void *) = {
+            req_method, req_path, req_query_string, req_headers,
+            req_body, req_client, req_query_params, req_path_params};
+        for (size_t i = 0; i < sizeof(getters) / sizeof(getters[0]); i++) {
+            PyObject *v = getters[i](self, NULL);
+            if (v == NULL)
+                PyErr_Clear(); /* that attribute will raise later instead */
+            Py_XDECREF(v);
+        }
+    }
+    self->req = NULL;
+}
+
+static void req_dealloc(RequestObject *self)
+{
+    Py_XDECREF(self->method);
+    Py_XDECREF(self->path);
+    Py_XDECREF(self->query_string);
+    Py_XDECREF(self->headers);
+    Py_XDECREF(self->body);
+    Py_XDECREF(self->client);
+    Py_XDECREF(self->query_params);
+    Py_XDECREF(self->path_params);
+    PyObject_Free(self);
+}
+
+static PyGetSetDef req_getset[] = {
+    {"method", (getter)req_method, NULL, "the method as sent", NULL},
+    {"path", (getter)req_path, NULL, "the path as sent, percent-encoding kept", NULL},
+    {"query_string", (getter)req_query_string, NULL, "the raw query, without '?'", NULL},
+    {"headers", (getter)req_headers, NULL, "case-insensitive header mapping", NULL},
+    {"body", (getter)req_body, NULL, "the body (bytes)", NULL},
+    {"client", (getter)req_client, NULL, "(host, port) of the peer", NULL},
+    {"query_params", (getter)req_query_params, NULL, "decoded query parameters (first value)", NULL},
+    {"path_params", (getter)req_path_params, NULL, "decoded path parameters", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyMethodDef req_methods[] = {
+    {"json", (PyCFunction)req_json, METH_NOARGS, "json.loads(body)"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject RequestType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "turbo.Request",
+    .tp_basicsize = sizeof(RequestObject),
+    .tp_dealloc = (destructor)req_dealloc,
+    .tp_repr = (reprfunc)req_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An HTTP request, as a handler sees it.",
+    .tp_getset = req_getset,
+    .tp_methods = req_methods,
+};
+
+/* ---- responses ------------------------------------------------------ */
+
+static int set_type(turbo_response *res, const char *type)
+{
+    return turbo_response_header(res, "Content-Type", 12, type, strlen(type));
+}
+
+/* JSON-encodes obj as the body. -1 with a Python error set on failure. */
+static int json_body(turbo_response *res, PyObject *obj)
+{
+    json_buf.len = 0;
+    if (tpy_json_encode(obj, &json_buf) != 0)
+        return -1;
+    if (set_type(res, "application/json") != TURBO_OK ||
+        turbo_response_body(res, json_buf.ptr, json_buf.len) != TURBO_OK) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void plain_500(turbo_response *res)
+{
+    static const char msg[] = "Internal Server Error";
+    turbo_response_reset(res); /* nothing of a failed conversion survives */
+    turbo_response_status(res, 500);
+    set_type(res, "text/plain; charset=utf-8");
+    turbo_response_body(res, msg, sizeof(msg) - 1);
+}
+
+/* Hands the current exception (with its traceback) to the `turbo`
+ * logger, never to the client. */
+static void log_current_exception(PyObject *func)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL)
+        PyException_SetTraceback(value, tb);
+    PyObject *r = value != NULL ? PyObject_CallFunctionObjArgs(LogException, func, value, NULL)
+                                : NULL;
+    if (r == NULL)
+        PyErr_WriteUnraisable(func);
+    Py_XDECREF(r);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+/* Response headers from a dict (or any object with items()). */
+static int add_headers(turbo_response *res, PyObject *headers, int *has_type)
+{
+    if (headers == Py_None)
+        return 0;
+    PyObject *items = PyObject_CallMethodNoArgs(headers, s_items);
+    if (items == NULL)
+        return -1;
+    PyObject *it = PyObject_GetIter(items);
+    Py_DECREF(items);
+    if (it == NULL)
+        return -1;
+    PyObject *pair;
+    while ((pair = PyIter_Next(it)) != NULL) {
+        PyObject *k, *v;
+        if (!PyArg_ParseTuple(pair, "UU", &k, &v)) {
+            Py_DECREF(pair);
+            Py_DECREF(it);
+            return -1;
+        }
+        Py_ssize_t kl, vl;
+        const char *ks = PyUnicode_AsUTF8AndSize(k, &kl);
+        const char *vs = ks != NULL ? PyUnicode_AsUTF8AndSize(v, &vl) : NULL;
+        if (vs == NULL || turbo_response_header(res, ks, (size_t)kl, vs, (size_t)vl) != TURBO_OK) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "invalid response header %R: %R", k, v);
+            Py_DECREF(pair);
+            Py_DECREF(it);
+            return -1;
+        }
+        if (kl == 12 && PyOS_strnicmp(ks, "content-type", 12) == 0)
+            *has_type = 1;
+        Py_DECREF(pair);
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int status_of(PyObject *obj, int *status)
+{
+    PyObject *s = PyObject_GetAttr(obj, s_status_code);
+    if (s == NULL)
+        return -1;
+    long v = PyLong_AsLong(s);
+    Py_DECREF(s);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v < 200 || v > 999) {
+        PyErr_Format(PyExc_ValueError, "status_code %ld out of range 200..999", v);
+        return -1;
+    }
+    *status = (int)v;
+    return 0;
+}
+
+static int write_response_object(turbo_response *res, PyObject *obj)
+{
+    int status, has_type = 0;
+    if (status_of(obj, &status) != 0)
+        return -1;
+    turbo_response_status(res, status);
+    PyObject *headers = PyObject_GetAttr(obj, s_headers);
+    if (headers == NULL)
+        return -1;
+    int rc = add_headers(res, headers, &has_type);
+    Py_DECREF(headers);
+    if (rc != 0)
+        return -1;
+    if (PyObject_TypeCheck(obj, (PyTypeObject *)JSONResponseType)) {
+        PyObject *content = PyObject_GetAttr(obj, s_content);
+        if (content == NULL)
+            return -1;
+        json_buf.len = 0;
+        rc = tpy_json_encode(content, &json_buf);
+        Py_DECREF(content);
+        if (rc != 0)
+            return -1;
+        if (!has_type)
+            set_type(res, "application/json");
+        return turbo_response_body(res, json_buf.ptr, json_buf.len) == TURBO_OK ? 0 : -1;
+    }
+    PyObject *media = PyObject_GetAttr(obj, s_media_type);
+    if (media == NULL)
+        return -1;
+    if (media != Py_None && !has_type) {
+        Py_ssize_t ml;
+        const char *ms = PyUnicode_Check(media) ? PyUnicode_AsUTF8AndSize(media, &ml) : NULL;
+        if (ms == NULL) {
+            Py_DECREF(media);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "media_type must be a str");
+            return -1;
+        }
+        /* Text gets an explicit charset, as Starlette does. */
+        if (ml >= 5 && memcmp(ms, "text/", 5) == 0 && strstr(ms, "charset") == NULL) {
+            char buf[256];
+            int n = PyOS_snprintf(buf, sizeof(buf), "%s; charset=utf-8", ms);
+            rc = n > 0 && (size_t)n < sizeof(buf) ? set_type(res, buf) : TURBO_EINVAL;
+        } else {
+            rc = turbo_response_header(res, "Content-Type", 12, ms, (size_t)ml);
+        }
+        if (rc != TURBO_OK) {
+            Py_DECREF(media);
+            PyErr_SetString(PyExc_ValueError, "invalid media_type");
+            return -1;
+        }
+    }
+    Py_DECREF(media);
+    PyObject *body = PyObject_GetAttr(obj, s_body);
+    if (body == NULL)
+        return -1;
+    char *data;
+    Py_ssize_t len;
+    if (PyBytes_AsStringAndSize(body, &data, &len) != 0) {
+        Py_DECREF(body);
+        return -1;
+    }
+    rc = turbo_response_body(res, data, (size_t)len);
+    Py_DECREF(body);
+    return rc == TURBO_OK ? 0 : -1;
+}
+
+/* Converts what the handler returned. -1 with a Python error set. */
+static int write_result(turbo_response *res, PyObject *result)
+{
+    if (PyDict_CheckExact(result) || PyList_CheckExact(result))
+        return json_body(res, result);
+    if (PyUnicode_Check(result)) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(result, &n);
+        if (s == NULL)
+            return -1;
+        set_type(res, "text/plain; charset=utf-8");
+        return turbo_response_body(res, s, (size_t)n) == TURBO_OK ? 0 : -1;
+    }
+    if (PyBytes_Check(result) || PyByteArray_Check(result) || PyMemoryView_Check(result)) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(result, &view, PyBUF_SIMPLE) != 0)
+            return -1;
+        set_type(res, "application/octet-stream");
+        int rc = turbo_response_body(res, view.buf, (size_t)view.len);
+        PyBuffer_Release(&view);
+        return rc == TURBO_OK ? 0 : -1;
+    }
+    if (PyObject_TypeCheck(result, (PyTypeObject *)ResponseType))
+        return write_response_object(res, result);
+    return json_body(res, result); /* refuses what JSON cannot hold */
+}
+
+static int write_http_exception(turbo_response *res, PyObject *exc)
+{
+    int status, has_type = 0;
+    if (status_of(exc, &status) != 0)
+        return -1;
+    PyObject *detail = PyObject_GetAttr(exc, s_detail);
+    if (detail == NULL)
+        return -1;
+    PyObject *body = Py_BuildValue("{sN}", "detail", detail);
+    if (body == NULL)
+        return -1;
+    json_buf.len = 0;
+    int rc = tpy_json_encode(body, &json_buf);
+    Py_DECREF(body);
+    if (rc != 0)
+        return -1;
+    turbo_response_reset(res);
+    turbo_response_status(res, status);
+    PyObject *headers = PyObject_GetAttr(exc, s_headers);
+    if (headers == NULL)
+        return -1;
+    rc = add_headers(res, headers, &has_type);
+    Py_DECREF(headers);
+    if (rc != 0)
+        return -1;
+    if (!has_type)
+        set_type(res, "application/json");
+    return turbo_response_body(res, json_buf.ptr, json_buf.len) == TURBO_OK ? 0 : -1;
+}
+
+/* The handler raised: HTTPException → its status; anything else → 500,
+ * logged. The response is rebuilt from scratch either way. */
+static void write_exception(turbo_response *res, endpoint *ep)
+{
+    if (PyErr_ExceptionMatches(HTTPExceptionType)) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        int rc = value != NULL ? write_http_exception(res, value) : -1;
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        if (rc == 0)
+            return;
+    }
+    log_current_exception(ep->func);
+    plain_500(res);
+}
+
+/* ---- 422 ------------------------------------------------------------ */
+
+static const char *const loc_names[] = {"path", "query", "request"};
+
+/* Appends one FastAPI-style validation error to *errors. */
+static int add_error(PyObject **errors, const param_spec *p, const char *type, const char *msg,
+                     PyObject *input)
+{
+    if (*errors == NULL && (*errors = PyList_New(0)) == NULL)
+        return -1;
+    PyObject *e = Py_BuildValue("{s:s,s:[sO],s:s,s:O}", "type", type, "loc", loc_names[p->source],
+                                p->name, "msg", msg, "input", input != NULL ? input : Py_None);
+    if (e == NULL)
+        return -1;
+    int rc = PyList_Append(*errors, e);
+    Py_DECREF(e);
+    return rc;
+}
+
+static int write_422(turbo_response *res, PyObject *errors)
+{
+    PyObject *body = Py_BuildValue("{sO}", "detail", errors);
+    if (body == NULL)
+        return -1;
+    turbo_response_status(res, 422);
+    int rc = json_body(res, body);
+    Py_DECREF(body);
+    return rc;
+}
+
+static int ieq(const char *s, Py_ssize_t n, const char *word)
+{
+    return (size_t)n == strlen(word) && PyOS_strnicmp(s, word, (size_t)n) == 0;
+}
+
+/* Converts text to the parameter's type: a new reference; NULL with no
+ * error set when the text does not convert (a 422), NULL with an error
+ * set on a real failure. */
+static PyObject *convert(const param_spec *p, PyObject *text)
+{
+    PyObject *v;
+    switch (p->conv) {
+    case CONV_STR: Py_INCREF(text); return text;
+    case CONV_BYTES: return PyUnicode_AsUTF8String(text);
+    case CONV_INT: v = PyLong_FromUnicodeObject(text, 10); break;
+    case CONV_FLOAT: v = PyFloat_FromString(text); break;
+    default: {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+        if (s == NULL)
+            return NULL;
+        if (ieq(s, n, "true") || ieq(s, n, "1") || ieq(s, n, "yes") || ieq(s, n, "on") ||
+            ieq(s, n, "t") || ieq(s, n, "y"))
+            Py_RETURN_TRUE;
+        if (ieq(s, n, "false") || ieq(s, n, "0") || ieq(s, n, "no") || ieq(s, n, "off") ||
+            ieq(s, n, "f") || ieq(s, n, "n"))
+            Py_RETURN_FALSE;
+        return NULL;
+    }
+    }
+    if (v == NULL && PyErr_ExceptionMatches(PyExc_ValueError))
+        PyErr_Clear();
+    return v;
+}
+
+static const char *const conv_error_type[] = {"", "int_parsing", "float_parsing", "bool_parsing", ""};
+static const char *const conv_error_msg[] = {
+    "", "Input should be a valid integer, unable to parse string as an integer",
+    "Input should be a valid number, unable to parse string as a number",
+    "Input should be a valid boolean, unable to interpret input", ""};
+
+/* ---- the trampoline -------------------------------------------------- */
+
+static int call_endpoint(endpoint *ep, turbo_request *req, turbo_response *res)
+{
+    PyObject *stack[MAX_STACK_ARGS];
+    PyObject **args = stack;
+    if (ep->nparams > MAX_STACK_ARGS) {
+        args = PyMem_Malloc((size_t)ep->nparams * sizeof(PyObject *));
+        if (args == NULL) {
+            PyErr_NoMemory();
+            log_current_exception(ep->func);
+            plain_500(res);
+            return TURBO_OK;
+        }
+    }
+    PyObject *errors = NULL, *robj = NULL;
+    Py_ssize_t filled = 0;
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < ep->nparams; i++, filled++) {
+        const param_spec *p = &ep->params[i];
+        args[i] = NULL;
+        if (p->source == SRC_REQUEST) {
+            if (robj == NULL && (robj = request_new(req)) == NULL) {
+                failed = 1;
+                break;
+            }
+            Py_INCREF(robj);
+            args[i] = robj;
+            continue;
+        }
+        turbo_str raw = {NULL, 0};
+        int found;
+        if (p->source == SRC_PATH) {
+            raw = turbo_request_param(req, p->cname, (size_t)p->cname_len);
+            found = 1; /* the route matched: every path parameter is there */
+        } else {
+            found = turbo_request_query_param(req, p->cname, (size_t)p->cname_len, &raw) == TURBO_OK;
+        }
+        if (!found) {
+            if (p->dflt != NULL) {
+                Py_INCREF(p->dflt);
+                args[i] = p->dflt;
+            } else if (add_error(&errors, p, "missing", "Field required", NULL) != 0) {
+                failed = 1;
+                break;
+            }
+            continue;
+        }
+        PyObject *text = decode_component(req, raw, p->source == SRC_QUERY);
+        if (text == NULL) {
+            failed = 1;
+            break;
+        }
+        args[i] = convert(p, text);
+        if (args[i] == NULL) {
+            if (PyErr_Occurred() ||
+                add_error(&errors, p, conv_error_type[p->conv], conv_error_msg[p->conv], text) != 0) {
+                Py_DECREF(text);
+                failed = 1;
+                break;
+            }
+        }
+        Py_DECREF(text);
+    }
+
+    PyObject *result = NULL;
+    if (!failed && errors == NULL)
+        result = PyObject_Vectorcall(ep->func, args, (size_t)ep->npos, ep->kwnames);
+    for (Py_ssize_t i = 0; i < filled; i++)
+        Py_XDECREF(args[i]);
+    if (args != stack)
+        PyMem_Free(args);
+    if (robj != NULL) {
+        request_detach((RequestObject *)robj);
+        Py_DECREF(robj);
+    }
+
+    if (failed) {
+        log_current_exception(ep->func);
+        plain_500(res);
+    } else if (errors != NULL) {
+        if (write_422(res, errors) != 0) {
+            log_current_exception(ep->func);
+            plain_500(res);
+        }
+        Py_DECREF(errors);
+    } else if (result == NULL) {
+        write_exception(res, ep);
+    } else {
+        if (write_result(res, result) != 0) {
+            log_current_exception(ep->func);
+            plain_500(res);
+        }
+        Py_DECREF(result);
+    }
+    return TURBO_OK;
+}
+
+static int trampoline(turbo_request *req, turbo_response *res, void *ud)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = call_endpoint(ud, req, res);
+    PyGILState_Release(g);
+    return rc;
+}
+
+/* ---- Server --------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    turbo_server *srv;
+    int owned; /* 0: wraps a server a C program created (mount) */
+} ServerObject;
+
+static turbo_server *volatile signal_target;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    turbo_server *s = signal_target;
+    if (s != NULL)
+        turbo_server_stop(s);
+}
+
+static PyObject *raise_turbo(int rc, const char *what)
+{
+    PyObject *type = PyExc_RuntimeError;
+    switch (rc) {
+    case TURBO_EINVAL:
+    case TURBO_EPATTERN:
+    case TURBO_EEXIST:
+    case TURBO_ERANGE: type = PyExc_ValueError; break;
+    case TURBO_ENOENT: type = PyExc_LookupError; break;
+    case TURBO_ENOMEM: return PyErr_NoMemory();
+    case TURBO_ESYS:
+    case TURBO_EADDR: type = PyExc_OSError; break;
+    default: break;
+    }
+    PyErr_Format(type, "%s: %s", what, turbo_strerror(rc));
+    return NULL;
+}
+
+static int Server_init(ServerObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"threads", "server_name", "max_body_bytes", "max_header_bytes",
+                             "header_timeout_ms", "idle_timeout_ms", NULL};
+    unsigned threads = 0;
+    PyObject *name = Py_None;
+    unsigned long long max_body = 1048576, max_header = 16384;
+    unsigned header_ms = 10000, idle_ms = 60000;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|IOKKII", kwlist, &threads, &name, &max_body,
+                                     &max_header, &header_ms, &idle_ms))
+        return -1;
+    turbo_config *cfg = turbo_config_new();
+    if (cfg == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int rc = turbo_config_set_threads(cfg, threads);
+    if (rc == TURBO_OK && name != Py_None) {
+        const char *n = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+        rc = n != NULL ? turbo_config_set_server_name(cfg, n) : TURBO_EINVAL;
+    }
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_max_body_bytes(cfg, max_body);
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_max_header_bytes(cfg, (size_t)max_header);
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_header_timeout_ms(cfg, header_ms);
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_idle_timeout_ms(cfg, idle_ms);
+    if (rc != TURBO_OK) {
+        turbo_config_free(cfg);
+        if (!PyErr_Occurred())
+            raise_turbo(rc, "invalid server configuration");
+        return -1;
+    }
+    self->srv = turbo_server_new(cfg);
+    self->owned = 1;
+    turbo_config_free(cfg);
+    if (self->srv == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void Server_dealloc(ServerObject *self)
+{
+    if (self->srv != NULL && self->owned) {
+        turbo_server *s = self->srv;
+        self->srv = NULL;
+        /* Joining threads and releasing endpoints both need the GIL
+         * free for other threads. */
+        Py_BEGIN_ALLOW_THREADS turbo_server_free(s);
+        Py_END_ALLOW_THREADS
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+#define NEED_SERVER(self) \
+    do { \
+        if ((self)->srv == NULL) { \
+            PyErr_SetString(PyExc_RuntimeError, "server is closed"); \
+            return NULL; \
+        } \
+    } while (0)
+
+static PyObject *Server_listen(ServerObject *self, PyObject *args)
+{
+    const char *host;
+    int port;
+    if (!PyArg_ParseTuple(args, "zi", &host, &port))
+        return NULL;
+    NEED_SERVER(self);
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = turbo_server_listen(self->srv, host, port);
+    Py_END_ALLOW_THREADS
+    if (rc != TURBO_OK) {
+        if (rc == TURBO_EADDR && errno != 0)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        return raise_turbo(rc, "cannot listen");
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *Server_listen_fd(ServerObject *self, PyObject *args)
+{
+    int fd;
+    if (!PyArg_ParseTuple(args, "i", &fd))
+        return NULL;
+    NEED_SERVER(self);
+    int rc = turbo_server_listen_fd(self->srv, fd);
+    if (rc != TURBO_OK)
+        return raise_turbo(rc, "cannot serve on that fd");
+    Py_RETURN_NONE;
+}
+
+static PyObject *Server_add_route(ServerObject *self, PyObject *args)
+{
+    const char *method, *pattern;
+    PyObject *func, *plan;
+    if (!PyArg_ParseTuple(args, "ssOO!", &method, &pattern, &func, &PyTuple_Type, &plan))
+        return NULL;
+    NEED_SERVER(self);
+    if (!PyCallable_Check(func)) {
+        PyErr_SetString(PyExc_TypeError, "endpoint must be callable");
+        return NULL;
+    }
+    endpoint *ep = endpoint_new(func, plan);
+    if (ep == NULL)
+        return NULL;
+    int rc;
+    /* The GIL is dropped: a writer may wait for I/O threads, which may
+     * be waiting for the GIL inside a handler. */
+    Py_BEGIN_ALLOW_THREADS rc =
+        turbo_route_add_full(self->srv, method, pattern, trampoline, ep, endpoint_release);
+    Py_END_ALLOW_THREADS
+    if (rc != TURBO_OK) {
+        if (rc == TURBO_EEXIST)
+            return PyErr_Format(PyExc_ValueError, "route already exists: %s %s", method, pattern);
+        if (rc == TURBO_EPATTERN)
+            return PyErr_Format(PyExc_ValueError, "malformed route pattern: %s", pattern);
+        if (rc == TURBO_EINVAL)
+            return PyErr_Format(PyExc_ValueError, "invalid method: %s", method);
+        return raise_turbo(rc, "cannot add route");
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *Server_remove_route(ServerObject *self, PyObject *args)
+{
+    const char *method, *pattern;
+    if (!PyArg_ParseTuple(args, "ss", &method, &pattern))
+        return NULL;
+    NEED_SERVER(self);
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = turbo_route_remove(self->srv, method, pattern);
+    Py_END_ALLOW_THREADS
+    if (rc == TURBO_ENOENT)
+        return PyErr_Format(PyExc_LookupError, "no route %s %s", method, pattern);
+    if (rc != TURBO_OK)
+        return raise_turbo(rc, "cannot remove route");
+    Py_RETURN_NONE;
+}
+
+static PyObject *Server_start(ServerObject *self, PyObject *unused)
+{
+    (void)unused;
+    NEED_SERVER(self);
+    int rc = turbo_server_start(self->srv);
+    if (rc != TURBO_OK)
+        return raise_turbo(rc, "cannot start");
+    Py_RETURN_NONE;
+}
+
+static PyObject *Server_stop(ServerObject *self, PyObject *unused)
+{
+    (void)unused;
+    NEED_SERVER(self);
+    Py_BEGIN_ALLOW_THREADS turbo_server_stop(self->srv);
+    turbo_server_wait(self->srv);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* Serves until stop() from another thread or, with handle_signals,
+ * SIGINT/SIGTERM (C handlers calling turbo_server_stop: the interpreter's
+ * own would only run once this returns). The GIL is released throughout. */
+static PyObject *Server_run(ServerObject *self, PyObject *args)
+{
+    int main_thread = 0;
+    if (!PyArg_ParseTuple(args, "|p", &main_thread))
+        return NULL;
+    NEED_SERVER(self);
+    struct sigaction sa, old_int, old_term;
+    if (main_thread) {
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_stop_signal;
+        sigemptyset(&sa.sa_mask);
+        signal_target = self->srv;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = turbo_server_run(self->srv);
+    Py_END_ALLOW_THREADS
+    if (main_thread) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        signal_target = NULL;
+    }
+    if (rc != TURBO_OK)
+        return raise_turbo(rc, "cannot run");
+    Py_RETURN_NONE;
+}
+
+static PyObject *Server_port(ServerObject *self, void *c)
+{
+    (void)c;
+    NEED_SERVER(self);
+    return PyLong_FromLong(turbo_server_port(self->srv));
+}
+
+static PyObject *Server_threads(ServerObject *self, void *c)
+{
+    (void)c;
+    NEED_SERVER(self);
+    return PyLong_FromUnsignedLong(turbo_server_threads(self->srv));
+}
+
+static PyObject *Server_stats(ServerObject *self, PyObject *unused)
+{
+    (void)unused;
+    NEED_SERVER(self);
+    turbo_server *s = self->srv;
+    return Py_BuildValue("{sKsKsKsKsKsKsKsK}", "connections_accepted",
+                         (unsigned long long)turbo_server_stat(s, TURBO_STAT_CONNECTIONS_ACCEPTED),
+                         "connections_open",
+                         (unsigned long long)turbo_server_stat(s, TURBO_STAT_CONNECTIONS_OPEN),
+                         "requests", (unsigned long long)turbo_server_stat(s, TURBO_STAT_REQUESTS),
+                         "bad_requests",
+                         (unsigned long long)turbo_server_stat(s, TURBO_STAT_BAD_REQUESTS),
+                         "handler_errors",
+                         (unsigned long long)turbo_server_stat(s, TURBO_STAT_HANDLER_ERRORS),
+                         "connections_refused",
+                         (unsigned long long)turbo_server_stat(s, TURBO_STAT_CONNECTIONS_REFUSED),
+                         "timeouts", (unsigned long long)turbo_server_stat(s, TURBO_STAT_TIMEOUTS),
+                         "writes", (unsigned long long)turbo_server_stat(s, TURBO_STAT_WRITES));
+}
+
+/* A Server around a turbo_server a C program created (capsule
+ * "turbo.server"): routes can be added to it; it is never freed here. */
+static PyObject *Server_from_capsule(PyTypeObject *type, PyObject *capsule)
+{
+    turbo_server *s = PyCapsule_GetPointer(capsule, "turbo.server");
+    if (s == NULL)
+        return NULL;
+    ServerObject *self = (ServerObject *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->srv = s;
+    self->owned = 0;
+    return (PyObject *)self;
+}
+
+static PyMethodDef Server_methods[] = {
+    {"listen", (PyCFunction)Server_listen, METH_VARARGS, "listen(host, port)"},
+    {"listen_fd", (PyCFunction)Server_listen_fd, METH_VARARGS, "listen_fd(fd)"},
+    {"add_route", (PyCFunction)Server_add_route, METH_VARARGS,
+     "add_route(method, pattern, func, plan)"},
+    {"remove_route", (PyCFunction)Server_remove_route, METH_VARARGS,
+     "remove_route(method, pattern)"},
+    {"start", (PyCFunction)Server_start, METH_NOARGS, "start I/O threads and return"},
+    {"stop", (PyCFunction)Server_stop, METH_NOARGS, "stop gracefully and wait"},
+    {"run", (PyCFunction)Server_run, METH_VARARGS, "run(handle_signals=False): serve until stopped"},
+    {"stats", (PyCFunction)Server_stats, METH_NOARGS, "server counters"},
+    {"from_capsule", (PyCFunction)Server_from_capsule, METH_O | METH_CLASS,
+     "wrap a C program's turbo_server"},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Server_getset[] = {
+    {"port", (getter)Server_port, NULL, "bound port", NULL},
+    {"threads", (getter)Server_threads, NULL, "I/O threads", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject ServerType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "turbo._turbo.Server",
+    .tp_basicsize = sizeof(ServerObject),
+    .tp_dealloc = (destructor)Server_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A libturbo server.",
+    .tp_methods = Server_methods,
+    .tp_getset = Server_getset,
+    .tp_init = (initproc)Server_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* ---- module ------------------------------------------------------------ */
+
+static PyObject *set_hooks(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    PyObject *resp, *jresp, *httpexc, *headers, *log;
+    if (!PyArg_ParseTuple(args, "O!O!O!OO", &PyType_Type, &resp, &PyType_Type, &jresp, &PyType_Type,
+                          &httpexc, &headers, &log))
+        return NULL;
+    Py_XSETREF(ResponseType, Py_NewRef(resp));
+    Py_XSETREF(JSONResponseType, Py_NewRef(jresp));
+    Py_XSETREF(HTTPExceptionType, Py_NewRef(httpexc));
+    Py_XSETREF(HeadersFactory, Py_NewRef(headers));
+    Py_XSETREF(LogException, Py_NewRef(log));
+    Py_RETURN_NONE;
+}
+
+static PyObject *json_dumps(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    tpy_buf b = {NULL, 0, 0};
+    if (tpy_json_encode(obj, &b) != 0) {
+        tpy_buf_free(&b);
+        return NULL;
+    }
+    PyObject *r = PyBytes_FromStringAndSize(b.ptr != NULL ? b.ptr : "", (Py_ssize_t)b.len);
+    tpy_buf_free(&b);
+    return r;
+}
+
+static PyMethodDef module_methods[] = {
+    {"_set_hooks", set_hooks, METH_VARARGS, "internal: the package's types and logger"},
+    {"_json_dumps", json_dumps, METH_O, "the response JSON encoder (tests)"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "turbo._turbo", "libturbo's C adapter", -1, module_methods,
+    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__turbo(void)
+{
+    if (PyType_Ready(&RequestType) < 0 || PyType_Ready(&ServerType) < 0)
+        return NULL;
+#define INTERN(var, text) \
+    if ((var = PyUnicode_InternFromString(text)) == NULL) \
+        return NULL;
+    INTERN(s_status_code, "status_code");
+    INTERN(s_body, "body");
+    INTERN(s_headers, "headers");
+    INTERN(s_media_type, "media_type");
+    INTERN(s_content, "content");
+    INTERN(s_detail, "detail");
+    INTERN(s_items, "items");
+    PyObject *json = PyImport_ImportModule("json");
+    if (json == NULL)
+        return NULL;
+    JsonLoads = PyObject_GetAttrString(json, "loads");
+    Py_DECREF(json);
+    if (JsonLoads == NULL)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Server", (PyObject *)&ServerType) < 0 ||
+        PyModule_AddObjectRef(m, "Request", (PyObject *)&RequestType) < 0 ||
+        PyModule_AddStringConstant(m, "libturbo_version", turbo_version()) < 0 ||
+        PyModule_AddIntConstant(m, "SRC_PATH", SRC_PATH) < 0 ||
+        PyModule_AddIntConstant(m, "SRC_QUERY", SRC_QUERY) < 0 ||
+        PyModule_AddIntConstant(m, "SRC_REQUEST", SRC_REQUEST) < 0 ||
+        PyModule_AddIntConstant(m, "CONV_STR", CONV_STR) < 0 ||
+        PyModule_AddIntConstant(m, "CONV_INT", CONV_INT) < 0 ||
+        PyModule_AddIntConstant(m, "CONV_FLOAT", CONV_FLOAT) < 0 ||
+        PyModule_AddIntConstant(m, "CONV_BOOL", CONV_BOOL) < 0 ||
+        PyModule_AddIntConstant(m, "CONV_BYTES", CONV_BYTES) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,430 @@
+"""libturbo for Python: FastAPI-style handlers run inline on libturbo's I/O threads.
+
+    from turbo import App
+
+    app = App()
+
+    @app.get("/users/{user_id}")
+    def get_user(user_id: int, verbose: bool = False):
+        return {"id": user_id, "verbose": verbose}
+
+    app.run(host="127.0.0.1", port=8000)
+
+A handler is called on the I/O thread that parsed its request, holding the
+GIL only for the call and the conversion of its result; there is no queue,
+thread pool or event loop in between. What a handler's parameters need
+(path or query, which type, which default) is worked out once, when the
+route is added, so a request costs no introspection.
+"""
+
+from __future__ import annotations
+
+import http
+import inspect
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import typing
+from collections.abc import Mapping
+
+from . import _turbo
+from ._turbo import Request
+
+__all__ = [
+    "App",
+    "Request",
+    "Response",
+    "JSONResponse",
+    "HTTPException",
+    "Headers",
+    "mount",
+]
+
+log = logging.getLogger("turbo")
+
+
+class Headers(Mapping):
+    """Request headers: a read-only, case-insensitive mapping (the first
+    field of a name wins; `getlist` returns all of them)."""
+
+    __slots__ = ("_items", "_map")
+
+    def __init__(self, items):
+        self._items = list(items)
+        self._map = {}
+        for name, value in self._items:
+            self._map.setdefault(name.lower(), value)
+
+    def __getitem__(self, name):
+        return self._map[name.lower()]
+
+    def __contains__(self, name):
+        return isinstance(name, str) and name.lower() in self._map
+
+    def __iter__(self):
+        return iter(self._map)
+
+    def __len__(self):
+        return len(self._map)
+
+    def get(self, name, default=None):
+        return self._map.get(name.lower(), default)
+
+    def getlist(self, name):
+        key = name.lower()
+        return [v for n, v in self._items if n.lower() == key]
+
+    def raw(self):
+        """The fields as sent: a list of (name, value)."""
+        return list(self._items)
+
+    def __repr__(self):
+        return f"Headers({self._items!r})"
+
+
+class Response:
+    """A response with explicit status, headers and media type.
+
+    content: str (encoded as UTF-8) or bytes. headers: a dict. A `text/...`
+    media type without a charset is sent with `; charset=utf-8`.
+    """
+
+    media_type: str | None = None
+
+    def __init__(self, content=b"", status_code: int = 200, headers=None, media_type=None):
+        self.status_code = status_code
+        self.headers = headers
+        if media_type is not None:
+            self.media_type = media_type
+        self.body = self.render(content)
+
+    def render(self, content) -> bytes:
+        if content is None:
+            return b""
+        if isinstance(content, bytes):
+            return content
+        if isinstance(content, str):
+            return content.encode("utf-8")
+        if isinstance(content, (bytearray, memoryview)):
+            return bytes(content)
+        raise TypeError(f"Response content must be str or bytes, not {type(content).__name__}")
+
+
+class JSONResponse(Response):
+    """A response whose content is encoded as JSON (in C, when sent)."""
+
+    media_type = "application/json"
+
+    def __init__(self, content=None, status_code: int = 200, headers=None, media_type=None):
+        self.content = content
+        super().__init__(b"", status_code, headers, media_type)
+
+
+class HTTPException(Exception):
+    """Raise to answer with `status_code` and a JSON body `{"detail": detail}`;
+    detail defaults to the status's reason phrase."""
+
+    def __init__(self, status_code: int, detail=None, headers=None):
+        if detail is None:
+            try:
+                detail = http.HTTPStatus(status_code).phrase
+            except ValueError:
+                detail = ""
+        super().__init__(status_code, detail)
+        self.status_code = status_code
+        self.detail = detail
+        self.headers = headers
+
+    def __str__(self):
+        return f"{self.status_code}: {self.detail}"
+
+
+def _log_exception(func, exc):
+    name = getattr(func, "__qualname__", repr(func))
+    log.error("handler %s raised", name, exc_info=(type(exc), exc, exc.__traceback__))
+
+
+_turbo._set_hooks(Response, JSONResponse, HTTPException, Headers, _log_exception)
+
+# ---- routes ----------------------------------------------------------------
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z]+))?\}")
+_CONVERTERS = {
+    int: _turbo.CONV_INT,
+    float: _turbo.CONV_FLOAT,
+    bool: _turbo.CONV_BOOL,
+    str: _turbo.CONV_STR,
+    bytes: _turbo.CONV_BYTES,
+}
+
+
+def _translate(path: str):
+    """FastAPI's pattern syntax to libturbo's: {name} stays, {name:path}
+    becomes the catch-all {name...}; :str/:int/:float are accepted (the
+    annotation decides the conversion). Returns (pattern, path names)."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError(f"route path must start with '/': {path!r}")
+    names = []
+
+    def repl(m):
+        name, conv = m.group(1), m.group(2)
+        names.append(name)
+        if conv is None or conv in ("str", "int", "float"):
+            return "{" + name + "}"
+        if conv == "path":
+            return "{" + name + "...}"
+        raise ValueError(f"unknown path converter :{conv} in {path!r}")
+
+    return _PARAM.sub(repl, path), names
+
+
+def _unwrap_optional(tp):
+    """Optional[X] / X | None -> X."""
+    args = typing.get_args(tp)
+    if args and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return tp
+
+
+def _plan(func, path_names):
+    """The conversion plan for func: one tuple per parameter, in order:
+    (name, source, converter, default, has_default, keyword_only)."""
+    if inspect.iscoroutinefunction(func):
+        raise TypeError(
+            f"{func.__qualname__} is 'async def': libturbo runs handlers inline on its I/O "
+            "threads, without an event loop; declare it with 'def'"
+        )
+    sig = inspect.signature(func)
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # unresolvable string annotations: use them raw
+        hints = {}
+    plan = []
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TypeError(f"{func.__qualname__}: *args/**kwargs parameters are not supported")
+        ann = hints.get(p.name, p.annotation)
+        ann = _unwrap_optional(ann)
+        has_default = p.default is not p.empty
+        default = p.default if has_default else None
+        kwonly = p.kind == p.KEYWORD_ONLY
+        if isinstance(ann, type) and issubclass(ann, Request):
+            plan.append((p.name, _turbo.SRC_REQUEST, _turbo.CONV_STR, None, False, kwonly))
+            continue
+        if ann is p.empty:
+            conv = _turbo.CONV_STR
+        elif ann in _CONVERTERS:
+            conv = _CONVERTERS[ann]
+        else:
+            raise TypeError(
+                f"{func.__qualname__}: parameter {p.name!r} has an unsupported annotation {ann!r} "
+                "(use int, float, bool, str, bytes or Request)"
+            )
+        source = _turbo.SRC_PATH if p.name in path_names else _turbo.SRC_QUERY
+        if source == _turbo.SRC_PATH and has_default:
+            has_default, default = False, None  # a matched path always has it
+        plan.append((p.name, source, conv, default, has_default, kwonly))
+    return tuple(plan)
+
+
+def _default_threads():
+    # With a GIL, extra I/O threads only hand the GIL back and forth; scale
+    # with workers (processes) instead. A free-threaded build runs handlers
+    # truly in parallel, so one thread per CPU pays there.
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    return 1 if gil else (os.cpu_count() or 1)
+
+
+class App:
+    """An application: routes plus a libturbo server to serve them."""
+
+    def __init__(self, server_name: str | None = "libturbo", **limits):
+        self._server_name = server_name
+        self._limits = limits
+        self._routes = {}  # (method, libturbo pattern) -> (path, func, plan)
+        self._server = None
+        self._lock = threading.Lock()
+
+    # -- declaring routes
+
+    def add_route(self, path: str, endpoint, methods=None):
+        """Adds endpoint for path and methods (default ["GET"]); works while
+        serving too. ValueError for a duplicate or malformed route."""
+        if not callable(endpoint):
+            raise TypeError("endpoint must be callable")
+        methods = ["GET"] if methods is None else [m.upper() for m in methods]
+        pattern, names = _translate(path)
+        plan = _plan(endpoint, names)
+        with self._lock:
+            for m in methods:
+                if (m, pattern) in self._routes:
+                    raise ValueError(f"route already exists: {m} {path}")
+            for m in methods:
+                if self._server is not None:
+                    self._server.add_route(m, pattern, endpoint, plan)
+                self._routes[(m, pattern)] = (path, endpoint, plan)
+        return endpoint
+
+    def remove_route(self, path: str, methods=None):
+        """Removes path's routes for methods (default: every method added
+        for it); works while serving. LookupError when there is none."""
+        pattern, _ = _translate(path)
+        with self._lock:
+            if methods is None:
+                keys = [k for k in self._routes if k[1] == pattern]
+            else:
+                keys = [(m.upper(), pattern) for m in methods]
+            missing = [k for k in keys if k not in self._routes]
+            if not keys or missing:
+                what = ", ".join(f"{m} {path}" for m, _ in missing) or path
+                raise LookupError(f"no route {what}")
+            for k in keys:
+                if self._server is not None:
+                    self._server.remove_route(*k)
+                del self._routes[k]
+
+    def route(self, path: str, methods=None):
+        def deco(func):
+            return self.add_route(path, func, methods)
+
+        return deco
+
+    def get(self, path: str):
+        return self.route(path, ["GET"])
+
+    def post(self, path: str):
+        return self.route(path, ["POST"])
+
+    def put(self, path: str):
+        return self.route(path, ["PUT"])
+
+    def patch(self, path: str):
+        return self.route(path, ["PATCH"])
+
+    def delete(self, path: str):
+        return self.route(path, ["DELETE"])
+
+    # -- serving
+
+    def _attach(self, server):
+        with self._lock:
+            for (m, pattern), (_path, func, plan) in self._routes.items():
+                server.add_route(m, pattern, func, plan)
+            self._server = server
+
+    def _new_server(self, host, port, threads):
+        server = _turbo.Server(
+            threads=_default_threads() if threads is None else threads,
+            server_name=self._server_name,
+            **self._limits,
+        )
+        server.listen(host, port)
+        self._attach(server)
+        return server
+
+    @property
+    def port(self):
+        return self._server.port if self._server is not None else None
+
+    def stats(self):
+        return self._server.stats() if self._server is not None else {}
+
+    def start(self, host="127.0.0.1", port=0, threads=None):
+        """Starts serving on background I/O threads and returns (tests,
+        embedding). `port` then gives the bound port."""
+        if self._server is not None:
+            raise RuntimeError("already serving")
+        server = self._new_server(host, port, threads)
+        server.start()
+        return server.port
+
+    def stop(self):
+        """Stops gracefully: in-flight requests are answered, then the
+        threads are joined."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def run(self, host="127.0.0.1", port=8000, threads=None, workers=1, announce=True):
+        """Serves until SIGINT/SIGTERM. workers > 1 forks that many
+        processes after binding; they share the listening sockets. A worker
+        that dies is not replaced: the others are stopped and run() exits
+        with status 1 (a supervisor decides what happens next)."""
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        server = self._new_server(host, port, threads)
+        if announce:
+            shown = f"[{host}]" if host and ":" in host else (host or "0.0.0.0")
+            print(
+                f"turbo: serving on http://{shown}:{server.port}/ "
+                f"({workers} worker(s), {server.threads} I/O thread(s) each)",
+                flush=True,
+            )
+        main = threading.current_thread() is threading.main_thread()
+        if workers == 1:
+            try:
+                server.run(main)
+            finally:
+                self._server = None
+            return
+        _serve_workers(server, workers)
+        self._server = None
+
+
+def _serve_workers(server, workers):
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # the worker: serve, then leave without the parent's cleanup
+            code = 0
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                server.run(True)
+            except BaseException:
+                log.exception("worker failed")
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    stopping = False
+
+    def stop_all(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    old = {s: signal.signal(s, stop_all) for s in (signal.SIGINT, signal.SIGTERM)}
+    failed = False
+    try:
+        while children:
+            pid, status = os.waitpid(-1, 0)
+            if pid not in children:
+                continue
+            children.remove(pid)
+            code = os.waitstatus_to_exitcode(status)
+            if not stopping:
+                log.error("worker %d exited with status %d; stopping the others", pid, code)
+                failed = True
+                stop_all(None, None)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if failed:
+        raise SystemExit(1)
+
+
+def mount(app: App, server_capsule):
+    """Registers app's routes on a turbo_server a C program created (a
+    capsule named "turbo.server"); the C program serves them beside its
+    own routes. Used by turbo-serve."""
+    app._attach(_turbo.Server.from_capsule(server_capsule))
