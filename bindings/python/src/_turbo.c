@@ -1324,6 +1324,12 @@ PyMODINIT_FUNC PyInit__turbo(void)
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
+#ifdef Py_GIL_DISABLED
+    /* Handlers on different I/O threads may run at once: the module keeps
+     * no unsynchronized mutable state (hooks are set once at import; the
+     * JSON buffer and thread states are per thread). */
+    PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
+#endif
     if (PyModule_AddObjectRef(m, "Server", (PyObject *)&ServerType) < 0 ||
         PyModule_AddObjectRef(m, "Request", (PyObject *)&RequestType) < 0 ||
         PyModule_AddStringConstant(m, "libturbo_version", turbo_version()) < 0 ||
