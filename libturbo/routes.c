@@ -19,10 +19,15 @@
  * owner polls it. Every write polls; so does each I/O thread's sweep timer
  * while something is pending, with a trylock (it never waits for a
  * writer), so releases happen within about a second even if writes stop.
- * Memory stays bounded under constant churn: a writer that is not an I/O
- * thread waits out a grace period (without holding the lock) once more
- * than RETIRED_MAX tables are pending. An I/O thread cannot wait (its own
- * open section would never end), so it only polls.
+ * A writer never waits for readers. Waiting for a grace period would
+ * deadlock whenever the writer holds a lock of its own that a running
+ * handler wants (a binding's route registry does exactly that), since the
+ * grace period waits for that handler's section. So what is retired
+ * stays until every section that could see it has ended: under constant
+ * churn with ordinary handlers, each poll frees what the previous ones
+ * retired, and memory stays flat; a handler that runs for a long time
+ * holds back the tables replaced meanwhile, and they are freed when it
+ * returns.
  *
  * Release callbacks run after write_lock is dropped, so one may itself add
  * or remove routes.
@@ -30,8 +35,6 @@
 #include <stdlib.h>
 
 #include "internal.h"
-
-#define RETIRED_MAX 64
 
 int turbo__routes_init(turbo_server *s)
 {
@@ -142,25 +145,12 @@ void turbo__routes_reclaim(turbo_server *s, int block)
     free_reclaimed(list);
 }
 
-/* The end of a write: poll, release outside the lock, bound what is
- * pending. Called with write_lock held; returns with it dropped. */
+/* The end of a write: poll, and release what is due outside the lock.
+ * Called with write_lock held; returns with it dropped. */
 static void end_write(turbo_server *s)
 {
     ck_epoch_poll(&s->writer_rec);
     turbo__retired *list = take_reclaimed(s);
-    pthread_mutex_unlock(&s->write_lock);
-    free_reclaimed(list);
-    if (atomic_load_explicit(&s->retired_pending, memory_order_relaxed) <= RETIRED_MAX ||
-        turbo__current_thread() != NULL)
-        return;
-    /* Too much is waiting: let this writer wait out a grace period, with
-     * the lock dropped. Holding it would deadlock against a handler that
-     * is itself writing, since that handler's open section is what the
-     * grace period waits for. */
-    ck_epoch_synchronize_wait(&s->epoch, NULL, NULL);
-    pthread_mutex_lock(&s->write_lock);
-    ck_epoch_poll(&s->writer_rec);
-    list = take_reclaimed(s);
     pthread_mutex_unlock(&s->write_lock);
     free_reclaimed(list);
 }
