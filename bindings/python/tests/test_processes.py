@@ -1,0 +1,449 @@
+"""Serving from other processes: `python -m turbo module:app`, the C program
+`turbo-serve module:app` (path in $TURBO_SERVE), workers sharing the port,
+graceful stop on SIGTERM/SIGINT, and refused command lines.
+
+Every process is started in its own session and killed (the whole process
+group) at teardown, whatever the test's outcome."""
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import turbo
+from conftest import APPS_DIR, Client
+
+URL_RE = re.compile(r"http://([0-9.]+):([0-9]+)/")
+START_TIMEOUT = 20
+STOP_TIMEOUT = 10
+
+
+def dumps(obj):
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def child_env():
+    env = dict(os.environ)
+    # The apps, and the turbo package these tests imported.
+    env["PYTHONPATH"] = os.pathsep.join(
+        [APPS_DIR, os.path.dirname(os.path.dirname(os.path.abspath(turbo.__file__)))])
+    env.pop("PYTHONUNBUFFERED", None)
+    return env
+
+
+class Served:
+    """A server process: its output read line by line on a thread."""
+
+    def __init__(self, argv, cwd):
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, cwd=cwd, env=child_env(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.lines = queue.Queue()
+        self.output = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.host = self.port = None
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            self.output.append(line)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_url(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail("%r printed no http://HOST:PORT/ line within %ss; output: %r"
+                            % (self.argv, timeout, "".join(self.output)))
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                self.proc.wait(5)
+                pytest.fail("%r exited with %s before serving; output: %r"
+                            % (self.argv, self.proc.returncode, "".join(self.output)))
+            m = URL_RE.search(line)
+            if m:
+                self.host, self.port = m.group(1), int(m.group(2))
+                return self.host, self.port
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail("%r did not stop within %ss after signal %d; output: %r"
+                        % (self.argv, timeout, sig, "".join(self.output)))
+
+    def kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    started = []
+
+    def _spawn(argv):
+        s = Served(argv, cwd=str(tmp_path))
+        started.append(s)
+        return s
+
+    yield _spawn
+    for s in started:
+        s.kill()
+
+
+@pytest.fixture
+def turbo_serve():
+    path = os.environ.get("TURBO_SERVE")
+    if not path:
+        pytest.fail("TURBO_SERVE is not set: export TURBO_SERVE=<build>/bindings/python/turbo-serve "
+                    "(the C program built with the binding) to run the turbo-serve tests")
+    if not os.access(path, os.X_OK):
+        pytest.fail("TURBO_SERVE=%r is not an executable file" % path)
+    return path
+
+
+def python_m_turbo(*args):
+    return [sys.executable, "-m", "turbo", *args]
+
+
+def pids_in_group(pgid):
+    """The live (non-zombie) processes of process group pgid."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == pgid and state != "Z":
+            found.append(int(name))
+    return found
+
+
+def ppid_of(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        stat = f.read()
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+def check_pid_app(port):
+    c = Client(port)
+    r = c.get("/hello/w%C3%B6rld?times=3")
+    assert (r.status, r.content_type, r.body) == (
+        200, "application/json", dumps({"hello": "w\u00f6rld", "times": 3}))
+    r = c.get("/hello/x?times=many")
+    assert (r.status, r.content_type, r.body) == (422, "application/json", dumps({"detail": [{
+        "type": "int_parsing", "loc": ["query", "times"],
+        "msg": "Input should be a valid integer, unable to parse string as an integer",
+        "input": "many"}]}))
+    r = c.get("/text")
+    assert (r.status, r.content_type, r.body) == (
+        200, "text/plain; charset=utf-8", b"served by turbo\n")
+    r = c.get("/nope")
+    assert (r.status, r.content_type, r.body) == (404, "text/plain; charset=utf-8", b"Not Found\n")
+    r = c.get("/pid")
+    assert (r.status, r.content_type) == (200, "application/json")
+    pid = json.loads(r.body)["pid"]
+    c.close()
+    return pid
+
+
+def distinct_pids(port, want, attempts=300):
+    """Opens fresh connections until `want` distinct PIDs answered /pid (at
+    most `attempts` connections); returns the set seen."""
+    seen = set()
+    for _ in range(attempts):
+        c = Client(port)
+        r = c.get("/pid")
+        assert (r.status, r.content_type) == (200, "application/json")
+        seen.add(json.loads(r.body)["pid"])
+        c.close()
+        if len(seen) >= want:
+            break
+    return seen
+
+
+# =============================================================================
+# python -m turbo
+# =============================================================================
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_python_m_turbo_serves_and_stops(spawn, sig):
+    s = spawn(python_m_turbo("pid_app:app", "--host", "127.0.0.1", "--port", "0"))
+    host, port = s.wait_url()
+    assert host == "127.0.0.1" and port > 0
+    pid = check_pid_app(port)
+    assert pid == s.proc.pid                 # one worker: the process itself serves
+    assert s.stop(sig) == 0, "".join(s.output)
+    assert "Traceback" not in "".join(s.output)
+
+
+def test_python_m_turbo_module_attribute_and_threads(spawn):
+    s = spawn(python_m_turbo("other_app:api", "--port", "0", "--threads", "2"))
+    _, port = s.wait_url()
+    c = Client(port)
+    r = c.request("POST", "/echo/t1?n=4", body=b"payload", headers={"Content-Type": "text/x-y"})
+    assert (r.status, r.content_type, r.body) == (
+        200, "application/json",
+        dumps({"tag": "t1", "body": "payload", "ct": "text/x-y", "n": 4}))
+    assert r.header("Server") == "other-app"
+    c.close()
+    assert s.stop() == 0, "".join(s.output)
+
+
+def test_python_m_turbo_workers(spawn):
+    s = spawn(python_m_turbo("pid_app:app", "--port", "0", "--workers", "2"))
+    _, port = s.wait_url()
+    check_pid_app(port)
+    seen = distinct_pids(port, 2)
+    assert len(seen) == 2, "only PIDs %r answered over 300 fresh connections" % seen
+    assert_workers_then_stop(s, seen)
+
+
+def assert_workers_then_stop(s, seen):
+    parent = s.proc.pid
+    for pid in seen:
+        assert pid != parent
+        assert ppid_of(pid) == parent, "PID %d is not a child of the server %d" % (pid, parent)
+    group = set(pids_in_group(parent))
+    assert seen <= group and parent in group
+    assert s.stop(signal.SIGTERM) == 0, "".join(s.output)
+    left = None
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline:
+        left = [p for p in seen if alive(p)] + pids_in_group(parent)
+        if not left:
+            break
+        time.sleep(0.05)
+    assert not left, "processes left after SIGTERM: %r" % left
+    assert "Traceback" not in "".join(s.output), "".join(s.output)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["pid_app:app", "--bogus"], "--bogus"),
+    (["pid_app:app", "--port", "abc"], "abc"),
+    (["pid_app:app", "--port", "70000"], "--port"),
+    (["pid_app:app", "--workers", "0"], "--workers"),
+    (["pid_app:app", "--threads", "x"], "x"),
+    (["pid_app:app", "--port"], "--port"),
+    ([], "usage"),
+])
+def test_python_m_turbo_bad_flags(tmp_path, args, needle):
+    p = subprocess.run(python_m_turbo(*args), cwd=str(tmp_path), env=child_env(),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    err = p.stderr.decode()
+    assert p.returncode == 2, (p.returncode, p.stdout, err)
+    assert needle in err, err
+    assert "Traceback" not in err
+    assert b"http://" not in p.stdout
+
+
+def test_python_m_turbo_bad_app(tmp_path):
+    for spec in ("no_such_module_xyz:app", "pid_app:no_such_attr", "pid_app"):
+        p = subprocess.run(python_m_turbo(spec, "--port", "0"), cwd=str(tmp_path),
+                           env=child_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=20)
+        err = p.stderr.decode()
+        assert p.returncode != 0, (spec, p.stdout, err)
+        assert spec.split(":")[-1] in err or "MODULE:APP" in err, (spec, err)
+        assert b"http://" not in p.stdout
+
+
+# =============================================================================
+# turbo-serve
+# =============================================================================
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_turbo_serve_serves_and_stops(spawn, turbo_serve, sig):
+    s = spawn([turbo_serve, "pid_app:app", "--host", "127.0.0.1", "--port", "0"])
+    host, port = s.wait_url()
+    assert host == "127.0.0.1" and port > 0
+    pid = check_pid_app(port)
+    assert pid == s.proc.pid
+    assert s.stop(sig) == 0, "".join(s.output)
+    assert "Traceback" not in "".join(s.output)
+
+
+def test_turbo_serve_module_attribute_and_threads(spawn, turbo_serve):
+    s = spawn([turbo_serve, "other_app:api", "--port", "0", "--threads", "2"])
+    _, port = s.wait_url()
+    clients = [Client(port) for _ in range(4)]
+    for i in range(20):
+        for k, c in enumerate(clients):
+            r = c.request("POST", "/echo/%d" % k, body=b"b%d" % i,
+                          headers={"Content-Type": "text/x-y"})
+            assert (r.status, r.content_type, r.body) == (
+                200, "application/json",
+                dumps({"tag": str(k), "body": "b%d" % i, "ct": "text/x-y", "n": 0}))
+    for c in clients:
+        c.close()
+    assert s.stop() == 0, "".join(s.output)
+
+
+def test_turbo_serve_workers(spawn, turbo_serve):
+    s = spawn([turbo_serve, "pid_app:app", "--port", "0", "--workers", "2"])
+    _, port = s.wait_url()
+    check_pid_app(port)
+    seen = distinct_pids(port, 2)
+    assert len(seen) == 2, "only PIDs %r answered over 300 fresh connections" % seen
+    assert_workers_then_stop(s, seen)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["pid_app:app", "--bogus"], "--bogus"),
+    (["pid_app:app", "--port", "abc"], "--port"),
+    (["pid_app:app", "--port", "70000"], "--port"),
+    (["pid_app:app", "--workers", "0"], "--workers"),
+    (["pid_app:app", "--threads", "x"], "--threads"),
+    (["pid_app:app", "--port"], "port"),
+    ([], "usage"),
+])
+def test_turbo_serve_bad_flags(tmp_path, turbo_serve, args, needle):
+    p = subprocess.run([turbo_serve, *args], cwd=str(tmp_path), env=child_env(),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    err = p.stderr.decode()
+    assert p.returncode == 2, (p.returncode, p.stdout, err)
+    assert needle in err, err
+    assert b"http://" not in p.stdout
+
+
+def test_turbo_serve_bad_app(tmp_path, turbo_serve):
+    for spec in ("no_such_module_xyz:app", "pid_app:no_such_attr", "pid_app"):
+        p = subprocess.run([turbo_serve, spec, "--port", "0"], cwd=str(tmp_path),
+                           env=child_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=20)
+        err = p.stderr.decode()
+        assert p.returncode != 0, (spec, p.stdout, err)
+        assert spec.split(":")[-1] in err or "MODULE:APP" in err, (spec, err)
+        assert b"http://" not in p.stdout
+
+
+# =============================================================================
+# graceful stop with a request in flight; a worker that dies
+# =============================================================================
+
+def in_flight_then_stop(s, port, sig):
+    """Starts GET /slow, sends sig while the handler sleeps: the request must
+    still be answered in full and the server exit with status 0."""
+    result = {}
+
+    def call():
+        c = Client(port, timeout=20)
+        try:
+            result["reply"] = c.get("/slow?secs=1.0")
+        except Exception as e:  # noqa: BLE001
+            result["error"] = repr(e)
+        finally:
+            c.close()
+
+    t = threading.Thread(target=call)
+    t.start()
+    time.sleep(0.4)                       # the handler is sleeping now
+    rc = s.stop(sig)
+    t.join(20)
+    assert "error" not in result, (result, "".join(s.output))
+    r = result["reply"]
+    assert (r.status, r.content_type) == (200, "application/json")
+    assert json.loads(r.body)["slept"] == 1.0
+    assert rc == 0, "".join(s.output)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_python_m_turbo_graceful_stop_in_flight(spawn, workers):
+    s = spawn(python_m_turbo("pid_app:app", "--port", "0", "--workers", workers))
+    _, port = s.wait_url()
+    in_flight_then_stop(s, port, signal.SIGTERM)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_turbo_serve_graceful_stop_in_flight(spawn, turbo_serve, workers):
+    s = spawn([turbo_serve, "pid_app:app", "--port", "0", "--workers", workers])
+    _, port = s.wait_url()
+    in_flight_then_stop(s, port, signal.SIGTERM)
+
+
+def worker_dies(s, port):
+    seen = distinct_pids(port, 2)
+    assert len(seen) == 2
+    victim, other = sorted(seen)
+    os.kill(victim, signal.SIGKILL)
+    try:
+        rc = s.proc.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the server did not exit after a worker died; output: %r" % "".join(s.output))
+    assert rc == 1, (rc, "".join(s.output))
+    assert wait_gone(s.proc.pid, [other]) == []
+
+
+def wait_gone(pgid, pids):
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while True:
+        left = [p for p in pids if alive(p)] + pids_in_group(pgid)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+def test_python_m_turbo_worker_dies(spawn):
+    s = spawn(python_m_turbo("pid_app:app", "--port", "0", "--workers", "2"))
+    _, port = s.wait_url()
+    worker_dies(s, port)
+
+
+def test_turbo_serve_worker_dies(spawn, turbo_serve):
+    s = spawn([turbo_serve, "pid_app:app", "--port", "0", "--workers", "2"])
+    _, port = s.wait_url()
+    worker_dies(s, port)
+
+
+def test_python_m_turbo_workers_stop_on_sigint(spawn):
+    workers_stop_on_sigint(spawn, python_m_turbo("pid_app:app", "--port", "0", "--workers", "2"))
+
+
+def test_turbo_serve_workers_stop_on_sigint(spawn, turbo_serve):
+    workers_stop_on_sigint(spawn, [turbo_serve, "pid_app:app", "--port", "0", "--workers", "2"])
+
+
+def workers_stop_on_sigint(spawn, argv):
+    s = spawn(argv)
+    _, port = s.wait_url()
+    seen = distinct_pids(port, 2)
+    assert len(seen) == 2
+    assert s.stop(signal.SIGINT) == 0, "".join(s.output)
+    assert wait_gone(s.proc.pid, list(seen)) == []
