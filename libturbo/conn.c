@@ -70,6 +70,7 @@ struct turbo__conn {
     char *in;
     size_t in_len, in_cap;
     size_t head_len; /* 0 until the current request's head is complete */
+    size_t need;     /* bytes the current request needs in all, when known */
     turbo__scan scan;
     uint64_t body_len; /* BODY_LENGTH */
     turbo__chunked chunk;
@@ -544,10 +545,10 @@ static void process(turbo__conn *c)
         memmove(c->in, c->in + pos, c->in_len - pos);
         c->in_len -= pos;
     }
-    if (need > c->in_cap && in_reserve(c, need) != 0) {
-        reject(c, 413);
-        c->in_len = 0;
-    }
+    /* Remembered, not reserved: the buffer grows as bytes arrive
+     * (on_readable), so a head announcing a large body costs nothing
+     * until the body is actually sent. */
+    c->need = c->closing ? 0 : need;
 }
 
 static void start_linger(turbo__conn *c)
@@ -617,7 +618,10 @@ static void on_readable(turbo__conn *c)
 {
     turbo__thread *t = c->t;
     if (c->in == NULL || c->in_len == c->in_cap) {
+        /* Full: double, but not past what the request is known to need. */
         size_t want = c->in == NULL ? t->pool.size : c->in_cap * 2;
+        if (c->in != NULL && c->need > c->in_cap && c->need < want)
+            want = c->need;
         if (in_reserve(c, want) != 0) {
             turbo__conn_close(c);
             return;
