@@ -3,7 +3,7 @@
 # when some are missing (so it is quick, and works offline, once done).
 # Usage: scripts/install-deps.sh [extra packages...]
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libevent-dev libck-dev check curl python3-dev python3-pytest python3-pip python3-setuptools "$@")
+pkgs=(build-essential cmake pkg-config libevent-dev libck-dev check curl python3-dev python3-pytest python3-pip python3-setuptools libhttp-parser-dev clang valgrind "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
