@@ -302,7 +302,7 @@ static void dispatch(turbo__conn *c, const turbo__head *h, const char *body, siz
     int st = turbo__rtable_match(turbo__routes_enter(t), h->method, h->path, &t->match);
     if (st == 200) {
         int rc = t->match.fn(req, res, t->match.user_data);
-        if (rc != TURBO_OK) {
+        if (rc != TURBO_OK || res->invalid) {
             TURBO__COUNT(t, handler_errors);
             int close = res->close;
             turbo__response_error(res, 500);

@@ -99,6 +99,7 @@ struct turbo_response {
     turbo_free_fn ref_free;
     void *ref_ctx;
     unsigned has_date : 1, has_server : 1, close : 1;
+    unsigned invalid : 1; /* the handler tried something unsendable: 500 */
 };
 
 struct turbo__thread {

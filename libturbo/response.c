@@ -78,6 +78,7 @@ void turbo__response_reset(turbo_response *res)
     res->has_date = 0;
     res->has_server = 0;
     res->close = 0;
+    res->invalid = 0;
 }
 
 void turbo_response_reset(turbo_response *res)
@@ -97,7 +98,14 @@ void turbo_response_status(turbo_response *res, int status)
 {
     if (res == NULL)
         return;
-    res->status = (status >= 200 && status <= 999) ? status : 500;
+    /* A final response is 200..599; anything else cannot be sent as the
+     * handler meant it, so the request is answered 500. */
+    if (status >= 200 && status <= 599) {
+        res->status = status;
+    } else {
+        res->status = 500;
+        res->invalid = 1;
+    }
 }
 
 static int is_tchar(unsigned char c)
@@ -145,15 +153,21 @@ static int value_has_token(const char *v, size_t len, const char *lower)
 int turbo_response_header(turbo_response *res, const char *name, size_t name_len, const char *value,
                           size_t value_len)
 {
-    if (res == NULL || name == NULL || name_len == 0 || (value == NULL && value_len != 0))
+    if (res == NULL)
         return TURBO_EINVAL;
-    for (size_t i = 0; i < name_len; i++)
-        if (!is_tchar((unsigned char)name[i]))
-            return TURBO_EINVAL;
-    for (size_t i = 0; i < value_len; i++) {
+    /* A field that cannot be sent as given (it could split the response)
+     * must not be dropped silently either: the response becomes a 500,
+     * whatever the handler does with the error code. */
+    int bad = name == NULL || name_len == 0 || (value == NULL && value_len != 0);
+    for (size_t i = 0; !bad && i < name_len; i++)
+        bad = !is_tchar((unsigned char)name[i]);
+    for (size_t i = 0; !bad && i < value_len; i++) {
         unsigned char c = (unsigned char)value[i];
-        if (c == '\r' || c == '\n' || c == '\0')
-            return TURBO_EINVAL;
+        bad = c == '\r' || c == '\n' || c == '\0';
+    }
+    if (bad) {
+        res->invalid = 1;
+        return TURBO_EINVAL;
     }
     /* The library owns message framing: a handler-set length could only
      * disagree with the bytes actually sent. */

@@ -173,6 +173,40 @@ static int close_handler(turbo_request *req, turbo_response *res, void *ud)
     return send_text(res, "text/plain", "bye\n", 4);
 }
 
+/* Misbehaving handlers: each ignores the error its mistake returns. */
+static int crlf_header_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    turbo_response_header(res, "X-Split", 7, "a\r\nSet-Cookie: evil=1", 22);
+    return send_text(res, "text/plain", "not sent\n", 9);
+}
+
+static int nul_name_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    turbo_response_header(res, "X\0Y", 3, "v", 1);
+    return send_text(res, "text/plain", "not sent\n", 9);
+}
+
+static int bad_status_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)ud;
+    turbo_str q = turbo_request_query(req);
+    turbo_response_status(res, atoi(q.len ? q.ptr : "0"));
+    return send_text(res, "text/plain", "odd status\n", 11);
+}
+
+static int body_twice_handler(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    turbo_response_body(res, "first body\n", 11);
+    turbo_response_header(res, "Content-Type", 12, "text/plain", 10);
+    return turbo_response_body(res, "second\n", 7);
+}
+
 static void add_routes(turbo_server *s)
 {
     ck_assert_int_eq(turbo_route_add(s, "GET", "/", root_handler, NULL), TURBO_OK);
@@ -187,6 +221,10 @@ static void add_routes(turbo_server *s)
     ck_assert_int_eq(turbo_route_add(s, "GET", "/big", big_handler, NULL), TURBO_OK);
     ck_assert_int_eq(turbo_route_add(s, "GET", "/items", root_handler, NULL), TURBO_OK);
     ck_assert_int_eq(turbo_route_add(s, "DELETE", "/items", root_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/bad/crlf", crlf_header_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/bad/nul", nul_name_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/bad/status", bad_status_handler, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/bad/twice", body_twice_handler, NULL), TURBO_OK);
 }
 
 /* ======================================================================
@@ -1558,6 +1596,65 @@ END_TEST
 
 /* ====================================================================== */
 
+START_TEST(handler_header_with_crlf_or_nul_never_reaches_the_wire)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/bad/crlf"), r);
+    assert_error(r, 500, "Internal Server Error");
+    ck_assert_ptr_null(header(r, "X-Split"));
+    ck_assert_ptr_null(header(r, "Set-Cookie"));
+    exchange(c, GET("/bad/nul"), r);
+    assert_error(r, 500, "Internal Server Error");
+    exchange(c, GET("/"), r); /* the connection goes on */
+    assert_root(r);
+    assert_stat(s, TURBO_STAT_HANDLER_ERRORS, 2);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(handler_status_outside_200_599_is_500)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    static const char *const bad[] = {"/bad/status?100", "/bad/status?199", "/bad/status?600",
+                                      "/bad/status?0", "/bad/status?-5", "/bad/status?1000"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char req[128];
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: test\r\n\r\n", bad[i]);
+        exchange(c, req, r);
+        assert_error(r, 500, "Internal Server Error");
+    }
+    exchange(c, GET("/bad/status?599"), r);
+    ck_assert_int_eq(r->status, 599);
+    ck_assert_str_eq(r->body, "odd status\n");
+    exchange(c, GET("/bad/status?200"), r);
+    ck_assert_int_eq(r->status, 200);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
+START_TEST(handler_setting_the_body_twice_sends_the_last)
+{
+    turbo_server *s = start_server(NULL);
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/bad/twice"), r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "Content-Length"), "7");
+    ck_assert_str_eq(r->body, "second\n");
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -1603,7 +1700,8 @@ static Suite *server_suite(void)
         {"responses",
          {body_by_reference_is_sent_and_freed_once,
           large_response_is_written_completely_as_the_client_reads, server_header_can_be_renamed,
-          server_header_can_be_removed}},
+          server_header_can_be_removed, handler_header_with_crlf_or_nul_never_reaches_the_wire,
+          handler_status_outside_200_599_is_500, handler_setting_the_body_twice_sends_the_last}},
         {"api",
          {routes_change_while_serving, config_setters_refuse_out_of_range_values,
           refused_values_leave_the_config_unchanged}},

@@ -332,12 +332,15 @@ TURBO_API void *turbo_request_alloc(turbo_request *r, size_t size);
  * (Content-Length, Transfer-Encoding) are refused from handlers.
  * --------------------------------------------------------------------- */
 
-/** Sets the status code (100..999 not allowed below 200: 1xx are
- *  refused). Out of range: ignored, and the response becomes 500. */
+/** Sets the status code, 200..599. Anything else (1xx included: a final
+ *  response cannot be informational) makes this request's answer a 500. */
 TURBO_API void turbo_response_status(turbo_response *res, int status);
 /** Adds a header field (copied). name must be a token; value may not
- *  contain CR, LF or NUL. "Connection: close" closes the connection after
- *  this response. TURBO_EINVAL on refusal, nothing added. */
+ *  contain CR, LF or NUL: such a field returns TURBO_EINVAL and makes this
+ *  request's answer a 500 (it never reaches the wire, and is never dropped
+ *  silently). "Connection: close" closes the connection after this
+ *  response. Content-Length and Transfer-Encoding are refused with
+ *  TURBO_EINVAL (the library frames the message) and otherwise ignored. */
 TURBO_API int turbo_response_header(turbo_response *res, const char *name, size_t name_len,
                                     const char *value, size_t value_len);
 /** Discards everything set so far (status back to 200, no headers, empty
