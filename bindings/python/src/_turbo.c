@@ -531,8 +531,8 @@ static int status_of(PyObject *obj, int *status)
     Py_DECREF(s);
     if (v == -1 && PyErr_Occurred())
         return -1;
-    if (v < 200 || v > 999) {
-        PyErr_Format(PyExc_ValueError, "status_code %ld out of range 200..999", v);
+    if (v < 200 || v > 599) {
+        PyErr_Format(PyExc_ValueError, "status_code %ld out of range 200..599", v);
         return -1;
     }
     *status = (int)v;
