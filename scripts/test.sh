@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the optimised
-# build, the whole suite again under AddressSanitizer + UBSan, and the
-# multi-threaded suites under ThreadSanitizer.
+# build (C suites, Python suites), the integration suites under valgrind,
+# the C suites again under AddressSanitizer + UBSan, the multi-threaded
+# suites under ThreadSanitizer, and each fuzz target for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,6 +12,12 @@ echo "== build (RelWithDebInfo) and test"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== the integration suites under valgrind (leaks and memory errors)"
+for t in test_server test_routes_live test_smuggling test_abuse; do
+  [ -x build/tests/$t ] || continue
+  CK_DEFAULT_TIMEOUT=300 valgrind -q --leak-check=full --error-exitcode=1 build/tests/$t
+done
 
 echo "== build with ASan+UBSan and test"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTURBO_SANITIZE=ON >/dev/null
