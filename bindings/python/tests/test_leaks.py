@@ -195,12 +195,19 @@ def snapshot(app):
     }
 
 
+# Under AddressSanitizer (the sanitizer build preloads its runtime) freed
+# memory is held in a quarantine, so RSS grows by design; objects and
+# blocks must still be flat.
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
+
+
 def assert_flat(before, after, requests):
     report = "before %r\nafter  %r" % (before, after)
     # One leaked object per request would be ~`requests`.
     assert after["gc_objects"] - before["gc_objects"] <= 200, report
     assert after["blocks"] - before["blocks"] <= 1000, report
-    assert after["rss"] - before["rss"] <= 2 * 1024 * 1024, report
+    if not UNDER_ASAN:
+        assert after["rss"] - before["rss"] <= 2 * 1024 * 1024, report
     for name in ("None", "True", "False"):
         assert abs(after["refs"][name] - before["refs"][name]) <= 100, report
     for name in ("app", "Request"):
