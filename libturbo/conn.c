@@ -732,6 +732,14 @@ void turbo__conn_close(turbo__conn *c)
 static void expire(turbo__conn *c)
 {
     turbo__thread *t = c->t;
+    if (c->phase == PH_LINGER) {
+        /* The end of the post-response drain, not a client timeout: a
+         * 408'd connection was counted when it expired, and one closed
+         * after a 400 never timed out. Counting here counted the first
+         * twice and the second falsely (tests/test_abuse.c). */
+        turbo__conn_close(c);
+        return;
+    }
     TURBO__COUNT(t, timeouts);
     int in_flight = (c->phase == PH_HEAD && c->in_len != 0) || c->phase == PH_BODY;
     if (in_flight && c->out_len == c->out_sent) {
