@@ -563,6 +563,16 @@ END_TEST
 #define RSS_BOUND ((size_t)4 << 20)
 #endif
 
+/* Under valgrind the process's RSS is mostly valgrind's own (shadow
+ * memory, redzones, its allocator), so the RSS bound says nothing there;
+ * the count of requests run (below) still shows that parsing stopped. */
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+#else
+#define UNDER_VALGRIND() 0
+#endif
+
 START_TEST(pipelining_client_that_never_reads_is_bounded_then_dropped)
 {
     turbo_config *cfg = new_config(1);
@@ -620,7 +630,7 @@ START_TEST(pipelining_client_that_never_reads_is_bounded_then_dropped)
                   (unsigned long long)took,
                   (unsigned long long)turbo_server_stat(s, TURBO_STAT_TIMEOUTS),
                   (unsigned long long)turbo_server_stat(s, TURBO_STAT_CONNECTIONS_OPEN));
-    ck_assert_msg(peak - baseline < RSS_BOUND,
+    ck_assert_msg(UNDER_VALGRIND() || peak - baseline < RSS_BOUND,
                   "RSS grew by %zu KiB (bound %zu KiB) for %d calls of /big",
                   (peak - baseline) >> 10, RSS_BOUND >> 10, atomic_load(&big_calls));
     /* Parsing stopped: far fewer requests were run than were sent. */
