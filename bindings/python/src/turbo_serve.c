@@ -81,6 +81,14 @@ static int run_workers(int workers)
     children = calloc((size_t)workers, sizeof(pid_t));
     if (children == NULL)
         return 1;
+    /* A stop signal that came in the middle of the forks would reach
+     * only the workers forked so far. Hold the signals until the list of
+     * children is complete (the parent) or cleared (a worker). */
+    sigset_t stop_sigs, old_mask;
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGINT);
+    sigaddset(&stop_sigs, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stop_sigs, &old_mask);
     PyOS_BeforeFork();
     for (int i = 0; i < workers; i++) {
         pid_t pid = fork();
@@ -88,6 +96,7 @@ static int run_workers(int workers)
             PyOS_AfterFork_Child();
             free(children);
             children = NULL;
+            sigprocmask(SIG_SETMASK, &old_mask, NULL);
             PyThreadState *ts = PyEval_SaveThread();
             int rc = turbo_server_run(server);
             turbo_server_free(server);
@@ -101,6 +110,7 @@ static int run_workers(int workers)
         children[nchildren++] = pid;
     }
     PyOS_AfterFork_Parent();
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
     int failed = nchildren < workers;
     if (failed)
         on_signal(SIGTERM);

@@ -378,20 +378,6 @@ class App:
 
 def _serve_workers(server, workers):
     children = []
-    for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:  # the worker: serve, then leave without the parent's cleanup
-            code = 0
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                server.run(True)
-            except BaseException:
-                log.exception("worker failed")
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
-
     stopping = False
 
     def stop_all(signum, frame):
@@ -403,7 +389,29 @@ def _serve_workers(server, workers):
             except ProcessLookupError:
                 pass
 
-    old = {s: signal.signal(s, stop_all) for s in (signal.SIGINT, signal.SIGTERM)}
+    # A stop signal that came in the middle of the forks would reach only
+    # the workers forked so far: hold the signals until every worker is in
+    # `children`, with the handlers already in place.
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    old = {s: signal.signal(s, stop_all) for s in stop_signals}
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # the worker: serve, then leave without the parent's cleanup
+            code = 0
+            try:
+                for s in stop_signals:
+                    signal.signal(s, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+                server.run(True)
+            except BaseException:
+                log.exception("worker failed")
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
     failed = False
     try:
         while children:
