@@ -322,7 +322,12 @@ static long end_of_line(const char *buf, size_t cr, size_t *ls, int *seen, size_
         return 0;
     }
     if (!*seen) {
-        long r = check_request_line(buf, *ls, cr, 1, max_uri);
+        /* First what a read ending just before the CR would have seen of
+         * the line (incomplete), so that the outcome does not depend on
+         * where the reads ended; then the complete line. */
+        long r = check_request_line(buf, *ls, cr, 0, max_uri);
+        if (r == 0)
+            r = check_request_line(buf, *ls, cr, 1, max_uri);
         if (r != 0)
             return r;
         *seen = 1;
@@ -550,6 +555,35 @@ static int field_semantics(const turbo__header *f, turbo__head *h, semantics *se
     return 0;
 }
 
+/* authority = host [ ":" port ] for http(s) (RFC 3986 3.2, RFC 9110
+ * 4.2.1): host a non-empty reg-name (unreserved, pct-encoded, sub-delims)
+ * or an IPv6 literal in brackets, port digits. Userinfo ('@') and bytes
+ * like '"' or '<' are refused: the authority replaces Host (RFC 9112
+ * 3.2.2), so it must be no looser than a host name. */
+static int is_authority(const char *s, size_t n)
+{
+    static const char reg_name[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "0123456789-._~%!$&'()*+,;=";
+    size_t i = 0;
+    if (n > 0 && s[0] == '[') {
+        for (i = 1; i < n && s[i] != ']'; i++)
+            if (hex_value(s[i]) < 0 && s[i] != ':' && s[i] != '.')
+                return 0;
+        if (i == n || i == 1)
+            return 0;
+        i++;
+    } else {
+        while (i < n && s[i] != ':' && memchr(reg_name, s[i], sizeof reg_name - 1) != NULL)
+            i++;
+        if (i == 0)
+            return 0;
+    }
+    if (i < n && s[i] == ':')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9';)
+            i++;
+    return i == n;
+}
+
 /* Parses the request-target starting at *pp; leaves *pp on the byte after
  * it. Only the forms a server (not a proxy) must accept are taken. */
 static int parse_target(int simd, const char *buf, size_t len, size_t *pp, turbo__head *h)
@@ -589,7 +623,7 @@ static int parse_target(int simd, const char *buf, size_t len, size_t *pp, turbo
         return -400;
     slash = memchr(buf + a, '/', path_end - a);
     a_end = slash != NULL ? (size_t)(slash - buf) : path_end;
-    if (a_end == a || memchr(buf + a, '@', a_end - a) != NULL)
+    if (!is_authority(buf + a, a_end - a))
         return -400;
     h->path = slash != NULL ? slice(slash, path_end - a_end) : slice(root, 1);
     return 0;

@@ -74,7 +74,9 @@ typedef struct turbo__head {
 /*
  * Parses a complete head buf[0..len) (len as returned by head_scan).
  * headers/max_headers is caller storage for the fields. Fills *h; every
- * slice points into buf. Returns 0, or a negative status:
+ * slice points into buf, except one: an absolute-form target with an
+ * empty path ("http://h?q") gets path "/" from static storage. Returns 0,
+ * or a negative status:
  *   -400 malformed request line or field, a method that is not a token,
  *        a target that is not origin-form / absolute-form (or "*" for
  *        OPTIONS), forbidden bytes in target, names or values, obs-fold,

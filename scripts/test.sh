@@ -29,3 +29,6 @@ echo "== build with ThreadSanitizer and run the multi-threaded suites"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DTURBO_TSAN=ON >/dev/null
 cmake --build build-tsan -j"$jobs" --target test_server test_routes_live
 (cd build-tsan && ctest --output-on-failure -R 'test_server|test_routes_live')
+
+echo "== each fuzz target for a bounded time (the long run: scripts/fuzz.sh 600)"
+FUZZ_JOBS=2 scripts/fuzz.sh 30

@@ -511,6 +511,22 @@ START_TEST(absolute_form_with_empty_host_or_userinfo_is_400)
 }
 END_TEST
 
+/* Found by test_differential: the authority of an absolute-form target
+ * (which stands in for Host) took any target byte, '"' and '<' included. */
+START_TEST(absolute_form_authority_must_be_host_and_port)
+{
+    ck_assert_int_eq(request(LIT("GET http://a.\"b/x HTTP/1.1\r\nHost: a\r\n\r\n")), -400);
+    ck_assert_int_eq(request(LIT("GET http://a<b>/ HTTP/1.1\r\nHost: a\r\n\r\n")), -400);
+    ck_assert_int_eq(request(LIT("GET http://h:8x/ HTTP/1.1\r\nHost: a\r\n\r\n")), -400);
+    ck_assert_int_eq(request(LIT("GET http://:80/ HTTP/1.1\r\nHost: a\r\n\r\n")), -400);
+    ck_assert_int_eq(request(LIT("GET http://[zz]/ HTTP/1.1\r\nHost: a\r\n\r\n")), -400);
+    ck_assert_int_eq(request(LIT("GET http://[::1/ HTTP/1.1\r\nHost: a\r\n\r\n")), -400);
+    ck_assert_int_eq(request(LIT("GET http://a~b.c%41:8080/x HTTP/1.1\r\nHost: a\r\n\r\n")), 0);
+    ck_assert_int_eq(request(LIT("GET http://[::1]:80?q HTTP/1.1\r\nHost: a\r\n\r\n")), 0);
+    ck_assert_int_eq(request(LIT("GET https://h: HTTP/1.1\r\nHost: a\r\n\r\n")), 0);
+}
+END_TEST
+
 START_TEST(forbidden_bytes_in_target_are_400)
 {
     ck_assert_int_eq(request(LIT("GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n")), -400);
@@ -850,6 +866,22 @@ START_TEST(uri_too_long_before_a_framing_error_is_414_however_split)
     lim.max_uri_bytes = 16;
     ck_assert_int_eq(request_with(LIT(req), &lim), -414);
     ck_assert_int_eq(request_bytewise(LIT(req), &lim), -414);
+}
+END_TEST
+
+/* Found by fuzz_request: a read ending inside this request line saw a
+ * short target followed by more than "HTTP/1.1" (-400), while the whole
+ * line in one read passed the scan and the head then outgrew
+ * max_header_bytes (-431). */
+START_TEST(overlong_version_is_400_however_split)
+{
+    static const char req[] = "POST /2 HTTP/1.1)))))))))))))))))))))))))))))))))))))))))"
+                              "\r\nHost: h\r\nX: yyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\r\n\r\n";
+    turbo__limits lim = default_limits();
+    lim.max_uri_bytes = 16;
+    lim.max_header_bytes = 80;
+    ck_assert_int_eq(request_with(LIT(req), &lim), -400);
+    ck_assert_int_eq(request_bytewise(LIT(req), &lim), -400);
 }
 END_TEST
 
@@ -1497,6 +1529,7 @@ static Suite *parse_suite(void)
     tcase_add_test(tc, asterisk_target_outside_options_is_400);
     tcase_add_test(tc, absolute_form_other_than_http_or_https_is_400);
     tcase_add_test(tc, absolute_form_with_empty_host_or_userinfo_is_400);
+    tcase_add_test(tc, absolute_form_authority_must_be_host_and_port);
     tcase_add_test(tc, forbidden_bytes_in_target_are_400);
     tcase_add_test(tc, other_http_versions_are_505);
     tcase_add_test(tc, malformed_or_missing_versions_are_400);
@@ -1527,6 +1560,7 @@ static Suite *parse_suite(void)
     tcase_add_test(tc, incomplete_request_line_too_long_for_any_target_is_414);
     tcase_add_test(tc, long_query_counts_towards_max_uri_bytes);
     tcase_add_test(tc, uri_too_long_before_a_framing_error_is_414_however_split);
+    tcase_add_test(tc, overlong_version_is_400_however_split);
     tcase_add_test(tc, method_longer_than_max_uri_bytes_is_400);
 
     tcase_add_loop_test(tc, every_split_point_gives_the_one_shot_result, 0,

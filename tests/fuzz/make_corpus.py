@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Writes the committed seed corpus (tests/fuzz/corpus/<target>/).
+
+Each seed starts with the control bytes the target expects (see the
+comment at the top of each fuzz_*.c); run from anywhere:
+    python3 tests/fuzz/make_corpus.py
+"""
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def ctl(flags=0, sizes=(), limits=b""):
+    return bytes([flags, len(sizes)]) + bytes(sizes) + limits
+
+
+H = b"Host: h\r\n"
+REQUESTS = {
+    "get": b"GET / HTTP/1.1\r\n" + H + b"\r\n",
+    "get_query": b"GET /a/b?x=1&y=%20 HTTP/1.1\r\n" + H + b"Accept: */*\r\n\r\n",
+    "http10": b"GET /old HTTP/1.0\r\n\r\n",
+    "absolute_form": b"GET http://h:80/p?q HTTP/1.1\r\n" + H + b"\r\n",
+    "options_star": b"OPTIONS * HTTP/1.1\r\n" + H + b"\r\n",
+    "leading_crlf": b"\r\n\r\nGET / HTTP/1.1\r\n" + H + b"\r\n",
+    "post_cl": b"POST /f HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nhello",
+    "post_cl_zero": b"POST /f HTTP/1.1\r\n" + H + b"Content-Length: 0\r\n\r\n",
+    "chunked": b"POST /c HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+               b"5\r\nhello\r\n6;ext=1;q=\"a b\"\r\n world\r\n0\r\nTrailer: x\r\n\r\n",
+    "chunked_bws": b"POST /c HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip, chunked\r\n\r\n"
+                   b"a \t;e\r\n0123456789\r\n0\r\n\r\n",
+    "pipelined": b"GET /1 HTTP/1.1\r\n" + H + b"\r\n"
+                 b"POST /2 HTTP/1.1\r\n" + H + b"Content-Length: 3\r\n\r\nabc"
+                 b"POST /3 HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n"
+                 b"GET /4 HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n",
+    "expect": b"PUT /u HTTP/1.1\r\n" + H + b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
+    "expect_bad": b"PUT /u HTTP/1.1\r\n" + H + b"Expect: foo\r\n\r\n",
+    "conn_tokens": b"GET / HTTP/1.1\r\n" + H + b"Connection: keep-alive, Upgrade\r\nUpgrade: x\r\n\r\n",
+    "ows_values": b"GET / HTTP/1.1\r\nHost:\th \r\nX-Empty:\r\nX-A:  a b  \r\n\r\n",
+    # Smuggling shapes and malformed input: each must be refused the same way.
+    "cl_te": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "te_cl": b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n",
+    "cl_cl": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+    "cl_list": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4, 4\r\n\r\nabcd",
+    "cl_sign": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: +4\r\n\r\nabcd",
+    "cl_huge": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 99999999999999999999999\r\n\r\n",
+    "te_chunked_twice": b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+    "te_not_last": b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked, gzip\r\n\r\n",
+    "te_http10": b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "te_space_colon": b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+    "obs_fold": b"GET / HTTP/1.1\r\n" + H + b"X: a\r\n b\r\n\r\n",
+    "bare_lf": b"GET / HTTP/1.1\n" + H + b"\n",
+    "bare_cr": b"GET / HTTP/1.1\r" + H + b"\r\n",
+    "nul": b"GET /\x00 HTTP/1.1\r\n" + H + b"\r\n",
+    "no_host": b"GET / HTTP/1.1\r\n\r\n",
+    "two_hosts": b"GET / HTTP/1.1\r\n" + H + H + b"\r\n",
+    "version_2": b"GET / HTTP/2.0\r\n" + H + b"\r\n",
+    "tls_hello": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+    "chunk_size_overflow": b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+                           b"10000000000000001\r\n",
+    "chunk_bad_crlf": b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+                      b"3\r\nabcX\r\n0\r\n\r\n",
+    "chunk_lf_only": b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n",
+    "long_uri": b"GET /" + b"a" * 300 + b" HTTP/1.1\r\n" + H + b"\r\n",
+    "many_headers": b"GET / HTTP/1.1\r\n" + H + b"".join(b"X%d: v\r\n" % i for i in range(20)) + b"\r\n",
+}
+
+for name, req in REQUESTS.items():
+    write("fuzz_request", name, ctl() + req)
+# The same streams split into odd reads, and some under small limits
+# (limits bytes: max_header_bytes/4, max_headers%16, max_uri_bytes, max_body).
+write("fuzz_request", "pipelined_split_1_7", ctl(0, (1, 7)) + REQUESTS["pipelined"])
+write("fuzz_request", "chunked_split_3", ctl(2, (3,)) + REQUESTS["chunked"])
+write("fuzz_request", "chunked_bytewise", bytes([2, 0]) + REQUESTS["chunked"])
+write("fuzz_request", "small_limits", ctl(1, (5, 2), bytes([20, 3, 16, 4])) + REQUESTS["pipelined"])
+write("fuzz_request", "small_uri", ctl(1, (), bytes([64, 10, 8, 100])) + REQUESTS["long_uri"])
+write("fuzz_request", "small_headers", ctl(1, (9,), bytes([255, 4, 255, 255])) + REQUESTS["many_headers"])
+write("fuzz_request", "small_body", ctl(1, (), bytes([255, 10, 255, 5])) + REQUESTS["chunked"])
+# Inputs the fuzzer found (kept as regression seeds).
+write("fuzz_request", "found_overlong_version_split", ctl(1, (5, 2), bytes([20, 3, 16, 4]))
+      + b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /2 HTTP/1.1" + b")" * 52
+      + b"\r\nHost: h\r\nContent-Le:gth: 3\r\n\r\n")
+write("fuzz_request", "found_absolute_form_empty_path", ctl() + b"GET http://h:80?q HTTP/1.1\r\nHost: : h\r\n\r\n")
+
+CHUNKED = {
+    "simple": b"5\r\nhello\r\n0\r\n\r\n",
+    "two_chunks": b"1\r\na\r\nA\r\n0123456789\r\n0\r\n\r\n",
+    "ext": b"3;name=value;flag\r\nabc\r\n0;last\r\n\r\n",
+    "ext_quoted": b"3;n=\"a;b\\\"c\"\r\nabc\r\n0\r\n\r\n",
+    "bws": b"3 \t ;x\r\nabc\r\n0\r\n\r\n",
+    "trailers": b"2\r\nhi\r\n0\r\nExpires: never\r\nX-Sum: 1\r\n\r\n",
+    "upper_hex": b"aB\r\n" + b"x" * 0xAB + b"\r\n0\r\n\r\n",
+    "leading_zeros": b"0000000000000003\r\nabc\r\n0\r\n\r\n",
+    "too_many_digits": b"00000000000000003\r\nabc\r\n0\r\n\r\n",
+    "overflow": b"ffffffffffffffff\r\n",
+    "empty_size": b"\r\nabc\r\n",
+    "negative": b"-1\r\n",
+    "bad_data_crlf": b"3\r\nabcd\r\n0\r\n\r\n",
+    "bare_lf": b"3\nabc\n0\n\n",
+    "ctl_in_ext": b"3;a\x01b\r\nabc\r\n0\r\n\r\n",
+    "obs_fold_trailer": b"0\r\nX: a\r\n b\r\n\r\n",
+    "trailer_no_colon": b"0\r\nXYZ\r\n\r\n",
+    "trailer_space_name": b"0\r\nX Y: 1\r\n\r\n",
+    "then_next_request": b"1\r\nz\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    "incomplete": b"10\r\nabc",
+}
+for name, body in CHUNKED.items():
+    write("fuzz_chunked", name, ctl() + body)
+write("fuzz_chunked", "split_compact", ctl(2, (1, 4, 2)) + CHUNKED["two_chunks"])
+write("fuzz_chunked", "prefix_bytewise", bytes([6, 0]) + CHUNKED["trailers"])
+write("fuzz_chunked", "small_body_limit", ctl(1, (3,), bytes([100, 4])) + CHUNKED["two_chunks"])
+write("fuzz_chunked", "small_trailer_limit", ctl(1, (), bytes([10, 255])) + CHUNKED["trailers"])
+write("fuzz_chunked", "small_ext_limit", ctl(3, (2,), bytes([5, 255])) + CHUNKED["ext"])
+
+# fuzz_router programs: op byte (0 add, 3 remove, 4 commit, 5 retire,
+# 6 match, 7 rollback), method index, then a pattern/path: a byte n < 0x80
+# and n % 5 vocabulary indices, or 0x80 | len and raw bytes.
+GET, HEAD, POST, PUT, DELETE, BADM = 0, 1, 2, 3, 5, 10
+PSEG = ["", "a", "b", "ab", "x", "{x}", "{y}", "{id}", "{r...}", "{x...}", "{", "}", "{}",
+        "{1x}", "x?y", "{x}y", "*", "%2F", "...", "{_a9}", "a.b", "{x", "x}", "{...}",
+        "{x..}", "{a-b}", "#", "~!$", "{r...}", "{Z}"]
+PATHSEG = ["", "a", "b", "ab", "x", "a/b", "?", "{x}", "%2F", "...", "*", "a.b", "~!$", "\x01"]
+
+
+def pat(*segs):
+    return bytes([len(segs)] + [PSEG.index(x) for x in segs]) if segs else bytes([0])
+
+
+def path(*segs):
+    return bytes([len(segs)] + [PATHSEG.index(x) for x in segs]) if segs else bytes([0])
+
+
+def raw(b):
+    return bytes([0x80 | len(b)]) + b
+
+
+def add(m, p):
+    return bytes([0, m]) + p
+
+
+def remove(m, p):
+    return bytes([3, m]) + p
+
+
+def match(m, p):
+    return bytes([6, m]) + p
+
+
+COMMIT, RETIRE, ROLLBACK = b"\x04", b"\x05", b"\x07"
+PROGRAMS = {
+    "add_match": add(GET, pat("a")) + match(GET, path("a")),
+    "root": add(GET, pat()) + match(GET, path()) + match(HEAD, path()) + match(POST, path()),
+    "params": add(GET, pat("a", "{x}")) + add(GET, pat("a", "{y}")) + match(GET, path("a", "b")),
+    "precedence": add(GET, pat("{x}")) + add(GET, pat("a")) + add(GET, pat("{r...}"))
+                  + match(GET, path("a")) + match(GET, path("b")) + match(GET, path("a", "b")),
+    "catch_all": add(GET, pat("a", "{r...}")) + match(GET, path("a", "")) + match(GET, path("a"))
+                 + match(GET, path("a", "a/b")),
+    "method_405": add(POST, pat("x")) + add(PUT, pat("x")) + match(GET, path("x")) + match(DELETE, path("x")),
+    "head_fallback": add(GET, pat("{x}")) + add(HEAD, pat("a")) + match(HEAD, path("a"))
+                     + match(HEAD, path("b")),
+    "eexist": add(GET, pat("{x}")) + add(GET, pat("{y}")) + add(POST, pat("{y}")) + COMMIT,
+    "epattern": add(GET, pat("{1x}")) + add(GET, pat("{x}y")) + add(GET, pat("{x...}", "a"))
+                + add(GET, pat("{x}", "{x}")) + add(GET, raw(b"a")) + add(GET, raw(b"")) + add(GET, pat("{...}")),
+    "einval": add(BADM, pat("a")) + add(9, pat("a")) + remove(BADM, pat("a")),
+    "remove": add(GET, pat("a")) + add(GET, pat("b")) + COMMIT + remove(GET, pat("a"))
+              + match(GET, path("a")) + match(GET, path("b")),
+    "remove_enoent": remove(GET, pat("a")) + add(GET, pat("a")) + remove(POST, pat("a")),
+    "remove_by_shape": add(GET, pat("{x}")) + remove(GET, pat("{y}")) + match(GET, path("x")),
+    "rollback_add": add(GET, pat("a")) + ROLLBACK + match(GET, path("a")),
+    "rollback_remove": add(GET, pat("a")) + COMMIT + remove(GET, pat("a")) + ROLLBACK + match(GET, path("a")),
+    "retire_later": add(GET, pat("a")) + COMMIT + remove(GET, pat("a")) + COMMIT + add(GET, pat("b"))
+                    + COMMIT + RETIRE + match(GET, path("b")),
+    "trailing_slash": add(GET, pat("a", "")) + add(GET, pat("a")) + match(GET, path("a", ""))
+                      + match(GET, path("a")),
+    "empty_param": add(GET, pat("{x}", "b")) + match(GET, path("", "b")),
+    "raw_pattern": add(GET, raw(b"/a//b")) + add(GET, raw(b"/%7e/{id}")) + match(GET, raw(b"/a//b"))
+                   + match(GET, raw(b"/%7e/1")),
+    "raw_path_nul": add(GET, pat("{x...}")) + match(GET, raw(b"/a\x00b")) + match(GET, raw(b"a"))
+                    + match(GET, raw(b"")),
+    "many_methods": b"".join(add(m, pat("x")) for m in range(9)) + match(11, path("x")) + match(HEAD, path("x")),
+    "deep": add(GET, pat("a", "b", "{x}", "{r...}")) + add(GET, pat("a", "{y}", "ab", "x"))
+            + match(GET, path("a", "b", "ab", "x")),
+}
+for name, prog in PROGRAMS.items():
+    write("fuzz_router", name, prog)
