@@ -293,32 +293,45 @@ static PyObject *req_client(RequestObject *self, void *c)
     CACHED(client, make_client(self->req));
 }
 
+/* Walks the raw query one "key=value" pair at a time: *pos starts at 0;
+ * returns 0 when there is no pair left. A pair without '=' has an empty
+ * value. */
+static int next_query_pair(turbo_str q, size_t *pos, turbo_str *key, turbo_str *value)
+{
+    if (q.ptr == NULL || *pos >= q.len)
+        return 0;
+    const char *end = q.ptr + q.len;
+    const char *p = q.ptr + *pos;
+    const char *amp = memchr(p, '&', (size_t)(end - p));
+    const char *stop = amp != NULL ? amp : end;
+    const char *eq = memchr(p, '=', (size_t)(stop - p));
+    *pos = (size_t)(stop - q.ptr) + 1;
+    key->ptr = p;
+    key->len = (size_t)((eq != NULL ? eq : stop) - p);
+    value->ptr = eq != NULL ? eq + 1 : stop;
+    value->len = eq != NULL ? (size_t)(stop - eq - 1) : 0;
+    return 1;
+}
+
 static PyObject *make_query_params(turbo_request *req)
 {
     PyObject *d = PyDict_New();
     if (d == NULL)
         return NULL;
-    turbo_str q = turbo_request_query(req);
-    const char *p = q.ptr, *end = q.ptr + q.len;
-    while (p != NULL && p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp != NULL ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(stop - p));
-        const char *kend = eq != NULL ? eq : stop;
-        if (kend != p) {
-            turbo_str k = {p, (size_t)(kend - p)};
-            turbo_str v = {eq != NULL ? eq + 1 : stop, eq != NULL ? (size_t)(stop - eq - 1) : 0};
-            PyObject *key = decode_component(req, k, 1);
-            PyObject *val = key != NULL ? decode_component(req, v, 1) : NULL;
-            int rc = val != NULL ? PyDict_SetDefault(d, key, val) != NULL : 0;
-            Py_XDECREF(key);
-            Py_XDECREF(val);
-            if (!rc) {
-                Py_DECREF(d);
-                return NULL;
-            }
+    turbo_str q = turbo_request_query(req), k, v;
+    size_t pos = 0;
+    while (next_query_pair(q, &pos, &k, &v)) {
+        if (k.len == 0)
+            continue;
+        PyObject *key = decode_component(req, k, 1);
+        PyObject *val = key != NULL ? decode_component(req, v, 1) : NULL;
+        int rc = val != NULL ? PyDict_SetDefault(d, key, val) != NULL : 0;
+        Py_XDECREF(key);
+        Py_XDECREF(val);
+        if (!rc) {
+            Py_DECREF(d);
+            return NULL;
         }
-        p = stop + 1;
     }
     return d;
 }
@@ -781,20 +794,11 @@ static int key_matches(const char *raw, size_t n, const char *name, size_t name_
  * the same one Request.query_params reports. */
 static int find_query(turbo_request *req, const char *name, size_t name_len, turbo_str *value)
 {
-    turbo_str q = turbo_request_query(req);
-    const char *p = q.ptr, *end = q.ptr + q.len;
-    while (p != NULL && p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp != NULL ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(stop - p));
-        const char *kend = eq != NULL ? eq : stop;
-        if (key_matches(p, (size_t)(kend - p), name, name_len)) {
-            value->ptr = eq != NULL ? eq + 1 : stop;
-            value->len = eq != NULL ? (size_t)(stop - eq - 1) : 0;
+    turbo_str q = turbo_request_query(req), k;
+    size_t pos = 0;
+    while (next_query_pair(q, &pos, &k, value))
+        if (key_matches(k.ptr, k.len, name, name_len))
             return 1;
-        }
-        p = stop + 1;
-    }
     return 0;
 }
 
