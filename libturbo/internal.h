@@ -165,9 +165,8 @@ struct turbo_server {
     ck_epoch_record_t writer_rec;     /* used under write_lock only */
     _Atomic unsigned retired_pending; /* retirements not yet reclaimed */
     turbo__retired *reclaimed;        /* grace period over, to free outside the lock */
-    _Alignas(64) char writer_end[1];  /* keeps the next fields off the writers' line */
 
-    int state;
+    _Alignas(64) int state; /* from here on, off the writers' line */
     int port;
     int shared_fd;   /* inherited fd (not owned), or -1 */
     int *listen_fds; /* nthreads owned SO_REUSEPORT sockets, or NULL */

@@ -66,7 +66,7 @@ static inline char lower_ascii(char c)
 }
 
 /* s[0..n) equals the lowercase literal lit, ignoring ASCII case. */
-static int ieq(const char *s, size_t n, const char *lit)
+int turbo__ieq(const char *s, size_t n, const char *lit)
 {
     size_t i;
     if (strlen(lit) != n)
@@ -482,7 +482,7 @@ static int transfer_encoding(turbo_str v, semantics *sem)
     while (next_element(v, &pos, &el)) {
         if (el.len == 0)
             return -400;
-        if (ieq(el.ptr, el.len, "chunked")) {
+        if (turbo__ieq(el.ptr, el.len, "chunked")) {
             sem->te_chunked++;
             sem->te_last_chunked = 1;
         } else {
@@ -506,9 +506,9 @@ static int connection(turbo_str v, turbo__head *h)
             continue;
         if (!is_token(el))
             return -400;
-        if (ieq(el.ptr, el.len, "close"))
+        if (turbo__ieq(el.ptr, el.len, "close"))
             h->conn_close = 1;
-        else if (ieq(el.ptr, el.len, "keep-alive"))
+        else if (turbo__ieq(el.ptr, el.len, "keep-alive"))
             h->conn_keep_alive = 1;
     }
     return 0;
@@ -520,22 +520,22 @@ static int field_semantics(const turbo__header *f, turbo__head *h, semantics *se
     const turbo_str n = f->name, v = f->value;
     switch (n.len) {
     case 4:
-        if (ieq(n.ptr, n.len, "host") && ++sem->hosts > 1)
+        if (turbo__ieq(n.ptr, n.len, "host") && ++sem->hosts > 1)
             return -400;
         break;
     case 6:
-        if (ieq(n.ptr, n.len, "expect")) {
-            if (!ieq(v.ptr, v.len, "100-continue"))
+        if (turbo__ieq(n.ptr, n.len, "expect")) {
+            if (!turbo__ieq(v.ptr, v.len, "100-continue"))
                 return -417;
             h->expect_continue = 1;
         }
         break;
     case 10:
-        if (ieq(n.ptr, n.len, "connection"))
+        if (turbo__ieq(n.ptr, n.len, "connection"))
             return connection(v, h);
         break;
     case 14:
-        if (ieq(n.ptr, n.len, "content-length")) {
+        if (turbo__ieq(n.ptr, n.len, "content-length")) {
             if (h->has_content_length) /* even with the same value */
                 return -400;
             if (content_length(v, &h->content_length) != 0)
@@ -544,7 +544,7 @@ static int field_semantics(const turbo__header *f, turbo__head *h, semantics *se
         }
         break;
     case 17:
-        if (ieq(n.ptr, n.len, "transfer-encoding")) {
+        if (turbo__ieq(n.ptr, n.len, "transfer-encoding")) {
             if (h->minor == 0) /* RFC 9112 6.1: a 1.0 peer cannot mean it */
                 return -400;
             return transfer_encoding(v, sem);
@@ -615,9 +615,9 @@ static int parse_target(int simd, const char *buf, size_t len, size_t *pp, turbo
     }
     /* absolute-form: http or https only, a non-empty authority without
      * userinfo (RFC 9110 4.2.1/4.2.4), then an optional path. */
-    if (path_end - s >= 7 && ieq(buf + s, 7, "http://"))
+    if (path_end - s >= 7 && turbo__ieq(buf + s, 7, "http://"))
         a = s + 7;
-    else if (path_end - s >= 8 && ieq(buf + s, 8, "https://"))
+    else if (path_end - s >= 8 && turbo__ieq(buf + s, 8, "https://"))
         a = s + 8;
     else
         return -400;

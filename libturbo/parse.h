@@ -119,6 +119,10 @@ void turbo__chunked_init(turbo__chunked *c);
 int turbo__chunked_decode(turbo__chunked *c, char *buf, size_t len, size_t *in, size_t *out,
                           const turbo__limits *lim);
 
+/* s[0..n) equals the lowercase literal lit, ignoring ASCII case (not the
+ * locale's). */
+int turbo__ieq(const char *s, size_t n, const char *lit);
+
 /* Test hook: 1 selects the SSE4.2 scanners when the CPU has them (the
  * default), 0 forces the scalar code. Not thread-safe; tests only. */
 void turbo__parse_use_simd(int on);

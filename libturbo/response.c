@@ -116,21 +116,6 @@ static int is_tchar(unsigned char c)
            (c != 0 && memchr(extra, c, sizeof(extra) - 1) != NULL);
 }
 
-static int name_is(const char *name, size_t len, const char *lower)
-{
-    size_t n = strlen(lower);
-    if (len != n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c + 32);
-        if (c != lower[i])
-            return 0;
-    }
-    return 1;
-}
-
 static int value_has_token(const char *v, size_t len, const char *lower)
 {
     /* `lower` anywhere in a comma list, case-insensitive. */
@@ -144,7 +129,7 @@ static int value_has_token(const char *v, size_t len, const char *lower)
         size_t end = i;
         while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
             end--;
-        if (name_is(v + start, end - start, lower))
+        if (turbo__ieq(v + start, end - start, lower))
             return 1;
     }
     return 0;
@@ -171,9 +156,9 @@ int turbo_response_header(turbo_response *res, const char *name, size_t name_len
     }
     /* The library owns message framing: a handler-set length could only
      * disagree with the bytes actually sent. */
-    if (name_is(name, name_len, "content-length") || name_is(name, name_len, "transfer-encoding"))
+    if (turbo__ieq(name, name_len, "content-length") || turbo__ieq(name, name_len, "transfer-encoding"))
         return TURBO_EINVAL;
-    if (name_is(name, name_len, "connection")) {
+    if (turbo__ieq(name, name_len, "connection")) {
         /* The library writes Connection itself; the handler may only ask
          * for the connection to be closed. */
         if (value_has_token(value, value_len, "close"))
@@ -193,9 +178,9 @@ int turbo_response_header(turbo_response *res, const char *name, size_t name_len
     *p++ = '\r';
     *p++ = '\n';
     res->headers.len = (size_t)(p - res->headers.ptr);
-    if (name_is(name, name_len, "date"))
+    if (turbo__ieq(name, name_len, "date"))
         res->has_date = 1;
-    else if (name_is(name, name_len, "server"))
+    else if (turbo__ieq(name, name_len, "server"))
         res->has_server = 1;
     return TURBO_OK;
 }

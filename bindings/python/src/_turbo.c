@@ -907,13 +907,8 @@ static int call_endpoint(endpoint *ep, turbo_request *req, turbo_response *res)
  * exits. On a free-threaded build the same calls attach and detach the
  * thread's state, and nothing is serialized.
  */
-typedef struct io_thread_state {
-    PyThreadState *ts;
-    PyGILState_STATE g;
-} io_thread_state;
-
 static pthread_key_t tstate_key;
-static _Thread_local io_thread_state *my_tstate;
+static _Thread_local PyThreadState *my_tstate;
 
 /* At thread exit. Not PyGILState_Release: glibc has already cleared every
  * thread-specific value, CPython's own GIL-state slot included, before it
@@ -921,28 +916,23 @@ static _Thread_local io_thread_state *my_tstate;
  * Delete it directly instead. */
 static void tstate_destroy(void *p)
 {
-    io_thread_state *st = p;
     if (Py_IsInitialized()) {
-        PyEval_RestoreThread(st->ts);
-        PyThreadState_Clear(st->ts);
+        PyEval_RestoreThread(p);
+        PyThreadState_Clear(p);
         PyThreadState_DeleteCurrent(); /* releases the GIL */
     }
-    PyMem_RawFree(st);
 }
 
 static int trampoline(turbo_request *req, turbo_response *res, void *ud)
 {
-    io_thread_state *st = my_tstate;
-    if (st == NULL) {
-        st = PyMem_RawMalloc(sizeof(*st));
-        if (st == NULL)
-            return TURBO_ENOMEM;
-        st->g = PyGILState_Ensure();
-        st->ts = PyThreadState_Get();
-        my_tstate = st;
-        pthread_setspecific(tstate_key, st);
+    if (my_tstate == NULL) {
+        /* The thread's first request: make its state (and take the GIL);
+         * the state is kept, never released by a matching Release. */
+        PyGILState_Ensure();
+        my_tstate = PyThreadState_Get();
+        pthread_setspecific(tstate_key, my_tstate);
     } else {
-        PyEval_RestoreThread(st->ts);
+        PyEval_RestoreThread(my_tstate);
     }
     int rc = call_endpoint(ud, req, res);
     PyEval_SaveThread();
