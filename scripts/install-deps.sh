@@ -3,7 +3,20 @@
 # when some are missing (so it is quick, and works offline, once done).
 # Usage: scripts/install-deps.sh [extra packages...]
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libevent-dev libck-dev check curl python3-dev python3-pytest python3-pip python3-setuptools libhttp-parser-dev clang valgrind "$@")
+pkgs=(
+  # build and unit tests
+  build-essential cmake pkg-config libevent-dev libck-dev check curl
+  # the Python binding
+  python3-dev python3-pytest python3-pip python3-setuptools
+  # hardening: differential test, fuzzing (clang, llvm's coverage tools), valgrind
+  libhttp-parser-dev clang llvm valgrind
+  # the ABI check (abidw/abidiff) and the consumers built against an install
+  abigail-tools g++ cargo luajit
+  # deployment tests: real proxies in front, systemd-socket-activate
+  nginx haproxy systemd
+  # commands the docs show (their code blocks are checked)
+  linux-perf strace wrk
+  "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
