@@ -178,6 +178,9 @@ struct turbo_server {
 /* listener.c */
 int turbo__listen_bind(turbo_server *s, const char *host, int port);
 void turbo__listen_close(turbo_server *s);
+/* Drops s from turbo_server_stop_on_signal()'s table (signals.c); puts a
+ * signal's previous disposition back when no server wants it any more. */
+void turbo__signals_forget(turbo_server *s);
 void turbo__accept_cb(evutil_socket_t fd, short what, void *arg);
 
 /* conn.c */

@@ -431,6 +431,7 @@ void turbo_server_free(turbo_server *s)
 {
     if (s == NULL)
         return;
+    turbo__signals_forget(s); /* no signal handler may reach s from here on */
     if (s->state == TURBO__RUNNING && !s->cfg.run_on_caller) {
         turbo_server_stop(s);
         turbo_server_wait(s);

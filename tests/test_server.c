@@ -1354,6 +1354,63 @@ START_TEST(stop_from_a_signal_handler_stops_the_server)
 }
 END_TEST
 
+static volatile sig_atomic_t usr2_seen;
+static void count_usr2(int sig)
+{
+    (void)sig;
+    usr2_seen++;
+}
+
+static void (*current_handler(int sig))(int)
+{
+    struct sigaction now;
+    ck_assert_int_eq(sigaction(sig, NULL, &now), 0);
+    return now.sa_handler;
+}
+
+START_TEST(stop_on_signal_stops_every_registered_server_then_restores_the_handler)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = count_usr2;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGUSR2, &sa, NULL), 0);
+
+    turbo_server *a = start_server(NULL);
+    turbo_server *b = start_server(NULL);
+    ck_assert_int_eq(turbo_server_stop_on_signal(NULL, SIGUSR2), TURBO_EINVAL);
+    ck_assert_int_eq(turbo_server_stop_on_signal(a, SIGKILL), TURBO_EINVAL);
+    ck_assert_int_eq(turbo_server_stop_on_signal(a, SIGSTOP), TURBO_EINVAL);
+    ck_assert_int_eq(turbo_server_stop_on_signal(a, 0), TURBO_EINVAL);
+    ck_assert_int_eq(turbo_server_stop_on_signal(a, 65), TURBO_EINVAL);
+    ck_assert_int_eq(turbo_server_stop_on_signal(a, SIGUSR2), TURBO_OK);
+    ck_assert_int_eq(turbo_server_stop_on_signal(a, SIGUSR2), TURBO_OK); /* repeat: harmless */
+    ck_assert_int_eq(turbo_server_stop_on_signal(b, SIGUSR2), TURBO_OK);
+    ck_assert_ptr_ne(current_handler(SIGUSR2), count_usr2);
+
+    client *c = client_open(a);
+    response *r = response_new();
+    exchange(c, GET("/"), r);
+    assert_root(r);
+
+    ck_assert_int_eq(raise(SIGUSR2), 0);
+    ck_assert_int_eq(turbo_server_wait(a), TURBO_OK);
+    ck_assert_int_eq(turbo_server_wait(b), TURBO_OK);
+    ck_assert_uint_eq(read_until_eof(c), 0); /* the stop closed the idle connection */
+    client_close(c);
+    ck_assert_int_eq(usr2_seen, 0);
+
+    turbo_server_free(a);
+    ck_assert_ptr_ne(current_handler(SIGUSR2), count_usr2); /* b still wants it */
+    turbo_server_free(b);
+    server = NULL;
+    ck_assert_ptr_eq(current_handler(SIGUSR2), count_usr2);
+    ck_assert_int_eq(raise(SIGUSR2), 0);
+    ck_assert_int_eq(usr2_seen, 1);
+    free(r);
+}
+END_TEST
+
 START_TEST(stop_before_any_request_and_repeated_stop_are_harmless)
 {
     turbo_server *s = start_server(NULL);
@@ -1694,6 +1751,7 @@ static Suite *server_suite(void)
           two_threads_both_serve_connections}},
         {"lifecycle",
          {graceful_stop_finishes_requests_in_flight, stop_from_a_signal_handler_stops_the_server,
+          stop_on_signal_stops_every_registered_server_then_restores_the_handler,
           stop_before_any_request_and_repeated_stop_are_harmless,
           inherited_listening_fd_serves_and_reports_its_port,
           run_on_caller_serves_on_the_calling_thread}},

@@ -35,7 +35,7 @@ extern "C" {
 
 /** Library version, also returned at run time by turbo_version(). */
 #define TURBO_VERSION_MAJOR 0
-#define TURBO_VERSION_MINOR 1
+#define TURBO_VERSION_MINOR 2
 #define TURBO_VERSION_PATCH 0
 /** Bumped on every incompatible ABI change; equals the SONAME's number. */
 #define TURBO_ABI_VERSION 0
@@ -232,6 +232,19 @@ TURBO_API int turbo_server_run(turbo_server *s);
  *  once. Safe from any thread and from a signal handler (it only writes
  *  to an eventfd and sets a flag). Repeated calls are harmless. */
 TURBO_API void turbo_server_stop(turbo_server *s);
+
+/** Makes signal signum (SIGINT, SIGTERM, ...) stop s, as turbo_server_stop()
+ *  would: installs a process-wide handler (sigaction, SA_RESTART) that stops
+ *  every server registered for signum. For callers that cannot install a C
+ *  signal handler (Rust without libc, LuaJIT and other FFIs); C programs may
+ *  use sigaction themselves. Call once per signal, from the controlling
+ *  thread, before or while serving. turbo_server_free() ends the
+ *  registration, and the signal's previous disposition is restored once no
+ *  server is registered for it. TURBO_EINVAL for a signal that cannot be
+ *  caught (SIGKILL, SIGSTOP, out of range, reserved by the C library),
+ *  TURBO_ENOMEM when 32 servers are registered, TURBO_ESYS when sigaction
+ *  fails. */
+TURBO_API int turbo_server_stop_on_signal(turbo_server *s, int signum);
 
 /** Waits for the I/O threads to finish after stop. Returns TURBO_OK, or
  *  TURBO_ESTATE when the server was not started. */

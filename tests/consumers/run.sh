@@ -8,6 +8,7 @@
 #   GET  /hello/world  -> 200, text/plain, "hello world from LANG\n" (exact)
 #   GET  /no/such/path -> 404
 #   POST /stop         -> 200, then the process exits 0
+# and, started again, that SIGTERM stops it with exit status 0 too
 # and that the turbo_version() it prints equals `pkg-config --modversion`.
 #
 # WHICH: c-shared | c-static | cpp | rust | lua
@@ -76,8 +77,14 @@ assert_no_libturbo_so() {
     done
 }
 
-# serve LANG COMMAND...: runs the consumer, checks it, stops it.
+# serve LANG COMMAND...: runs the consumer, checks it, stops it with
+# POST /stop; then runs it again and stops it with SIGTERM.
 serve() {
+    STOP_BY=request serve_once "$@"
+    STOP_BY=signal serve_once "$@"
+}
+
+serve_once() {
     local lang=$1
     shift
     echo "--- $lang: $*"
@@ -108,20 +115,24 @@ serve() {
     got=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$url/no/such/path") || fail "$lang: curl 404"
     [[ $got == 404 ]] || fail "$lang: GET /no/such/path: $got, wanted 404"
 
-    got=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -X POST "$url/stop") || fail "$lang: curl /stop"
-    [[ $got == 200 ]] || fail "$lang: POST /stop: $got, wanted 200"
+    if [[ $STOP_BY == signal ]]; then
+        kill -TERM "$PID"
+    else
+        got=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -X POST "$url/stop") || fail "$lang: curl /stop"
+        [[ $got == 200 ]] || fail "$lang: POST /stop: $got, wanted 200"
+    fi
 
     local rc=0
     for ((i = 0; i < 100; i++)); do
         kill -0 "$PID" 2>/dev/null || break
         sleep 0.1
     done
-    kill -0 "$PID" 2>/dev/null && fail "$lang still running 10 s after POST /stop"
+    kill -0 "$PID" 2>/dev/null && fail "$lang still running 10 s after the stop ($STOP_BY)"
     wait "$PID" || rc=$?
     PID=
-    [[ $rc -eq 0 ]] || { cat err.txt >&2; fail "$lang exited with $rc after POST /stop"; }
+    [[ $rc -eq 0 ]] || { cat err.txt >&2; fail "$lang exited with $rc after the stop ($STOP_BY)"; }
     [[ ! -s err.txt ]] || { cat err.txt >&2; fail "$lang wrote to stderr"; }
-    echo "ok: $lang on port $port: 200 text/plain body, 404, stopped, exit 0"
+    echo "ok: $lang on port $port: 200 text/plain body, 404, stopped by $STOP_BY, exit 0"
 }
 
 case $WHICH in

@@ -2,6 +2,8 @@
 --
 --   GET  /hello/{name}  200 text/plain "hello NAME from lua\n"
 --   POST /stop          200, then the server stops and the script exits 0
+--   SIGINT, SIGTERM     the same (turbo_server_stop_on_signal: the handler
+--                       is C, so no Lua runs in signal context)
 --
 -- Usage: luajit hello.lua [LIBTURBO [PORT]]
 --   LIBTURBO: path of libturbo.so.0 (default: $TURBO_LIB, else the loader's
@@ -31,6 +33,7 @@ int turbo_route_add(turbo_server *s, const char *method, const char *pattern,
                     turbo_handler fn, void *user_data);
 int turbo_server_run(turbo_server *s);
 void turbo_server_stop(turbo_server *s);
+int turbo_server_stop_on_signal(turbo_server *s, int signum);
 void turbo_server_free(turbo_server *s);
 turbo_str turbo_request_param(const turbo_request *r, const char *name, size_t name_len);
 int turbo_response_header(turbo_response *res, const char *name, size_t name_len,
@@ -95,6 +98,9 @@ end)
 check(lib.turbo_server_listen(server, "127.0.0.1", port), "listen")
 check(lib.turbo_route_add(server, "GET", "/hello/{name}", hello, nil), "route")
 check(lib.turbo_route_add(server, "POST", "/stop", stop, nil), "route")
+local SIGINT, SIGTERM = 2, 15 -- Linux numbers; the FFI has no <signal.h>
+check(lib.turbo_server_stop_on_signal(server, SIGINT), "stop_on_signal")
+check(lib.turbo_server_stop_on_signal(server, SIGTERM), "stop_on_signal")
 
 io.write("listening on ", lib.turbo_server_port(server), "\n",
          "libturbo ", ffi.string(lib.turbo_version()), "\n")
@@ -104,7 +110,7 @@ io.stdout:flush()
 -- function called by JIT-compiled code ("bad callback"), so the function
 -- that calls it is kept in the interpreter.
 local function run()
-    return lib.turbo_server_run(server) -- until /stop
+    return lib.turbo_server_run(server) -- until /stop or a signal
 end
 jit.off(run)
 check(run(), "run")

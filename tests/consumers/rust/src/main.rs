@@ -3,6 +3,7 @@
 //!
 //!   GET  /hello/{name}  200 text/plain "hello NAME from rust\n"
 //!   POST /stop          200, then the server stops and the program exits 0
+//!   SIGINT, SIGTERM     the same (turbo_server_stop_on_signal: no libc crate)
 //!
 //! Usage: hello_rust [PORT]   (default 0: any free port). The first line on
 //! stdout is "listening on PORT", the second "libturbo VERSION".
@@ -56,6 +57,10 @@ type TurboHandler =
 
 const TURBO_OK: c_int = 0;
 const TURBO_EHANDLER: c_int = -9;
+// Linux signal numbers (x86_64, aarch64): without the libc crate they are
+// spelled out.
+const SIGINT: c_int = 2;
+const SIGTERM: c_int = 15;
 
 // Linked by build.rs (pkg-config), not by a #[link] attribute.
 extern "C" {
@@ -74,6 +79,7 @@ extern "C" {
     ) -> c_int;
     fn turbo_server_run(s: *mut TurboServer) -> c_int;
     fn turbo_server_stop(s: *mut TurboServer);
+    fn turbo_server_stop_on_signal(s: *mut TurboServer, signum: c_int) -> c_int;
     fn turbo_server_free(s: *mut TurboServer);
     fn turbo_request_param(r: *const TurboRequest, name: *const c_char, len: usize) -> TurboStr;
     fn turbo_response_header(
@@ -176,6 +182,11 @@ fn main() -> ExitCode {
             )
         };
     }
+    for signum in [SIGINT, SIGTERM] {
+        if rc == TURBO_OK {
+            rc = unsafe { turbo_server_stop_on_signal(server, signum) };
+        }
+    }
     if rc != TURBO_OK {
         eprintln!("hello_rust: {}", error(rc));
         unsafe { turbo_server_free(server) };
@@ -184,7 +195,7 @@ fn main() -> ExitCode {
 
     println!("listening on {}", unsafe { turbo_server_port(server) });
     println!("libturbo {}", version); // stdout is line-buffered
-    rc = unsafe { turbo_server_run(server) }; // until /stop
+    rc = unsafe { turbo_server_run(server) }; // until /stop or a signal
     unsafe { turbo_server_free(server) };
     if rc != TURBO_OK {
         eprintln!("hello_rust: {}", error(rc));
