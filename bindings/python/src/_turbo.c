@@ -396,6 +396,12 @@ static PyObject *req_repr(RequestObject *self)
 static void request_detach(RequestObject *self)
 {
     if (Py_REFCNT(self) > 1) {
+        /* Kept alive past the handler, often by the traceback of the
+         * exception it raised: that exception is still pending and is the
+         * request's answer (HTTPException's status, or a 500). The getters
+         * must run without it, and must not clear it. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
         PyObject *(*getters[])(RequestObject *, void *) = {
             req_method, req_path, req_query_string, req_headers,
             req_body, req_client, req_query_params, req_path_params};
@@ -405,6 +411,7 @@ static void request_detach(RequestObject *self)
                 PyErr_Clear(); /* that attribute will raise later instead */
             Py_XDECREF(v);
         }
+        PyErr_Restore(type, value, tb);
     }
     self->req = NULL;
 }

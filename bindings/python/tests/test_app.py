@@ -268,6 +268,18 @@ def make_app():
     def http_400_list():
         raise HTTPException(400, detail=["a", 1])
 
+    # The traceback keeps the Request alive past the handler, so it is
+    # detached (its values copied) while the exception is pending.
+    @app.post("/http/with-request")
+    def http_with_request(request: Request):
+        if request.body != b"ok":
+            raise HTTPException(400, detail="body must be ok: " + request.body.decode())
+        return {"body": request.body.decode()}
+
+    @app.get("/boom-with-request")
+    def boom_with_request(request: Request):
+        raise Boom("marker-boom-request " + request.path)
+
     # -- errors -------------------------------------------------------------------------
     @app.get("/boom")
     def boom():
@@ -782,6 +794,18 @@ def test_http_exception_with_detail_and_headers(client):
     assert_json(client.get("/http/409"), {"detail": {"field": "x", "errors": [1, 2]}}, status=409)
     assert_json(client.get("/http/400-list"), {"detail": ["a", 1]}, status=400)
     assert_json(client.get("/ok"), {"ok": True})
+
+
+def test_http_exception_from_a_handler_holding_the_request(client):
+    assert_json(client.request("POST", "/http/with-request", body=b"nope"),
+                {"detail": "body must be ok: nope"}, status=400)
+    assert_json(client.request("POST", "/http/with-request", body=b"ok"), {"body": "ok"})
+
+
+def test_exception_from_a_handler_holding_the_request_is_500(client, caplog):
+    caplog.set_level(logging.DEBUG, logger="turbo")
+    assert_reply(client.get("/boom-with-request"), 500, TEXT, b"Internal Server Error")
+    assert _turbo_records_with(caplog, "Boom: marker-boom-request /boom-with-request")
 
 
 def test_http_exception_attributes():
