@@ -200,7 +200,7 @@ class Checker:
                 cmd = line[2:]
                 while cmd.endswith("\\") and i + 1 < len(lines):
                     i += 1
-                    cmd = cmd[:-1] + "\n" + lines[i]
+                    cmd = cmd + "\n" + lines[i]  # bash joins backslash-newline
                 steps.append((start, cmd, []))
             elif not steps:
                 raise Failure(f"{b.where()}: a console block starts with a '$ ' command")
