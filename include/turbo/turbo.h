@@ -91,8 +91,8 @@ typedef struct turbo_response turbo_response;
 
 /** A request handler. Called on an I/O thread with the parsed request and
  *  an empty 200 response. Return TURBO_OK to send the response as built;
- *  any negative value makes the server answer 500 for this request only
- *  (the connection stays usable). TURBO_DEFER is reserved. */
+ *  any other value makes the server answer 500 for this request only
+ *  (the connection stays usable). TURBO_DEFER is reserved (500 for now). */
 typedef int (*turbo_handler)(turbo_request *req, turbo_response *res, void *user_data);
 
 /** Called exactly once when a route's user_data is no longer reachable by
@@ -107,8 +107,9 @@ typedef void (*turbo_free_fn)(void *data, void *ctx);
  *
  * A config is a plain value: create it, set what differs from the default,
  * pass it to turbo_server_new() (which copies it), free it. Setters return
- * TURBO_OK or TURBO_EINVAL/TURBO_ERANGE for a value out of range, leaving
- * the config unchanged. Not thread-safe; use from one thread.
+ * TURBO_OK, TURBO_ERANGE for a value out of range, or TURBO_EINVAL for a
+ * NULL config (or a bad character), leaving the config unchanged. Not
+ * thread-safe; use from one thread.
  * --------------------------------------------------------------------- */
 
 /** A config with every default. NULL when out of memory. */
@@ -124,7 +125,8 @@ TURBO_API int turbo_config_set_threads(turbo_config *cfg, unsigned threads);
  *  one thread only (Lua, Ruby, Node). */
 TURBO_API int turbo_config_set_run_on_caller(turbo_config *cfg, int on);
 /** Value of the Server response header (default "libturbo"); NULL or ""
- *  sends no Server header. Copied. CR, LF and NUL refused. */
+ *  sends no Server header. Copied. Control characters other than HTAB
+ *  (and DEL): TURBO_EINVAL; longer than 255 bytes: TURBO_ERANGE. */
 TURBO_API int turbo_config_set_server_name(turbo_config *cfg, const char *name);
 /** Largest request head, request line plus headers (default 16384 bytes,
  *  range 256..1048576). Larger: 431. */
@@ -168,8 +170,10 @@ TURBO_API turbo_server *turbo_server_new(const turbo_config *cfg);
 
 /** Binds host:port (host: numeric IPv4/IPv6 address or name; NULL or ""
  *  means all IPv4 addresses; port 0 picks a free port). Every I/O thread
- *  gets its own SO_REUSEPORT socket on that address. Call once, before
- *  start. TURBO_EADDR when it cannot be resolved or bound (errno kept). */
+ *  gets its own SO_REUSEPORT socket on that address, so another process
+ *  (or server) bound to the same address shares its connections. Call
+ *  once, before start. TURBO_EADDR when it cannot be resolved or bound
+ *  (errno kept), TURBO_EINVAL for a port outside 0..65535. */
 TURBO_API int turbo_server_listen(turbo_server *s, const char *host, int port);
 
 /** Serves on an already bound and listening socket (inherited from a
@@ -219,7 +223,8 @@ TURBO_API int turbo_route_add_full(turbo_server *s, const char *method, const ch
  *  handler finishes normally. */
 TURBO_API int turbo_route_remove(turbo_server *s, const char *method, const char *pattern);
 
-/** Starts the I/O threads and returns. Needs a listening socket. */
+/** Starts the I/O threads and returns. Needs a listening socket. A failed
+ *  start is final: the server can then only be freed. */
 TURBO_API int turbo_server_start(turbo_server *s);
 
 /** Starts, then waits until the server is stopped (turbo_server_stop from
@@ -237,17 +242,18 @@ TURBO_API void turbo_server_stop(turbo_server *s);
  *  would: installs a process-wide handler (sigaction, SA_RESTART) that stops
  *  every server registered for signum. For callers that cannot install a C
  *  signal handler (Rust without libc, LuaJIT and other FFIs); C programs may
- *  use sigaction themselves. Call once per signal, from the controlling
- *  thread, before or while serving. turbo_server_free() ends the
- *  registration, and the signal's previous disposition is restored once no
- *  server is registered for it. TURBO_EINVAL for a signal that cannot be
+ *  use sigaction themselves. Call for each signal (repeating is
+ *  harmless), from the controlling thread, before or while serving.
+ *  turbo_server_free() ends the registration, and the signal's previous
+ *  disposition is restored once no server is registered for it. TURBO_EINVAL for a signal that cannot be
  *  caught (SIGKILL, SIGSTOP, out of range, reserved by the C library),
  *  TURBO_ENOMEM when 32 servers are registered, TURBO_ESYS when sigaction
  *  fails. */
 TURBO_API int turbo_server_stop_on_signal(turbo_server *s, int signum);
 
 /** Waits for the I/O threads to finish after stop. Returns TURBO_OK, or
- *  TURBO_ESTATE when the server was not started. */
+ *  TURBO_ESTATE when there is nothing to wait for (not started, already
+ *  waited for, or run by turbo_server_run()). */
 TURBO_API int turbo_server_wait(turbo_server *s);
 
 /** Stops, waits, closes sockets, releases every route's user_data, frees.
@@ -262,7 +268,7 @@ enum turbo_stat {
     TURBO_STAT_CONNECTIONS_OPEN = 1,     /**< connections open now */
     TURBO_STAT_REQUESTS = 2,             /**< requests answered (any status) */
     TURBO_STAT_BAD_REQUESTS = 3,         /**< requests rejected by the parser or a limit */
-    TURBO_STAT_HANDLER_ERRORS = 4,       /**< handler calls that returned an error (500) */
+    TURBO_STAT_HANDLER_ERRORS = 4,       /**< handler calls answered 500 (error or bad header) */
     TURBO_STAT_CONNECTIONS_REFUSED = 5,  /**< closed at once: max connections reached */
     TURBO_STAT_TIMEOUTS = 6,             /**< connections closed by a timeout */
     TURBO_STAT_WRITES = 7                /**< sendmsg calls made (responses go out in batches) */
@@ -340,9 +346,10 @@ TURBO_API void *turbo_request_alloc(turbo_request *r, size_t size);
  * Response (valid only inside the handler; starts as 200 with no headers
  * and an empty body)
  *
- * The library writes Content-Length (always), Date and Server (unless the
- * handler set its own) and Connection when needed. Framing headers
- * (Content-Length, Transfer-Encoding) are refused from handlers.
+ * The library writes Content-Length (except on 204 and 304), Date and
+ * Server (unless the handler set its own) and Connection when needed.
+ * Framing headers (Content-Length, Transfer-Encoding) are refused from
+ * handlers.
  * --------------------------------------------------------------------- */
 
 /** Sets the status code, 200..599. Anything else (1xx included: a final
@@ -352,7 +359,8 @@ TURBO_API void turbo_response_status(turbo_response *res, int status);
  *  contain CR, LF or NUL: such a field returns TURBO_EINVAL and makes this
  *  request's answer a 500 (it never reaches the wire, and is never dropped
  *  silently). "Connection: close" closes the connection after this
- *  response. Content-Length and Transfer-Encoding are refused with
+ *  response; other Connection values are ignored (TURBO_OK).
+ *  Content-Length and Transfer-Encoding are refused with
  *  TURBO_EINVAL (the library frames the message) and otherwise ignored. */
 TURBO_API int turbo_response_header(turbo_response *res, const char *name, size_t name_len,
                                     const char *value, size_t value_len);
@@ -366,8 +374,11 @@ TURBO_API int turbo_response_body(turbo_response *res, const void *data, size_t 
 TURBO_API int turbo_response_append(turbo_response *res, const void *data, size_t len);
 /** Sets the body to data by reference, without a copy; data must stay
  *  valid and unchanged until free_fn(data, ctx) is called (once, on the
- *  I/O thread, after the bytes are written or the connection dropped;
- *  free_fn may be NULL for static data). Replaces any earlier body. */
+ *  I/O thread, after the bytes are written or the connection dropped, or
+ *  as soon as the body will not be sent: HEAD, 204, 304, a 500, a reset
+ *  or a replacing body; at once when this returns TURBO_EINVAL). free_fn
+ *  may be NULL for static data. Not for turbo_request_alloc() memory,
+ *  which is gone before the bytes are written. Replaces any earlier body. */
 TURBO_API int turbo_response_body_ref(turbo_response *res, const void *data, size_t len,
                                       turbo_free_fn free_fn, void *ctx);
 
