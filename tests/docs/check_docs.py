@@ -8,7 +8,8 @@ optional key=value attributes. `c` blocks are compiled (and linked when they
 define main), `python` blocks run, `console` sessions run with their output
 compared byte for byte, `sh` blocks parsed and their commands resolved,
 `LANG source=PATH test=NAME` blocks compared with the file they show, `text`
-left alone. Anything else is an error. Every failure names DOC:LINE.
+left alone. Anything else is an error. Relative links must name existing
+files and headings. Every failure names DOC:LINE.
 """
 
 import argparse
@@ -125,6 +126,7 @@ class Checker:
 
     def check_doc(self, path):
         rel = os.path.relpath(path, self.repo)
+        check_links(path, rel)
         blocks = list(parse_blocks(path, rel))
         if not blocks:
             return
@@ -368,6 +370,60 @@ class Checker:
         hint = f" (line {first + 1} of the block is nowhere in it: {shown[first]!r})" if first is not None else \
             " (its lines are there, but not in this order)"
         raise Failure(f"{b.where()}: the block is not a verbatim excerpt of {path}{hint}")
+
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
+
+
+def slug(heading):
+    """GitHub's anchor for a heading: lower case, markup and punctuation
+    dropped (word characters, '-' and spaces kept), spaces as '-'."""
+    text = re.sub(r"`|\*\*|\[([^\]]*)\]\([^)]*\)", lambda m: m.group(1) or "", heading)
+    text = re.sub(r"[^\w\- ]", "", text.lower())
+    return text.replace(" ", "-")
+
+
+def prose_lines(path):
+    """The lines of a Markdown file outside fenced code blocks."""
+    fence = None
+    for n, line in enumerate(open(path, encoding="utf-8").read().split("\n"), 1):
+        m = FENCE.match(line)
+        if m and (fence is None or (len(m.group(2)) >= len(fence) and not m.group(3).strip())):
+            fence = m.group(2) if fence is None else None
+            continue
+        if fence is None:
+            yield n, line
+
+
+def anchors(path):
+    seen, out = {}, set()
+    for _, line in prose_lines(path):
+        m = HEADING.match(line)
+        if m:
+            a = slug(m.group(1))
+            k = seen.get(a, 0)
+            seen[a] = k + 1
+            out.add(a if k == 0 else f"{a}-{k}")
+    return out
+
+
+def check_links(path, rel):
+    """Every relative link names a file that exists, and an anchor that one
+    of its headings makes."""
+    problems = []
+    for n, line in prose_lines(path):
+        for target in LINK.findall(re.sub(r"`[^`]*`", "", line)):
+            if re.match(r"^[a-z]+:", target):
+                continue  # http:, https:, mailto:
+            file, _, anchor = target.partition("#")
+            dest = os.path.normpath(os.path.join(os.path.dirname(path), file)) if file else path
+            if not os.path.exists(dest):
+                problems.append(f"{rel}:{n}: the link '{target}' names a missing file")
+            elif anchor and dest.endswith(".md") and anchor not in anchors(dest):
+                problems.append(f"{rel}:{n}: the link '{target}' names no heading of {file or rel}")
+    if problems:
+        raise Failure("\n".join(problems))
 
 
 def lines_match(expected, got):
