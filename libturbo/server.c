@@ -6,6 +6,8 @@
  * table, which they read without locks (routes.c).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,10 +118,27 @@ int turbo_server_listen_fd(turbo_server *s, int fd)
         return TURBO_EINVAL;
     if (s->state != TURBO__NEW)
         return TURBO_ESTATE;
+    /* A listening stream socket, or the threads would spin on accept();
+     * errno says which it is not (EBADF, ENOTSOCK from getsockname). */
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return TURBO_EINVAL;
+    int listening = 0, type = 0;
+    socklen_t optlen = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0)
+        return TURBO_EINVAL;
+    if (!listening) {
+        errno = EINVAL;
+        return TURBO_EINVAL;
+    }
+    optlen = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) != 0)
+        return TURBO_EINVAL;
+    if (type != SOCK_STREAM) {
+        errno = EPROTOTYPE;
+        return TURBO_EINVAL;
+    }
     if (evutil_make_socket_nonblocking(fd) != 0)
         return TURBO_ESYS;
     s->shared_fd = fd;
@@ -131,6 +150,48 @@ int turbo_server_listen_fd(turbo_server *s, int fd)
         s->port = 0;
     s->state = TURBO__LISTENING;
     return TURBO_OK;
+}
+
+/* Digits only, no sign or spaces, at most max. -1 otherwise. */
+static long env_number(const char *v, long max)
+{
+    if (v == NULL || *v < '0' || *v > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    return errno != 0 || *end != '\0' || n > max ? -1 : n;
+}
+
+int turbo_server_listen_activated(turbo_server *s)
+{
+    if (s == NULL)
+        return TURBO_EINVAL;
+    if (s->state != TURBO__NEW)
+        return TURBO_ESTATE;
+    long pid = env_number(getenv("LISTEN_PID"), LONG_MAX);
+    if (pid < 0 || pid != (long)getpid())
+        return 0; /* nothing was passed to this process */
+    const char *fds = getenv("LISTEN_FDS");
+    long n = fds == NULL ? 0 : env_number(fds, INT_MAX - 3);
+    /* Read once: no process this one starts may take them for its own. */
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (n == 0)
+        return 0;
+    if (n != 1) { /* malformed, or more sockets than the server serves */
+        errno = n < 0 ? EDOM : E2BIG;
+        return TURBO_EINVAL;
+    }
+    int rc = turbo_server_listen_fd(s, 3); /* SD_LISTEN_FDS_START */
+    if (rc != TURBO_OK)
+        return rc;
+    /* As sd_listen_fds() does: programs this one starts do not inherit it. */
+    int flags = fcntl(3, F_GETFD);
+    if (flags >= 0)
+        fcntl(3, F_SETFD, flags | FD_CLOEXEC);
+    return 1;
 }
 
 int turbo_server_port(const turbo_server *s)

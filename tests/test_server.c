@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -1459,6 +1460,139 @@ START_TEST(inherited_listening_fd_serves_and_reports_its_port)
 }
 END_TEST
 
+static int listening_socket(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(fd, 64), 0);
+    return fd;
+}
+
+START_TEST(inherited_fd_that_is_not_a_listening_stream_socket_is_refused_with_errno)
+{
+    turbo_server *s = turbo_server_new(NULL);
+    ck_assert_ptr_nonnull(s);
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int closed = dup(devnull);
+    close(closed);
+    struct {
+        int fd, err;
+    } cases[] = {{closed, EBADF}, {devnull, ENOTSOCK}, {tcp, EINVAL}, {udp, EINVAL}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        errno = 0;
+        ck_assert_int_eq(turbo_server_listen_fd(s, cases[i].fd), TURBO_EINVAL);
+        ck_assert_int_eq(errno, cases[i].err);
+    }
+    /* Refusals leave the server new: a good fd is still taken. */
+    int fd = listening_socket();
+    ck_assert_int_eq(turbo_server_listen_fd(s, fd), TURBO_OK);
+    turbo_server_free(s);
+    close(fd);
+    close(devnull);
+    close(tcp);
+    close(udp);
+}
+END_TEST
+
+/* Runs turbo_server_listen_activated() with fd 3 set to `fd3` (-1: closed)
+ * and the given environment. fd 3's previous owner is put back after, or,
+ * when the server took fd 3, kept in fd3_owner for the test to put back. */
+static int fd3_owner = -1;
+
+static int activated(turbo_server *s, int fd3, const char *pid, const char *fds)
+{
+    int saved = fcntl(3, F_DUPFD_CLOEXEC, 10);
+    if (fd3 >= 0)
+        ck_assert_int_eq(dup2(fd3, 3), 3);
+    else
+        close(3);
+    char mine[32];
+    snprintf(mine, sizeof(mine), "%ld", (long)getpid());
+    if (pid != NULL)
+        setenv("LISTEN_PID", strcmp(pid, "self") == 0 ? mine : pid, 1);
+    else
+        unsetenv("LISTEN_PID");
+    if (fds != NULL)
+        setenv("LISTEN_FDS", fds, 1);
+    else
+        unsetenv("LISTEN_FDS");
+    setenv("LISTEN_FDNAMES", "web", 1);
+    int rc = turbo_server_listen_activated(s);
+    int err = errno;
+    if (rc == 1) { /* the server serves fd 3 now, close-on-exec */
+        ck_assert_int_eq(fcntl(3, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+        fd3_owner = saved;
+    } else if (saved >= 0) {
+        dup2(saved, 3);
+        close(saved);
+    }
+    errno = err;
+    return rc;
+}
+
+START_TEST(socket_activation_serves_fd_3_and_clears_the_environment)
+{
+    int good = listening_socket(), tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    turbo_server *s = turbo_server_new(NULL);
+    ck_assert_ptr_nonnull(s);
+
+    /* Nothing for this process: 0, the environment left as it was. */
+    ck_assert_int_eq(activated(s, good, NULL, "1"), 0);
+    ck_assert_int_eq(activated(s, good, "1", "1"), 0); /* PID 1's, not ours */
+    ck_assert_str_eq(getenv("LISTEN_PID"), "1");
+    ck_assert_str_eq(getenv("LISTEN_FDNAMES"), "web");
+    ck_assert_int_eq(activated(s, good, "self", NULL), 0); /* no LISTEN_FDS */
+    ck_assert_ptr_null(getenv("LISTEN_PID"));
+    ck_assert_int_eq(activated(s, good, "self", "0"), 0);
+
+    /* Ours, but unusable: TURBO_EINVAL, errno says why, variables gone. */
+    errno = 0;
+    ck_assert_int_eq(activated(s, good, "self", "two"), TURBO_EINVAL);
+    ck_assert_int_eq(errno, EDOM);
+    ck_assert_ptr_null(getenv("LISTEN_PID"));
+    ck_assert_ptr_null(getenv("LISTEN_FDS"));
+    ck_assert_ptr_null(getenv("LISTEN_FDNAMES"));
+    ck_assert_int_eq(activated(s, good, "self", "2"), TURBO_EINVAL);
+    ck_assert_int_eq(errno, E2BIG);
+    ck_assert_int_eq(activated(s, tcp, "self", "1"), TURBO_EINVAL);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(activated(s, -1, "self", "1"), TURBO_EINVAL);
+    ck_assert_int_eq(errno, EBADF);
+
+    /* Ours and listening: served, reported, and the environment cleared. */
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    ck_assert_int_eq(getsockname(good, (struct sockaddr *)&sa, &len), 0);
+    ck_assert_int_eq(activated(s, good, "self", "1"), 1);
+    ck_assert_ptr_null(getenv("LISTEN_PID"));
+    ck_assert_ptr_null(getenv("LISTEN_FDS"));
+    ck_assert_ptr_null(getenv("LISTEN_FDNAMES"));
+    ck_assert_int_eq(turbo_server_port(s), ntohs(sa.sin_port));
+    ck_assert_int_eq(turbo_server_listen_activated(s), TURBO_ESTATE);
+    add_routes(s);
+    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
+    server = s;
+    client *c = client_open(s);
+    response *r = response_new();
+    exchange(c, GET("/"), r);
+    assert_root(r);
+    client_close(c);
+    stop_server(s);
+    if (fd3_owner >= 0)
+        dup2(fd3_owner, 3);
+    free(r);
+    close(good);
+    close(tcp);
+}
+END_TEST
+
 static int run_result;
 
 static void *run_thread(void *arg)
@@ -1754,6 +1888,8 @@ static Suite *server_suite(void)
           stop_on_signal_stops_every_registered_server_then_restores_the_handler,
           stop_before_any_request_and_repeated_stop_are_harmless,
           inherited_listening_fd_serves_and_reports_its_port,
+          inherited_fd_that_is_not_a_listening_stream_socket_is_refused_with_errno,
+          socket_activation_serves_fd_3_and_clears_the_environment,
           run_on_caller_serves_on_the_calling_thread}},
         {"responses",
          {body_by_reference_is_sent_and_freed_once,

@@ -179,8 +179,24 @@ TURBO_API int turbo_server_listen(turbo_server *s, const char *host, int port);
 /** Serves on an already bound and listening socket (inherited from a
  *  supervisor, systemd socket activation, a test). All I/O threads accept
  *  from it. The fd is made non-blocking; the server does not close it.
- *  Call instead of turbo_server_listen(), before start. */
+ *  Call instead of turbo_server_listen(), before start. TURBO_EINVAL when
+ *  fd is not a listening stream socket; errno then says why: EBADF (not
+ *  open), ENOTSOCK (not a socket), EINVAL (not listening), EPROTOTYPE (not
+ *  a stream socket). */
 TURBO_API int turbo_server_listen_fd(turbo_server *s, int fd);
+
+/** systemd socket activation (the sd_listen_fds protocol, without
+ *  libsystemd): when LISTEN_PID is this process's PID and LISTEN_FDS is 1,
+ *  serves on fd 3 as turbo_server_listen_fd() does and returns 1. Returns
+ *  0 when no socket was passed to this process (bind with
+ *  turbo_server_listen() then). TURBO_EINVAL, with errno: EDOM when
+ *  LISTEN_FDS is not a number, E2BIG when it is above 1, otherwise as
+ *  turbo_server_listen_fd() for fd 3. When LISTEN_PID
+ *  names this process, LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are
+ *  removed from the environment (so children do not take the socket for
+ *  theirs) and fd 3 becomes close-on-exec: call it early, before other
+ *  threads read the environment. Before start, like turbo_server_listen(). */
+TURBO_API int turbo_server_listen_activated(turbo_server *s);
 
 /** The bound port, or a negative code when not listening. Thread-safe. */
 TURBO_API int turbo_server_port(const turbo_server *s);
