@@ -5,16 +5,20 @@
  *   GET  /hello       200 application/json  {"message":"Hello, World!"}
  *   GET  /users/{id}  200 application/json  {"id":"<id as sent>"}
  *   POST /echo        200, the request body back with its Content-Type
+ *
+ * It binds --host/--port, or serves on an inherited listening socket:
+ * --fd N, or systemd socket activation (turbo_server_listen_activated).
+ * The command line is shared with turbo-serve (tools/serve_cli.c). See
+ * docs/deployment.md and deploy/.
  */
-#define _GNU_SOURCE /* getopt_long, sigaction */
-#include <errno.h>
-#include <getopt.h>
+#define _GNU_SOURCE /* sigaction */
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <turbo/turbo.h>
+
+#include "serve_cli.h"
 
 static turbo_server *server;
 
@@ -84,88 +88,52 @@ static void on_signal(int sig)
     turbo_server_stop(server);
 }
 
-static void usage(FILE *out, const char *argv0)
+static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: %s [--host HOST] [--port PORT] [--threads N]\n"
-            "\n"
-            "Serves the libturbo demo routes until SIGINT or SIGTERM.\n"
-            "  --host HOST    address to bind (default 127.0.0.1)\n"
-            "  --port PORT    port to bind, 0 for any free one (default 8000)\n"
-            "  --threads N    I/O threads, 0 for one per CPU (default 0)\n"
-            "  --help         show this text\n",
-            argv0);
-}
-
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
+    fputs("usage: turbo-hello [--host HOST] [--port PORT] [--threads N]\n"
+          "       turbo-hello --fd N [--threads N]\n"
+          "\n"
+          "Serves the libturbo demo routes until SIGINT or SIGTERM, which stop accepting,\n"
+          "finish the requests in flight and exit 0.\n"
+          "\n"
+          "Options (--name VALUE or --name=VALUE):\n"
+          "  --host HOST    address to bind (default 127.0.0.1)\n"
+          "  --port PORT    port to bind, 0 for any free one (default 8000)\n"
+          "  --fd N         serve on the inherited listening socket N instead of binding;\n"
+          "                 not with --host or --port (default: none)\n"
+          "  --threads N    I/O threads, 0 for one per CPU (default 0)\n"
+          "  --help         show this text and exit\n"
+          "\n"
+          "Environment:\n"
+          "  LISTEN_PID, LISTEN_FDS  systemd socket activation: when LISTEN_PID is this\n"
+          "                 process's PID and LISTEN_FDS is 1, serves on fd 3 (--host and\n"
+          "                 --port are ignored; --fd wins). LISTEN_FDS above 1 is an error.\n"
+          "                 LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are then removed\n"
+          "                 from the environment.\n"
+          "\n"
+          "Exit status:\n"
+          "  0  stopped by SIGINT or SIGTERM\n"
+          "  1  the server failed (cannot bind, out of memory)\n"
+          "  2  usage error: bad option or value, unexpected argument, an inherited fd\n"
+          "     that is not a listening socket, LISTEN_FDS above 1\n",
+          out);
 }
 
 int main(int argc, char **argv)
 {
-    const char *host = "127.0.0.1";
-    long port = 8000, threads = 0;
-    static const struct option opts[] = {{"host", required_argument, NULL, 'h'},
-                                         {"port", required_argument, NULL, 'p'},
-                                         {"threads", required_argument, NULL, 't'},
-                                         {"help", no_argument, NULL, 'H'},
-                                         {NULL, 0, NULL, 0}};
-    int opt;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'h': host = optarg; break;
-        case 'p':
-            if (parse_int(optarg, 0, 65535, &port) != 0) {
-                fprintf(stderr, "%s: --port must be a number from 0 to 65535\n", argv[0]);
-                return 2;
-            }
-            break;
-        case 't':
-            if (parse_int(optarg, 0, 1024, &threads) != 0) {
-                fprintf(stderr, "%s: --threads must be a number from 0 to 1024\n", argv[0]);
-                return 2;
-            }
-            break;
-        case 'H': usage(stdout, argv[0]); return 0;
-        default: usage(stderr, argv[0]); return 2;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[optind]);
-        usage(stderr, argv[0]);
-        return 2;
-    }
+    serve_cli cli = {.prog = "turbo-hello", .usage = usage, .threads = 0};
+    serve_cli_parse(&cli, argc, argv);
 
-    turbo_config *cfg = turbo_config_new();
-    if (cfg == NULL || turbo_config_set_threads(cfg, (unsigned)threads) != TURBO_OK) {
-        fprintf(stderr, "%s: cannot configure the server\n", argv[0]);
+    char where[512];
+    server = serve_cli_server(&cli, where, sizeof(where));
+    if (server == NULL)
         return 1;
-    }
-    server = turbo_server_new(cfg);
-    turbo_config_free(cfg);
-    if (server == NULL) {
-        fprintf(stderr, "%s: out of memory\n", argv[0]);
-        return 1;
-    }
-    int rc = turbo_server_listen(server, host, (int)port);
-    if (rc != TURBO_OK) {
-        fprintf(stderr, "%s: cannot listen on %s:%ld: %s (%s)\n", argv[0], host, port,
-                turbo_strerror(rc), strerror(errno));
-        turbo_server_free(server);
-        return 1;
-    }
+    int rc;
     if ((rc = turbo_route_add(server, "GET", "/", root, NULL)) != TURBO_OK ||
         (rc = turbo_route_add(server, "GET", "/hello", hello, NULL)) != TURBO_OK ||
         (rc = turbo_route_add(server, "GET", "/users/{id}", user, NULL)) != TURBO_OK ||
         (rc = turbo_route_add(server, "POST", "/echo", echo, NULL)) != TURBO_OK) {
-        fprintf(stderr, "%s: cannot add routes: %s\n", argv[0], turbo_strerror(rc));
+        fprintf(stderr, "turbo-hello: cannot add routes: %s\n", turbo_strerror(rc));
         turbo_server_free(server);
         return 1;
     }
@@ -177,14 +145,12 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    int bracket = strchr(host, ':') != NULL;
-    printf("turbo-hello: serving on http://%s%s%s:%d/ with %u thread(s)\n", bracket ? "[" : "", host,
-           bracket ? "]" : "", turbo_server_port(server), turbo_server_threads(server));
+    printf("turbo-hello: serving on %s with %u thread(s)\n", where, turbo_server_threads(server));
     fflush(stdout);
     rc = turbo_server_run(server);
     turbo_server_free(server);
     if (rc != TURBO_OK) {
-        fprintf(stderr, "%s: %s\n", argv[0], turbo_strerror(rc));
+        fprintf(stderr, "turbo-hello: %s\n", turbo_strerror(rc));
         return 1;
     }
     printf("turbo-hello: stopped\n");

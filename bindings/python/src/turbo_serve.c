@@ -1,5 +1,5 @@
 /*
- * turbo-serve MODULE:APP [--host H] [--port P] [--threads N] [--workers W]
+ * turbo-serve MODULE:APP [--host H] [--port P | --fd N] [--threads N] [--workers W]
  *
  * Serves a Python turbo App from C: embeds CPython, imports the app,
  * creates the libturbo server here and mounts the app's routes on it
@@ -7,12 +7,17 @@
  * Python-level loop: Python only runs inside handlers. A C program mixes
  * its own C routes with a Python module's routes the same way (see
  * docs/python.md).
+ *
+ * It binds --host/--port, or serves on an inherited listening socket:
+ * --fd N, or systemd socket activation (turbo_server_listen_activated).
+ * The command line is shared with turbo-hello (tools/serve_cli.c). With
+ * --workers the processes forked after the bind (or after adopting the
+ * inherited socket) all accept from the same socket(s).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,8 @@
 #include <unistd.h>
 
 #include <turbo/turbo.h>
+
+#include "serve_cli.h"
 
 static turbo_server *server;
 static pid_t *children;
@@ -42,26 +49,40 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: turbo-serve MODULE:APP [--host HOST] [--port PORT] [--threads N] [--workers N]\n"
-                 "\n"
-                 "Serves the turbo App object APP of the Python module MODULE.\n"
-                 "  --host HOST    address to bind (default 127.0.0.1)\n"
-                 "  --port PORT    port, 0 for any free one (default 8000)\n"
-                 "  --threads N    I/O threads per worker (default 1: with a GIL more threads\n"
-                 "                 only hand it back and forth)\n"
-                 "  --workers N    processes sharing the port (default 1)\n"
-                 "  --help         show this text\n");
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
+    fputs("usage: turbo-serve MODULE:APP [--host HOST] [--port PORT] [--threads N]\n"
+          "                              [--workers N]\n"
+          "       turbo-serve MODULE:APP --fd N [--threads N] [--workers N]\n"
+          "\n"
+          "Serves the turbo App object APP of the Python module MODULE (imported with the\n"
+          "current directory on sys.path, as python -m turbo does) until SIGINT or\n"
+          "SIGTERM, which stop accepting, finish the requests in flight and exit 0.\n"
+          "\n"
+          "Options (--name VALUE or --name=VALUE):\n"
+          "  --host HOST    address to bind (default 127.0.0.1)\n"
+          "  --port PORT    port to bind, 0 for any free one (default 8000)\n"
+          "  --fd N         serve on the inherited listening socket N instead of binding;\n"
+          "                 not with --host or --port (default: none)\n"
+          "  --threads N    I/O threads per worker, 0 for one per CPU (default 1: with a\n"
+          "                 GIL more threads only hand it back and forth)\n"
+          "  --workers N    processes forked after binding, all accepting from the same\n"
+          "                 sockets, 1 to 1024 (default 1)\n"
+          "  --help         show this text and exit\n"
+          "\n"
+          "Environment:\n"
+          "  LISTEN_PID, LISTEN_FDS  systemd socket activation: when LISTEN_PID is this\n"
+          "                 process's PID and LISTEN_FDS is 1, serves on fd 3 (--host and\n"
+          "                 --port are ignored; --fd wins). LISTEN_FDS above 1 is an error.\n"
+          "                 LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are then removed\n"
+          "                 from the environment (the app and the workers do not see them).\n"
+          "  PYTHONPATH     where MODULE and the turbo package are found\n"
+          "\n"
+          "Exit status:\n"
+          "  0  stopped by SIGINT or SIGTERM\n"
+          "  1  the server failed (cannot bind, cannot mount the app, a worker died)\n"
+          "  2  usage error: bad option or value, missing or malformed MODULE:APP, an app\n"
+          "     that cannot be loaded, an inherited fd that is not a listening socket,\n"
+          "     LISTEN_FDS above 1\n",
+          out);
 }
 
 static void on_stop_signals(void)
@@ -143,46 +164,26 @@ static int run_workers(int workers)
 
 int main(int argc, char **argv)
 {
-    const char *host = "127.0.0.1";
-    long port = 8000, threads = 1, workers = 1;
-    static const struct option opts[] = {{"host", required_argument, NULL, 'h'},
-                                         {"port", required_argument, NULL, 'p'},
-                                         {"threads", required_argument, NULL, 't'},
-                                         {"workers", required_argument, NULL, 'w'},
-                                         {"help", no_argument, NULL, 'H'},
-                                         {NULL, 0, NULL, 0}};
-    int opt;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'h': host = optarg; break;
-        case 'p':
-            if (parse_long(optarg, 0, 65535, &port) != 0) {
-                fprintf(stderr, "turbo-serve: --port must be a number from 0 to 65535\n");
-                return 2;
-            }
-            break;
-        case 't':
-            if (parse_long(optarg, 0, 1024, &threads) != 0) {
-                fprintf(stderr, "turbo-serve: --threads must be a number from 0 to 1024\n");
-                return 2;
-            }
-            break;
-        case 'w':
-            if (parse_long(optarg, 1, 1024, &workers) != 0) {
-                fprintf(stderr, "turbo-serve: --workers must be a number from 1 to 1024\n");
-                return 2;
-            }
-            break;
-        case 'H': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (argc - optind != 1 || strchr(argv[optind], ':') == NULL) {
-        fprintf(stderr, "turbo-serve: expected one MODULE:APP argument\n");
-        usage(stderr);
-        return 2;
-    }
-    const char *spec = argv[optind];
+    serve_cli cli = {.prog = "turbo-serve", .usage = usage, .with_workers = 1,
+                     .with_positional = 1, .threads = 1};
+    serve_cli_parse(&cli, argc, argv);
+    const char *spec = cli.positional;
+    if (spec == NULL)
+        serve_cli_fail(&cli, "missing the MODULE:APP argument (usage: turbo-serve MODULE:APP "
+                             "[OPTIONS]; see --help)");
+    const char *colon = strchr(spec, ':');
+    if (colon == NULL || colon == spec || colon[1] == '\0' || strchr(colon + 1, ':') != NULL)
+        serve_cli_fail(&cli, "'%s' is not MODULE:APP (a module and an attribute, e.g. myapp:app)",
+                       spec);
+
+    /* The server and its socket before Py_Initialize: socket activation
+     * clears its variables, which os.environ (and every subprocess the app
+     * starts) must then not see. */
+    char where[512];
+    server = serve_cli_server(&cli, where, sizeof(where));
+    if (server == NULL)
+        return 1;
+    long workers = cli.workers;
 
     Py_Initialize();
     /* MODULE:APP is loaded as `python -m turbo` loads it (the current
@@ -193,22 +194,9 @@ int main(int argc, char **argv)
     if (app == NULL) {
         PyErr_Print();
         fprintf(stderr, "turbo-serve: cannot load %s\n", spec);
+        turbo_server_free(server);
         Py_Finalize();
         return 2;
-    }
-
-    turbo_config *cfg = turbo_config_new();
-    if (cfg == NULL || turbo_config_set_threads(cfg, (unsigned)threads) != TURBO_OK) {
-        fprintf(stderr, "turbo-serve: cannot configure the server\n");
-        return 1;
-    }
-    server = turbo_server_new(cfg);
-    turbo_config_free(cfg);
-    int rc = server != NULL ? turbo_server_listen(server, host, (int)port) : TURBO_ENOMEM;
-    if (rc != TURBO_OK) {
-        fprintf(stderr, "turbo-serve: cannot listen on %s:%ld: %s (%s)\n", host, port,
-                turbo_strerror(rc), strerror(errno));
-        return 1;
     }
     PyObject *capsule = PyCapsule_New(server, "turbo.server", NULL);
     PyObject *r = capsule != NULL ? PyObject_CallMethod(turbo, "mount", "OO", app, capsule) : NULL;
@@ -223,15 +211,15 @@ int main(int argc, char **argv)
     Py_DECREF(turbo);
     Py_DECREF(main_mod);
 
-    int bracket = strchr(host, ':') != NULL;
-    printf("turbo-serve: serving %s on http://%s%s%s:%d/ (%ld worker(s), %u I/O thread(s) each)\n",
-           spec, bracket ? "[" : "", host, bracket ? "]" : "", turbo_server_port(server), workers,
-           turbo_server_threads(server));
+    printf("turbo-serve: serving %s on %s (%ld worker(s), %u I/O thread(s) each)\n", spec, where,
+           workers, turbo_server_threads(server));
     fflush(stdout);
     on_stop_signals();
 
     int status;
     if (workers > 1) {
+        /* The workers inherit the listening socket(s): bound ones or the
+         * inherited fd alike, they all accept from them. */
         status = run_workers((int)workers);
         PyThreadState *ts = PyEval_SaveThread();
         turbo_server_free(server); /* releases the routes: takes the GIL */
@@ -240,7 +228,7 @@ int main(int argc, char **argv)
         /* The GIL goes to the I/O threads' handlers; free() releases the
          * Python routes, which takes it again, so it stays released. */
         PyThreadState *ts = PyEval_SaveThread();
-        rc = turbo_server_run(server);
+        int rc = turbo_server_run(server);
         turbo_server_free(server);
         PyEval_RestoreThread(ts);
         status = rc == TURBO_OK ? 0 : 1;

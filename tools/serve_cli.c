@@ -1,0 +1,218 @@
+/* The command line of turbo-hello and turbo-serve (serve_cli.h). */
+#define _GNU_SOURCE /* unsetenv */
+#include "serve_cli.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+void serve_cli_fail(const serve_cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", c->prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
+}
+
+/* Digits only (no sign, no spaces), within lo..hi. */
+static int parse_num(const char *s, long lo, long hi, long *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+enum { OPT_HELP, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_FD, OPT_WORKERS, NOPTS };
+static const char *const option_names[NOPTS] = {"--help", "--host", "--port",
+                                                "--threads", "--fd", "--workers"};
+
+void serve_cli_parse(serve_cli *c, int argc, char **argv)
+{
+    c->host = "127.0.0.1";
+    c->port = 8000;
+    c->fd = -1;
+    c->workers = 1;
+    c->positional = NULL;
+    c->have_host = c->have_port = 0;
+    int options_done = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options_done || arg[0] != '-' || arg[1] == '\0') {
+            if (!c->with_positional || c->positional != NULL)
+                serve_cli_fail(c, "unexpected argument '%s' (see --help)", arg);
+            c->positional = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            options_done = 1;
+            continue;
+        }
+        /* Whole names only (no abbreviations); --name VALUE or --name=VALUE. */
+        const char *eq = strchr(arg, '=');
+        size_t nlen = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+        const char *value = eq != NULL ? eq + 1 : NULL;
+        int which = -1;
+        for (int k = 0; k < NOPTS; k++)
+            if (strlen(option_names[k]) == nlen && strncmp(arg, option_names[k], nlen) == 0)
+                which = k;
+        if (which < 0 || (which == OPT_WORKERS && !c->with_workers))
+            serve_cli_fail(c, "unknown option '%.*s' (see --help)", (int)nlen, arg);
+        if (which == OPT_HELP) {
+            if (value != NULL)
+                serve_cli_fail(c, "option --help takes no value");
+            c->usage(stdout);
+            exit(0);
+        }
+        if (value == NULL) {
+            if (i + 1 >= argc)
+                serve_cli_fail(c, "option %s needs a value", option_names[which]);
+            value = argv[++i];
+        }
+        switch (which) {
+        case OPT_HOST:
+            c->host = value;
+            c->have_host = 1;
+            break;
+        case OPT_PORT:
+            if (parse_num(value, 0, 65535, &c->port) != 0)
+                serve_cli_fail(c, "--port must be a number from 0 to 65535, not '%s'", value);
+            c->have_port = 1;
+            break;
+        case OPT_THREADS:
+            if (parse_num(value, 0, 1024, &c->threads) != 0)
+                serve_cli_fail(c, "--threads must be a number from 0 to 1024, not '%s'", value);
+            break;
+        case OPT_WORKERS:
+            if (parse_num(value, 1, 1024, &c->workers) != 0)
+                serve_cli_fail(c, "--workers must be a number from 1 to 1024, not '%s'", value);
+            break;
+        default:
+            if (parse_num(value, 0, INT_MAX, &c->fd) != 0)
+                serve_cli_fail(c, "--fd must be a file descriptor number, not '%s'", value);
+            break;
+        }
+    }
+    if (c->fd >= 0 && (c->have_host || c->have_port))
+        serve_cli_fail(c, "--fd cannot be combined with --host or --port");
+}
+
+/* turbo_server_listen_fd()'s errno, as the reader of a message wants it. */
+static const char *fd_problem(int err)
+{
+    switch (err) {
+    case EBADF: return "not an open file descriptor";
+    case ENOTSOCK: return "not a socket";
+    case EINVAL: return "not a listening socket (listen() was not called on it)";
+    case EPROTOTYPE: return "not a stream socket";
+    default: return strerror(err);
+    }
+}
+
+/* "http://ADDR:PORT/" or "unix:PATH" for the socket fd listens on. */
+static void describe_fd(int fd, char *buf, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN];
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        snprintf(buf, size, "fd %d", fd);
+    } else if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        snprintf(buf, size, "http://%s:%u/", ip, (unsigned)ntohs(in->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        snprintf(buf, size, "http://[%s]:%u/", ip, (unsigned)ntohs(in6->sin6_port));
+    } else if (ss.ss_family == AF_UNIX) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
+        size_t off = offsetof(struct sockaddr_un, sun_path);
+        size_t n = len > off ? len - off : 0;
+        if (n > 0 && un->sun_path[0] == '\0') /* abstract */
+            snprintf(buf, size, "unix:@%.*s", (int)(n - 1), un->sun_path + 1);
+        else
+            snprintf(buf, size, "unix:%.*s", (int)strnlen(un->sun_path, n), un->sun_path);
+    } else {
+        snprintf(buf, size, "fd %d", fd);
+    }
+}
+
+static int serve_cli_listen(const serve_cli *c, turbo_server *s, char *where, size_t size)
+{
+    if (c->fd >= 0) {
+        /* --fd wins over socket activation, whose variables must still not
+         * reach the processes this one starts. */
+        unsetenv("LISTEN_PID");
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_FDNAMES");
+        if (turbo_server_listen_fd(s, (int)c->fd) != TURBO_OK)
+            serve_cli_fail(c, "--fd %ld: %s", c->fd, fd_problem(errno));
+        char addr[256];
+        describe_fd((int)c->fd, addr, sizeof(addr));
+        snprintf(where, size, "%s (inherited fd %ld)", addr, c->fd);
+        return 0;
+    }
+    char fds[32];
+    snprintf(fds, sizeof(fds), "%s", getenv("LISTEN_FDS") ? getenv("LISTEN_FDS") : "");
+    int rc = turbo_server_listen_activated(s);
+    if (rc == 1) {
+        char addr[256];
+        describe_fd(3, addr, sizeof(addr));
+        snprintf(where, size, "%s (inherited fd 3)", addr);
+        return 0;
+    }
+    if (rc < 0) {
+        if (errno == EDOM)
+            serve_cli_fail(c, "LISTEN_FDS='%s' is not a number of sockets", fds);
+        if (errno == E2BIG)
+            serve_cli_fail(c, "LISTEN_FDS=%s: socket activation passed %s sockets, only one is "
+                           "supported", fds, fds);
+        serve_cli_fail(c, "LISTEN_FDS fd 3: %s", fd_problem(errno));
+    }
+    if (turbo_server_listen(s, c->host, (int)c->port) != TURBO_OK) {
+        fprintf(stderr, "%s: cannot listen on %s:%ld: %s\n", c->prog, c->host, c->port,
+                strerror(errno));
+        return 1;
+    }
+    int bracket = strchr(c->host, ':') != NULL;
+    snprintf(where, size, "http://%s%s%s:%d/", bracket ? "[" : "", c->host, bracket ? "]" : "",
+             turbo_server_port(s));
+    return 0;
+}
+
+turbo_server *serve_cli_server(const serve_cli *c, char *where, size_t size)
+{
+    turbo_config *cfg = turbo_config_new();
+    if (cfg == NULL || turbo_config_set_threads(cfg, (unsigned)c->threads) != TURBO_OK) {
+        fprintf(stderr, "%s: cannot configure the server\n", c->prog);
+        turbo_config_free(cfg);
+        return NULL;
+    }
+    turbo_server *s = turbo_server_new(cfg);
+    turbo_config_free(cfg);
+    if (s == NULL) {
+        fprintf(stderr, "%s: out of memory\n", c->prog);
+        return NULL;
+    }
+    if (serve_cli_listen(c, s, where, size) != 0) {
+        turbo_server_free(s);
+        return NULL;
+    }
+    return s;
+}

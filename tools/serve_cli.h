@@ -1,0 +1,46 @@
+/*
+ * The command line that turbo-hello and turbo-serve share: where to serve
+ * (--host/--port, --fd N, or systemd socket activation) and how many I/O
+ * threads, plus turbo-serve's --workers and MODULE:APP. Bad input is one
+ * line on stderr and exit status 2; --help prints the program's usage and
+ * exits 0.
+ */
+#ifndef TURBO_SERVE_CLI_H
+#define TURBO_SERVE_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <turbo/turbo.h>
+
+typedef struct serve_cli {
+    /* set by the program before serve_cli_parse() */
+    const char *prog;             /* "turbo-hello": the prefix of every message */
+    void (*usage)(FILE *out);     /* the program's --help text */
+    int with_workers;             /* accept --workers N (1..1024) */
+    int with_positional;          /* one positional argument is required */
+    long threads;                 /* default for --threads */
+    /* results */
+    const char *host;             /* default 127.0.0.1 */
+    long port;                    /* default 8000 */
+    long fd;                      /* --fd N, or -1 */
+    long workers;                 /* default 1 */
+    const char *positional;
+    int have_host, have_port;
+} serve_cli;
+
+/* Parses argv into c (defaults first); exits 0 after --help, 2 on an error. */
+void serve_cli_parse(serve_cli *c, int argc, char **argv);
+
+/* One line "PROG: message" on stderr, exit status 2. */
+__attribute__((format(printf, 2, 3), noreturn)) void serve_cli_fail(const serve_cli *c,
+                                                                   const char *fmt, ...);
+
+/* A server with c's threads, listening as c says: --fd N, else a socket
+ * from systemd socket activation, else --host/--port. Writes the URL (or
+ * the socket) served to where. Exits 2 for an inherited fd that is not a
+ * listening socket or a bad LISTEN_FDS; NULL, after a message, when the
+ * server cannot be made or bound. */
+turbo_server *serve_cli_server(const serve_cli *c, char *where, size_t size);
+
+#endif
