@@ -153,7 +153,7 @@ static void describe_fd(int fd, char *buf, size_t size)
     }
 }
 
-static int serve_cli_listen(const serve_cli *c, turbo_server *s, char *where, size_t size)
+int serve_cli_listen(const serve_cli *c, turbo_server *s, char *where, size_t size)
 {
     if (c->fd >= 0) {
         /* --fd wins over socket activation, whose variables must still not

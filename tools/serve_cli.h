@@ -43,4 +43,9 @@ __attribute__((format(printf, 2, 3), noreturn)) void serve_cli_fail(const serve_
  * server cannot be made or bound. */
 turbo_server *serve_cli_server(const serve_cli *c, char *where, size_t size);
 
+/* The listening part of serve_cli_server(), for a server made elsewhere
+ * (turbo-serve's comes from the Python App's configuration). Returns 0, or
+ * 1 after a message when binding failed; exits 2 as serve_cli_server(). */
+int serve_cli_listen(const serve_cli *c, turbo_server *s, char *where, size_t size);
+
 #endif

@@ -1226,7 +1226,24 @@ static PyObject *Server_from_capsule(PyTypeObject *type, PyObject *capsule)
     return (PyObject *)self;
 }
 
+/* Hands the turbo_server to a C program (turbo-serve) as a "turbo.server"
+ * capsule: this object no longer frees it, the program does. */
+static PyObject *Server_detach(ServerObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->srv == NULL || !self->owned) {
+        PyErr_SetString(PyExc_ValueError, "this Server does not own a turbo_server to detach");
+        return NULL;
+    }
+    PyObject *capsule = PyCapsule_New(self->srv, "turbo.server", NULL);
+    if (capsule != NULL)
+        self->owned = 0;
+    return capsule;
+}
+
 static PyMethodDef Server_methods[] = {
+    {"detach", (PyCFunction)Server_detach, METH_NOARGS,
+     "detach() -> capsule: the C program that takes it frees the server"},
     {"listen", (PyCFunction)Server_listen, METH_VARARGS, "listen(host, port)"},
     {"listen_fd", (PyCFunction)Server_listen_fd, METH_VARARGS, "listen_fd(fd)"},
     {"add_route", (PyCFunction)Server_add_route, METH_VARARGS,

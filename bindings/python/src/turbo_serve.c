@@ -176,15 +176,7 @@ int main(int argc, char **argv)
         serve_cli_fail(&cli, "'%s' is not MODULE:APP (a module and an attribute, e.g. myapp:app)",
                        spec);
 
-    /* The server and its socket before Py_Initialize: socket activation
-     * clears its variables, which os.environ (and every subprocess the app
-     * starts) must then not see. */
-    char where[512];
-    server = serve_cli_server(&cli, where, sizeof(where));
-    if (server == NULL)
-        return 1;
     long workers = cli.workers;
-
     Py_Initialize();
     /* MODULE:APP is loaded as `python -m turbo` loads it (the current
      * directory importable). */
@@ -194,12 +186,34 @@ int main(int argc, char **argv)
     if (app == NULL) {
         PyErr_Print();
         fprintf(stderr, "turbo-serve: cannot load %s\n", spec);
-        turbo_server_free(server);
         Py_Finalize();
         return 2;
     }
-    PyObject *capsule = PyCapsule_New(server, "turbo.server", NULL);
-    PyObject *r = capsule != NULL ? PyObject_CallMethod(turbo, "mount", "OO", app, capsule) : NULL;
+    /* The server as the App configures it (server_name, limits: one place,
+     * the binding's), taken over from Python: this program frees it. */
+    PyObject *pyserver = PyObject_CallMethod(app, "_make_server", "l", cli.threads);
+    PyObject *capsule = pyserver != NULL ? PyObject_CallMethod(pyserver, "detach", NULL) : NULL;
+    server = capsule != NULL ? PyCapsule_GetPointer(capsule, "turbo.server") : NULL;
+    Py_XDECREF(pyserver);
+    if (server == NULL) {
+        PyErr_Print();
+        fprintf(stderr, "turbo-serve: cannot configure a server for %s\n", spec);
+        Py_Finalize();
+        return 2;
+    }
+    char where[512];
+    if (serve_cli_listen(&cli, server, where, sizeof(where)) != 0) {
+        turbo_server_free(server);
+        Py_Finalize();
+        return 1;
+    }
+    /* Socket activation's variables were read and removed; os.environ,
+     * copied at start-up, must not hand them to the app's subprocesses. */
+    if (PyRun_SimpleString("import os\n"
+                           "for k in ('LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES'):\n"
+                           "    os.environ.pop(k, None)\n") != 0)
+        return 1;
+    PyObject *r = PyObject_CallMethod(turbo, "mount", "OO", app, capsule);
     if (r == NULL) {
         PyErr_Print();
         fprintf(stderr, "turbo-serve: cannot mount %s\n", spec);

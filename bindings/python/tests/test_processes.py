@@ -223,8 +223,19 @@ def test_python_m_turbo_module_attribute_and_threads(spawn):
         200, "application/json",
         dumps({"tag": "t1", "body": "payload", "ct": "text/x-y", "n": 4}))
     assert r.header("Server") == "other-app"
+    assert_app_limits_apply(port)
     c.close()
     assert s.stop() == 0, "".join(s.output)
+
+
+def assert_app_limits_apply(port):
+    """other_app's App(max_body_bytes=64): 64 bytes pass, 65 are a 413."""
+    c = Client(port)
+    r = c.request("POST", "/echo/x", body=b"a" * 64)
+    assert (r.status, json.loads(r.body)["body"]) == (200, "a" * 64)
+    r = c.request("POST", "/echo/x", body=b"a" * 65)
+    assert (r.status, r.body) == (413, b"Content Too Large\n")
+    c.close()
 
 
 def test_python_m_turbo_workers(spawn):
@@ -313,6 +324,11 @@ def test_turbo_serve_module_attribute_and_threads(spawn, turbo_serve):
                 dumps({"tag": str(k), "body": "b%d" % i, "ct": "text/x-y", "n": 0}))
     for c in clients:
         c.close()
+    # The App's configuration, not the library's defaults.
+    c = Client(port)
+    assert c.request("POST", "/echo/s", body=b"x").header("Server") == "other-app"
+    c.close()
+    assert_app_limits_apply(port)
     assert s.stop() == 0, "".join(s.output)
 
 

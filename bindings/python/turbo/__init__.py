@@ -317,12 +317,17 @@ class App:
                 server.add_route(m, pattern, func, plan)
             self._server = server
 
-    def _new_server(self, host, port, threads):
-        server = _turbo.Server(
+    def _make_server(self, threads=None):
+        """A server configured as this App says (server_name, limits), not
+        yet listening. turbo-serve takes it over with detach()."""
+        return _turbo.Server(
             threads=_default_threads() if threads is None else threads,
             server_name=self._server_name,
             **self._limits,
         )
+
+    def _new_server(self, host, port, threads):
+        server = self._make_server(threads)
         server.listen(host, port)
         self._attach(server)
         return server

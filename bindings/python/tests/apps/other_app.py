@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from turbo import App, Request
 
-api = App(server_name="other-app")
+# Its own Server header and body limit: every way of serving it must apply
+# the App's configuration.
+api = App(server_name="other-app", max_body_bytes=64)
 
 
 @api.post("/echo/{tag}")
