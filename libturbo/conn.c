@@ -63,6 +63,7 @@ struct turbo__conn {
     unsigned head_parsed : 1;   /* t->headers hold this request's fields */
     unsigned continue_sent : 1; /* 100 Continue already queued */
     unsigned in_pooled : 1, out_pooled : 1;
+    unsigned used : 1;          /* a byte was ever read from it */
     uint8_t nrefs;
     uint64_t deadline;
     struct event ev;
@@ -630,6 +631,7 @@ static void on_readable(turbo__conn *c)
     ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     if (n > 0) {
         c->in_len += (size_t)n;
+        c->used = 1;
         if (c->phase == PH_BODY) /* the body timeout is between reads */
             c->deadline = t->now_ms + t->server->cfg.body_timeout_ms;
         conn_run(c);
@@ -740,6 +742,10 @@ static void expire(turbo__conn *c)
         turbo__conn_close(c);
         return;
     }
+    if (t->stopping && c->phase == PH_IDLE && !c->used) {
+        turbo__conn_close(c); /* the stop's grace ended, not a client timeout */
+        return;
+    }
     TURBO__COUNT(t, timeouts);
     int in_flight = (c->phase == PH_HEAD && c->in_len != 0) || c->phase == PH_BODY;
     if (in_flight && c->out_len == c->out_sent) {
@@ -766,19 +772,36 @@ void turbo__conns_sweep(turbo__thread *t)
     }
 }
 
+/* How long a connection accepted before the stop, that has not sent its
+ * first request yet, is waited for. */
+#define STOP_GRACE_MS 2000
+
 void turbo__conns_stop(turbo__thread *t)
 {
+    unsigned grace = t->server->cfg.header_timeout_ms < STOP_GRACE_MS
+                         ? t->server->cfg.header_timeout_ms
+                         : STOP_GRACE_MS;
     turbo__conn *c = t->conns;
     while (c != NULL) {
         turbo__conn *next = c->next;
-        /* Idle: nothing in flight, close now. Others finish their request
-         * (dispatch sees t->stopping and closes after the response). A
-         * request that reached the socket but not yet this loop is not
-         * idle: the loop reads it next and answers it, with close. */
+        /* Idle: nothing in flight. Others finish their request (dispatch
+         * sees t->stopping and closes after the response). A request that
+         * reached the socket but not yet this loop is not idle: the loop
+         * reads it next and answers it, with close. A connection that never
+         * sent a byte was accepted a moment ago, and its client, which
+         * cannot know of the stop, is about to send its first request:
+         * closing it would fail that request, so it gets a short grace. An
+         * idle keep-alive connection is closed: a client expects that
+         * between requests, and retries. */
         if (c->phase == PH_IDLE && c->in_len == 0 && out_total(c) == c->out_sent) {
             char probe;
-            if (recv(c->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+            ssize_t n = recv(c->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n < 0 && errno == EAGAIN && !c->used) {
+                if (t->now_ms + grace < c->deadline)
+                    c->deadline = t->now_ms + grace;
+            } else if (n <= 0) {
                 turbo__conn_close(c);
+            }
         }
         c = next;
     }

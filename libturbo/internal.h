@@ -109,7 +109,6 @@ struct turbo__thread {
     int started;
     struct event_base *base;
     int listen_fd;
-    int owns_listen_fd;
     struct event listen_ev;
     int listen_paused;
     struct event resume_ev; /* re-enables accept after EMFILE */
@@ -182,6 +181,9 @@ void turbo__listen_close(turbo_server *s);
  * signal's previous disposition back when no server wants it any more. */
 void turbo__signals_forget(turbo_server *s);
 void turbo__accept_cb(evutil_socket_t fd, short what, void *arg);
+/* At stop: accepts what waits in the thread's own listening socket, then
+ * closes it (an inherited socket is left alone). */
+void turbo__accept_drain(turbo__thread *t);
 
 /* conn.c */
 int turbo__conn_open(turbo__thread *t, int fd, const struct sockaddr *peer, socklen_t peerlen);

@@ -139,14 +139,10 @@ static void pause_accepting(turbo__thread *t)
     evtimer_add(&t->resume_ev, &tv);
 }
 
-void turbo__accept_cb(evutil_socket_t fd, short what, void *arg)
+/* Accepts up to max connections from fd; returns at EAGAIN or an error. */
+static void accept_some(turbo__thread *t, int fd, int max)
 {
-    (void)what;
-    turbo__thread *t = arg;
-    t->now_ms = turbo__now_ms();
-    /* A bounded batch per wake-up keeps one busy listener from starving
-     * the connections this thread already serves. */
-    for (int i = 0; i < 64 && !t->stopping; i++) {
+    for (int i = 0; i < max; i++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
         int cfd = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -167,4 +163,35 @@ void turbo__accept_cb(evutil_socket_t fd, short what, void *arg)
         if (turbo__conn_open(t, cfd, (struct sockaddr *)&peer, plen) != TURBO_OK)
             close(cfd);
     }
+}
+
+void turbo__accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    turbo__thread *t = arg;
+    t->now_ms = turbo__now_ms();
+    /* A bounded batch per wake-up keeps one busy listener from starving
+     * the connections this thread already serves. */
+    if (!t->stopping)
+        accept_some(t, fd, 64);
+}
+
+void turbo__accept_drain(turbo__thread *t)
+{
+    /* Connections the kernel completed on this thread's own socket wait in
+     * its accept queue; closing the socket later would reset them. Taken
+     * now, they are served like any connection accepted before the stop.
+     * Then the socket is closed at once rather than at turbo_server_free():
+     * with SO_REUSEPORT the kernel sends new connections to the sockets
+     * still open (another process on the port, one being restarted)
+     * instead of queueing them here to be reset. An inherited socket is
+     * left alone: it outlives this server (systemd holds it), and the next
+     * server accepts its queue. */
+    turbo_server *s = t->server;
+    if (s->shared_fd >= 0 || s->listen_fds == NULL || t->listen_fd < 0)
+        return;
+    accept_some(t, t->listen_fd, 4096);
+    close(t->listen_fd);
+    s->listen_fds[t->index] = -1; /* this thread's slot: nobody else writes it */
+    t->listen_fd = -1;
 }

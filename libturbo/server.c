@@ -251,10 +251,11 @@ static void begin_stop(turbo__thread *t)
 {
     if (t->stopping)
         return;
-    t->stopping = 1;
-    event_del(&t->listen_ev);
+    event_del(&t->listen_ev); /* before the drain closes the socket */
     if (t->listen_paused)
         event_del(&t->resume_ev);
+    turbo__accept_drain(t);
+    t->stopping = 1;
     turbo__conns_stop(t);
     turbo__thread_check_done(t);
 }

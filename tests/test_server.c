@@ -1325,6 +1325,120 @@ START_TEST(graceful_stop_finishes_requests_in_flight)
 }
 END_TEST
 
+/* A client that connected just before the stop cannot know of it: its
+ * first request, sent after the stop, is still answered (with close). */
+START_TEST(connection_accepted_before_stop_gets_its_first_request_answered)
+{
+    turbo_server *s = start_server(NULL);
+    client *fresh = client_open(s);
+    client *used = client_open(s);
+    response *r = response_new();
+    exchange(used, GET("/"), r);
+    assert_root(r);
+    assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, 2);
+
+    turbo_server_stop(s);
+    /* The used keep-alive connection is idle: closed at once. */
+    ck_assert_uint_eq(read_until_eof(used), 0);
+    sleep_ms(100);
+    send_str(fresh, GET("/hello"));
+    read_response(fresh, r);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, "{\"message\":\"Hello, World!\"}");
+    ck_assert_str_eq(header(r, "Connection"), "close");
+    ck_assert_uint_eq(read_until_eof(fresh), 0);
+    ck_assert_int_eq(turbo_server_wait(s), TURBO_OK);
+    ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_TIMEOUTS), 0);
+    client_close(fresh);
+    client_close(used);
+    turbo_server_free(s);
+    free(r);
+}
+END_TEST
+
+/* One I/O thread, busy in a handler while a client connects: the client
+ * waits in the kernel's accept queue when the thread takes the stop. The
+ * stop accepts it and answers it instead of leaving it to be reset. */
+START_TEST(connection_queued_in_the_backlog_at_stop_is_served)
+{
+    turbo_config *cfg = turbo_config_new();
+    ck_assert_int_eq(turbo_config_set_threads(cfg, 1), TURBO_OK);
+    turbo_server *s = start_server(cfg);
+    client *busy = client_open(s);
+    send_str(busy, GET("/slow"));
+    while (atomic_load(&slow_entered) == 0)
+        sleep_ms(1);
+    /* The stop first, then the connection: the thread sees the stop before
+     * the listener is readable, and the kernel queues the connection on
+     * the socket, still open, all the same. */
+    turbo_server_stop(s);
+    client *queued = client_open(s); /* the one thread is in the handler */
+    send_str(queued, GET("/"));
+
+    response *r = response_new();
+    read_response(busy, r);
+    assert_body(r, "slow\n");
+    read_response(queued, r);
+    assert_root(r);
+    ck_assert_str_eq(header(r, "Connection"), "close");
+    ck_assert_uint_eq(read_until_eof(queued), 0);
+    ck_assert_int_eq(turbo_server_wait(s), TURBO_OK);
+    ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_REQUESTS), 2);
+    client_close(busy);
+    client_close(queued);
+    turbo_server_free(s);
+    free(r);
+}
+END_TEST
+
+/* Two servers on one port (SO_REUSEPORT), the way a restart overlaps an
+ * old and a new process. Once the old one is told to stop, while it still
+ * finishes a request, every new connection goes to the other one: the
+ * stopping server gives its sockets up instead of letting the kernel queue
+ * connections there that nobody will accept. */
+START_TEST(stopping_server_hands_new_connections_to_the_other_on_its_port)
+{
+    turbo_config *cfg = turbo_config_new();
+    ck_assert_int_eq(turbo_config_set_threads(cfg, 2), TURBO_OK);
+    turbo_server *old = start_server(cfg);
+    client *busy = client_open(old); /* alone on the port: old serves it */
+    send_str(busy, GET("/slow"));
+    while (atomic_load(&slow_entered) == 0)
+        sleep_ms(1);
+
+    turbo_server *next = turbo_server_new(NULL);
+    ck_assert_ptr_nonnull(next);
+    ck_assert_int_eq(turbo_server_listen(next, "127.0.0.1", turbo_server_port(old)), TURBO_OK);
+    add_routes(next);
+    ck_assert_int_eq(turbo_server_start(next), TURBO_OK);
+    turbo_server_stop(old);
+    sleep_ms(50); /* the old server's idle thread takes the stop */
+
+    response *r = response_new();
+    for (int i = 0; i < 40; i++) {
+        client *c = client_open(old); /* the shared port */
+        exchange(c, GET("/"), r);
+        assert_root(r);
+        client_close(c);
+    }
+    read_response(busy, r);
+    assert_body(r, "slow\n");
+    client_close(busy);
+    ck_assert_int_eq(turbo_server_wait(old), TURBO_OK);
+    /* The busy thread's socket stays open until its handler returns; what
+     * the kernel queued there meanwhile was drained and answered by old.
+     * Everything else went to next. Nothing was lost. */
+    ck_assert_uint_eq(turbo_server_stat(old, TURBO_STAT_REQUESTS) +
+                          turbo_server_stat(next, TURBO_STAT_REQUESTS),
+                      41);
+    ck_assert_uint_ge(turbo_server_stat(next, TURBO_STAT_REQUESTS), 1);
+    turbo_server_free(old);
+    server = next;
+    stop_server(next);
+    free(r);
+}
+END_TEST
+
 static void on_sigusr1(int sig)
 {
     (void)sig;
@@ -1885,6 +1999,9 @@ static Suite *server_suite(void)
           two_threads_both_serve_connections}},
         {"lifecycle",
          {graceful_stop_finishes_requests_in_flight, stop_from_a_signal_handler_stops_the_server,
+          connection_accepted_before_stop_gets_its_first_request_answered,
+          connection_queued_in_the_backlog_at_stop_is_served,
+          stopping_server_hands_new_connections_to_the_other_on_its_port,
           stop_on_signal_stops_every_registered_server_then_restores_the_handler,
           stop_before_any_request_and_repeated_stop_are_harmless,
           inherited_listening_fd_serves_and_reports_its_port,
