@@ -1066,6 +1066,18 @@ static PyObject *Server_listen(ServerObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* turbo_server_listen_fd()'s errno, in words. */
+static const char *fd_problem(int err)
+{
+    switch (err) {
+    case EBADF: return "not an open file descriptor";
+    case ENOTSOCK: return "not a socket";
+    case EINVAL: return "not a listening socket";
+    case EPROTOTYPE: return "not a stream socket";
+    default: return strerror(err);
+    }
+}
+
 static PyObject *Server_listen_fd(ServerObject *self, PyObject *args)
 {
     int fd;
@@ -1073,9 +1085,36 @@ static PyObject *Server_listen_fd(ServerObject *self, PyObject *args)
         return NULL;
     NEED_SERVER(self);
     int rc = turbo_server_listen_fd(self->srv, fd);
+    if (rc == TURBO_EINVAL && fd >= 0) {
+        int err = errno;
+        PyErr_Format(PyExc_ValueError, "fd %d: %s", fd, fd_problem(err));
+        return NULL;
+    }
     if (rc != TURBO_OK)
         return raise_turbo(rc, "cannot serve on that fd");
     Py_RETURN_NONE;
+}
+
+/* systemd socket activation: True when serving the socket passed as fd 3,
+ * False when none was passed to this process. */
+static PyObject *Server_listen_activated(ServerObject *self, PyObject *unused)
+{
+    (void)unused;
+    NEED_SERVER(self);
+    int rc = turbo_server_listen_activated(self->srv);
+    if (rc >= 0)
+        return PyBool_FromLong(rc);
+    int err = errno;
+    if (rc != TURBO_EINVAL)
+        return raise_turbo(rc, "socket activation");
+    if (err == EDOM)
+        PyErr_SetString(PyExc_ValueError, "socket activation: LISTEN_FDS is not a number");
+    else if (err == E2BIG)
+        PyErr_SetString(PyExc_ValueError,
+                        "socket activation: LISTEN_FDS is above 1; one socket is served");
+    else
+        PyErr_Format(PyExc_ValueError, "socket activation: fd 3: %s", fd_problem(err));
+    return NULL;
 }
 
 static PyObject *Server_add_route(ServerObject *self, PyObject *args)
@@ -1246,6 +1285,8 @@ static PyMethodDef Server_methods[] = {
      "detach() -> capsule: the C program that takes it frees the server"},
     {"listen", (PyCFunction)Server_listen, METH_VARARGS, "listen(host, port)"},
     {"listen_fd", (PyCFunction)Server_listen_fd, METH_VARARGS, "listen_fd(fd)"},
+    {"listen_activated", (PyCFunction)Server_listen_activated, METH_NOARGS,
+     "listen_activated() -> bool: serve the socket systemd passed, if any"},
     {"add_route", (PyCFunction)Server_add_route, METH_VARARGS,
      "add_route(method, pattern, func, plan)"},
     {"remove_route", (PyCFunction)Server_remove_route, METH_VARARGS,

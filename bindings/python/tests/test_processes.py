@@ -10,6 +10,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -41,11 +42,11 @@ def child_env():
 class Served:
     """A server process: its output read line by line on a thread."""
 
-    def __init__(self, argv, cwd):
+    def __init__(self, argv, cwd, **popen):
         self.argv = argv
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=child_env(), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(argv, cwd=cwd, env=popen.pop("env", None) or child_env(),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True, **popen)
         self.lines = queue.Queue()
         self.output = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -104,8 +105,8 @@ class Served:
 def spawn(tmp_path):
     started = []
 
-    def _spawn(argv):
-        s = Served(argv, cwd=str(tmp_path))
+    def _spawn(argv, **popen):
+        s = Served(argv, cwd=str(tmp_path), **popen)
         started.append(s)
         return s
 
@@ -236,6 +237,57 @@ def assert_app_limits_apply(port):
     r = c.request("POST", "/echo/x", body=b"a" * 65)
     assert (r.status, r.body) == (413, b"Content Too Large\n")
     c.close()
+
+
+def listening_socket():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
+
+
+def test_python_m_turbo_serves_an_inherited_fd(spawn):
+    sock = listening_socket()
+    fd, port = sock.fileno(), sock.getsockname()[1]
+    s = spawn(python_m_turbo("pid_app:app", "--fd", str(fd)), pass_fds=(fd,))
+    check_pid_app(port)  # the kernel queues the connection until it serves
+    assert s.stop() == 0, "".join(s.output)
+    assert "turbo: serving on inherited fd %d (1 worker(s)" % fd in "".join(s.output)
+    sock.close()
+
+
+def test_python_m_turbo_under_socket_activation(spawn):
+    """The sd_listen_fds protocol as systemd follows it: the socket at fd 3,
+    LISTEN_PID = the server's PID (sh sets it, then execs Python)."""
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    env = child_env()
+    env["LISTEN_FDNAMES"] = "web"
+    argv = ["/bin/sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh",
+            *python_m_turbo("pid_app:app", "--workers", "2")]
+    s = spawn(argv, env=env, pass_fds=(3,), preexec_fn=lambda: os.dup2(sock.fileno(), 3))
+    check_pid_app(port)
+    seen = distinct_pids(port, 2)
+    assert len(seen) == 2 and s.proc.pid not in seen, seen  # the workers, forked
+    c = Client(port)
+    r = c.get("/env")
+    assert (r.status, r.body) == (200, b"[]")  # no LISTEN_* left for the app
+    c.close()
+    assert s.stop() == 0, "".join(s.output)
+    assert "turbo: serving on inherited fd 3 (2 worker(s)" in "".join(s.output)
+    sock.close()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--fd", "5", "--port", "80"], "--fd cannot be combined with --host or --port"),
+    (["--fd", "0"], "python -m turbo: fd 0: not a socket"),
+])
+def test_python_m_turbo_refuses_a_bad_fd(tmp_path, args, message):
+    p = subprocess.run(python_m_turbo("pid_app:app", *args), cwd=str(tmp_path), env=child_env(),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert message in p.stderr.decode(), p.stderr
+    assert b"serving" not in p.stdout
 
 
 def test_python_m_turbo_workers(spawn):

@@ -326,11 +326,22 @@ class App:
             **self._limits,
         )
 
-    def _new_server(self, host, port, threads):
+    def _new_server(self, host, port, threads, fd=None, activation=False):
+        """A configured server listening on fd (an inherited listening
+        socket), else on the socket systemd passed (when activation is on
+        and one was), else on host:port. Returns (server, where)."""
         server = self._make_server(threads)
-        server.listen(host, port)
+        if fd is not None:
+            server.listen_fd(fd)
+            where = f"inherited fd {fd}"
+        elif activation and _listen_activated(server):
+            where = "inherited fd 3"
+        else:
+            server.listen(host, port)
+            shown = f"[{host}]" if host and ":" in host else (host or "0.0.0.0")
+            where = f"http://{shown}:{server.port}/"
         self._attach(server)
-        return server
+        return server, where
 
     @property
     def port(self):
@@ -344,7 +355,7 @@ class App:
         embedding). `port` then gives the bound port."""
         if self._server is not None:
             raise RuntimeError("already serving")
-        server = self._new_server(host, port, threads)
+        server, _ = self._new_server(host, port, threads)
         server.start()
         return server.port
 
@@ -355,18 +366,21 @@ class App:
         if server is not None:
             server.stop()
 
-    def run(self, host="127.0.0.1", port=8000, threads=None, workers=1, announce=True):
+    def run(self, host="127.0.0.1", port=8000, threads=None, workers=1, announce=True, fd=None):
         """Serves until SIGINT/SIGTERM. workers > 1 forks that many
         processes after binding; they share the listening sockets. A worker
         that dies is not replaced: the others are stopped and run() exits
-        with status 1 (a supervisor decides what happens next)."""
+        with status 1 (a supervisor decides what happens next).
+
+        Where: fd, an inherited listening socket, if given; else the socket
+        of systemd socket activation (LISTEN_PID/LISTEN_FDS), if this
+        process was passed one; else host:port."""
         if workers < 1:
             raise ValueError("workers must be >= 1")
-        server = self._new_server(host, port, threads)
+        server, where = self._new_server(host, port, threads, fd=fd, activation=True)
         if announce:
-            shown = f"[{host}]" if host and ":" in host else (host or "0.0.0.0")
             print(
-                f"turbo: serving on http://{shown}:{server.port}/ "
+                f"turbo: serving on {where} "
                 f"({workers} worker(s), {server.threads} I/O thread(s) each)",
                 flush=True,
             )
@@ -379,6 +393,18 @@ class App:
             return
         _serve_workers(server, workers)
         self._server = None
+
+
+def _listen_activated(server):
+    """Serves the socket systemd passed, if any. The library removes the
+    LISTEN_* variables from the process environment; os.environ, copied at
+    start-up, is brought in line so that subprocesses do not see them."""
+    try:
+        return server.listen_activated()
+    finally:
+        if os.environ.get("LISTEN_PID") == str(os.getpid()):
+            for k in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+                os.environ.pop(k, None)
 
 
 def _serve_workers(server, workers):

@@ -27,3 +27,9 @@ def slow(secs: float = 0.5):
     import time
     time.sleep(secs)
     return {"slept": secs, "pid": os.getpid()}
+
+
+@app.get("/env")
+def env():
+    """The socket-activation variables this process's os.environ still has."""
+    return sorted(k for k in os.environ if k.startswith("LISTEN_"))
