@@ -88,11 +88,13 @@ serve_once() {
     local lang=$1
     shift
     echo "--- $lang: $*"
+    # Fresh files: the loop below must never read the previous run's port.
+    rm -f out.txt err.txt
     "$@" >out.txt 2>err.txt &
     PID=$!
     local port='' i
     for ((i = 0; i < 100; i++)); do
-        if [[ $(head -n 1 out.txt) =~ ^listening\ on\ ([0-9]+)$ ]]; then
+        if [[ $(head -n 1 out.txt 2>/dev/null) =~ ^listening\ on\ ([0-9]+)$ ]]; then
             port=${BASH_REMATCH[1]}
             break
         fi

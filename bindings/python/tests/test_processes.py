@@ -185,18 +185,31 @@ def check_pid_app(port):
     return pid
 
 
-def distinct_pids(port, want, attempts=300):
-    """Opens fresh connections until `want` distinct PIDs answered /pid (at
-    most `attempts` connections); returns the set seen."""
-    seen = set()
-    for _ in range(attempts):
-        c = Client(port)
-        r = c.get("/pid")
-        assert (r.status, r.content_type) == (200, "application/json")
-        seen.add(json.loads(r.body)["pid"])
-        c.close()
-        if len(seen) >= want:
-            break
+def distinct_pids(port, want, attempts=50):
+    """Opens fresh connections until `want` distinct PIDs answered /pid;
+    returns the set seen. Which worker accepts a connection is the kernel's
+    choice, and one may win every time on a loaded machine: so each worker
+    seen is then kept busy in a slow handler on its own connection (its one
+    I/O thread cannot accept meanwhile), and the next connection goes to
+    another worker. The slow answers are read before returning."""
+    seen, busy = set(), []
+    try:
+        for _ in range(attempts):
+            c = Client(port)
+            r = c.get("/pid")
+            assert (r.status, r.content_type) == (200, "application/json")
+            seen.add(json.loads(r.body)["pid"])
+            if len(seen) >= want:
+                c.close()
+                break
+            c.conn.request("GET", "/slow?secs=0.5")  # the answer is read below
+            busy.append(c)
+    finally:
+        for c in busy:
+            r = c.conn.getresponse()
+            assert r.status == 200
+            r.read()
+            c.close()
     return seen
 
 
