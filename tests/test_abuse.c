@@ -21,13 +21,10 @@
  * sockets have receive timeouts, so a silent server fails a test instead
  * of hanging it.
  */
-#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -41,6 +38,8 @@
 #include <unistd.h>
 
 #include <turbo/turbo.h>
+
+#include "http_client.h"
 
 #define CLIENT_TIMEOUT_S 10
 
@@ -143,40 +142,8 @@ static void assert_stat_at(int line, turbo_server *s, int which, uint64_t want, 
 #define assert_stat(s, which, want) assert_stat_at(__LINE__, s, which, want, 10000)
 
 /* ======================================================================
- * Client
+ * Client: http_client.h, and this suite's reads on plain descriptors
  * ==================================================================== */
-
-static int connect_to(turbo_server *s)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
-    struct timeval tv = {CLIENT_TIMEOUT_S, 0};
-    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)turbo_server_port(s));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s",
-                  strerror(errno));
-    return fd;
-}
-
-static void send_str(int fd, const char *p)
-{
-    size_t len = strlen(p);
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        ck_assert_msg(n > 0, "send: %s", strerror(errno));
-        p += n;
-        len -= (size_t)n;
-    }
-}
 
 /* Reads until EOF into buf (NUL-terminated, at most cap - 1 bytes kept).
  * Returns the bytes received, or -1 on a timeout or reset. */
@@ -250,14 +217,14 @@ static int read_root(int fd, char *err, size_t errlen)
 static void assert_root_on(int fd)
 {
     char err[256];
-    send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    send_str_fd(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     ck_assert_msg(read_root(fd, err, sizeof(err)) == 0, "GET /: %s", err);
 }
 
 /* A new connection gets a clean 200 for GET /. */
 static void assert_new_connection_served(turbo_server *s)
 {
-    int fd = connect_to(s);
+    int fd = connect_to(s, CLIENT_TIMEOUT_S);
     assert_root_on(fd);
     close(fd);
 }
@@ -316,20 +283,11 @@ static void *steady_main(void *arg)
         uint64_t t0 = now_ms();
         char err[256] = "";
         int ok = -1;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct timeval tv = {CLIENT_TIMEOUT_S, 0};
-        struct sockaddr_in sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons((uint16_t)turbo_server_port(sc->server));
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int fd = try_connect(turbo_server_port(sc->server), CLIENT_TIMEOUT_S);
         static const char get[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
         if (fd < 0) {
-            snprintf(err, sizeof(err), "socket: %s", strerror(errno));
-        } else if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
-                   connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
             snprintf(err, sizeof(err), "connect: %s", strerror(errno));
-        } else if (send(fd, get, sizeof(get) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(get) - 1) {
+        } else if (try_send(fd, get, sizeof(get) - 1) != 0) {
             snprintf(err, sizeof(err), "send: %s", strerror(errno));
         } else {
             ok = read_root(fd, err, sizeof(err));
@@ -409,7 +367,7 @@ START_TEST(slowloris_connections_time_out_while_a_normal_client_is_served)
     static struct pollfd pfds[SLOW_CONNS];
     uint64_t start = now_ms();
     for (int i = 0; i < SLOW_CONNS; i++) {
-        conns[i].fd = connect_to(s);
+        conns[i].fd = connect_to(s, CLIENT_TIMEOUT_S);
         ck_assert_int_eq(send(conns[i].fd, trickle, 1, MSG_NOSIGNAL), 1);
         ck_assert_int_eq(fcntl(conns[i].fd, F_SETFL, O_NONBLOCK), 0);
         conns[i].got = 0;
@@ -523,8 +481,8 @@ START_TEST(timed_out_client_that_never_closes_counts_once)
     turbo_config *cfg = new_config(1);
     ck_assert_int_eq(turbo_config_set_header_timeout_ms(cfg, 200), TURBO_OK);
     turbo_server *s = start_server(cfg);
-    int fd = connect_to(s);
-    send_str(fd, "GET / HTTP/1.1\r\nHo");
+    int fd = connect_to(s, CLIENT_TIMEOUT_S);
+    send_str_fd(fd, "GET / HTTP/1.1\r\nHo");
     char buf[512];
     ssize_t n = read_all(fd, buf, sizeof(buf)); /* the 408, then the server's FIN */
     ck_assert_int_gt(n, 0);
@@ -580,8 +538,8 @@ START_TEST(pipelining_client_that_never_reads_is_bounded_then_dropped)
     turbo_server *s = start_server(cfg);
 
     /* Warm up: the server's pools, and one /big through a reading client. */
-    int warm = connect_to(s);
-    send_str(warm, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    int warm = connect_to(s, CLIENT_TIMEOUT_S);
+    send_str_fd(warm, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     static char sink[BIG_LEN + 4096];
     ck_assert_int_gt(read_all(warm, sink, sizeof(sink)), BIG_LEN);
     close(warm);
@@ -589,7 +547,7 @@ START_TEST(pipelining_client_that_never_reads_is_bounded_then_dropped)
     atomic_store(&big_calls, 0);
     size_t baseline = rss_bytes();
 
-    int fd = connect_to(s);
+    int fd = connect_to(s, CLIENT_TIMEOUT_S);
     ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
     static const char req[] = "GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
     size_t total = NEVER_READ_REQUESTS * (sizeof(req) - 1), sent = 0;
@@ -671,13 +629,13 @@ START_TEST(connections_past_max_are_closed_counted_and_service_goes_on)
 
     int held[MAX_CONNS];
     for (int i = 0; i < MAX_CONNS; i++) {
-        held[i] = connect_to(s);
+        held[i] = connect_to(s, CLIENT_TIMEOUT_S);
         assert_root_on(held[i]); /* accepted and registered */
     }
     assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, MAX_CONNS);
 
     for (int i = 0; i < EXTRA_CONNS; i++) {
-        int fd = connect_to(s);
+        int fd = connect_to(s, CLIENT_TIMEOUT_S);
         assert_refused(fd);
         close(fd);
     }
@@ -691,7 +649,7 @@ START_TEST(connections_past_max_are_closed_counted_and_service_goes_on)
     /* Free one slot: once the server has seen it go, a new one is served. */
     close(held[0]);
     assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, MAX_CONNS - 1);
-    held[0] = connect_to(s);
+    held[0] = connect_to(s, CLIENT_TIMEOUT_S);
     assert_root_on(held[0]);
     assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, MAX_CONNS);
     ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_CONNECTIONS_REFUSED), EXTRA_CONNS);
@@ -726,8 +684,8 @@ START_TEST(half_closed_client_gets_its_responses_then_eof)
     static char buf[8192];
 
     /* One request, then SHUT_WR. */
-    int fd = connect_to(s);
-    send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    int fd = connect_to(s, CLIENT_TIMEOUT_S);
+    send_str_fd(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
     ssize_t n = read_all(fd, buf, sizeof(buf));
     ck_assert_int_gt(n, 0);
@@ -737,9 +695,9 @@ START_TEST(half_closed_client_gets_its_responses_then_eof)
     close(fd);
 
     /* Three pipelined, then SHUT_WR: all three answered, in order. */
-    fd = connect_to(s);
-    send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
-                 "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    fd = connect_to(s, CLIENT_TIMEOUT_S);
+    send_str_fd(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+                    "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
     n = read_all(fd, buf, sizeof(buf));
     ck_assert_int_gt(n, 0);
@@ -751,8 +709,8 @@ START_TEST(half_closed_client_gets_its_responses_then_eof)
     close(fd);
 
     /* A slow handler: the client's FIN arrives while it runs. */
-    fd = connect_to(s);
-    send_str(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    fd = connect_to(s, CLIENT_TIMEOUT_S);
+    send_str_fd(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
     ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
     n = read_all(fd, buf, sizeof(buf));
     ck_assert_int_gt(n, 0);
@@ -773,8 +731,8 @@ START_TEST(reset_connections_leak_nothing_and_the_server_survives)
     size_t baseline = count_fds();
 
     /* Half a head, then RST. */
-    int fd = connect_to(s);
-    send_str(fd, "GET / HTTP/1.1\r\nHo");
+    int fd = connect_to(s, CLIENT_TIMEOUT_S);
+    send_str_fd(fd, "GET / HTTP/1.1\r\nHo");
     assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, 1);
     sleep_ms(50); /* let the server read the half head first */
     reset_close(fd);
@@ -782,8 +740,8 @@ START_TEST(reset_connections_leak_nothing_and_the_server_survives)
     ck_assert_uint_eq(count_fds(), baseline);
 
     /* A head and half a body, then RST. */
-    fd = connect_to(s);
-    send_str(fd, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+    fd = connect_to(s, CLIENT_TIMEOUT_S);
+    send_str_fd(fd, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
     assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, 1);
     sleep_ms(50);
     reset_close(fd);
@@ -792,8 +750,8 @@ START_TEST(reset_connections_leak_nothing_and_the_server_survives)
 
     /* A whole request to a slow handler, RST while it runs: its response
      * meets a reset socket. */
-    fd = connect_to(s);
-    send_str(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    fd = connect_to(s, CLIENT_TIMEOUT_S);
+    send_str_fd(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
     for (int i = 0; i < 600 && atomic_load(&slow_entered) == 0; i++)
         sleep_ms(5);
     ck_assert_int_eq(atomic_load(&slow_entered), 1);
@@ -804,8 +762,9 @@ START_TEST(reset_connections_leak_nothing_and_the_server_survives)
 
     /* Twenty more in a row, each reset as soon as the server has it. */
     for (int round = 0; round < 20; round++) {
-        fd = connect_to(s);
-        send_str(fd, round % 2 ? "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n" : "GET / HTTP/1.1\r\nH");
+        fd = connect_to(s, CLIENT_TIMEOUT_S);
+        send_str_fd(fd,
+                    round % 2 ? "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n" : "GET / HTTP/1.1\r\nH");
         assert_stat(s, TURBO_STAT_CONNECTIONS_ACCEPTED, 4 + (uint64_t)round);
         reset_close(fd);
     }

@@ -4,85 +4,46 @@
  * threads under load while a writer churns thousands of routes). Public
  * ABI only.
  */
-#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <turbo/turbo.h>
 
-/* ---- a minimal blocking HTTP client ----------------------------------- */
+#include "http_client.h"
 
-typedef struct client {
-    int fd;
-    char buf[8192];
-    size_t len;
-} client;
+/* ---- GET on the shared client (http_client.h) ------------------------- */
 
-static int client_open(client *c, int port)
-{
-    c->len = 0;
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (c->fd < 0)
-        return -1;
-    struct timeval tv = {5, 0};
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        close(c->fd);
-        return -1;
-    }
-    return 0;
-}
+#define CLIENT_TIMEOUT_S 5
 
 /* GET path; *status and body (NUL-terminated, at most cap-1 bytes).
- * 0 on success, -1 on a transport or framing error. */
+ * 0 on success, -1 on a transport or framing error. No Check assertions:
+ * the stress clients run it on their own threads. */
 static int client_get(client *c, const char *path, int *status, char *body, size_t cap)
 {
     char req[512];
     int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
-    if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+    if (try_send(c->fd, req, (size_t)n) != 0)
         return -1;
-    for (;;) {
-        char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-        if (end != NULL) {
-            size_t head = (size_t)(end - c->buf) + 4;
-            char *cl = memmem(c->buf, head, "Content-Length: ", 16);
-            if (cl == NULL || sscanf(c->buf, "HTTP/1.1 %d", status) != 1)
-                return -1;
-            size_t blen = strtoul(cl + 16, NULL, 10);
-            if (c->len >= head + blen) {
-                if (blen >= cap)
-                    return -1;
-                memcpy(body, c->buf + head, blen);
-                body[blen] = '\0';
-                memmove(c->buf, c->buf + head + blen, c->len - head - blen);
-                c->len -= head + blen;
-                return 0;
-            }
-        }
-        if (c->len == sizeof(c->buf))
-            return -1;
-        ssize_t r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-        if (r <= 0)
-            return -1;
-        c->len += (size_t)r;
-    }
+    ssize_t head = client_wait_head(c);
+    if (head <= 0)
+        return -1;
+    char *cl = memmem(c->buf, (size_t)head, "Content-Length: ", 16);
+    if (cl == NULL || sscanf(c->buf, "HTTP/1.1 %d", status) != 1)
+        return -1;
+    size_t blen = strtoul(cl + 16, NULL, 10);
+    if (blen >= cap || client_wait(c, (size_t)head + blen) <= 0)
+        return -1;
+    memcpy(body, c->buf + head, blen);
+    body[blen] = '\0';
+    client_consume(c, (size_t)head + blen);
+    return 0;
 }
 
 static turbo_server *start(unsigned threads)
@@ -100,7 +61,7 @@ static turbo_server *start(unsigned threads)
 static void get_ok(int port, const char *path, int want_status, const char *want_body)
 {
     client c;
-    ck_assert_int_eq(client_open(&c, port), 0);
+    ck_assert_int_eq(try_client_open(&c, port, CLIENT_TIMEOUT_S), 0);
     int status;
     char body[256];
     ck_assert_int_eq(client_get(&c, path, &status, body, sizeof(body)), 0);
@@ -281,7 +242,7 @@ static void *get_thread(void *arg)
     get_job *j = arg;
     client c;
     j->status = -1;
-    if (client_open(&c, j->port) == 0) {
+    if (try_client_open(&c, j->port, CLIENT_TIMEOUT_S) == 0) {
         if (client_get(&c, j->path, &j->status, j->body, sizeof(j->body)) != 0)
             j->status = -1;
         close(c.fd);
@@ -403,7 +364,7 @@ static void *stress_client(void *arg)
     stress *st = arg;
     unsigned seed = (unsigned)(uintptr_t)&seed;
     client c;
-    if (client_open(&c, st->port) != 0) {
+    if (try_client_open(&c, st->port, CLIENT_TIMEOUT_S) != 0) {
         stress_bad(st, "connect", 0, strerror(errno));
         return NULL;
     }

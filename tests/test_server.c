@@ -14,11 +14,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +28,9 @@
 
 #include <turbo/turbo.h>
 
+#include "http_client.h"
+
 #define CLIENT_TIMEOUT_S 5
-#define MAX_FIELDS 32
-#define MAX_BODY 65536
 
 /* ======================================================================
  * Routes
@@ -280,223 +278,8 @@ static void assert_stat(turbo_server *s, int which, uint64_t want)
 }
 
 /* ======================================================================
- * Client
+ * Client: http_client.h; here, what this suite checks in a response
  * ==================================================================== */
-
-typedef struct client {
-    int fd;
-    size_t len; /* bytes received but not consumed yet */
-    char buf[MAX_BODY + 16384];
-} client;
-
-typedef struct field {
-    char name[64];
-    char value[1024];
-} field;
-
-typedef struct response {
-    int status;
-    char reason[64];
-    size_t nfields;
-    field fields[MAX_FIELDS];
-    size_t body_len;
-    char body[MAX_BODY + 1]; /* NUL-terminated for messages */
-} response;
-
-static int connect_to(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-    struct timeval tv = {CLIENT_TIMEOUT_S, 0};
-    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s",
-                  strerror(errno));
-    return fd;
-}
-
-static client *client_open(turbo_server *s)
-{
-    client *c = calloc(1, sizeof(*c));
-    ck_assert_ptr_nonnull(c);
-    c->fd = connect_to(turbo_server_port(s));
-    return c;
-}
-
-static void client_close(client *c)
-{
-    if (c == NULL)
-        return;
-    close(c->fd);
-    free(c);
-}
-
-static void send_bytes(client *c, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        ck_assert_msg(n > 0, "send: %s", strerror(errno));
-        p += n;
-        len -= (size_t)n;
-    }
-}
-
-static void send_str(client *c, const char *s)
-{
-    send_bytes(c, s, strlen(s));
-}
-
-/* Receives more bytes into c->buf. >0: bytes read; 0: EOF; -1: error or
- * timeout (errno tells). */
-static ssize_t client_fill(client *c)
-{
-    ck_assert_uint_lt(c->len, sizeof(c->buf));
-    for (;;) {
-        ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n > 0)
-            c->len += (size_t)n;
-        return n;
-    }
-}
-
-static void client_consume(client *c, size_t n)
-{
-    memmove(c->buf, c->buf + n, c->len - n);
-    c->len -= n;
-}
-
-/* Reads exactly n bytes (into out, NUL-terminated; out holds n + 1). */
-static void read_exact(client *c, char *out, size_t n)
-{
-    while (c->len < n) {
-        ssize_t r = client_fill(c);
-        ck_assert_msg(r > 0, "read_exact: wanted %zu bytes, have %zu, then %s", n, c->len,
-                      r == 0 ? "EOF" : strerror(errno));
-    }
-    memcpy(out, c->buf, n);
-    out[n] = '\0';
-    client_consume(c, n);
-}
-
-static const char *header(const response *r, const char *name)
-{
-    for (size_t i = 0; i < r->nfields; i++)
-        if (strcasecmp(r->fields[i].name, name) == 0)
-            return r->fields[i].value;
-    return NULL;
-}
-
-static size_t header_count(const response *r, const char *name)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->nfields; i++)
-        n += strcasecmp(r->fields[i].name, name) == 0;
-    return n;
-}
-
-/*
- * Reads one whole response: status line, fields, then exactly
- * Content-Length body bytes (none when no_body: the answer to HEAD).
- * Bytes after it stay buffered for the next call.
- */
-static void read_response_ex(client *c, response *r, int no_body)
-{
-    memset(r, 0, offsetof(response, body));
-    r->body[0] = '\0';
-    char *end;
-    for (;;) {
-        end = c->len >= 4 ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
-        if (end != NULL)
-            break;
-        ssize_t n = client_fill(c);
-        ck_assert_msg(n > 0, "no complete response head (%zu bytes: \"%.*s\"), then %s", c->len,
-                      (int)c->len, c->buf, n == 0 ? "EOF" : strerror(errno));
-    }
-    size_t head_len = (size_t)(end - c->buf) + 4;
-    char head[16384];
-    ck_assert_uint_lt(head_len, sizeof(head));
-    memcpy(head, c->buf, head_len);
-    head[head_len - 2] = '\0'; /* keep the last field's CRLF, drop the empty line */
-    client_consume(c, head_len);
-
-    /* Status line: exactly "HTTP/1.1 SSS Reason". */
-    char *line = head;
-    char *eol = strstr(line, "\r\n");
-    ck_assert_ptr_nonnull(eol);
-    *eol = '\0';
-    ck_assert_msg(strncmp(line, "HTTP/1.1 ", 9) == 0 && strlen(line) > 13 && line[12] == ' ',
-                  "bad status line \"%s\"", line);
-    r->status = atoi(line + 9);
-    ck_assert_uint_lt(strlen(line + 13), sizeof(r->reason));
-    strcpy(r->reason, line + 13);
-
-    for (line = eol + 2; *line != '\0'; line = eol + 2) {
-        eol = strstr(line, "\r\n");
-        ck_assert_ptr_nonnull(eol);
-        *eol = '\0';
-        char *colon = strchr(line, ':');
-        ck_assert_msg(colon != NULL && colon[1] == ' ', "bad field \"%s\"", line);
-        ck_assert_uint_lt(r->nfields, MAX_FIELDS);
-        field *f = &r->fields[r->nfields++];
-        *colon = '\0';
-        ck_assert_uint_lt(strlen(line), sizeof(f->name));
-        ck_assert_uint_lt(strlen(colon + 2), sizeof(f->value));
-        strcpy(f->name, line);
-        strcpy(f->value, colon + 2);
-    }
-
-    const char *cl = header(r, "Content-Length");
-    if (no_body || cl == NULL)
-        return;
-    ck_assert_uint_eq(header_count(r, "Content-Length"), 1);
-    char *cl_end;
-    unsigned long long len = strtoull(cl, &cl_end, 10);
-    ck_assert_msg(*cl != '\0' && *cl_end == '\0', "bad Content-Length \"%s\"", cl);
-    ck_assert_uint_le(len, MAX_BODY);
-    read_exact(c, r->body, (size_t)len);
-    r->body_len = (size_t)len;
-}
-
-static void read_response(client *c, response *r)
-{
-    read_response_ex(c, r, 0);
-}
-
-/* Reads until the server closes its side; returns the bytes that came
- * before the EOF (0 for a clean close right away). Fails on a timeout or
- * a reset. */
-static size_t read_until_eof(client *c)
-{
-    size_t extra = c->len;
-    c->len = 0;
-    for (;;) {
-        ssize_t n = client_fill(c);
-        if (n == 0)
-            return extra;
-        ck_assert_msg(n > 0, "expected EOF, got %s", strerror(errno));
-        extra += c->len;
-        c->len = 0;
-    }
-}
-
-static response *response_new(void)
-{
-    response *r = malloc(sizeof(*r));
-    ck_assert_ptr_nonnull(r);
-    return r;
-}
 
 /* Asserts the library's added fields: Server, a well-formed Date. */
 static void assert_standard_fields(const response *r)
@@ -553,7 +336,7 @@ static void exchange(client *c, const char *request, response *r)
 /* A fresh connection gets a 200 from GET / (the server survived). */
 static void assert_new_connection_works(turbo_server *s)
 {
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/"), r);
     assert_root(r);
@@ -569,7 +352,7 @@ static void assert_new_connection_works(turbo_server *s)
 START_TEST(demo_routes_answer_exact_bodies_and_content_types)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
 
     exchange(c, GET("/"), r);
@@ -604,7 +387,7 @@ END_TEST
 START_TEST(path_parameter_keeps_percent_encoding_as_sent)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/users/abc%20d"), r);
     ck_assert_int_eq(r->status, 200);
@@ -621,7 +404,7 @@ END_TEST
 START_TEST(unknown_path_is_404_and_connection_stays_open)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/nope"), r);
     assert_error(r, 404, "Not Found");
@@ -638,7 +421,7 @@ END_TEST
 START_TEST(known_path_with_other_method_is_405_with_allow)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
 
     exchange(c, GET("/echo"), r);
@@ -666,7 +449,7 @@ END_TEST
 START_TEST(head_on_get_route_sends_same_headers_without_body)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *get = response_new();
     response *head = response_new();
     exchange(c, GET("/"), get);
@@ -703,7 +486,7 @@ END_TEST
 START_TEST(keep_alive_reuses_one_connection)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     for (int i = 0; i < 3; i++) {
         exchange(c, GET("/"), r);
@@ -723,7 +506,7 @@ END_TEST
 START_TEST(pipelined_requests_answer_in_order_in_one_write)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     /* Warm up, so the connection is surely accepted and idle. */
     exchange(c, GET("/"), r);
@@ -760,7 +543,7 @@ END_TEST
 START_TEST(chunked_upload_in_pieces_is_decoded_and_echoed)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     send_str(c, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: text/x-chunks\r\n"
                 "Transfer-Encoding: chunked\r\n\r\n");
@@ -795,7 +578,7 @@ END_TEST
 START_TEST(expect_100_continue_is_answered_before_the_body)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     send_str(c, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: text/plain\r\n"
                 "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n");
@@ -835,7 +618,7 @@ static turbo_server *start_limited_server(void)
 static void assert_refused_and_closed(const char *request, int status, const char *reason)
 {
     turbo_server *s = start_limited_server();
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, request, r);
     assert_error(r, status, reason);
@@ -870,7 +653,7 @@ END_TEST
 START_TEST(fields_up_to_the_limits_are_accepted)
 {
     turbo_server *s = start_limited_server();
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     /* 4 fields, a 32-byte target, a 16-byte body: all at the limit. */
     exchange(c,
@@ -970,7 +753,7 @@ static turbo_server *start_timeout_server(void)
 START_TEST(partial_head_then_silence_is_408_then_eof)
 {
     turbo_server *s = start_timeout_server();
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     send_str(c, "GET / HTTP/1.1\r\nHost: te");
     read_response(c, r);
@@ -987,7 +770,7 @@ END_TEST
 START_TEST(partial_body_then_silence_is_408_then_eof)
 {
     turbo_server *s = start_timeout_server();
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     send_str(c, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nabc");
     read_response(c, r);
@@ -1004,7 +787,7 @@ END_TEST
 START_TEST(idle_keep_alive_connection_is_closed_without_a_byte)
 {
     turbo_server *s = start_timeout_server();
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/"), r);
     assert_root(r);
@@ -1020,7 +803,7 @@ END_TEST
 START_TEST(silent_new_connection_is_closed_after_header_timeout)
 {
     turbo_server *s = start_timeout_server();
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     ck_assert_uint_eq(read_until_eof(c), 0);
     client_close(c);
     assert_stat(s, TURBO_STAT_TIMEOUTS, 1);
@@ -1033,7 +816,7 @@ START_TEST(body_trickling_in_slower_than_the_timeout_in_total_is_served)
     turbo_config *cfg = test_config();
     ck_assert_int_eq(turbo_config_set_body_timeout_ms(cfg, 300), TURBO_OK);
     turbo_server *s = start_server(cfg);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     /* Each pause is far under the 300 ms body timeout, but the whole
      * body takes longer: the body timeout runs between reads. */
@@ -1080,7 +863,7 @@ static void read_big_body(client *c)
 START_TEST(large_response_is_written_completely_as_the_client_reads)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     send_str(c, GET("/big") GET("/hello"));
     read_response_ex(c, r, 1);
@@ -1102,7 +885,7 @@ START_TEST(client_that_stops_reading_is_closed_after_write_timeout)
     turbo_config *cfg = test_config();
     ck_assert_int_eq(turbo_config_set_write_timeout_ms(cfg, 200), TURBO_OK);
     turbo_server *s = start_server(cfg);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     send_str(c, GET("/big"));
     assert_stat(s, TURBO_STAT_TIMEOUTS, 1);
     assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, 0);
@@ -1133,7 +916,7 @@ END_TEST
 START_TEST(http_1_0_without_keep_alive_closes_after_response)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, "GET / HTTP/1.0\r\n\r\n", r);
     assert_root(r);
@@ -1148,7 +931,7 @@ END_TEST
 START_TEST(http_1_0_with_keep_alive_keeps_the_connection)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", r);
     assert_root(r);
@@ -1172,7 +955,7 @@ END_TEST
 START_TEST(client_connection_close_is_honoured)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     /* A pipelined request after the close is never answered. */
     send_str(c, "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n" GET("/hello"));
@@ -1190,7 +973,7 @@ END_TEST
 START_TEST(handler_connection_close_closes_after_response)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/close"), r);
     ck_assert_int_eq(r->status, 200);
@@ -1207,7 +990,7 @@ END_TEST
 START_TEST(handler_error_is_500_and_connection_stays_usable)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/fail"), r);
     assert_error(r, 500, "Internal Server Error");
@@ -1228,15 +1011,15 @@ START_TEST(connections_beyond_max_per_thread_are_closed_at_once)
     ck_assert_int_eq(turbo_config_set_threads(cfg, 1), TURBO_OK);
     ck_assert_int_eq(turbo_config_set_max_connections(cfg, 2), TURBO_OK);
     turbo_server *s = start_server(cfg);
-    client *a = client_open(s);
-    client *b = client_open(s);
+    client *a = client_open(s, CLIENT_TIMEOUT_S);
+    client *b = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(a, GET("/"), r);
     assert_root(r);
     exchange(b, GET("/"), r);
     assert_root(r);
 
-    client *third = client_open(s);
+    client *third = client_open(s, CLIENT_TIMEOUT_S);
     ck_assert_uint_eq(read_until_eof(third), 0);
     client_close(third);
     assert_stat(s, TURBO_STAT_CONNECTIONS_REFUSED, 1);
@@ -1262,7 +1045,7 @@ START_TEST(two_threads_both_serve_connections)
     response *r = response_new();
     int seen[2] = {0, 0};
     for (int i = 0; i < 64; i++) {
-        client *c = client_open(s);
+        client *c = client_open(s, CLIENT_TIMEOUT_S);
         exchange(c, GET("/thread"), r);
         ck_assert_int_eq(r->status, 200);
         ck_assert_msg(r->body_len == 1 && (r->body[0] == '0' || r->body[0] == '1'),
@@ -1291,10 +1074,10 @@ START_TEST(graceful_stop_finishes_requests_in_flight)
 {
     enum { N = 4 };
     turbo_server *s = start_server(NULL);
-    client *idle = client_open(s);
+    client *idle = client_open(s, CLIENT_TIMEOUT_S);
     client *c[N];
     for (int i = 0; i < N; i++)
-        c[i] = client_open(s);
+        c[i] = client_open(s, CLIENT_TIMEOUT_S);
     /* Every connection is accepted (none waits in the backlog). */
     assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, N + 1);
     for (int i = 0; i < N; i++)
@@ -1330,8 +1113,8 @@ END_TEST
 START_TEST(connection_accepted_before_stop_gets_its_first_request_answered)
 {
     turbo_server *s = start_server(NULL);
-    client *fresh = client_open(s);
-    client *used = client_open(s);
+    client *fresh = client_open(s, CLIENT_TIMEOUT_S);
+    client *used = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(used, GET("/"), r);
     assert_root(r);
@@ -1364,7 +1147,7 @@ START_TEST(connection_queued_in_the_backlog_at_stop_is_served)
     turbo_config *cfg = turbo_config_new();
     ck_assert_int_eq(turbo_config_set_threads(cfg, 1), TURBO_OK);
     turbo_server *s = start_server(cfg);
-    client *busy = client_open(s);
+    client *busy = client_open(s, CLIENT_TIMEOUT_S);
     send_str(busy, GET("/slow"));
     while (atomic_load(&slow_entered) == 0)
         sleep_ms(1);
@@ -1372,7 +1155,7 @@ START_TEST(connection_queued_in_the_backlog_at_stop_is_served)
      * the listener is readable, and the kernel queues the connection on
      * the socket, still open, all the same. */
     turbo_server_stop(s);
-    client *queued = client_open(s); /* the one thread is in the handler */
+    client *queued = client_open(s, CLIENT_TIMEOUT_S); /* the one thread is in the handler */
     send_str(queued, GET("/"));
 
     response *r = response_new();
@@ -1401,7 +1184,7 @@ START_TEST(stopping_server_hands_new_connections_to_the_other_on_its_port)
     turbo_config *cfg = turbo_config_new();
     ck_assert_int_eq(turbo_config_set_threads(cfg, 2), TURBO_OK);
     turbo_server *old = start_server(cfg);
-    client *busy = client_open(old); /* alone on the port: old serves it */
+    client *busy = client_open(old, CLIENT_TIMEOUT_S); /* alone on the port: old serves it */
     send_str(busy, GET("/slow"));
     while (atomic_load(&slow_entered) == 0)
         sleep_ms(1);
@@ -1416,7 +1199,7 @@ START_TEST(stopping_server_hands_new_connections_to_the_other_on_its_port)
 
     response *r = response_new();
     for (int i = 0; i < 40; i++) {
-        client *c = client_open(old); /* the shared port */
+        client *c = client_open(old, CLIENT_TIMEOUT_S); /* the shared port */
         exchange(c, GET("/"), r);
         assert_root(r);
         client_close(c);
@@ -1454,7 +1237,7 @@ START_TEST(stop_from_a_signal_handler_stops_the_server)
     sigemptyset(&sa.sa_mask);
     ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
 
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/"), r);
     assert_root(r);
@@ -1503,7 +1286,7 @@ START_TEST(stop_on_signal_stops_every_registered_server_then_restores_the_handle
     ck_assert_int_eq(turbo_server_stop_on_signal(b, SIGUSR2), TURBO_OK);
     ck_assert_ptr_ne(current_handler(SIGUSR2), count_usr2);
 
-    client *c = client_open(a);
+    client *c = client_open(a, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/"), r);
     assert_root(r);
@@ -1561,7 +1344,7 @@ START_TEST(inherited_listening_fd_serves_and_reports_its_port)
 
     response *r = response_new();
     for (int i = 0; i < 8; i++) {
-        client *c = client_open(s);
+        client *c = client_open(s, CLIENT_TIMEOUT_S);
         exchange(c, GET("/"), r);
         assert_root(r);
         client_close(c);
@@ -1693,7 +1476,7 @@ START_TEST(socket_activation_serves_fd_3_and_clears_the_environment)
     add_routes(s);
     ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
     server = s;
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/"), r);
     assert_root(r);
@@ -1731,7 +1514,7 @@ START_TEST(run_on_caller_serves_on_the_calling_thread)
     run_result = 12345;
     pthread_t tid;
     ck_assert_int_eq(pthread_create(&tid, NULL, run_thread, s), 0);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/thread"), r);
     ck_assert_int_eq(r->status, 200);
@@ -1755,7 +1538,7 @@ END_TEST
 START_TEST(body_by_reference_is_sent_and_freed_once)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/ref"), r);
     ck_assert_int_eq(r->status, 200);
@@ -1791,7 +1574,7 @@ START_TEST(server_header_can_be_renamed)
     turbo_config *cfg = test_config();
     ck_assert_int_eq(turbo_config_set_server_name(cfg, "test-server/1.0"), TURBO_OK);
     turbo_server *s = start_server(cfg);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/"), r);
     ck_assert_int_eq(r->status, 200);
@@ -1811,7 +1594,7 @@ START_TEST(server_header_can_be_removed)
     turbo_config *cfg = test_config();
     ck_assert_int_eq(turbo_config_set_server_name(cfg, NULL), TURBO_OK);
     turbo_server *s = start_server(cfg);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/"), r);
     ck_assert_int_eq(r->status, 200);
@@ -1835,7 +1618,7 @@ START_TEST(routes_change_while_serving)
     ck_assert_int_eq(turbo_route_remove(s, "GET", "/hello"), TURBO_OK);
     ck_assert_int_eq(turbo_route_remove(s, "GET", "/hello"), TURBO_ENOENT);
     ck_assert_int_eq(turbo_server_start(s), TURBO_ESTATE);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/late"), r);
     assert_root(r);
@@ -1888,7 +1671,7 @@ START_TEST(refused_values_leave_the_config_unchanged)
     ck_assert_int_eq(turbo_config_set_max_body_bytes(cfg, 16), TURBO_OK);
     ck_assert_int_eq(turbo_config_set_max_body_bytes(cfg, ((uint64_t)1 << 40) + 1), TURBO_ERANGE);
     turbo_server *s = start_server(cfg);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 17\r\n\r\n0123456789abcdefg",
              r);
@@ -1904,7 +1687,7 @@ END_TEST
 START_TEST(handler_header_with_crlf_or_nul_never_reaches_the_wire)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/bad/crlf"), r);
     assert_error(r, 500, "Internal Server Error");
@@ -1924,7 +1707,7 @@ END_TEST
 START_TEST(handler_status_outside_200_599_is_500)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     static const char *const bad[] = {"/bad/status?100", "/bad/status?199", "/bad/status?600",
                                       "/bad/status?0", "/bad/status?-5", "/bad/status?1000"};
@@ -1948,7 +1731,7 @@ END_TEST
 START_TEST(handler_setting_the_body_twice_sends_the_last)
 {
     turbo_server *s = start_server(NULL);
-    client *c = client_open(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
     response *r = response_new();
     exchange(c, GET("/bad/twice"), r);
     ck_assert_int_eq(r->status, 200);

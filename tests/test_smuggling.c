@@ -26,11 +26,8 @@
  * Client sockets have receive timeouts (CLIENT_TIMEOUT_S): a server that
  * does not answer fails the entry instead of hanging it.
  */
-#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,9 +35,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <turbo/turbo.h>
+
+#include "http_client.h"
 
 #define CLIENT_TIMEOUT_S 10
 
@@ -519,63 +517,6 @@ static void assert_stat(const char *name, turbo_server *s, int which, uint64_t w
                   which, (unsigned long long)turbo_server_stat(s, which), (unsigned long long)want);
 }
 
-static int connect_to(turbo_server *s)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-    struct timeval tv = {CLIENT_TIMEOUT_S, 0};
-    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)turbo_server_port(s));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s",
-                  strerror(errno));
-    return fd;
-}
-
-static void send_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        ck_assert_msg(n > 0, "send: %s", strerror(errno));
-        p += n;
-        len -= (size_t)n;
-    }
-}
-
-typedef struct reader {
-    int fd;
-    size_t len;
-    char buf[8192];
-} reader;
-
-/* More bytes into r->buf: >0 read, 0 EOF, -1 error or timeout. */
-static ssize_t fill(reader *r)
-{
-    ck_assert_uint_lt(r->len, sizeof(r->buf));
-    for (;;) {
-        ssize_t n = recv(r->fd, r->buf + r->len, sizeof(r->buf) - r->len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n > 0)
-            r->len += (size_t)n;
-        return n;
-    }
-}
-
-static void consume(reader *r, size_t n)
-{
-    memmove(r->buf, r->buf + n, r->len - n);
-    r->len -= n;
-}
-
 static const char *reason_of(int status)
 {
     switch (status) {
@@ -595,23 +536,10 @@ static const char *reason_of(int status)
 
 /* Reads one response and checks its status line and body exactly. body
  * NULL: the library's error body, "<reason>\n". */
-static void expect_response(const char *name, reader *r, int status, const char *body)
+static void expect_response(const char *name, client *c, int status, const char *body)
 {
-    char *end;
-    for (;;) {
-        end = r->len >= 4 ? memmem(r->buf, r->len, "\r\n\r\n", 4) : NULL;
-        if (end != NULL)
-            break;
-        ssize_t n = fill(r);
-        ck_assert_msg(n > 0, "%s: no complete response head (have %zu bytes: \"%.*s\"), then %s",
-                      name, r->len, (int)r->len, r->buf, n == 0 ? "EOF" : strerror(errno));
-    }
-    size_t head_len = (size_t)(end - r->buf) + 4;
     char head[4096];
-    ck_assert_uint_lt(head_len, sizeof(head));
-    memcpy(head, r->buf, head_len);
-    head[head_len] = '\0';
-    consume(r, head_len);
+    read_head(c, head, sizeof(head), name);
 
     char want_line[128];
     snprintf(want_line, sizeof(want_line), "HTTP/1.1 %d %s\r\n", status, reason_of(status));
@@ -631,22 +559,20 @@ static void expect_response(const char *name, reader *r, int status, const char 
     size_t len = strtoul(cl + 18, NULL, 10);
     ck_assert_msg(len == strlen(body), "%s: Content-Length %zu, want %zu (\"%s\")", name, len,
                   strlen(body), body);
-    while (r->len < len) {
-        ssize_t n = fill(r);
-        ck_assert_msg(n > 0, "%s: body cut short at %zu of %zu bytes", name, r->len, len);
-    }
-    ck_assert_msg(memcmp(r->buf, body, len) == 0, "%s: body \"%.*s\", want \"%s\"", name, (int)len,
-                  r->buf, body);
-    consume(r, len);
+    ck_assert_msg(client_wait(c, len) > 0, "%s: body cut short at %zu of %zu bytes", name, c->len,
+                  len);
+    ck_assert_msg(memcmp(c->buf, body, len) == 0, "%s: body \"%.*s\", want \"%s\"", name, (int)len,
+                  c->buf, body);
+    client_consume(c, len);
 }
 
 /* Requires EOF with nothing more before it: no second response, no reset. */
-static void expect_eof(const char *name, reader *r)
+static void expect_eof(const char *name, client *c)
 {
     for (;;) {
-        ck_assert_msg(r->len == 0, "%s: %zu unexpected bytes before EOF: \"%.*s\"", name, r->len,
-                      (int)r->len, r->buf);
-        ssize_t n = fill(r);
+        ck_assert_msg(c->len == 0, "%s: %zu unexpected bytes before EOF: \"%.*s\"", name, c->len,
+                      (int)c->len, c->buf);
+        ssize_t n = client_fill(c);
         if (n == 0)
             return;
         ck_assert_msg(n > 0, "%s: expected EOF, got %s", name, strerror(errno));
@@ -656,14 +582,10 @@ static void expect_eof(const char *name, reader *r)
 /* A new connection still gets a clean 200 for GET /. */
 static void expect_new_connection_served(const char *name, turbo_server *s)
 {
-    reader *r = calloc(1, sizeof(*r));
-    ck_assert_ptr_nonnull(r);
-    r->fd = connect_to(s);
-    static const char get[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    send_all(r->fd, get, sizeof(get) - 1);
-    expect_response(name, r, 200, ROOT_BODY);
-    close(r->fd);
-    free(r);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
+    send_str(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_response(name, c, 200, ROOT_BODY);
+    client_close(c);
 }
 
 /* ======================================================================
@@ -676,9 +598,7 @@ START_TEST(raw_request_gets_its_exact_answer)
     const char *name = k->name;
     atomic_store(&handler_calls, 0); /* also right when Check does not fork */
     turbo_server *s = start_server(k->cfg);
-    reader *r = calloc(1, sizeof(*r));
-    ck_assert_ptr_nonnull(r);
-    r->fd = connect_to(s);
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
 
     /* The entry's bytes and the pipelined request in one write, so they
      * reach the server together, as a smuggler would send them. */
@@ -688,22 +608,21 @@ START_TEST(raw_request_gets_its_exact_answer)
     memcpy(wire, k->raw, k->len);
     if (!(k->flags & F_SHUT_WR))
         memcpy(wire + k->len, PIPELINED, sizeof(PIPELINED) - 1);
-    send_all(r->fd, wire, total);
+    send_bytes(c, wire, total);
     free(wire);
     if (k->flags & F_SHUT_WR)
-        ck_assert_int_eq(shutdown(r->fd, SHUT_WR), 0);
+        ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
 
     int handled = k->handled;
     if (k->status != 0)
-        expect_response(name, r, k->status, k->body);
+        expect_response(name, c, k->status, k->body);
     if (k->flags & F_CLOSES) {
-        expect_eof(name, r);
+        expect_eof(name, c);
     } else {
-        expect_response(name, r, 200, PIPELINED_BODY);
+        expect_response(name, c, 200, PIPELINED_BODY);
         handled++;
     }
-    close(r->fd);
-    free(r);
+    client_close(c);
 
     /* Every handler call has returned before its response was written, so
      * the count is final: nothing smuggled ran, not even unanswered. */
