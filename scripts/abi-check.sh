@@ -21,6 +21,14 @@ lib=${1:?usage: scripts/abi-check.sh LIBTURBO.so [--update]}
 baseline=${ABI_BASELINE:-$root/abi/libturbo.abi}
 headers=$root/include/turbo
 
+# The comparison is of types, read from DWARF: a library without debug
+# information would only be compared by symbol names.
+if ! readelf -S --wide "$lib" | grep -q '\.debug_info'; then
+  echo "abi-check: $lib has no debug information; build it with -g"
+  echo "  (CMAKE_BUILD_TYPE=RelWithDebInfo or Debug) to check or record its ABI"
+  exit 1
+fi
+
 if [ "${2:-}" = "--update" ]; then
   mkdir -p "$(dirname "$baseline")"
   abidw --headers-dir "$headers" --no-corpus-path --no-show-locs --out-file "$baseline" "$lib"
