@@ -301,8 +301,16 @@ static void dispatch(turbo__conn *c, const turbo__head *h, const char *body, siz
     int keep_alive = h->minor == 1 ? !h->conn_close : (h->conn_keep_alive && !h->conn_close);
 
     int st = turbo__rtable_match(turbo__routes_enter(t), h->method, h->path, &t->match);
-    if (st == 200) {
-        int rc = t->match.fn(req, res, t->match.user_data);
+    turbo_handler fn = st == 200 ? t->match.fn : s->fallback;
+    void *data = st == 200 ? t->match.user_data : s->fallback_data;
+    if (fn != NULL && st != 200) {
+        /* The fallback writes the 404/405 answer: status and Allow set. */
+        res->status = st;
+        if (st == 405)
+            turbo_response_header(res, "Allow", 5, t->match.allow.ptr, t->match.allow.len);
+    }
+    if (fn != NULL) {
+        int rc = fn(req, res, data);
         if (rc != TURBO_OK || res->invalid) {
             TURBO__COUNT(t, handler_errors);
             int close = res->close;

@@ -168,6 +168,9 @@ struct turbo_server {
     _Alignas(64) int state; /* from here on, off the writers' line */
     int port;
     int shared_fd;   /* inherited fd (not owned), or -1 */
+    /* turbo_server_set_fallback(): set before start, read by I/O threads */
+    turbo_handler fallback;
+    void *fallback_data;
     int *listen_fds; /* nthreads owned SO_REUSEPORT sockets, or NULL */
     turbo__thread *threads;
     _Atomic int threads_ready; /* wake fds exist: stop may write to them */

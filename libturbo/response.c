@@ -94,6 +94,11 @@ void turbo__response_release(turbo_response *res)
     turbo__vec_free(&res->body);
 }
 
+int turbo_response_status_code(const turbo_response *res)
+{
+    return res != NULL ? res->status : TURBO_EINVAL;
+}
+
 void turbo_response_status(turbo_response *res, int status)
 {
     if (res == NULL)

@@ -194,6 +194,17 @@ int turbo_server_listen_activated(turbo_server *s)
     return 1;
 }
 
+int turbo_server_set_fallback(turbo_server *s, turbo_handler fn, void *user_data)
+{
+    if (s == NULL)
+        return TURBO_EINVAL;
+    if (s->state != TURBO__NEW && s->state != TURBO__LISTENING)
+        return TURBO_ESTATE; /* the I/O threads read it unlocked */
+    s->fallback = fn;
+    s->fallback_data = user_data;
+    return TURBO_OK;
+}
+
 int turbo_server_port(const turbo_server *s)
 {
     if (s == NULL)

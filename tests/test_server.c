@@ -446,6 +446,67 @@ START_TEST(known_path_with_other_method_is_405_with_allow)
 }
 END_TEST
 
+/* A fallback that answers in JSON, saying what it was given. */
+static int json_fallback(turbo_request *req, turbo_response *res, void *ud)
+{
+    turbo_str path = turbo_request_path(req);
+    if (path.len == 5 && memcmp(path.ptr, "/boom", 5) == 0)
+        return TURBO_EHANDLER;
+    char *buf = turbo_request_alloc(req, path.len + 128);
+    if (buf == NULL)
+        return TURBO_ENOMEM;
+    int n = snprintf(buf, path.len + 128,
+                     "{\"status\":%d,\"missing\":\"%.*s\",\"params\":%zu,\"ud\":\"%s\"}",
+                     turbo_response_status_code(res), (int)path.len, path.ptr,
+                     turbo_request_param_count(req), (const char *)ud);
+    int rc = turbo_response_header(res, "Content-Type", 12, "application/json", 16);
+    return rc != TURBO_OK ? rc : turbo_response_body(res, buf, (size_t)n);
+}
+
+START_TEST(fallback_answers_404_and_405_in_its_own_format)
+{
+    turbo_server *s = turbo_server_new(NULL);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(turbo_server_set_fallback(NULL, json_fallback, NULL), TURBO_EINVAL);
+    ck_assert_int_eq(turbo_response_status_code(NULL), TURBO_EINVAL);
+    ck_assert_int_eq(turbo_server_set_fallback(s, json_fallback, "x"), TURBO_OK);
+    ck_assert_int_eq(turbo_server_listen(s, "127.0.0.1", 0), TURBO_OK);
+    add_routes(s);
+    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
+    server = s;
+    ck_assert_int_eq(turbo_server_set_fallback(s, NULL, NULL), TURBO_ESTATE);
+
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
+    response *r = response_new();
+    exchange(c, GET("/users/1/extra"), r);
+    ck_assert_int_eq(r->status, 404);
+    ck_assert_str_eq(header(r, "Content-Type"), "application/json");
+    assert_body(r, "{\"status\":404,\"missing\":\"/users/1/extra\",\"params\":0,\"ud\":\"x\"}");
+
+    exchange(c, "PUT /items HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n", r);
+    ck_assert_int_eq(r->status, 405);
+    ck_assert_str_eq(header(r, "Allow"), "GET, HEAD, DELETE");
+    ck_assert_uint_eq(header_count(r, "Allow"), 1);
+    assert_body(r, "{\"status\":405,\"missing\":\"/items\",\"params\":0,\"ud\":\"x\"}");
+
+    send_str(c, "HEAD /nope HTTP/1.1\r\nHost: test\r\n\r\n");
+    read_response_ex(c, r, 1);
+    ck_assert_int_eq(r->status, 404);
+    ck_assert_str_eq(header(r, "Content-Length"), "52"); /* the GET answer's */
+    ck_assert_uint_eq(r->body_len, 0);
+
+    /* Its failure is a 500, and the connection goes on. */
+    exchange(c, GET("/boom"), r);
+    assert_error(r, 500, "Internal Server Error");
+    ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_HANDLER_ERRORS), 1);
+    exchange(c, GET("/"), r);
+    assert_root(r);
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
 START_TEST(head_on_get_route_sends_same_headers_without_body)
 {
     turbo_server *s = start_server(NULL);
@@ -1755,6 +1816,7 @@ static Suite *server_suite(void)
           path_parameter_keeps_percent_encoding_as_sent,
           unknown_path_is_404_and_connection_stays_open,
           known_path_with_other_method_is_405_with_allow,
+          fallback_answers_404_and_405_in_its_own_format,
           head_on_get_route_sends_same_headers_without_body}},
         {"messages",
          {keep_alive_reuses_one_connection, pipelined_requests_answer_in_order_in_one_write,

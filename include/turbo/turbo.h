@@ -239,6 +239,16 @@ TURBO_API int turbo_route_add_full(turbo_server *s, const char *method, const ch
  *  handler finishes normally. */
 TURBO_API int turbo_route_remove(turbo_server *s, const char *method, const char *pattern);
 
+/** The handler for requests no route answers, instead of the library's
+ *  text/plain "Not Found" and "Method Not Allowed": it is called like a
+ *  route's handler, with the response already at 404 (no route for the
+ *  path) or 405 (the path is routed, not for this method; the Allow header
+ *  is set) and no body, and may change anything (a JSON error body, a
+ *  custom page, a redirect). Its failure is a 500, as for any handler.
+ *  NULL restores the default. Before start (TURBO_ESTATE after), from the
+ *  controlling thread. */
+TURBO_API int turbo_server_set_fallback(turbo_server *s, turbo_handler fn, void *user_data);
+
 /** Starts the I/O threads and returns. Needs a listening socket. A failed
  *  start is final: the server can then only be freed. */
 TURBO_API int turbo_server_start(turbo_server *s);
@@ -371,6 +381,9 @@ TURBO_API void *turbo_request_alloc(turbo_request *r, size_t size);
 /** Sets the status code, 200..599. Anything else (1xx included: a final
  *  response cannot be informational) makes this request's answer a 500. */
 TURBO_API void turbo_response_status(turbo_response *res, int status);
+/** The status set so far: 200 unless changed; 404 or 405 in a fallback
+ *  (turbo_server_set_fallback). TURBO_EINVAL for NULL. */
+TURBO_API int turbo_response_status_code(const turbo_response *res);
 /** Adds a header field (copied). name must be a token; value may not
  *  contain CR, LF or NUL: such a field returns TURBO_EINVAL and makes this
  *  request's answer a 500 (it never reaches the wire, and is never dropped

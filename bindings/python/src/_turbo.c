@@ -1265,6 +1265,33 @@ static PyObject *Server_from_capsule(PyTypeObject *type, PyObject *capsule)
     return (PyObject *)self;
 }
 
+/* FastAPI's answers for a path no route serves: JSON {"detail": reason},
+ * with the Allow header the library set for a 405. Written in C on the
+ * I/O thread: no Python, no GIL. */
+static int json_error_fallback(turbo_request *req, turbo_response *res, void *unused)
+{
+    (void)req;
+    (void)unused;
+    static const char not_found[] = "{\"detail\":\"Not Found\"}";
+    static const char not_allowed[] = "{\"detail\":\"Method Not Allowed\"}";
+    int rc = turbo_response_header(res, "Content-Type", 12, "application/json", 16);
+    if (rc != TURBO_OK)
+        return rc;
+    if (turbo_response_status_code(res) == 405)
+        return turbo_response_body_ref(res, not_allowed, sizeof(not_allowed) - 1, NULL, NULL);
+    return turbo_response_body_ref(res, not_found, sizeof(not_found) - 1, NULL, NULL);
+}
+
+static PyObject *Server_use_json_errors(ServerObject *self, PyObject *unused)
+{
+    (void)unused;
+    NEED_SERVER(self);
+    int rc = turbo_server_set_fallback(self->srv, json_error_fallback, NULL);
+    if (rc != TURBO_OK)
+        return raise_turbo(rc, "cannot set the 404/405 answers");
+    Py_RETURN_NONE;
+}
+
 /* Hands the turbo_server to a C program (turbo-serve) as a "turbo.server"
  * capsule: this object no longer frees it, the program does. */
 static PyObject *Server_detach(ServerObject *self, PyObject *unused)
@@ -1281,6 +1308,8 @@ static PyObject *Server_detach(ServerObject *self, PyObject *unused)
 }
 
 static PyMethodDef Server_methods[] = {
+    {"use_json_errors", (PyCFunction)Server_use_json_errors, METH_NOARGS,
+     "answer 404 and 405 as FastAPI does: JSON {\"detail\": reason}"},
     {"detach", (PyCFunction)Server_detach, METH_NOARGS,
      "detach() -> capsule: the C program that takes it frees the server"},
     {"listen", (PyCFunction)Server_listen, METH_VARARGS, "listen(host, port)"},

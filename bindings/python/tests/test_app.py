@@ -18,6 +18,9 @@ from turbo import App, HTTPException, JSONResponse, Request, Response
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 OCTET = "application/octet-stream"
+# FastAPI's answers where no route serves the path, or not this method.
+NOT_FOUND = b'{"detail":"Not Found"}'
+NOT_ALLOWED = b'{"detail":"Method Not Allowed"}'
 
 
 def dumps(obj):
@@ -889,17 +892,17 @@ def test_many_errors_on_one_connection(client):
 
 def test_404(client):
     r = client.get("/no/such/path")
-    assert_reply(r, 404, TEXT, b"Not Found\n")
+    assert_reply(r, 404, JSON, NOT_FOUND)
     r = client.request("POST", "/nothing", body=b"x")
-    assert_reply(r, 404, TEXT, b"Not Found\n")
-    assert_reply(client.get("/users/"), 404, TEXT, b"Not Found\n")
-    assert_reply(client.get("/files"), 404, TEXT, b"Not Found\n")
+    assert_reply(r, 404, JSON, NOT_FOUND)
+    assert_reply(client.get("/users/"), 404, JSON, NOT_FOUND)
+    assert_reply(client.get("/files"), 404, JSON, NOT_FOUND)
     assert_json(client.get("/ok"), {"ok": True})
 
 
 def test_405(client):
     r = client.request("POST", "/ok", body=b"")
-    assert_reply(r, 405, TEXT, b"Method Not Allowed\n")
+    assert_reply(r, 405, JSON, NOT_ALLOWED)
     assert r.header("Allow") == "GET, HEAD"
     assert_json(client.get("/ok"), {"ok": True})
 
@@ -919,7 +922,7 @@ def test_decorators(client, path, method, allow):
         if other == method:
             continue
         r = client.request(other, path, body=b"" if other != "GET" else None)
-        assert_reply(r, 405, TEXT, b"Method Not Allowed\n")
+        assert_reply(r, 405, JSON, NOT_ALLOWED)
         assert r.header("Allow") == allow
 
 
@@ -933,7 +936,7 @@ def test_route_several_methods(client):
     assert head.header("Content-Length") == str(len(b"multi:HEAD"))
     for m in ("PUT", "PATCH"):
         r = client.request(m, "/m/multi", body=b"")
-        assert_reply(r, 405, TEXT, b"Method Not Allowed\n")
+        assert_reply(r, 405, JSON, NOT_ALLOWED)
         assert r.header("Allow") == "GET, HEAD, POST, DELETE"
 
 
@@ -941,7 +944,7 @@ def test_same_path_two_decorators(client):
     assert_reply(client.get("/m/same"), 200, TEXT, b"same-get")
     assert_reply(client.request("POST", "/m/same", body=b""), 200, TEXT, b"same-post")
     r = client.request("PUT", "/m/same", body=b"")
-    assert_reply(r, 405, TEXT, b"Method Not Allowed\n")
+    assert_reply(r, 405, JSON, NOT_ALLOWED)
     assert r.header("Allow") == "GET, HEAD, POST"
 
 
@@ -959,7 +962,7 @@ def test_add_remove_route_while_serving(serve, new_app):
     serve(app)
     c = Client(app.port)
     assert_reply(c.get("/base"), 200, TEXT, b"base")
-    assert_reply(c.get("/new/5"), 404, TEXT, b"Not Found\n")
+    assert_reply(c.get("/new/5"), 404, JSON, NOT_FOUND)
 
     def new_get(n: int):
         return {"n": n}
@@ -974,12 +977,12 @@ def test_add_remove_route_while_serving(serve, new_app):
     app.add_route("/new/{n}", new_post, methods=["POST"])
     assert_json(c.request("POST", "/new/6", body=b"hi"), {"n": 6, "body": "hi"})
     r = c.request("PUT", "/new/6", body=b"")
-    assert_reply(r, 405, TEXT, b"Method Not Allowed\n")
+    assert_reply(r, 405, JSON, NOT_ALLOWED)
     assert r.header("Allow") == "GET, HEAD, POST"
 
     app.remove_route("/new/{n}", methods=["POST"])
     r = c.request("POST", "/new/6", body=b"")
-    assert_reply(r, 405, TEXT, b"Method Not Allowed\n")
+    assert_reply(r, 405, JSON, NOT_ALLOWED)
     assert r.header("Allow") == "GET, HEAD"
     assert_json(c.get("/new/7"), {"n": 7})
 
@@ -988,7 +991,7 @@ def test_add_remove_route_while_serving(serve, new_app):
     assert_json(c.get("/new/7"), {"n": 7})
 
     app.remove_route("/new/{n}")
-    assert_reply(c.get("/new/7"), 404, TEXT, b"Not Found\n")
+    assert_reply(c.get("/new/7"), 404, JSON, NOT_FOUND)
     with pytest.raises(LookupError):
         app.remove_route("/new/{n}")
     with pytest.raises(LookupError):
@@ -996,7 +999,7 @@ def test_add_remove_route_while_serving(serve, new_app):
 
     # A decorated route goes too; the rest keeps serving.
     app.remove_route("/base")
-    assert_reply(c.get("/base"), 404, TEXT, b"Not Found\n")
+    assert_reply(c.get("/base"), 404, JSON, NOT_FOUND)
     app.add_route("/base", lambda: "again")           # methods default to GET
     assert_reply(c.get("/base"), 200, TEXT, b"again")
     r = c.request("POST", "/base", body=b"")
@@ -1015,7 +1018,7 @@ def test_remove_all_methods_of_path(serve, new_app):
     app.remove_route("/r", methods=None)
     for m in ("GET", "POST", "PUT"):
         assert_reply(c.request(m, "/r", body=b"" if m != "GET" else None),
-                     404, TEXT, b"Not Found\n")
+                     404, JSON, NOT_FOUND)
     c.close()
 
 
@@ -1035,7 +1038,7 @@ def test_handler_changes_routes(serve, new_app):
     serve(app)
     c = Client(app.port, timeout=5)
     assert_reply(c.get("/once"), 200, TEXT, b"bye")
-    assert_reply(c.get("/once"), 404, TEXT, b"Not Found\n")
+    assert_reply(c.get("/once"), 404, JSON, NOT_FOUND)
     assert_reply(c.request("POST", "/install/abc", body=b""), 200, TEXT, b"installed")
     assert_reply(c.get("/dyn/abc"), 200, TEXT, b"dyn:abc")
     c.close()
@@ -1052,7 +1055,7 @@ def test_many_route_changes_while_clients_run(serve, new_app):
         assert_json(c.get(path), {"i": i})
         assert_reply(c.get("/stable"), 200, TEXT, b"stable")
         app.remove_route(path)
-        assert_reply(c.get(path), 404, TEXT, b"Not Found\n")
+        assert_reply(c.get(path), 404, JSON, NOT_FOUND)
     c.close()
 
 
@@ -1148,7 +1151,7 @@ def test_route_churn_under_concurrent_load(serve, new_app):
                     problems.append(("stable", r))
                 r = c.get("/churn/%d" % (i % 5))
                 if not ((r.status == 200 and r.body == dumps({"i": i % 5}))
-                        or (r.status == 404 and r.body == b"Not Found\n")):
+                        or (r.status == 404 and r.body == NOT_FOUND)):
                     problems.append(("churn", r))
                 r = c.get("/self/%d" % (k * 1000000 + i))
                 if (r.status, r.body) != (200, dumps({"n": k * 1000000 + i})):

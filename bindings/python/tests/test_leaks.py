@@ -70,9 +70,10 @@ def mixed_case(i):
         return (b"GET /boom HTTP/1.1\r\nHost: t\r\n\r\n", 500, b"text/plain; charset=utf-8",
                 b"Internal Server Error")
     if k == 7:
-        return (b"GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", 404, b"text/plain; charset=utf-8", b"Not Found\n")
-    return (b"DELETE /items/5 HTTP/1.1\r\nHost: t\r\n\r\n", 405, b"text/plain; charset=utf-8",
-            b"Method Not Allowed\n")
+        return (b"GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", 404, b"application/json",
+                b'{"detail":"Not Found"}')
+    return (b"DELETE /items/5 HTTP/1.1\r\nHost: t\r\n\r\n", 405, b"application/json",
+            b'{"detail":"Method Not Allowed"}')
 
 case = item_case if mode == "items" else mixed_case
 HEAD_END = re.compile(rb"\r\n\r\n")

@@ -177,7 +177,7 @@ def check_pid_app(port):
     assert (r.status, r.content_type, r.body) == (
         200, "text/plain; charset=utf-8", b"served by turbo\n")
     r = c.get("/nope")
-    assert (r.status, r.content_type, r.body) == (404, "text/plain; charset=utf-8", b"Not Found\n")
+    assert (r.status, r.content_type, r.body) == (404, "application/json", b'{"detail":"Not Found"}')
     r = c.get("/pid")
     assert (r.status, r.content_type) == (200, "application/json")
     pid = json.loads(r.body)["pid"]

@@ -320,11 +320,13 @@ class App:
     def _make_server(self, threads=None):
         """A server configured as this App says (server_name, limits), not
         yet listening. turbo-serve takes it over with detach()."""
-        return _turbo.Server(
+        server = _turbo.Server(
             threads=_default_threads() if threads is None else threads,
             server_name=self._server_name,
             **self._limits,
         )
+        server.use_json_errors()  # 404/405 as FastAPI answers them
+        return server
 
     def _new_server(self, host, port, threads, fd=None, activation=False):
         """A configured server listening on fd (an inherited listening
