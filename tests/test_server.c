@@ -1342,6 +1342,10 @@ START_TEST(stop_on_signal_stops_every_registered_server_then_restores_the_handle
     ck_assert_int_eq(turbo_server_stop_on_signal(a, SIGSTOP), TURBO_EINVAL);
     ck_assert_int_eq(turbo_server_stop_on_signal(a, 0), TURBO_EINVAL);
     ck_assert_int_eq(turbo_server_stop_on_signal(a, 65), TURBO_EINVAL);
+    /* A fault's handler must not return: a crash would become a hang. */
+    ck_assert_int_eq(turbo_server_stop_on_signal(a, SIGSEGV), TURBO_EINVAL);
+    ck_assert_int_eq(turbo_server_stop_on_signal(a, SIGBUS), TURBO_EINVAL);
+    ck_assert_int_eq(turbo_server_stop_on_signal(a, SIGFPE), TURBO_EINVAL);
     ck_assert_int_eq(turbo_server_stop_on_signal(a, SIGUSR2), TURBO_OK);
     ck_assert_int_eq(turbo_server_stop_on_signal(a, SIGUSR2), TURBO_OK); /* repeat: harmless */
     ck_assert_int_eq(turbo_server_stop_on_signal(b, SIGUSR2), TURBO_OK);
@@ -1367,6 +1371,32 @@ START_TEST(stop_on_signal_stops_every_registered_server_then_restores_the_handle
     ck_assert_int_eq(raise(SIGUSR2), 0);
     ck_assert_int_eq(usr2_seen, 1);
     free(r);
+}
+END_TEST
+
+static volatile sig_atomic_t usr1_seen;
+static void count_usr1(int sig)
+{
+    (void)sig;
+    usr1_seen++;
+}
+
+/* The program installs its own handler after the server registered: the
+ * server's free() must not put the older disposition back over it. */
+START_TEST(stop_on_signal_leaves_a_handler_installed_later_alone)
+{
+    turbo_server *s = turbo_server_new(NULL);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(turbo_server_stop_on_signal(s, SIGUSR1), TURBO_OK);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = count_usr1;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+    turbo_server_free(s);
+    ck_assert_ptr_eq(current_handler(SIGUSR1), count_usr1);
+    ck_assert_int_eq(raise(SIGUSR1), 0);
+    ck_assert_int_eq(usr1_seen, 1);
 }
 END_TEST
 
@@ -1442,7 +1472,7 @@ START_TEST(inherited_fd_that_is_not_a_listening_stream_socket_is_refused_with_er
     close(closed);
     struct {
         int fd, err;
-    } cases[] = {{closed, EBADF}, {devnull, ENOTSOCK}, {tcp, EINVAL}, {udp, EINVAL}};
+    } cases[] = {{closed, EBADF}, {devnull, ENOTSOCK}, {tcp, EINVAL}, {udp, EPROTOTYPE}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         errno = 0;
         ck_assert_int_eq(turbo_server_listen_fd(s, cases[i].fd), TURBO_EINVAL);
@@ -1462,15 +1492,14 @@ END_TEST
 /* Runs turbo_server_listen_activated() with fd 3 set to `fd3` (-1: closed)
  * and the given environment. fd 3's previous owner is put back after, or,
  * when the server took fd 3, kept in fd3_owner for the test to put back. */
-static int fd3_owner = -1;
+static int fd3_owner = -1, fd3_cloexec;
 
 static int activated(turbo_server *s, int fd3, const char *pid, const char *fds)
 {
+    /* fd 3 may be Check's own channel to its parent: no assertion here
+     * until it is back. */
     int saved = fcntl(3, F_DUPFD_CLOEXEC, 10);
-    if (fd3 >= 0)
-        ck_assert_int_eq(dup2(fd3, 3), 3);
-    else
-        close(3);
+    int moved = fd3 >= 0 ? dup2(fd3, 3) == 3 : close(3) == 0 || errno == EBADF;
     char mine[32];
     snprintf(mine, sizeof(mine), "%ld", (long)getpid());
     if (pid != NULL)
@@ -1485,12 +1514,13 @@ static int activated(turbo_server *s, int fd3, const char *pid, const char *fds)
     int rc = turbo_server_listen_activated(s);
     int err = errno;
     if (rc == 1) { /* the server serves fd 3 now, close-on-exec */
-        ck_assert_int_eq(fcntl(3, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+        fd3_cloexec = fcntl(3, F_GETFD) & FD_CLOEXEC; /* asserted once fd 3 is back */
         fd3_owner = saved;
     } else if (saved >= 0) {
         dup2(saved, 3);
         close(saved);
     }
+    ck_assert(moved);
     errno = err;
     return rc;
 }
@@ -1517,8 +1547,24 @@ START_TEST(socket_activation_serves_fd_3_and_clears_the_environment)
     ck_assert_ptr_null(getenv("LISTEN_PID"));
     ck_assert_ptr_null(getenv("LISTEN_FDS"));
     ck_assert_ptr_null(getenv("LISTEN_FDNAMES"));
-    ck_assert_int_eq(activated(s, good, "self", "2"), TURBO_EINVAL);
+    ck_assert_int_eq(activated(s, good, "self", "99999999999"), TURBO_EINVAL);
     ck_assert_int_eq(errno, E2BIG);
+    /* Refused, but still not inherited by what this process starts. */
+    int saved3 = fcntl(3, F_DUPFD_CLOEXEC, 10);
+    ck_assert_int_eq(dup2(good, 3), 3); /* dup2: not close-on-exec */
+    setenv("LISTEN_FDS", "2", 1);
+    char me[32];
+    snprintf(me, sizeof(me), "%ld", (long)getpid());
+    setenv("LISTEN_PID", me, 1);
+    int rc3 = turbo_server_listen_activated(s), err3 = errno;
+    int cloexec3 = fcntl(3, F_GETFD) & FD_CLOEXEC;
+    if (saved3 >= 0) { /* fd 3 back to its owner before any assertion */
+        dup2(saved3, 3);
+        close(saved3);
+    }
+    ck_assert_int_eq(rc3, TURBO_EINVAL);
+    ck_assert_int_eq(err3, E2BIG);
+    ck_assert_int_eq(cloexec3, FD_CLOEXEC);
     ck_assert_int_eq(activated(s, tcp, "self", "1"), TURBO_EINVAL);
     ck_assert_int_eq(errno, EINVAL);
     ck_assert_int_eq(activated(s, -1, "self", "1"), TURBO_EINVAL);
@@ -1545,6 +1591,7 @@ START_TEST(socket_activation_serves_fd_3_and_clears_the_environment)
     stop_server(s);
     if (fd3_owner >= 0)
         dup2(fd3_owner, 3);
+    ck_assert_int_eq(fd3_cloexec, FD_CLOEXEC);
     free(r);
     close(good);
     close(tcp);
@@ -1848,6 +1895,7 @@ static Suite *server_suite(void)
           connection_queued_in_the_backlog_at_stop_is_served,
           stopping_server_hands_new_connections_to_the_other_on_its_port,
           stop_on_signal_stops_every_registered_server_then_restores_the_handler,
+          stop_on_signal_leaves_a_handler_installed_later_alone,
           stop_before_any_request_and_repeated_stop_are_harmless,
           inherited_listening_fd_serves_and_reports_its_port,
           inherited_fd_that_is_not_a_listening_stream_socket_is_refused_with_errno,

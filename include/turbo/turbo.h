@@ -181,8 +181,8 @@ TURBO_API int turbo_server_listen(turbo_server *s, const char *host, int port);
  *  from it. The fd is made non-blocking; the server does not close it.
  *  Call instead of turbo_server_listen(), before start. TURBO_EINVAL when
  *  fd is not a listening stream socket; errno then says why: EBADF (not
- *  open), ENOTSOCK (not a socket), EINVAL (not listening), EPROTOTYPE (not
- *  a stream socket). */
+ *  open), ENOTSOCK (not a socket), EPROTOTYPE (not a stream socket),
+ *  EINVAL (a stream socket that is not listening). */
 TURBO_API int turbo_server_listen_fd(turbo_server *s, int fd);
 
 /** systemd socket activation (the sd_listen_fds protocol, without
@@ -258,8 +258,11 @@ TURBO_API int turbo_server_start(turbo_server *s);
  *  calling thread is the one I/O thread. */
 TURBO_API int turbo_server_run(turbo_server *s);
 
-/** Asks the server to stop: stop accepting, finish requests in flight
- *  (their responses are written), close idle connections. Returns at
+/** Asks the server to stop: accept what already waits in the server's own
+ *  listening sockets and close them, finish requests in flight (their
+ *  responses are written, with Connection: close), close idle keep-alive
+ *  connections, and give a connection that has not sent its first request
+ *  yet up to 2 s (at most the header timeout) to send it. Returns at
  *  once. Safe from any thread and from a signal handler (it only writes
  *  to an eventfd and sets a flag). Repeated calls are harmless. */
 TURBO_API void turbo_server_stop(turbo_server *s);
@@ -272,7 +275,9 @@ TURBO_API void turbo_server_stop(turbo_server *s);
  *  harmless), from the controlling thread, before or while serving.
  *  turbo_server_free() ends the registration, and the signal's previous
  *  disposition is restored once no server is registered for it. TURBO_EINVAL for a signal that cannot be
- *  caught (SIGKILL, SIGSTOP, out of range, reserved by the C library),
+ *  caught (SIGKILL, SIGSTOP, out of range, reserved by the C library) or
+ *  is a synchronous fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP,
+ *  SIGSYS: returning from a handler would re-run the fault forever),
  *  TURBO_ENOMEM when 32 servers are registered, TURBO_ESYS when sigaction
  *  fails. */
 TURBO_API int turbo_server_stop_on_signal(turbo_server *s, int signum);
