@@ -6,6 +6,7 @@
  * thread that loses the race for a connection just sees EAGAIN.
  */
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -190,7 +191,7 @@ void turbo__accept_drain(turbo__thread *t)
     turbo_server *s = t->server;
     if (s->shared_fd >= 0 || s->listen_fds == NULL || t->listen_fd < 0)
         return;
-    accept_some(t, t->listen_fd, 4096);
+    accept_some(t, t->listen_fd, INT_MAX); /* until EAGAIN: all of the queue */
     close(t->listen_fd);
     s->listen_fds[t->index] = -1; /* this thread's slot: nobody else writes it */
     t->listen_fd = -1;

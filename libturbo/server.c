@@ -125,18 +125,18 @@ int turbo_server_listen_fd(turbo_server *s, int fd)
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return TURBO_EINVAL;
     int listening = 0, type = 0;
-    socklen_t optlen = sizeof(listening);
+    socklen_t optlen = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) != 0)
+        return TURBO_EINVAL;
+    if (type != SOCK_STREAM) { /* a datagram socket never listens: say so */
+        errno = EPROTOTYPE;
+        return TURBO_EINVAL;
+    }
+    optlen = sizeof(listening);
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0)
         return TURBO_EINVAL;
     if (!listening) {
         errno = EINVAL;
-        return TURBO_EINVAL;
-    }
-    optlen = sizeof(type);
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) != 0)
-        return TURBO_EINVAL;
-    if (type != SOCK_STREAM) {
-        errno = EPROTOTYPE;
         return TURBO_EINVAL;
     }
     if (evutil_make_socket_nonblocking(fd) != 0)
@@ -173,11 +173,19 @@ int turbo_server_listen_activated(turbo_server *s)
     if (pid < 0 || pid != (long)getpid())
         return 0; /* nothing was passed to this process */
     const char *fds = getenv("LISTEN_FDS");
-    long n = fds == NULL ? 0 : env_number(fds, INT_MAX - 3);
+    long n = fds == NULL ? 0 : env_number(fds, LONG_MAX);
     /* Read once: no process this one starts may take them for its own. */
     unsetenv("LISTEN_PID");
     unsetenv("LISTEN_FDS");
     unsetenv("LISTEN_FDNAMES");
+    /* As sd_listen_fds() does, whatever happens next: the passed sockets
+     * (fds 3 .. 3+n-1) are not inherited by programs this one starts. */
+    for (long fd = 3; n > 0 && fd < 3 + n && fd <= INT_MAX; fd++) {
+        int flags = fcntl((int)fd, F_GETFD);
+        if (flags < 0)
+            break; /* not passed after all: the list ends here */
+        fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
+    }
     if (n == 0)
         return 0;
     if (n != 1) { /* malformed, or more sockets than the server serves */
@@ -185,13 +193,7 @@ int turbo_server_listen_activated(turbo_server *s)
         return TURBO_EINVAL;
     }
     int rc = turbo_server_listen_fd(s, 3); /* SD_LISTEN_FDS_START */
-    if (rc != TURBO_OK)
-        return rc;
-    /* As sd_listen_fds() does: programs this one starts do not inherit it. */
-    int flags = fcntl(3, F_GETFD);
-    if (flags >= 0)
-        fcntl(3, F_SETFD, flags | FD_CLOEXEC);
-    return 1;
+    return rc == TURBO_OK ? 1 : rc;
 }
 
 int turbo_server_set_fallback(turbo_server *s, turbo_handler fn, void *user_data)

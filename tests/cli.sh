@@ -151,7 +151,7 @@ common_bad() {
   bad "$p: --fd 5: not a socket" "${FDEXEC[@]}" 5=file -- "$@" --fd 5
   bad "$p: --fd 5: not a listening socket (listen() was not called on it)" "${FDEXEC[@]}" 5=tcp -- "$@" --fd 5
   bad "$p: --fd 5: not a listening socket (listen() was not called on it)" "${FDEXEC[@]}" 5=bound -- "$@" --fd 5
-  bad "$p: --fd 5: not a listening socket (listen() was not called on it)" "${FDEXEC[@]}" 5=udp -- "$@" --fd 5
+  bad "$p: --fd 5: not a stream socket" "${FDEXEC[@]}" 5=udp -- "$@" --fd 5
   bad "$p: --fd cannot be combined with --host or --port" "${FDEXEC[@]}" 5=listen -- "$@" --fd 5 --port 8000
   bad "$p: --fd cannot be combined with --host or --port" "${FDEXEC[@]}" 5=listen -- "$@" --host 127.0.0.1 --fd 5
   # systemd socket activation (LISTEN_PID is the server's PID)
