@@ -1292,6 +1292,21 @@ static PyObject *Server_use_json_errors(ServerObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* Frees the server now (stopping it if it runs), closing its listening
+ * sockets: a parent that forked workers must not keep them. */
+static PyObject *Server_close(ServerObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->srv != NULL && self->owned) {
+        turbo_server *s = self->srv;
+        self->srv = NULL;
+        Py_BEGIN_ALLOW_THREADS turbo_server_free(s);
+        Py_END_ALLOW_THREADS
+    }
+    self->srv = NULL;
+    Py_RETURN_NONE;
+}
+
 /* Hands the turbo_server to a C program (turbo-serve) as a "turbo.server"
  * capsule: this object no longer frees it, the program does. */
 static PyObject *Server_detach(ServerObject *self, PyObject *unused)
@@ -1302,12 +1317,16 @@ static PyObject *Server_detach(ServerObject *self, PyObject *unused)
         return NULL;
     }
     PyObject *capsule = PyCapsule_New(self->srv, "turbo.server", NULL);
-    if (capsule != NULL)
+    if (capsule != NULL) { /* the C program owns it now: no use from here */
         self->owned = 0;
+        self->srv = NULL;
+    }
     return capsule;
 }
 
 static PyMethodDef Server_methods[] = {
+    {"close", (PyCFunction)Server_close, METH_NOARGS,
+     "free the server now (stops it; closes its listening sockets)"},
     {"use_json_errors", (PyCFunction)Server_use_json_errors, METH_NOARGS,
      "answer 404 and 405 as FastAPI does: JSON {\"detail\": reason}"},
     {"detach", (PyCFunction)Server_detach, METH_NOARGS,

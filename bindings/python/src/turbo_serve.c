@@ -131,6 +131,15 @@ static int run_workers(int workers)
         children[nchildren++] = pid;
     }
     PyOS_AfterFork_Parent();
+    /* The parent never serves. Its copies of the listening sockets would
+     * keep them in the port's SO_REUSEPORT group after the workers stopped
+     * accepting, and the kernel would go on queueing connections there, to
+     * be reset: so the server (and its sockets) go now. Stop signals are
+     * still held: on_signal() reads `server` only without children. */
+    PyThreadState *ts = PyEval_SaveThread();
+    turbo_server_free(server); /* releases the routes: takes the GIL */
+    PyEval_RestoreThread(ts);
+    server = NULL;
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
     int failed = nchildren < workers;
     if (failed)
@@ -234,10 +243,7 @@ int main(int argc, char **argv)
     if (workers > 1) {
         /* The workers inherit the listening socket(s): bound ones or the
          * inherited fd alike, they all accept from them. */
-        status = run_workers((int)workers);
-        PyThreadState *ts = PyEval_SaveThread();
-        turbo_server_free(server); /* releases the routes: takes the GIL */
-        PyEval_RestoreThread(ts);
+        status = run_workers((int)workers); /* frees the server in the parent */
     } else {
         /* The GIL goes to the I/O threads' handlers; free() releases the
          * Python routes, which takes it again, so it stays released. */

@@ -397,6 +397,49 @@ def test_turbo_serve_module_attribute_and_threads(spawn, turbo_serve):
     assert s.stop() == 0, "".join(s.output)
 
 
+@pytest.mark.parametrize("program", ["turbo-serve", "python -m turbo"])
+def test_stopping_workers_leave_the_port_to_the_next_server(spawn, turbo_serve, program):
+    """A rolling restart on one port (SO_REUSEPORT): the old workers are
+    told to stop while one of them is still in a slow request, and a new
+    server already shares the port. No new connection may be lost: the
+    parent must not keep the listening sockets once its workers are forked
+    (the kernel would queue connections there for nobody)."""
+    if program == "turbo-serve":
+        argv = [turbo_serve, "pid_app:app", "--port", "0", "--workers", "2"]
+    else:
+        argv = python_m_turbo("pid_app:app", "--port", "0", "--workers", "2")
+    old = spawn(argv)
+    _, port = old.wait_url()
+    new = spawn(python_m_turbo("pid_app:app", "--port", str(port)))
+    new.wait_url()
+    busy = None
+    for _ in range(100):  # a connection the old workers serve
+        c = Client(port)
+        r = c.get("/pid")
+        if json.loads(r.body)["pid"] != new.proc.pid:
+            c.conn.request("GET", "/slow?secs=1.5")
+            busy = c
+            break
+        c.close()
+    assert busy is not None, "no connection reached the old workers"
+    time.sleep(0.2)  # the slow request is in its handler
+    old.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    answered = 0
+    for _ in range(100):
+        c = Client(port)
+        r = c.get("/pid")
+        assert r.status == 200
+        answered += 1
+        c.close()
+    assert answered == 100
+    r = busy.conn.getresponse()
+    assert r.status == 200 and json.loads(r.read())["slept"] == 1.5
+    busy.close()
+    assert old.proc.wait(STOP_TIMEOUT) == 0, "".join(old.output)
+    assert new.stop() == 0, "".join(new.output)
+
+
 def test_turbo_serve_workers(spawn, turbo_serve):
     s = spawn([turbo_serve, "pid_app:app", "--port", "0", "--workers", "2"])
     _, port = s.wait_url()

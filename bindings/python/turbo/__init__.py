@@ -444,6 +444,11 @@ def _serve_workers(server, workers):
                 os._exit(code)
         children.append(pid)
     signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    # The parent never serves. Its copies of the listening sockets would
+    # keep them in the port's SO_REUSEPORT group after the workers stopped
+    # accepting, and the kernel would go on queueing connections there, to
+    # be reset: so they go now.
+    server.close()
 
     failed = False
     try:
