@@ -171,6 +171,20 @@ static int run_workers(int workers)
     return failed ? 1 : 0;
 }
 
+/* Leaves after Python started: the server (if any) freed with the GIL
+ * released (its Python routes take it), then the interpreter finalized. */
+static int give_up(int status)
+{
+    if (server != NULL) {
+        PyThreadState *ts = PyEval_SaveThread();
+        turbo_server_free(server);
+        PyEval_RestoreThread(ts);
+        server = NULL;
+    }
+    Py_Finalize();
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     serve_cli cli = {.prog = "turbo-serve", .usage = usage, .with_workers = 1,
@@ -207,26 +221,25 @@ int main(int argc, char **argv)
     if (server == NULL) {
         PyErr_Print();
         fprintf(stderr, "turbo-serve: cannot configure a server for %s\n", spec);
-        Py_Finalize();
-        return 2;
+        return give_up(2);
     }
+    /* What the app printed while imported goes out before any message of
+     * serve_cli_listen(), which exits at once on a bad fd. */
+    PyRun_SimpleString("import sys\nsys.stdout.flush()\nsys.stderr.flush()\n");
     char where[512];
-    if (serve_cli_listen(&cli, server, where, sizeof(where)) != 0) {
-        turbo_server_free(server);
-        Py_Finalize();
-        return 1;
-    }
+    if (serve_cli_listen(&cli, server, where, sizeof(where)) != 0)
+        return give_up(1);
     /* Socket activation's variables were read and removed; os.environ,
      * copied at start-up, must not hand them to the app's subprocesses. */
     if (PyRun_SimpleString("import os\n"
                            "for k in ('LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES'):\n"
                            "    os.environ.pop(k, None)\n") != 0)
-        return 1;
+        return give_up(1);
     PyObject *r = PyObject_CallMethod(turbo, "mount", "OO", app, capsule);
     if (r == NULL) {
         PyErr_Print();
         fprintf(stderr, "turbo-serve: cannot mount %s\n", spec);
-        return 1;
+        return give_up(1);
     }
     Py_DECREF(r);
     Py_DECREF(capsule);
