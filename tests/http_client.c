@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ======================================================================
@@ -267,4 +268,18 @@ response *response_new(void)
     response *r = malloc(sizeof(*r));
     ck_assert_ptr_nonnull(r);
     return r;
+}
+
+void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+void stop_and_free(turbo_server *s)
+{
+    turbo_server_stop(s);
+    ck_assert_int_eq(turbo_server_wait(s), TURBO_OK);
+    turbo_server_free(s);
 }

@@ -115,4 +115,12 @@ size_t header_count(const response *r, const char *name);
 
 response *response_new(void);
 
+/* Beside the client, what every suite does with its servers and time. */
+
+/* Sleeps ms milliseconds, whatever signals arrive. */
+void sleep_ms(unsigned ms);
+
+/* turbo_server_stop, then a successful turbo_server_wait, then free. */
+void stop_and_free(turbo_server *s);
+
 #endif

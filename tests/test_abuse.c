@@ -54,13 +54,6 @@ static char big_body[BIG_LEN];
 static atomic_int big_calls;    /* GET /big handler calls */
 static atomic_int slow_entered; /* GET /slow handlers that have started */
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -117,13 +110,6 @@ static turbo_server *start_server(turbo_config *cfg)
     ck_assert_int_eq(turbo_route_add(s, "GET", "/slow", slow_handler, NULL), TURBO_OK);
     ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
     return s;
-}
-
-static void stop_server(turbo_server *s)
-{
-    turbo_server_stop(s);
-    ck_assert_int_eq(turbo_server_wait(s), TURBO_OK);
-    turbo_server_free(s);
 }
 
 /* Polls a counter until it equals want (bound: ms; 10 s by default, for
@@ -469,7 +455,7 @@ START_TEST(slowloris_connections_time_out_while_a_normal_client_is_served)
     ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_CONNECTIONS_ACCEPTED),
                       SLOW_CONNS + (uint64_t)sc.answered);
     assert_new_connection_served(s);
-    stop_server(s);
+    stop_and_free(s);
 }
 END_TEST
 
@@ -492,7 +478,7 @@ START_TEST(timed_out_client_that_never_closes_counts_once)
     assert_stat_within(s, TURBO_STAT_CONNECTIONS_OPEN, 0, 6000);
     ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_TIMEOUTS), 1);
     close(fd);
-    stop_server(s);
+    stop_and_free(s);
 }
 END_TEST
 
@@ -599,7 +585,7 @@ START_TEST(pipelining_client_that_never_reads_is_bounded_then_dropped)
     ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_TIMEOUTS), 1);
     assert_new_connection_served(s);
     ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_TIMEOUTS), 1);
-    stop_server(s);
+    stop_and_free(s);
 }
 END_TEST
 
@@ -659,7 +645,7 @@ START_TEST(connections_past_max_are_closed_counted_and_service_goes_on)
     for (int i = 0; i < MAX_CONNS; i++)
         close(held[i]);
     assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, 0);
-    stop_server(s);
+    stop_and_free(s);
 }
 END_TEST
 
@@ -721,7 +707,7 @@ START_TEST(half_closed_client_gets_its_responses_then_eof)
     assert_stat(s, TURBO_STAT_CONNECTIONS_OPEN, 0);
     ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_REQUESTS), 5);
     ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_TIMEOUTS), 0);
-    stop_server(s);
+    stop_and_free(s);
 }
 END_TEST
 
@@ -773,7 +759,7 @@ START_TEST(reset_connections_leak_nothing_and_the_server_survives)
     ck_assert_uint_eq(count_fds(), baseline);
     ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_TIMEOUTS), 0);
     ck_assert_uint_eq(turbo_server_stat(s, TURBO_STAT_CONNECTIONS_ACCEPTED), 24);
-    stop_server(s);
+    stop_and_free(s);
     /* And the server's own descriptors are gone after it is freed. */
     ck_assert_uint_lt(count_fds(), baseline);
 }

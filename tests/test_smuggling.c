@@ -492,20 +492,6 @@ static turbo_server *start_server(int which)
     return s;
 }
 
-static void stop_server(turbo_server *s)
-{
-    turbo_server_stop(s);
-    ck_assert_int_eq(turbo_server_wait(s), TURBO_OK);
-    turbo_server_free(s);
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Counters are bumped on the server's threads, perhaps just after the
  * client saw the bytes: poll (10 s at most: a loaded machine under
  * sanitizers), then assert. */
@@ -634,7 +620,7 @@ START_TEST(raw_request_gets_its_exact_answer)
     expect_new_connection_served(name, s);
     ck_assert_int_eq(atomic_load(&handler_calls), handled + 1);
     assert_stat(name, s, TURBO_STAT_CONNECTIONS_OPEN, 0);
-    stop_server(s);
+    stop_and_free(s);
 }
 END_TEST
 
