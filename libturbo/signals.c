@@ -87,10 +87,14 @@ int turbo_server_stop_on_signal(turbo_server *s, int signum)
         rc = TURBO_ENOMEM;
         goto out;
     }
-    /* Published first (the flag before the server: a handler that sees the
-     * server sees its signals), so the handler, once installed, finds it. */
-    int was_wanted = atomic_load(&slot_wants[slot][signum]);
-    int was_published = atomic_load(&slot_server[slot]) == s;
+    /* The current disposition is saved first: the query also refuses the
+     * signals the C library reserves, so the install below cannot fail. */
+    if (!installed[signum] && sigaction(signum, NULL, &previous[signum]) != 0) {
+        rc = errno == EINVAL ? TURBO_EINVAL : TURBO_ESYS;
+        goto out;
+    }
+    /* Published before the handler goes in (the flag before the server: a
+     * handler that sees the server sees its signals), so it finds it. */
     atomic_store(&slot_wants[slot][signum], 1);
     atomic_store(&slot_server[slot], s);
     if (!installed[signum]) {
@@ -99,15 +103,7 @@ int turbo_server_stop_on_signal(turbo_server *s, int signum)
         sa.sa_handler = on_stop_signal;
         sigemptyset(&sa.sa_mask);
         sa.sa_flags = SA_RESTART;
-        if (sigaction(signum, &sa, &previous[signum]) != 0) {
-            rc = errno == EINVAL ? TURBO_EINVAL : TURBO_ESYS;
-            atomic_store(&slot_wants[slot][signum], (unsigned char)was_wanted);
-            if (!was_published) {
-                atomic_store(&slot_server[slot], NULL);
-                atomic_store(&slot_wants[slot][signum], 0);
-            }
-            goto out;
-        }
+        sigaction(signum, &sa, NULL);
         installed[signum] = 1;
     }
 out:

@@ -1027,16 +1027,22 @@ static int Server_init(ServerObject *self, PyObject *args, PyObject *kw)
     return 0;
 }
 
-static void Server_dealloc(ServerObject *self)
+/* Frees the server this object owns, if any; the object then has none. */
+static void server_release(ServerObject *self)
 {
-    if (self->srv != NULL && self->owned) {
-        turbo_server *s = self->srv;
-        self->srv = NULL;
+    turbo_server *s = self->owned ? self->srv : NULL;
+    self->srv = NULL;
+    if (s != NULL) {
         /* Joining threads and releasing endpoints both need the GIL
          * free for other threads. */
         Py_BEGIN_ALLOW_THREADS turbo_server_free(s);
         Py_END_ALLOW_THREADS
     }
+}
+
+static void Server_dealloc(ServerObject *self)
+{
+    server_release(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1297,13 +1303,7 @@ static PyObject *Server_use_json_errors(ServerObject *self, PyObject *unused)
 static PyObject *Server_close(ServerObject *self, PyObject *unused)
 {
     (void)unused;
-    if (self->srv != NULL && self->owned) {
-        turbo_server *s = self->srv;
-        self->srv = NULL;
-        Py_BEGIN_ALLOW_THREADS turbo_server_free(s);
-        Py_END_ALLOW_THREADS
-    }
-    self->srv = NULL;
+    server_release(self);
     Py_RETURN_NONE;
 }
 
