@@ -750,13 +750,123 @@ void turbo__chunked_init(turbo__chunked *c)
     c->state = CH_SIZE0;
 }
 
+/* Where a chunk-ext (RFC 9112 7.1.1) is, within CH_EXT:
+ *   chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+ *   ext-val   = token / quoted-string
+ * BWS is allowed around ';' and '=' but not before the CRLF, and a ';'
+ * must be followed by a name. */
+enum {
+    EXT_NAME0,   /* after ';': BWS, then the first name byte */
+    EXT_NAME,    /* in the name: more of it, BWS, '=', ';' or CR */
+    EXT_NAME_WS, /* BWS after the name: more of it, '=' or ';' */
+    EXT_VAL0,    /* after '=': BWS, then a token or a '"' */
+    EXT_TOKEN,   /* in a token value: more of it, BWS, ';' or CR */
+    EXT_QUOTED,  /* in a quoted-string, after the opening '"' */
+    EXT_QPAIR,   /* after a backslash in a quoted-string */
+    EXT_AFTER,   /* after the closing '"': BWS, ';' or CR */
+    EXT_WS       /* BWS after a value: more of it, or ';' */
+};
+
+/* qdtext: HTAB, SP, '!', '#'..'[', ']'..'~', obs-text. */
+static int is_qdtext(unsigned char ch)
+{
+    return ch == '\t' || ch == ' ' || ch == '!' || (ch >= '#' && ch <= '[') ||
+           (ch >= ']' && ch <= '~') || ch >= 0x80;
+}
+
+/* One byte of a chunk-ext. 1: the line's CR (the extension is complete);
+ * 0: consumed; -1: not the grammar. */
+static int ext_step(turbo__chunked *c, char ch)
+{
+    unsigned char u = (unsigned char)ch;
+    switch (c->ext) {
+    case EXT_NAME0:
+        if (is_ows(ch))
+            return 0;
+        if (!is_class(ch, C_TCHAR))
+            return -1; /* ";" with no name, or a name that is not a token */
+        c->ext = EXT_NAME;
+        return 0;
+    case EXT_NAME:
+    case EXT_TOKEN:
+        if (is_class(ch, C_TCHAR))
+            return 0;
+        if (ch == '\r')
+            return 1;
+        if (ch == ';') {
+            c->ext = EXT_NAME0;
+            return 0;
+        }
+        if (ch == '=' && c->ext == EXT_NAME) {
+            c->ext = EXT_VAL0;
+            return 0;
+        }
+        if (is_ows(ch)) {
+            c->ext = c->ext == EXT_NAME ? EXT_NAME_WS : EXT_WS;
+            return 0;
+        }
+        return -1;
+    case EXT_NAME_WS:
+    case EXT_WS:
+        if (is_ows(ch))
+            return 0;
+        if (ch == ';') {
+            c->ext = EXT_NAME0;
+            return 0;
+        }
+        if (ch == '=' && c->ext == EXT_NAME_WS) {
+            c->ext = EXT_VAL0;
+            return 0;
+        }
+        return -1; /* whitespace before the CRLF, or stray bytes */
+    case EXT_VAL0:
+        if (is_ows(ch))
+            return 0;
+        if (ch == '"') {
+            c->ext = EXT_QUOTED;
+            return 0;
+        }
+        if (!is_class(ch, C_TCHAR))
+            return -1; /* "=" with no value */
+        c->ext = EXT_TOKEN;
+        return 0;
+    case EXT_QUOTED:
+        if (ch == '"')
+            c->ext = EXT_AFTER;
+        else if (ch == '\\')
+            c->ext = EXT_QPAIR;
+        else if (!is_qdtext(u))
+            return -1; /* a control byte, or the CR of an unterminated string */
+        return 0;
+    case EXT_QPAIR:
+        if (u != '\t' && (u < ' ' || u == 0x7f))
+            return -1;
+        c->ext = EXT_QUOTED;
+        return 0;
+    default: /* EXT_AFTER */
+        if (ch == '\r')
+            return 1;
+        if (ch == ';') {
+            c->ext = EXT_NAME0;
+            return 0;
+        }
+        if (is_ows(ch)) {
+            c->ext = EXT_WS;
+            return 0;
+        }
+        return -1;
+    }
+}
+
 /*
  * Byte-at-a-time except for chunk data, which is moved in bulk. The state
  * lives entirely in *c, so a split anywhere gives the same result.
- * trailer_bytes also counts chunk-extension and size-line whitespace bytes
- * while the chunks are read (bounded by max_header_bytes, -400 past it:
- * they are otherwise unbounded work that decodes to nothing); it restarts
- * at 0 for the trailer section.
+ * Extension bytes (from the first byte after the size to the CR) are
+ * capped per chunk line (TURBO__CHUNK_EXT_MAX) and per message: they
+ * also count in trailer_bytes while the chunks are read, bounded by
+ * max_header_bytes (-400 past either: they are otherwise unbounded work
+ * that decodes to nothing); trailer_bytes restarts at 0 for the trailer
+ * section.
  */
 int turbo__chunked_decode(turbo__chunked *c, char *buf, size_t len, size_t *in, size_t *out,
                           const turbo__limits *lim)
@@ -784,40 +894,50 @@ int turbo__chunked_decode(turbo__chunked *c, char *buf, size_t len, size_t *in, 
                     goto out;
                 }
                 c->state = CH_SIZE;
-            } else if (c->state == CH_SIZE0) {
-                r = -400;
-                goto out;
-            } else if (ch == '\r') {
-                c->state = CH_SIZE_LF;
-            } else if (ch == ';' || is_ows(ch)) {
-                c->state = ch == ';' ? CH_EXT : CH_SIZE_BWS;
-                if (++c->trailer_bytes > lim->max_header_bytes) {
-                    r = -400;
-                    goto out;
-                }
-            } else {
+                p++;
+                break;
+            }
+            if (c->state == CH_SIZE0) {
                 r = -400;
                 goto out;
             }
-            p++;
-            break;
-        case CH_SIZE_BWS:
-        case CH_EXT:
-            if (ch == '\r' && c->state == CH_EXT) {
+            if (ch == '\r') {
                 c->state = CH_SIZE_LF;
-            } else if (c->state == CH_SIZE_BWS && !is_ows(ch) && ch != ';') {
+                p++;
+                break;
+            }
+            if (ch != ';' && !is_ows(ch)) {
                 r = -400;
                 goto out;
-            } else if (c->state == CH_EXT && !is_class(ch, C_VALUE)) {
-                r = -400; /* a control byte (HTAB aside) in an extension */
+            }
+            /* The ';' or BWS is the extension's first byte. */
+            c->state = CH_SIZE_BWS;
+            c->ext_bytes = 0;
+            /* fall through */
+        case CH_SIZE_BWS:
+        case CH_EXT:
+            if (ch != '\r' && (++c->ext_bytes > TURBO__CHUNK_EXT_MAX ||
+                                ++c->trailer_bytes > lim->max_header_bytes)) {
+                r = -400;
                 goto out;
-            } else {
-                if (ch == ';')
+            }
+            if (c->state == CH_SIZE_BWS) {
+                /* BWS after the size must lead to a ';' */
+                if (ch == ';') {
                     c->state = CH_EXT;
-                if (++c->trailer_bytes > lim->max_header_bytes) {
+                    c->ext = EXT_NAME0;
+                } else if (!is_ows(ch)) {
                     r = -400;
                     goto out;
                 }
+            } else {
+                int e = ext_step(c, ch);
+                if (e < 0) {
+                    r = -400;
+                    goto out;
+                }
+                if (e == 1)
+                    c->state = CH_SIZE_LF;
             }
             p++;
             break;

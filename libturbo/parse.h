@@ -101,7 +101,14 @@ typedef struct turbo__chunked {
                              by max_header_bytes: unbounded extensions are
                              endless work that decodes to nothing) */
     unsigned digits;      /* hex digits in the current size */
+    unsigned ext_bytes;   /* extension bytes on the current size line */
+    unsigned char ext;    /* where in the chunk-ext grammar (parse.c) */
 } turbo__chunked;
+
+/* Most bytes of chunk extensions on one chunk-size line (from the first
+ * byte after the size to the CR). No sender needs near this many; the
+ * whole message's extension bytes are bounded by max_header_bytes too. */
+#define TURBO__CHUNK_EXT_MAX 1024
 
 void turbo__chunked_init(turbo__chunked *c);
 
@@ -112,9 +119,9 @@ void turbo__chunked_init(turbo__chunked *c);
  * chunk and the trailer section (parsed, validated and dropped) are
  * complete (*in is then just past the message), 0 when more input is
  * needed, or a negative status: -400 malformed (non-hex or overlong size,
- * size overflow, bad CRLF, control characters in an extension, malformed
- * trailer field), -413 decoded body above max_body_bytes, -431 trailer
- * section above max_header_bytes.
+ * size overflow, bad CRLF, an extension outside RFC 9112 7.1.1's grammar
+ * or above TURBO__CHUNK_EXT_MAX, malformed trailer field), -413 decoded
+ * body above max_body_bytes, -431 trailer section above max_header_bytes.
  */
 int turbo__chunked_decode(turbo__chunked *c, char *buf, size_t len, size_t *in, size_t *out,
                           const turbo__limits *lim);

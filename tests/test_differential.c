@@ -1404,7 +1404,7 @@ static category categories[C_COUNT] = {
     [C_CHUNK_BWS] = {"libturbo rejects whitespace after chunk-size without ';', http-parser "
                      "accepts",
                      1, 0, ""},
-    [C_CHUNK_EXT] = {"libturbo rejects control byte in chunk-ext, http-parser accepts", 1, 0, ""},
+    [C_CHUNK_EXT] = {"libturbo rejects chunk-ext outside RFC 9112 7.1.1, http-parser accepts", 1, 0, ""},
     [C_CHUNK_CRLF] = {"libturbo rejects chunk-data not followed by CRLF, http-parser accepts", 1, 0,
                       ""},
     [C_TRAILER] = {"libturbo rejects malformed trailer field, http-parser accepts", 1, 0, ""},

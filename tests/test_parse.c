@@ -1251,6 +1251,110 @@ START_TEST(control_byte_in_chunk_extension_is_400)
 }
 END_TEST
 
+/* RFC 9112 7.1.1: chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS
+ * ( token / quoted-string ) ] ). Each line is a whole message's first
+ * chunk-size line, then "hello" and the last chunk. */
+static const struct {
+    const char *line;
+    int ok;
+} chunk_ext_cases[] = {
+    {"5;a", 1},
+    {"5;a=b", 1},
+    {"5;a=\"\"", 1},
+    {"5;a=\"x y\\\"z\\\\\"", 1},
+    {"5;a=\"\t\x80\xff\"", 1},
+    {"5;a;b=c;d=\"e\"", 1},
+    {"5 ;a", 1},
+    {"5\t; a", 1},
+    {"5;a =b", 1},
+    {"5;a= b", 1},
+    {"5;a = \"b\" ;c", 1},
+    {"5;!#$%&'*+-.^_`|~09azAZ=!#$%&'*+-.^_`|~", 1},
+    {"5;", 0},               /* ';' with no name */
+    {"5;;a", 0},
+    {"5; ", 0},
+    {"5;a;", 0},
+    {"5;=b", 0},             /* a value with no name */
+    {"5;a=", 0},             /* '=' with no value */
+    {"5;a= ", 0},
+    {"5;a=\"b", 0},          /* unterminated quoted-string */
+    {"5;a=\"b\\", 0},        /* ... ending in a backslash */
+    {"5;a=\"b\\\"", 0},      /* ... whose last quote is escaped */
+    {"5;a=\"b\"c", 0},       /* bytes after the closing quote */
+    {"5;a=b\"c\"", 0},       /* a quote inside a token */
+    {"5;a=\"\x01\"", 0},     /* a control byte in a quoted-string */
+    {"5;a=\"\\\x01\"", 0},   /* ... escaped */
+    {"5;a=\"\x7f\"", 0},
+    {"5;a b", 0},            /* two names without ';' */
+    {"5;a=b c", 0},          /* two values */
+    {"5;a ", 0},             /* BWS before the CRLF */
+    {"5;a=b ", 0},
+    {"5;a=\"b\" ", 0},
+    {"5;a@b", 0},            /* not a token */
+    {"5;a=b@c", 0},
+    {"5;a=b=c", 0},
+    {"5;a==b", 0},
+    {"5;(a)", 0},
+};
+
+START_TEST(chunk_extension_grammar_is_rfc_9112)
+{
+    char msg[256];
+    const char *line = chunk_ext_cases[_i].line;
+    int n = snprintf(msg, sizeof msg, "%s\r\nhello\r\n0\r\n\r\n", line);
+    decoded d = decode(msg, (size_t)n);
+    if (chunk_ext_cases[_i].ok)
+        ck_assert_msg(d.r == 1 && d.out == 5 && memcmp(d.data, "hello", 5) == 0,
+                      "'%s' should be accepted: %d", line, d.r);
+    else
+        ck_assert_msg(d.r == -400, "'%s' should be 400: %d", line, d.r);
+    /* The same verdict on the last chunk's line. */
+    n = snprintf(msg, sizeof msg, "5\r\nhello\r\n0%s\r\n\r\n", line + 1);
+    d = decode(msg, (size_t)n);
+    ck_assert_msg(d.r == (chunk_ext_cases[_i].ok ? 1 : -400), "last chunk '0%s': %d", line + 1,
+                  d.r);
+}
+END_TEST
+
+START_TEST(chunk_extension_bytes_are_capped_per_line)
+{
+    /* One line of exactly TURBO__CHUNK_EXT_MAX extension bytes passes,
+     * one more is 400, even with a message-wide allowance above both. */
+    turbo__limits lim = default_limits();
+    lim.max_header_bytes = 4 * TURBO__CHUNK_EXT_MAX;
+    for (size_t extra = 0; extra <= 1; extra++) {
+        size_t ext = TURBO__CHUNK_EXT_MAX + extra;
+        char *msg = malloc(ext + 32);
+        ck_assert_ptr_nonnull(msg);
+        msg[0] = '1';
+        msg[1] = ';';
+        memset(msg + 2, 'e', ext - 1);
+        size_t n = 1 + ext;
+        memcpy(msg + n, "\r\nx\r\n0\r\n\r\n", 10);
+        decoded d = decode_with(msg, n + 10, &lim);
+        ck_assert_int_eq(d.r, (extra ? -400 : 1));
+        free(msg);
+    }
+    /* Per line, not per message: two lines of the maximum pass. */
+    char *two = malloc(2 * TURBO__CHUNK_EXT_MAX + 32);
+    ck_assert_ptr_nonnull(two);
+    size_t n = 0;
+    for (int i = 0; i < 2; i++) {
+        two[n++] = '1';
+        two[n++] = ';';
+        memset(two + n, 'e', TURBO__CHUNK_EXT_MAX - 1);
+        n += TURBO__CHUNK_EXT_MAX - 1;
+        memcpy(two + n, "\r\nx\r\n", 5);
+        n += 5;
+    }
+    memcpy(two + n, "0\r\n\r\n", 5);
+    decoded d = decode_with(two, n + 5, &lim);
+    ck_assert_int_eq(d.r, 1);
+    ck_assert_uint_eq(d.out, 2);
+    free(two);
+}
+END_TEST
+
 START_TEST(whitespace_after_size_without_extension_is_400)
 {
     ck_assert_int_eq(decode(LIT("5 \r\nhello\r\n0\r\n\r\n")).r, -400);
@@ -1579,6 +1683,9 @@ static Suite *parse_suite(void)
     tcase_add_test(tc, chunked_decoding_stops_right_after_the_message);
     tcase_add_test(tc, hex_sizes_are_case_insensitive);
     tcase_add_test(tc, chunk_extensions_are_ignored);
+    tcase_add_loop_test(tc, chunk_extension_grammar_is_rfc_9112, 0,
+                        (int)(sizeof chunk_ext_cases / sizeof chunk_ext_cases[0]));
+    tcase_add_test(tc, chunk_extension_bytes_are_capped_per_line);
     tcase_add_test(tc, control_byte_in_chunk_extension_is_400);
     tcase_add_test(tc, whitespace_after_size_without_extension_is_400);
     tcase_add_test(tc, malformed_chunk_size_is_400);

@@ -104,6 +104,12 @@ CHUNKED = {
     "bad_data_crlf": b"3\r\nabcd\r\n0\r\n\r\n",
     "bare_lf": b"3\nabc\n0\n\n",
     "ctl_in_ext": b"3;a\x01b\r\nabc\r\n0\r\n\r\n",
+    # RFC 9112 7.1.1's chunk-ext grammar: BWS around ';' and '=' only
+    "ext_bws_all": b"3 ; a = \"q\\\"x\" ; b = t\r\nabc\r\n0\r\n\r\n",
+    "ext_no_name": b"3;\r\nabc\r\n0\r\n\r\n",
+    "ext_unterminated": b"3;a=\"b\r\nabc\r\n0\r\n\r\n",
+    "ext_trailing_ws": b"3;a=b \r\nabc\r\n0\r\n\r\n",
+    "ext_empty_value": b"3;a=\r\nabc\r\n0\r\n\r\n",
     "obs_fold_trailer": b"0\r\nX: a\r\n b\r\n\r\n",
     "trailer_no_colon": b"0\r\nXYZ\r\n\r\n",
     "trailer_space_name": b"0\r\nX Y: 1\r\n\r\n",
