@@ -9,7 +9,7 @@ pkgs=(
   # the Python binding
   python3-dev python3-pytest python3-pip python3-setuptools
   # hardening: differential test, fuzzing (clang, llvm's coverage tools), valgrind
-  libhttp-parser-dev clang llvm valgrind
+  libhttp-parser-dev clang llvm libclang-rt-14-dev valgrind
   # the ABI check (abidw/abidiff) and the consumers built against an install
   abigail-tools g++ cargo luajit
   # deployment tests: real proxies in front, systemd-socket-activate
