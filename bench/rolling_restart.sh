@@ -24,7 +24,7 @@ port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 
 start() { # a new process on the port; returns once it serves
   local log=$tmp/hello.$RANDOM.log
-  "$hello" --host 127.0.0.1 --port "$port" --threads 1 >"$log" 2>&1 &
+  "$hello" --host 127.0.0.1 --port "$port" --threads 1 --reuse-port >"$log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 200); do grep -q serving "$log" && return; sleep 0.01; done
   echo "turbo-hello did not start: $(cat "$log")"; exit 1

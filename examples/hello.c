@@ -90,7 +90,7 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("usage: turbo-hello [--host HOST] [--port PORT] [--threads N]\n"
+    fputs("usage: turbo-hello [--host HOST] [--port PORT] [--reuse-port] [--threads N]\n"
           "       turbo-hello --fd N [--threads N]\n"
           "\n"
           "Serves the libturbo demo routes until SIGINT or SIGTERM, which stop accepting,\n"
@@ -98,7 +98,11 @@ static void usage(FILE *out)
           "\n"
           "Options (--name VALUE or --name=VALUE):\n"
           "  --host HOST    address to bind (default 127.0.0.1)\n"
-          "  --port PORT    port to bind, 0 for any free one (default 8000)\n"
+          "  --port PORT    port to bind, 0 for any free one (default 8000); refused when\n"
+          "                 another process holds it\n"
+          "  --reuse-port   share the port with the processes that hold it (SO_REUSEPORT:\n"
+          "                 the kernel splits new connections; for a hand-over from an old\n"
+          "                 instance to a new one)\n"
           "  --fd N         serve on the inherited listening socket N instead of binding;\n"
           "                 not with --host or --port (default: none)\n"
           "  --threads N    I/O threads, 0 for one per CPU (default 0)\n"
@@ -113,7 +117,7 @@ static void usage(FILE *out)
           "\n"
           "Exit status:\n"
           "  0  stopped by SIGINT or SIGTERM\n"
-          "  1  the server failed (cannot bind, out of memory)\n"
+          "  1  the server failed (cannot bind, the port is held, out of memory)\n"
           "  2  usage error: bad option or value, unexpected argument, an inherited fd\n"
           "     that is not a listening socket, LISTEN_FDS above 1\n",
           out);

@@ -47,6 +47,14 @@ int turbo_config_set_threads(turbo_config *cfg, unsigned threads)
     return TURBO_OK;
 }
 
+int turbo_config_set_exclusive_port(turbo_config *cfg, int on)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    cfg->exclusive_port = on != 0;
+    return TURBO_OK;
+}
+
 int turbo_config_set_run_on_caller(turbo_config *cfg, int on)
 {
     if (cfg == NULL)

@@ -47,6 +47,7 @@ struct turbo_config {
     unsigned write_timeout_ms;
     unsigned max_connections;
     int backlog;
+    int exclusive_port; /* refuse a port another socket holds */
 };
 
 void turbo__config_defaults(turbo_config *cfg);

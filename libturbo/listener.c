@@ -41,6 +41,33 @@ fail:;
     return -1;
 }
 
+/* 0 when nobody holds ai's address at port: a socket without
+ * SO_REUSEPORT (SO_REUSEADDR only, so a TIME_WAIT left by an earlier run
+ * does not count) can bind it. -1 with errno (EADDRINUSE: somebody does).
+ * The probe is closed before the real sockets bind: a process binding in
+ * that instant is not seen, which a supervisor that starts one instance
+ * at a time never does. */
+static int port_is_free(const struct addrinfo *ai, int port)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+        return -1;
+    int one = 1, rc = -1;
+    struct sockaddr_storage ss;
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    if (ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+        bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) == 0)
+        rc = 0;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 static int bound_port(int fd)
 {
     struct sockaddr_storage ss;
@@ -81,6 +108,8 @@ int turbo__listen_bind(turbo_server *s, const char *host, int port)
             continue;
         unsigned n = 0;
         int bport = port;
+        if (port != 0 && s->cfg.exclusive_port && port_is_free(ai, port) != 0)
+            continue; /* errno says why; the next address may be free */
         for (; n < s->nthreads; n++) {
             fds[n] = bind_one(ai, bport, s->cfg.backlog);
             if (fds[n] < 0)

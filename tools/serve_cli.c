@@ -37,8 +37,8 @@ static int parse_num(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
-enum { OPT_HELP, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_FD, OPT_WORKERS, NOPTS };
-static const char *const option_names[NOPTS] = {"--help", "--host", "--port",
+enum { OPT_HELP, OPT_REUSE_PORT, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_FD, OPT_WORKERS, NOPTS };
+static const char *const option_names[NOPTS] = {"--help", "--reuse-port", "--host", "--port",
                                                 "--threads", "--fd", "--workers"};
 
 void serve_cli_parse(serve_cli *c, int argc, char **argv)
@@ -47,6 +47,7 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
     c->port = 8000;
     c->fd = -1;
     c->workers = 1;
+    c->reuse_port = 0;
     c->positional = NULL;
     c->have_host = c->have_port = 0;
     int options_done = 0;
@@ -72,9 +73,13 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
                 which = k;
         if (which < 0 || (which == OPT_WORKERS && !c->with_workers))
             serve_cli_fail(c, "unknown option '%.*s' (see --help)", (int)nlen, arg);
-        if (which == OPT_HELP) {
+        if (which == OPT_HELP || which == OPT_REUSE_PORT) {
             if (value != NULL)
-                serve_cli_fail(c, "option --help takes no value");
+                serve_cli_fail(c, "option %s takes no value", option_names[which]);
+            if (which == OPT_REUSE_PORT) {
+                c->reuse_port = 1;
+                continue;
+            }
             c->usage(stdout);
             exit(0);
         }
@@ -153,7 +158,7 @@ static void describe_fd(int fd, char *buf, size_t size)
     }
 }
 
-int serve_cli_listen(const serve_cli *c, turbo_server *s, char *where, size_t size)
+int serve_cli_inherited(const serve_cli *c, turbo_server *s, char *where, size_t size)
 {
     if (c->fd >= 0) {
         /* --fd wins over socket activation, whose variables must still not
@@ -166,7 +171,7 @@ int serve_cli_listen(const serve_cli *c, turbo_server *s, char *where, size_t si
         char addr[256];
         describe_fd((int)c->fd, addr, sizeof(addr));
         snprintf(where, size, "%s (inherited fd %ld)", addr, c->fd);
-        return 0;
+        return (int)c->fd;
     }
     char fds[32];
     snprintf(fds, sizeof(fds), "%s", getenv("LISTEN_FDS") ? getenv("LISTEN_FDS") : "");
@@ -175,7 +180,7 @@ int serve_cli_listen(const serve_cli *c, turbo_server *s, char *where, size_t si
         char addr[256];
         describe_fd(3, addr, sizeof(addr));
         snprintf(where, size, "%s (inherited fd 3)", addr);
-        return 0;
+        return 3;
     }
     if (rc < 0) {
         if (errno == EDOM)
@@ -185,9 +190,20 @@ int serve_cli_listen(const serve_cli *c, turbo_server *s, char *where, size_t si
                            "supported", fds, fds);
         serve_cli_fail(c, "LISTEN_FDS fd 3: %s", fd_problem(errno));
     }
+    return -1;
+}
+
+int serve_cli_listen(const serve_cli *c, turbo_server *s, char *where, size_t size)
+{
+    if (serve_cli_inherited(c, s, where, size) >= 0)
+        return 0;
     if (turbo_server_listen(s, c->host, (int)c->port) != TURBO_OK) {
-        fprintf(stderr, "%s: cannot listen on %s:%ld: %s\n", c->prog, c->host, c->port,
-                strerror(errno));
+        int err = errno;
+        fprintf(stderr, "%s: cannot listen on %s:%ld: %s%s\n", c->prog, c->host, c->port,
+                strerror(err),
+                err == EADDRINUSE && !c->reuse_port
+                    ? " (another process holds the port; --reuse-port shares it)"
+                    : "");
         return 1;
     }
     int bracket = strchr(c->host, ':') != NULL;
@@ -199,7 +215,8 @@ int serve_cli_listen(const serve_cli *c, turbo_server *s, char *where, size_t si
 turbo_server *serve_cli_server(const serve_cli *c, char *where, size_t size)
 {
     turbo_config *cfg = turbo_config_new();
-    if (cfg == NULL || turbo_config_set_threads(cfg, (unsigned)c->threads) != TURBO_OK) {
+    if (cfg == NULL || turbo_config_set_threads(cfg, (unsigned)c->threads) != TURBO_OK ||
+        turbo_config_set_exclusive_port(cfg, !c->reuse_port) != TURBO_OK) {
         fprintf(stderr, "%s: cannot configure the server\n", c->prog);
         turbo_config_free(cfg);
         return NULL;

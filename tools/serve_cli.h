@@ -1,7 +1,8 @@
 /*
  * The command line that turbo-hello and turbo-serve share: where to serve
- * (--host/--port, --fd N, or systemd socket activation) and how many I/O
- * threads, plus turbo-serve's --workers and MODULE:APP. Bad input is one
+ * (--host/--port, --fd N, or systemd socket activation), whether to share
+ * a port another process holds (--reuse-port; refused by default) and how
+ * many I/O threads, plus turbo-serve's --workers and MODULE:APP. Bad input is one
  * line on stderr and exit status 2; --help prints the program's usage and
  * exits 0.
  */
@@ -25,6 +26,7 @@ typedef struct serve_cli {
     long port;                    /* default 8000 */
     long fd;                      /* --fd N, or -1 */
     long workers;                 /* default 1 */
+    int reuse_port;               /* --reuse-port: share a port somebody holds */
     const char *positional;
     int have_host, have_port;
 } serve_cli;
@@ -36,12 +38,18 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv);
 __attribute__((format(printf, 2, 3), noreturn)) void serve_cli_fail(const serve_cli *c,
                                                                    const char *fmt, ...);
 
-/* A server with c's threads, listening as c says: --fd N, else a socket
+/* A server with c's threads (and exclusive port unless --reuse-port), listening as c says: --fd N, else a socket
  * from systemd socket activation, else --host/--port. Writes the URL (or
  * the socket) served to where. Exits 2 for an inherited fd that is not a
  * listening socket or a bad LISTEN_FDS; NULL, after a message, when the
  * server cannot be made or bound. */
 turbo_server *serve_cli_server(const serve_cli *c, char *where, size_t size);
+
+/* The inherited socket c names, if any: --fd N, else the socket of
+ * systemd socket activation. Serves it on s (as turbo_server_listen_fd())
+ * and returns its fd, writing what it is to where; -1 when there is none
+ * (bind --host/--port then). Exits 2 as serve_cli_server(). */
+int serve_cli_inherited(const serve_cli *c, turbo_server *s, char *where, size_t size);
 
 /* The listening part of serve_cli_server(), for a server made elsewhere
  * (turbo-serve's comes from the Python App's configuration). Returns 0, or

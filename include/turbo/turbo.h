@@ -155,6 +155,15 @@ TURBO_API int turbo_config_set_write_timeout_ms(turbo_config *cfg, unsigned ms);
 TURBO_API int turbo_config_set_max_connections(turbo_config *cfg, unsigned per_thread);
 /** listen() backlog (default 1024, range 1..65535). */
 TURBO_API int turbo_config_set_backlog(turbo_config *cfg, int backlog);
+/** When on (default off), turbo_server_listen() refuses a port that
+ *  another socket already holds (another process, an old instance still
+ *  draining, another server in this process): TURBO_EADDR with errno
+ *  EADDRINUSE. Off, the server joins that socket's SO_REUSEPORT group and
+ *  the kernel splits new connections between them: what a zero-downtime
+ *  hand-over wants, and a silent split when the other one is a mistake.
+ *  turbo-hello, turbo-serve and `python -m turbo` turn it on unless given
+ *  --reuse-port. Port 0 always gets a port nobody holds. */
+TURBO_API int turbo_config_set_exclusive_port(turbo_config *cfg, int on);
 
 /* ------------------------------------------------------------------------
  * Server
@@ -171,7 +180,8 @@ TURBO_API turbo_server *turbo_server_new(const turbo_config *cfg);
 /** Binds host:port (host: numeric IPv4/IPv6 address or name; NULL or ""
  *  means all IPv4 addresses; port 0 picks a free port). Every I/O thread
  *  gets its own SO_REUSEPORT socket on that address, so another process
- *  (or server) bound to the same address shares its connections. Call
+ *  (or server) bound to the same address shares its connections, unless
+ *  turbo_config_set_exclusive_port() refuses that (errno EADDRINUSE). Call
  *  once, before start. TURBO_EADDR when it cannot be resolved or bound
  *  (errno kept), TURBO_EINVAL for a port outside 0..65535. */
 TURBO_API int turbo_server_listen(turbo_server *s, const char *host, int port);
