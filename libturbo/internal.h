@@ -26,6 +26,7 @@
 
 #include "arena.h"
 #include "bufpool.h"
+#include "clock.h"
 #include "date.h"
 #include "parse.h"
 #include "router.h"
@@ -229,7 +230,5 @@ static inline const turbo__rtable *turbo__routes_enter(turbo__thread *t)
     }
     return turbo__load_published(&t->server->table);
 }
-
-uint64_t turbo__now_ms(void);
 
 #endif

@@ -18,13 +18,6 @@
 #include "internal.h"
 #include "response.h"
 
-uint64_t turbo__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---- vec ------------------------------------------------------------- */
 
 int turbo__vec_reserve(turbo__vec *v, size_t extra)
