@@ -31,6 +31,7 @@
 #include "parse.h"
 #include "router.h"
 #include "sync.h"
+#include "vec.h"
 
 #define TURBO__SERVER_NAME_MAX 255
 
@@ -66,16 +67,6 @@ typedef struct turbo__counters {
     atomic_store_explicit(&(t)->stats.field, \
                           atomic_load_explicit(&(t)->stats.field, memory_order_relaxed) - 1, \
                           memory_order_relaxed)
-
-/* A growable byte vector that keeps its capacity across requests. */
-typedef struct turbo__vec {
-    char *ptr;
-    size_t len, cap;
-} turbo__vec;
-
-int turbo__vec_reserve(turbo__vec *v, size_t extra);
-int turbo__vec_append(turbo__vec *v, const void *data, size_t len);
-void turbo__vec_free(turbo__vec *v);
 
 typedef struct turbo__conn turbo__conn;
 typedef struct turbo__thread turbo__thread;
