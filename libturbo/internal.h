@@ -195,10 +195,24 @@ void turbo__response_release(turbo_response *res);
 /* The canonical reason phrase of status, or "Unknown". */
 const char *turbo__reason(int status, size_t *len);
 
-/* server.c */
-void turbo__thread_check_done(turbo__thread *t);
+/* thread.c */
+int turbo__thread_setup(turbo_server *s, turbo__thread *t, unsigned index);
+int turbo__thread_start(turbo__thread *t);
+void turbo__thread_run(turbo__thread *t);
+void turbo__thread_join(turbo__thread *t);
+void turbo__thread_wake(turbo__thread *t);
+void turbo__thread_teardown(turbo__thread *t);
 /* The I/O thread running on the calling thread, or NULL. */
 turbo__thread *turbo__current_thread(void);
+
+/* Stopping and no connection left: leave the loop. */
+static inline void turbo__thread_check_done(turbo__thread *t)
+{
+    if (t->stopping && t->nconns == 0) {
+        t->done = 1;
+        event_base_loopbreak(t->base);
+    }
+}
 
 /* routes.c */
 int turbo__routes_init(turbo_server *s);
