@@ -8,11 +8,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include <event2/util.h>
+
+#include "config.h"
+#include "listener.h"
+#include "routes.h"
+#include "server.h"
+#include "signals.h"
+#include "thread.h"
 
 static unsigned online_cpus(void)
 {

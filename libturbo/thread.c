@@ -11,8 +11,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "arena.h"
+#include "bufpool.h"
+#include "clock.h"
+#include "conn.h"
+#include "date.h"
+#include "listener.h"
 #include "response.h"
+#include "routes.h"
+#include "server.h"
+#include "sync.h"
+#include "thread.h"
 
 static _Thread_local turbo__thread *current_thread;
 
