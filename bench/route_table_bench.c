@@ -21,7 +21,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include <ck_epoch.h>
+
+#include "router.h"
+#include "server.h"
+#include "sync.h"
 
 static int handler(turbo_request *req, turbo_response *res, void *ud)
 {

@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "config.h"
 
 /* The documented defaults (turbo.h, docs/configuration.md). */
 void turbo__config_defaults(turbo_config *cfg)

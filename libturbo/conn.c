@@ -23,8 +23,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "arena.h"
+#include "bufpool.h"
+#include "clock.h"
+#include "conn.h"
+#include "date.h"
+#include "parse.h"
 #include "response.h"
+#include "router.h"
+#include "routes.h"
+#include "server.h"
+#include "thread.h"
 
 #define MAX_REFS 8
 /* Flush in the middle of a pipelined batch once this much is queued. */

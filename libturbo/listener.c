@@ -14,7 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "clock.h"
+#include "conn.h"
+#include "listener.h"
+#include "server.h"
+#include "thread.h"
 
 static int bind_one(const struct addrinfo *ai, int port, int backlog)
 {

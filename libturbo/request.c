@@ -1,7 +1,12 @@
 /* Read-only accessors a handler uses on its request. */
 #include <string.h>
 
-#include "internal.h"
+#include "arena.h"
+#include "conn.h"
+#include "parse.h"
+#include "request.h"
+#include "router.h"
+#include "thread.h"
 
 static const turbo_str empty = {NULL, 0};
 

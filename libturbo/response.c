@@ -1,6 +1,11 @@
 #include <string.h>
 
+#include "date.h"
+#include "parse.h"
 #include "response.h"
+#include "server.h"
+#include "thread.h"
+#include "vec.h"
 
 const char *turbo__reason(int status, size_t *len)
 {

@@ -6,7 +6,29 @@
 #ifndef TURBO_RESPONSE_H
 #define TURBO_RESPONSE_H
 
-#include "internal.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#include "turbo/turbo.h"
+
+#include "vec.h"
+
+typedef struct turbo__thread turbo__thread;
+
+/* The response a handler builds (the public API's opaque turbo_response).
+ * Each I/O thread owns one (thread.h), reset after every request. */
+struct turbo_response {
+    turbo__thread *thread;
+    int status;
+    turbo__vec headers; /* serialized "Name: value\r\n" lines */
+    turbo__vec body;    /* copied body */
+    const void *ref;    /* body by reference, when set */
+    size_t ref_len;
+    turbo_free_fn ref_free;
+    void *ref_ctx;
+    unsigned has_date : 1, has_server : 1, close : 1;
+    unsigned invalid : 1; /* the handler tried something unsendable: 500 */
+};
 
 /* How the connection wants the head framed. */
 typedef struct turbo__framing {
@@ -16,6 +38,10 @@ typedef struct turbo__framing {
     uint64_t body_len;  /* Content-Length to announce */
 } turbo__framing;
 
+void turbo__response_reset(turbo_response *res);
+void turbo__response_release(turbo_response *res);
+/* The canonical reason phrase of status, or "Unknown". */
+const char *turbo__reason(int status, size_t *len);
 /* Upper bound of the head's size. */
 size_t turbo__response_head_bound(const turbo_response *res, const turbo_server *s);
 /* Writes the head into dst (at least head_bound bytes); returns its length. */

@@ -32,9 +32,17 @@
  * Release callbacks run after write_lock is dropped, so one may itself add
  * or remove routes.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include <ck_epoch.h>
+
+#include "router.h"
+#include "routes.h"
+#include "server.h"
+#include "sync.h"
+#include "thread.h"
 
 int turbo__routes_init(turbo_server *s)
 {

@@ -1,66 +1,28 @@
 /*
- * The server object and its I/O threads. Each thread runs its own
- * event_base (no locking inside libevent), watches its listening socket,
- * an eventfd for stop requests, and a sweep timer for connection
- * deadlines. Threads share nothing on the request path but the route
- * table, which they read without locks (routes.c).
+ * The server object and the public turbo_server_* entry points: listen,
+ * start, stop, wait, free. Each I/O thread's life is in thread.c; this
+ * file sets the threads up, starts them, wakes them for a stop and joins
+ * them, and owns what they share (the configuration, the listening
+ * sockets, the route table through routes.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "response.h"
+#include <event2/util.h>
 
-uint64_t turbo__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* ---- vec ------------------------------------------------------------- */
-
-int turbo__vec_reserve(turbo__vec *v, size_t extra)
-{
-    if (v->cap - v->len >= extra)
-        return 0;
-    size_t cap = v->cap ? v->cap * 2 : 256;
-    while (cap - v->len < extra)
-        cap *= 2;
-    char *p = realloc(v->ptr, cap);
-    if (p == NULL)
-        return -1;
-    v->ptr = p;
-    v->cap = cap;
-    return 0;
-}
-
-int turbo__vec_append(turbo__vec *v, const void *data, size_t len)
-{
-    if (len == 0)
-        return 0;
-    if (turbo__vec_reserve(v, len) != 0)
-        return -1;
-    memcpy(v->ptr + v->len, data, len);
-    v->len += len;
-    return 0;
-}
-
-void turbo__vec_free(turbo__vec *v)
-{
-    free(v->ptr);
-    v->ptr = NULL;
-    v->len = v->cap = 0;
-}
-
-/* ---- server object --------------------------------------------------- */
+#include "config.h"
+#include "listener.h"
+#include "routes.h"
+#include "server.h"
+#include "signals.h"
+#include "thread.h"
 
 static unsigned online_cpus(void)
 {
@@ -243,164 +205,6 @@ uint64_t turbo_server_stat(const turbo_server *s, int which)
     return sum;
 }
 
-/* ---- I/O threads ----------------------------------------------------- */
-
-static _Thread_local turbo__thread *current_thread;
-
-turbo__thread *turbo__current_thread(void)
-{
-    return current_thread;
-}
-
-void turbo__thread_check_done(turbo__thread *t)
-{
-    if (t->stopping && t->nconns == 0) {
-        t->done = 1;
-        event_base_loopbreak(t->base);
-    }
-}
-
-static void begin_stop(turbo__thread *t)
-{
-    if (t->stopping)
-        return;
-    event_del(&t->listen_ev); /* before the drain closes the socket */
-    if (t->listen_paused)
-        event_del(&t->resume_ev);
-    turbo__accept_drain(t);
-    t->stopping = 1;
-    turbo__conns_stop(t);
-    turbo__thread_check_done(t);
-}
-
-static void wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)what;
-    turbo__thread *t = arg;
-    uint64_t v;
-    ssize_t n = read(fd, &v, sizeof(v));
-    (void)n;
-    t->now_ms = turbo__now_ms();
-    if (atomic_load(&t->server->stop_requested))
-        begin_stop(t);
-}
-
-static void sweep_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    turbo__thread *t = arg;
-    turbo__conns_sweep(t);
-    turbo__routes_reclaim(t->server, 0);
-}
-
-/* The sweep runs at a quarter of the shortest timeout (at most 1 s, at
- * least 5 ms), so a deadline is acted on within 25% of its length. */
-static struct timeval sweep_interval(const turbo_config *cfg)
-{
-    unsigned ms = cfg->header_timeout_ms;
-    if (cfg->idle_timeout_ms < ms)
-        ms = cfg->idle_timeout_ms;
-    if (cfg->body_timeout_ms < ms)
-        ms = cfg->body_timeout_ms;
-    if (cfg->write_timeout_ms < ms)
-        ms = cfg->write_timeout_ms;
-    ms /= 4;
-    if (ms > 1000)
-        ms = 1000;
-    if (ms < 5)
-        ms = 5;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    return tv;
-}
-
-static void thread_teardown(turbo__thread *t)
-{
-    if (t->base != NULL) {
-        turbo__conns_free_all(t);
-        event_del(&t->listen_ev);
-        event_del(&t->wake_ev);
-        event_del(&t->sweep_ev);
-        if (t->listen_paused)
-            event_del(&t->resume_ev);
-        event_base_free(t->base);
-        t->base = NULL;
-    }
-    if (t->wake_fd >= 0)
-        close(t->wake_fd);
-    t->wake_fd = -1;
-    turbo__response_release(&t->res);
-    turbo__arena_destroy(&t->arena);
-    turbo__bufpool_destroy(&t->pool);
-    free(t->headers);
-    t->headers = NULL;
-}
-
-static int thread_setup(turbo_server *s, turbo__thread *t, unsigned index)
-{
-    memset(t, 0, sizeof(*t));
-    t->server = s;
-    t->index = index;
-    t->wake_fd = -1;
-    turbo__arena_init(&t->arena, 8192);
-    turbo__bufpool_init(&t->pool, s->buf_size, 64);
-    turbo__date_init(&t->date);
-    t->req.thread = t;
-    t->res.thread = t;
-    t->res.status = 200;
-    turbo__routes_register(s, t);
-    t->headers = calloc(s->cfg.max_headers, sizeof(*t->headers));
-    if (t->headers == NULL)
-        return TURBO_ENOMEM;
-
-    struct event_config *ec = event_config_new();
-    if (ec == NULL)
-        return TURBO_ENOMEM;
-    /* Only this thread ever touches its base. */
-    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
-    t->base = event_base_new_with_config(ec);
-    event_config_free(ec);
-    if (t->base == NULL)
-        return TURBO_ESYS;
-
-    t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (t->wake_fd < 0)
-        return TURBO_ESYS;
-    event_assign(&t->wake_ev, t->base, t->wake_fd, EV_READ | EV_PERSIST, wake_cb, t);
-    t->listen_fd = s->listen_fds != NULL ? s->listen_fds[index] : s->shared_fd;
-    event_assign(&t->listen_ev, t->base, t->listen_fd, EV_READ | EV_PERSIST, turbo__accept_cb, t);
-    event_assign(&t->sweep_ev, t->base, -1, EV_PERSIST, sweep_cb, t);
-    struct timeval tv = sweep_interval(&s->cfg);
-    if (event_add(&t->wake_ev, NULL) != 0 || event_add(&t->listen_ev, NULL) != 0 ||
-        event_add(&t->sweep_ev, &tv) != 0)
-        return TURBO_ESYS;
-    return TURBO_OK;
-}
-
-static void *thread_main(void *arg)
-{
-    turbo__thread *t = arg;
-    current_thread = t;
-    t->now_ms = turbo__now_ms();
-    /* A stop requested before the wake fds existed wrote nothing. */
-    if (atomic_load(&t->server->stop_requested))
-        begin_stop(t);
-    /* One loop iteration at a time: the epoch section a lookup opens
-     * (turbo__routes_enter) is closed here, before the loop waits again,
-     * so a thread with nothing to do never holds back reclamation. */
-    while (!t->done) {
-        if (event_base_loop(t->base, EVLOOP_ONCE) < 0)
-            break;
-        if (t->in_section) {
-            turbo__tsan_section_end(&t->epoch_rec);
-            ck_epoch_end(&t->epoch_rec, NULL);
-            t->in_section = 0;
-        }
-    }
-    current_thread = NULL;
-    return NULL;
-}
-
 int turbo_server_start(turbo_server *s)
 {
     if (s == NULL)
@@ -415,7 +219,7 @@ int turbo_server_start(turbo_server *s)
     int rc = TURBO_OK;
     unsigned i;
     for (i = 0; i < s->nthreads; i++) {
-        rc = thread_setup(s, &s->threads[i], i);
+        rc = turbo__thread_setup(s, &s->threads[i], i);
         if (rc != TURBO_OK)
             break;
     }
@@ -424,19 +228,15 @@ int turbo_server_start(turbo_server *s)
     if (rc == TURBO_OK) {
         atomic_store(&s->threads_ready, 1);
         for (i = 0; i < s->nthreads; i++) {
-            if (pthread_create(&s->threads[i].tid, NULL, thread_main, &s->threads[i]) != 0) {
-                rc = TURBO_ESYS;
+            rc = turbo__thread_start(&s->threads[i]);
+            if (rc != TURBO_OK)
                 break;
-            }
-            s->threads[i].started = 1;
         }
     }
     if (rc != TURBO_OK) {
         turbo_server_stop(s);
-        for (unsigned j = 0; j < s->nthreads; j++) {
-            if (s->threads[j].started)
-                pthread_join(s->threads[j].tid, NULL);
-        }
+        for (unsigned j = 0; j < s->nthreads; j++)
+            turbo__thread_join(&s->threads[j]);
         /* Nothing reads the table any more; the threads' epoch records
          * must stay valid until the routes are torn down (server_free). */
         turbo__routes_set_state(s, TURBO__STOPPED);
@@ -454,11 +254,8 @@ void turbo_server_stop(turbo_server *s)
     atomic_store(&s->stop_requested, 1);
     if (!atomic_load(&s->threads_ready))
         return;
-    for (unsigned i = 0; i < s->nthreads; i++) {
-        uint64_t one = 1;
-        ssize_t n = write(s->threads[i].wake_fd, &one, sizeof(one));
-        (void)n;
-    }
+    for (unsigned i = 0; i < s->nthreads; i++)
+        turbo__thread_wake(&s->threads[i]);
 }
 
 int turbo_server_wait(turbo_server *s)
@@ -467,11 +264,8 @@ int turbo_server_wait(turbo_server *s)
         return TURBO_EINVAL;
     if (s->state != TURBO__RUNNING)
         return TURBO_ESTATE;
-    for (unsigned i = 0; i < s->nthreads; i++) {
-        if (s->threads[i].started)
-            pthread_join(s->threads[i].tid, NULL);
-        s->threads[i].started = 0;
-    }
+    for (unsigned i = 0; i < s->nthreads; i++)
+        turbo__thread_join(&s->threads[i]);
     turbo__routes_set_state(s, TURBO__STOPPED);
     return TURBO_OK;
 }
@@ -491,13 +285,13 @@ int turbo_server_run(turbo_server *s)
     s->threads = calloc(1, sizeof(*s->threads));
     if (s->threads == NULL)
         return TURBO_ENOMEM;
-    int rc = thread_setup(s, &s->threads[0], 0);
+    int rc = turbo__thread_setup(s, &s->threads[0], 0);
     if (rc == TURBO_OK)
         rc = turbo__routes_set_state(s, TURBO__RUNNING);
     if (rc != TURBO_OK)
         return rc; /* the thread is torn down by turbo_server_free */
     atomic_store(&s->threads_ready, 1);
-    thread_main(&s->threads[0]);
+    turbo__thread_run(&s->threads[0]);
     turbo__routes_set_state(s, TURBO__STOPPED);
     return TURBO_OK;
 }
@@ -516,7 +310,7 @@ void turbo_server_free(turbo_server *s)
     turbo__routes_destroy(s);
     if (s->threads != NULL) {
         for (unsigned i = 0; i < s->nthreads; i++)
-            thread_teardown(&s->threads[i]);
+            turbo__thread_teardown(&s->threads[i]);
         free(s->threads);
     }
     turbo__listen_close(s);

@@ -17,14 +17,14 @@
  * (only if the handler is still ours: the application may have installed
  * its own since) before the last server that wanted it is unpublished.
  */
-#include "internal.h"
-
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+
+#include "signals.h"
 
 #define SIG_SLOTS 32
 #define SIG_MAX 64

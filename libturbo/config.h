@@ -1,0 +1,35 @@
+/*
+ * The configuration behind the public API's opaque turbo_config (setters
+ * and the documented defaults in config.c). turbo_server_new() copies it
+ * into the server; from then on every layer reads that copy, s->cfg.
+ */
+#ifndef TURBO_CONFIG_H
+#define TURBO_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "turbo/turbo.h"
+
+#define TURBO__SERVER_NAME_MAX 255
+
+struct turbo_config {
+    unsigned threads;
+    int run_on_caller;
+    char server_name[TURBO__SERVER_NAME_MAX + 1];
+    size_t max_header_bytes;
+    size_t max_headers;
+    size_t max_uri_bytes;
+    uint64_t max_body_bytes;
+    unsigned header_timeout_ms;
+    unsigned idle_timeout_ms;
+    unsigned body_timeout_ms;
+    unsigned write_timeout_ms;
+    unsigned max_connections;
+    int backlog;
+    int exclusive_port; /* refuse a port another socket holds */
+};
+
+void turbo__config_defaults(turbo_config *cfg);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * Connections (conn.c): opened by the listener, driven by their own
+ * libevent event, swept for deadlines and stopped by their thread.
+ */
+#ifndef TURBO_CONN_H
+#define TURBO_CONN_H
+
+#include <sys/socket.h>
+
+#include "turbo/turbo.h"
+
+#include "arena.h"
+
+typedef struct turbo__conn turbo__conn;
+typedef struct turbo__thread turbo__thread;
+
+int turbo__conn_open(turbo__thread *t, int fd, const struct sockaddr *peer, socklen_t peerlen);
+void turbo__conn_close(turbo__conn *c);
+void turbo__conns_sweep(turbo__thread *t);
+void turbo__conns_stop(turbo__thread *t);
+void turbo__conns_free_all(turbo__thread *t);
+/* Peer address as text (into arena a; a NULL: port only) and port. */
+void turbo__conn_remote(const turbo__conn *c, turbo__arena *a, turbo_str *addr, int *port);
+
+#endif
