@@ -140,6 +140,13 @@ int turbo__listen_bind(turbo_server *s, const char *host, int port)
 
 void turbo__listen_close(turbo_server *s)
 {
+    /* An adopted fd that no thread closed: the server never ran, or not
+     * all of its threads did. Every thread is joined by now. */
+    if (s->shared_fd >= 0 && s->shared_owned &&
+        atomic_load_explicit(&s->shared_users, memory_order_acquire) > 0) {
+        close(s->shared_fd);
+        atomic_store_explicit(&s->shared_users, 0, memory_order_relaxed);
+    }
     if (s->listen_fds == NULL)
         return;
     for (unsigned i = 0; i < s->nthreads; i++)
@@ -220,9 +227,28 @@ void turbo__accept_drain(turbo__thread *t)
      * still open (another process on the port, one being restarted)
      * instead of queueing them here to be reset. An inherited socket is
      * left alone: it outlives this server (systemd holds it), and the next
-     * server accepts its queue. */
+     * server accepts its queue; unless it was adopted (a worker process's
+     * own copy of its supervisor's socket), when it is drained like the
+     * others and closed by the last thread that watched it. */
     turbo_server *s = t->server;
-    if (s->shared_fd >= 0 || s->listen_fds == NULL || t->listen_fd < 0)
+    if (t->listen_fd < 0)
+        return;
+    if (s->shared_fd >= 0) {
+        if (!s->shared_owned)
+            return;
+        accept_some(t, t->listen_fd, INT_MAX);
+        t->listen_fd = -1;
+        /* Every thread accepts from the one fd until its own stop (its
+         * listen event is deleted before this drain). The fetch_sub is
+         * acq_rel: each thread's accepts happen before its decrement, and
+         * the thread that takes the count to 0 acquires them all before
+         * it closes, so no accept() or epoll registration of another
+         * thread can meet the closed (or reused) descriptor. */
+        if (atomic_fetch_sub_explicit(&s->shared_users, 1, memory_order_acq_rel) == 1)
+            close(s->shared_fd);
+        return;
+    }
+    if (s->listen_fds == NULL)
         return;
     accept_some(t, t->listen_fd, INT_MAX); /* until EAGAIN: all of the queue */
     close(t->listen_fd);

@@ -74,7 +74,9 @@ int turbo_server_listen(turbo_server *s, const char *host, int port)
     return rc;
 }
 
-int turbo_server_listen_fd(turbo_server *s, int fd)
+/* listen_fd and adopt_fd: the checks, then the fd is the threads' one
+ * socket; owned, they drain and close it when they stop. */
+static int listen_inherited(turbo_server *s, int fd, int owned)
 {
     if (s == NULL || fd < 0)
         return TURBO_EINVAL;
@@ -104,6 +106,8 @@ int turbo_server_listen_fd(turbo_server *s, int fd)
     if (evutil_make_socket_nonblocking(fd) != 0)
         return TURBO_ESYS;
     s->shared_fd = fd;
+    s->shared_owned = owned;
+    atomic_store_explicit(&s->shared_users, owned ? s->nthreads : 0, memory_order_relaxed);
     if (ss.ss_family == AF_INET)
         s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     else if (ss.ss_family == AF_INET6)
@@ -112,6 +116,16 @@ int turbo_server_listen_fd(turbo_server *s, int fd)
         s->port = 0;
     s->state = TURBO__LISTENING;
     return TURBO_OK;
+}
+
+int turbo_server_listen_fd(turbo_server *s, int fd)
+{
+    return listen_inherited(s, fd, 0);
+}
+
+int turbo_server_adopt_fd(turbo_server *s, int fd)
+{
+    return listen_inherited(s, fd, 1);
 }
 
 /* Digits only, no sign or spaces, at most max. -1 otherwise. */

@@ -59,7 +59,11 @@ struct turbo_server {
 
     _Alignas(64) int state; /* from here on, off the writers' line */
     int port;
-    int shared_fd;   /* inherited fd (not owned), or -1 */
+    int shared_fd;   /* inherited fd, or -1 */
+    int shared_owned; /* turbo_server_adopt_fd(): drained and closed at stop */
+    /* Threads that have not yet stopped accepting from an adopted fd: the
+     * one that takes it to 0 closes the fd (listener.c). */
+    _Atomic unsigned shared_users;
     /* turbo_server_set_fallback(): set before start, read by I/O threads */
     turbo_handler fallback;
     void *fallback_data;

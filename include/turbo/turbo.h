@@ -35,7 +35,7 @@ extern "C" {
 
 /** Library version, also returned at run time by turbo_version(). */
 #define TURBO_VERSION_MAJOR 0
-#define TURBO_VERSION_MINOR 2
+#define TURBO_VERSION_MINOR 3
 #define TURBO_VERSION_PATCH 0
 /** Bumped on every incompatible ABI change; equals the SONAME's number. */
 #define TURBO_ABI_VERSION 0
@@ -194,6 +194,15 @@ TURBO_API int turbo_server_listen(turbo_server *s, const char *host, int port);
  *  open), ENOTSOCK (not a socket), EPROTOTYPE (not a stream socket),
  *  EINVAL (a stream socket that is not listening). */
 TURBO_API int turbo_server_listen_fd(turbo_server *s, int fd);
+
+/** As turbo_server_listen_fd(), but the server takes fd over: when it
+ *  stops, each I/O thread accepts and serves what is queued on it, and the
+ *  last one closes it (turbo_server_free() closes it if the server never
+ *  ran). For a worker process whose copy of its supervisor's socket is its
+ *  own: once every process sharing the socket has stopped, no connection
+ *  is left queued on it for nobody. A refused fd is left open, as with
+ *  turbo_server_listen_fd(), whose return values and errno it shares. */
+TURBO_API int turbo_server_adopt_fd(turbo_server *s, int fd);
 
 /** systemd socket activation (the sd_listen_fds protocol, without
  *  libsystemd): when LISTEN_PID is this process's PID and LISTEN_FDS is 1,
