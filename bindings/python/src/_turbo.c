@@ -24,11 +24,12 @@
 #include <turbo/turbo.h>
 
 #include "jsonenc.h"
+#include "query.h"
+#include "request.h"
 
 /* ---- hooks set by the Python package (turbo/__init__.py) -------------- */
 
-static PyObject *ResponseType, *JSONResponseType, *HTTPExceptionType, *HeadersFactory,
-    *LogException, *JsonLoads;
+static PyObject *ResponseType, *JSONResponseType, *HTTPExceptionType, *LogException;
 static PyObject *s_status_code, *s_body, *s_headers, *s_media_type, *s_content, *s_detail, *s_items;
 
 /* ---- per-thread JSON buffer: no malloc per request in steady state ---- */
@@ -143,317 +144,6 @@ fail:
     endpoint_free_locked(ep);
     return NULL;
 }
-
-/* ---- the Request object ----------------------------------------------- */
-
-typedef struct {
-    PyObject_HEAD
-    turbo_request *req; /* NULL once the handler returned */
-    PyObject *method, *path, *query_string, *headers, *body, *client, *query_params,
-        *path_params;
-} RequestObject;
-
-static PyTypeObject RequestType;
-
-static PyObject *str_from(turbo_str s)
-{
-    return PyUnicode_DecodeLatin1(s.ptr != NULL ? s.ptr : "", (Py_ssize_t)s.len, NULL);
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes raw (and '+' as space when plus) into a str: UTF-8,
- * invalid sequences replaced. Scratch memory comes from the request
- * arena. */
-static PyObject *decode_component(turbo_request *req, turbo_str raw, int plus)
-{
-    const char *p = raw.ptr != NULL ? raw.ptr : "";
-    size_t n = raw.len;
-    if (memchr(p, '%', n) == NULL && (!plus || memchr(p, '+', n) == NULL))
-        return PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "replace");
-    char *out = turbo_request_alloc(req, n + 1);
-    if (out == NULL)
-        return PyErr_NoMemory();
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int h, l;
-        if (p[i] == '%' && i + 2 < n && (h = hexval((unsigned char)p[i + 1])) >= 0 &&
-            (l = hexval((unsigned char)p[i + 2])) >= 0) {
-            out[o++] = (char)(h * 16 + l);
-            i += 2;
-        } else if (plus && p[i] == '+') {
-            out[o++] = ' ';
-        } else {
-            out[o++] = p[i]; /* a stray '%' stays as it is */
-        }
-    }
-    return PyUnicode_DecodeUTF8(out, (Py_ssize_t)o, "replace");
-}
-
-static PyObject *request_new(turbo_request *req)
-{
-    RequestObject *r = PyObject_New(RequestObject, &RequestType);
-    if (r == NULL)
-        return NULL;
-    r->req = req;
-    r->method = r->path = r->query_string = r->headers = r->body = r->client = NULL;
-    r->query_params = r->path_params = NULL;
-    return (PyObject *)r;
-}
-
-static PyObject *gone(void)
-{
-    PyErr_SetString(PyExc_RuntimeError, "the request is no longer available");
-    return NULL;
-}
-
-#define CACHED(field, expr) \
-    do { \
-        if (self->field == NULL) { \
-            if (self->req == NULL) \
-                return gone(); \
-            self->field = (expr); \
-            if (self->field == NULL) \
-                return NULL; \
-        } \
-        Py_INCREF(self->field); \
-        return self->field; \
-    } while (0)
-
-static PyObject *req_method(RequestObject *self, void *c)
-{
-    (void)c;
-    CACHED(method, str_from(turbo_request_method(self->req)));
-}
-
-static PyObject *req_path(RequestObject *self, void *c)
-{
-    (void)c;
-    CACHED(path, str_from(turbo_request_path(self->req)));
-}
-
-static PyObject *req_query_string(RequestObject *self, void *c)
-{
-    (void)c;
-    CACHED(query_string, str_from(turbo_request_query(self->req)));
-}
-
-static PyObject *req_body(RequestObject *self, void *c)
-{
-    (void)c;
-    turbo_str b = self->req != NULL ? turbo_request_body(self->req) : (turbo_str){NULL, 0};
-    CACHED(body, PyBytes_FromStringAndSize(b.ptr != NULL ? b.ptr : "", (Py_ssize_t)b.len));
-}
-
-static PyObject *make_headers(turbo_request *req)
-{
-    size_t n = turbo_request_header_count(req);
-    PyObject *list = PyList_New((Py_ssize_t)n);
-    if (list == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        turbo_str name, value;
-        turbo_request_header_at(req, i, &name, &value);
-        PyObject *pair = Py_BuildValue("(NN)", str_from(name), str_from(value));
-        if (pair == NULL) {
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)i, pair);
-    }
-    PyObject *h = PyObject_CallOneArg(HeadersFactory, list);
-    Py_DECREF(list);
-    return h;
-}
-
-static PyObject *req_headers(RequestObject *self, void *c)
-{
-    (void)c;
-    CACHED(headers, make_headers(self->req));
-}
-
-static PyObject *make_client(turbo_request *req)
-{
-    turbo_str addr = turbo_request_remote_addr(req);
-    return Py_BuildValue("(Ni)", str_from(addr), turbo_request_remote_port(req));
-}
-
-static PyObject *req_client(RequestObject *self, void *c)
-{
-    (void)c;
-    CACHED(client, make_client(self->req));
-}
-
-/* Walks the raw query one "key=value" pair at a time: *pos starts at 0;
- * returns 0 when there is no pair left. A pair without '=' has an empty
- * value. */
-static int next_query_pair(turbo_str q, size_t *pos, turbo_str *key, turbo_str *value)
-{
-    if (q.ptr == NULL || *pos >= q.len)
-        return 0;
-    const char *end = q.ptr + q.len;
-    const char *p = q.ptr + *pos;
-    const char *amp = memchr(p, '&', (size_t)(end - p));
-    const char *stop = amp != NULL ? amp : end;
-    const char *eq = memchr(p, '=', (size_t)(stop - p));
-    *pos = (size_t)(stop - q.ptr) + 1;
-    key->ptr = p;
-    key->len = (size_t)((eq != NULL ? eq : stop) - p);
-    value->ptr = eq != NULL ? eq + 1 : stop;
-    value->len = eq != NULL ? (size_t)(stop - eq - 1) : 0;
-    return 1;
-}
-
-static PyObject *make_query_params(turbo_request *req)
-{
-    PyObject *d = PyDict_New();
-    if (d == NULL)
-        return NULL;
-    turbo_str q = turbo_request_query(req), k, v;
-    size_t pos = 0;
-    while (next_query_pair(q, &pos, &k, &v)) {
-        if (k.len == 0)
-            continue;
-        PyObject *key = decode_component(req, k, 1);
-        PyObject *val = key != NULL ? decode_component(req, v, 1) : NULL;
-        int rc = val != NULL ? PyDict_SetDefault(d, key, val) != NULL : 0;
-        Py_XDECREF(key);
-        Py_XDECREF(val);
-        if (!rc) {
-            Py_DECREF(d);
-            return NULL;
-        }
-    }
-    return d;
-}
-
-static PyObject *req_query_params(RequestObject *self, void *c)
-{
-    (void)c;
-    CACHED(query_params, make_query_params(self->req));
-}
-
-static PyObject *make_path_params(turbo_request *req)
-{
-    PyObject *d = PyDict_New();
-    if (d == NULL)
-        return NULL;
-    size_t n = turbo_request_param_count(req);
-    for (size_t i = 0; i < n; i++) {
-        turbo_str name, value;
-        turbo_request_param_at(req, i, &name, &value);
-        PyObject *key = PyUnicode_DecodeUTF8(name.ptr, (Py_ssize_t)name.len, "replace");
-        PyObject *val = key != NULL ? decode_component(req, value, 0) : NULL;
-        int rc = val != NULL ? PyDict_SetItem(d, key, val) : -1;
-        Py_XDECREF(key);
-        Py_XDECREF(val);
-        if (rc != 0) {
-            Py_DECREF(d);
-            return NULL;
-        }
-    }
-    return d;
-}
-
-static PyObject *req_path_params(RequestObject *self, void *c)
-{
-    (void)c;
-    CACHED(path_params, make_path_params(self->req));
-}
-
-static PyObject *req_json(RequestObject *self, PyObject *unused)
-{
-    (void)unused;
-    PyObject *body = req_body(self, NULL);
-    if (body == NULL)
-        return NULL;
-    PyObject *v = PyObject_CallOneArg(JsonLoads, body);
-    Py_DECREF(body);
-    return v;
-}
-
-static PyObject *req_repr(RequestObject *self)
-{
-    PyObject *m = req_method(self, NULL);
-    PyObject *p = m != NULL ? req_path(self, NULL) : NULL;
-    PyObject *r = p != NULL ? PyUnicode_FromFormat("<Request %U %U>", m, p) : NULL;
-    Py_XDECREF(m);
-    Py_XDECREF(p);
-    return r;
-}
-
-/* The handler returned: if Python code kept the object, copy what it may
- * still ask for, since the C request is about to be reused. */
-static void request_detach(RequestObject *self)
-{
-    if (Py_REFCNT(self) > 1) {
-        /* Kept alive past the handler, often by the traceback of the
-         * exception it raised: that exception is still pending and is the
-         * request's answer (HTTPException's status, or a 500). The getters
-         * must run without it, and must not clear it. */
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        PyObject *(*getters[])(RequestObject *, void *) = {
-            req_method, req_path, req_query_string, req_headers,
-            req_body, req_client, req_query_params, req_path_params};
-        for (size_t i = 0; i < sizeof(getters) / sizeof(getters[0]); i++) {
-            PyObject *v = getters[i](self, NULL);
-            if (v == NULL)
-                PyErr_Clear(); /* that attribute will raise later instead */
-            Py_XDECREF(v);
-        }
-        PyErr_Restore(type, value, tb);
-    }
-    self->req = NULL;
-}
-
-static void req_dealloc(RequestObject *self)
-{
-    Py_XDECREF(self->method);
-    Py_XDECREF(self->path);
-    Py_XDECREF(self->query_string);
-    Py_XDECREF(self->headers);
-    Py_XDECREF(self->body);
-    Py_XDECREF(self->client);
-    Py_XDECREF(self->query_params);
-    Py_XDECREF(self->path_params);
-    PyObject_Free(self);
-}
-
-static PyGetSetDef req_getset[] = {
-    {"method", (getter)req_method, NULL, "the method as sent", NULL},
-    {"path", (getter)req_path, NULL, "the path as sent, percent-encoding kept", NULL},
-    {"query_string", (getter)req_query_string, NULL, "the raw query, without '?'", NULL},
-    {"headers", (getter)req_headers, NULL, "case-insensitive header mapping", NULL},
-    {"body", (getter)req_body, NULL, "the body (bytes)", NULL},
-    {"client", (getter)req_client, NULL, "(host, port) of the peer", NULL},
-    {"query_params", (getter)req_query_params, NULL, "decoded query parameters (first value)", NULL},
-    {"path_params", (getter)req_path_params, NULL, "decoded path parameters", NULL},
-    {NULL, NULL, NULL, NULL, NULL}};
-
-static PyMethodDef req_methods[] = {
-    {"json", (PyCFunction)req_json, METH_NOARGS, "json.loads(body)"},
-    {NULL, NULL, 0, NULL}};
-
-static PyTypeObject RequestType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "turbo.Request",
-    .tp_basicsize = sizeof(RequestObject),
-    .tp_dealloc = (destructor)req_dealloc,
-    .tp_repr = (reprfunc)req_repr,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "An HTTP request, as a handler sees it.",
-    .tp_getset = req_getset,
-    .tp_methods = req_methods,
-};
 
 /* ---- responses ------------------------------------------------------ */
 
@@ -775,40 +465,6 @@ static const char *const conv_error_msg[] = {
 
 /* ---- the trampoline -------------------------------------------------- */
 
-/* Does the query key raw, percent-decoded ('+' as space), equal name? */
-static int key_matches(const char *raw, size_t n, const char *name, size_t name_len)
-{
-    size_t i = 0, j = 0;
-    while (i < n) {
-        int c = (unsigned char)raw[i], h, l;
-        if (c == '%' && i + 2 < n && (h = hexval((unsigned char)raw[i + 1])) >= 0 &&
-            (l = hexval((unsigned char)raw[i + 2])) >= 0) {
-            c = h * 16 + l;
-            i += 3;
-        } else {
-            if (c == '+')
-                c = ' ';
-            i++;
-        }
-        if (j == name_len || (unsigned char)name[j] != c)
-            return 0;
-        j++;
-    }
-    return j == name_len;
-}
-
-/* The raw value of the first query parameter whose decoded key is name,
- * the same one Request.query_params reports. */
-static int find_query(turbo_request *req, const char *name, size_t name_len, turbo_str *value)
-{
-    turbo_str q = turbo_request_query(req), k;
-    size_t pos = 0;
-    while (next_query_pair(q, &pos, &k, value))
-        if (key_matches(k.ptr, k.len, name, name_len))
-            return 1;
-    return 0;
-}
-
 static int call_endpoint(endpoint *ep, turbo_request *req, turbo_response *res)
 {
     PyObject *stack[MAX_STACK_ARGS];
@@ -829,7 +485,7 @@ static int call_endpoint(endpoint *ep, turbo_request *req, turbo_response *res)
         const param_spec *p = &ep->params[i];
         args[i] = NULL;
         if (p->source == SRC_REQUEST) {
-            if (robj == NULL && (robj = request_new(req)) == NULL) {
+            if (robj == NULL && (robj = tpy_request_new(req)) == NULL) {
                 failed = 1;
                 break;
             }
@@ -843,7 +499,7 @@ static int call_endpoint(endpoint *ep, turbo_request *req, turbo_response *res)
             raw = turbo_request_param(req, p->cname, (size_t)p->cname_len);
             found = 1; /* the route matched: every path parameter is there */
         } else {
-            found = find_query(req, p->cname, (size_t)p->cname_len, &raw);
+            found = tpy_find_query(req, p->cname, (size_t)p->cname_len, &raw);
         }
         if (!found) {
             if (p->dflt != NULL) {
@@ -855,7 +511,7 @@ static int call_endpoint(endpoint *ep, turbo_request *req, turbo_response *res)
             }
             continue;
         }
-        PyObject *text = decode_component(req, raw, p->source == SRC_QUERY);
+        PyObject *text = tpy_decode_component(req, raw, p->source == SRC_QUERY);
         if (text == NULL) {
             failed = 1;
             break;
@@ -880,7 +536,7 @@ static int call_endpoint(endpoint *ep, turbo_request *req, turbo_response *res)
     if (args != stack)
         PyMem_Free(args);
     if (robj != NULL) {
-        request_detach((RequestObject *)robj);
+        tpy_request_detach((tpy_RequestObject *)robj);
         Py_DECREF(robj);
     }
 
@@ -1376,7 +1032,7 @@ static PyObject *set_hooks(PyObject *mod, PyObject *args)
     Py_XSETREF(ResponseType, Py_NewRef(resp));
     Py_XSETREF(JSONResponseType, Py_NewRef(jresp));
     Py_XSETREF(HTTPExceptionType, Py_NewRef(httpexc));
-    Py_XSETREF(HeadersFactory, Py_NewRef(headers));
+    tpy_request_set_hooks(headers);
     Py_XSETREF(LogException, Py_NewRef(log));
     Py_RETURN_NONE;
 }
@@ -1405,7 +1061,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__turbo(void)
 {
-    if (PyType_Ready(&RequestType) < 0 || PyType_Ready(&ServerType) < 0)
+    if (tpy_request_init() < 0 || PyType_Ready(&ServerType) < 0)
         return NULL;
     if (pthread_key_create(&tstate_key, tstate_destroy) != 0) {
         PyErr_SetString(PyExc_OSError, "pthread_key_create failed");
@@ -1421,13 +1077,6 @@ PyMODINIT_FUNC PyInit__turbo(void)
     INTERN(s_content, "content");
     INTERN(s_detail, "detail");
     INTERN(s_items, "items");
-    PyObject *json = PyImport_ImportModule("json");
-    if (json == NULL)
-        return NULL;
-    JsonLoads = PyObject_GetAttrString(json, "loads");
-    Py_DECREF(json);
-    if (JsonLoads == NULL)
-        return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
@@ -1438,7 +1087,7 @@ PyMODINIT_FUNC PyInit__turbo(void)
     PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
 #endif
     if (PyModule_AddObjectRef(m, "Server", (PyObject *)&ServerType) < 0 ||
-        PyModule_AddObjectRef(m, "Request", (PyObject *)&RequestType) < 0 ||
+        PyModule_AddObjectRef(m, "Request", (PyObject *)&tpy_RequestType) < 0 ||
         PyModule_AddStringConstant(m, "libturbo_version", turbo_version()) < 0 ||
         PyModule_AddIntConstant(m, "SRC_PATH", SRC_PATH) < 0 ||
         PyModule_AddIntConstant(m, "SRC_QUERY", SRC_QUERY) < 0 ||
