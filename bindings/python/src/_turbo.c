@@ -26,15 +26,7 @@
 #include "jsonenc.h"
 #include "query.h"
 #include "request.h"
-
-/* ---- hooks set by the Python package (turbo/__init__.py) -------------- */
-
-static PyObject *ResponseType, *JSONResponseType, *HTTPExceptionType, *LogException;
-static PyObject *s_status_code, *s_body, *s_headers, *s_media_type, *s_content, *s_detail, *s_items;
-
-/* ---- per-thread JSON buffer: no malloc per request in steady state ---- */
-
-static _Thread_local tpy_buf json_buf;
+#include "response.h"
 
 /* ---- endpoint plans --------------------------------------------------- */
 
@@ -145,253 +137,6 @@ fail:
     return NULL;
 }
 
-/* ---- responses ------------------------------------------------------ */
-
-static int set_type(turbo_response *res, const char *type)
-{
-    return turbo_response_header(res, "Content-Type", 12, type, strlen(type));
-}
-
-/* JSON-encodes obj as the body. -1 with a Python error set on failure. */
-static int json_body(turbo_response *res, PyObject *obj)
-{
-    json_buf.len = 0;
-    if (tpy_json_encode(obj, &json_buf) != 0)
-        return -1;
-    if (set_type(res, "application/json") != TURBO_OK ||
-        turbo_response_body(res, json_buf.ptr, json_buf.len) != TURBO_OK) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    return 0;
-}
-
-static void plain_500(turbo_response *res)
-{
-    static const char msg[] = "Internal Server Error";
-    turbo_response_reset(res); /* nothing of a failed conversion survives */
-    turbo_response_status(res, 500);
-    set_type(res, "text/plain; charset=utf-8");
-    turbo_response_body(res, msg, sizeof(msg) - 1);
-}
-
-/* Hands the current exception (with its traceback) to the `turbo`
- * logger, never to the client. */
-static void log_current_exception(PyObject *func)
-{
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != NULL && value != NULL)
-        PyException_SetTraceback(value, tb);
-    PyObject *r = value != NULL ? PyObject_CallFunctionObjArgs(LogException, func, value, NULL)
-                                : NULL;
-    if (r == NULL)
-        PyErr_WriteUnraisable(func);
-    Py_XDECREF(r);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
-}
-
-/* Response headers from a dict (or any object with items()). */
-static int add_headers(turbo_response *res, PyObject *headers, int *has_type)
-{
-    if (headers == Py_None)
-        return 0;
-    PyObject *items = PyObject_CallMethodNoArgs(headers, s_items);
-    if (items == NULL)
-        return -1;
-    PyObject *it = PyObject_GetIter(items);
-    Py_DECREF(items);
-    if (it == NULL)
-        return -1;
-    PyObject *pair;
-    while ((pair = PyIter_Next(it)) != NULL) {
-        PyObject *k, *v;
-        if (!PyArg_ParseTuple(pair, "UU", &k, &v)) {
-            Py_DECREF(pair);
-            Py_DECREF(it);
-            return -1;
-        }
-        Py_ssize_t kl, vl;
-        const char *ks = PyUnicode_AsUTF8AndSize(k, &kl);
-        const char *vs = ks != NULL ? PyUnicode_AsUTF8AndSize(v, &vl) : NULL;
-        if (vs == NULL || turbo_response_header(res, ks, (size_t)kl, vs, (size_t)vl) != TURBO_OK) {
-            if (!PyErr_Occurred())
-                PyErr_Format(PyExc_ValueError, "invalid response header %R: %R", k, v);
-            Py_DECREF(pair);
-            Py_DECREF(it);
-            return -1;
-        }
-        if (kl == 12 && PyOS_strnicmp(ks, "content-type", 12) == 0)
-            *has_type = 1;
-        Py_DECREF(pair);
-    }
-    Py_DECREF(it);
-    return PyErr_Occurred() ? -1 : 0;
-}
-
-static int status_of(PyObject *obj, int *status)
-{
-    PyObject *s = PyObject_GetAttr(obj, s_status_code);
-    if (s == NULL)
-        return -1;
-    long v = PyLong_AsLong(s);
-    Py_DECREF(s);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
-    if (v < 200 || v > 599) {
-        PyErr_Format(PyExc_ValueError, "status_code %ld out of range 200..599", v);
-        return -1;
-    }
-    *status = (int)v;
-    return 0;
-}
-
-static int write_response_object(turbo_response *res, PyObject *obj)
-{
-    int status, has_type = 0;
-    if (status_of(obj, &status) != 0)
-        return -1;
-    turbo_response_status(res, status);
-    PyObject *headers = PyObject_GetAttr(obj, s_headers);
-    if (headers == NULL)
-        return -1;
-    int rc = add_headers(res, headers, &has_type);
-    Py_DECREF(headers);
-    if (rc != 0)
-        return -1;
-    if (PyObject_TypeCheck(obj, (PyTypeObject *)JSONResponseType)) {
-        PyObject *content = PyObject_GetAttr(obj, s_content);
-        if (content == NULL)
-            return -1;
-        json_buf.len = 0;
-        rc = tpy_json_encode(content, &json_buf);
-        Py_DECREF(content);
-        if (rc != 0)
-            return -1;
-        if (!has_type)
-            set_type(res, "application/json");
-        return turbo_response_body(res, json_buf.ptr, json_buf.len) == TURBO_OK ? 0 : -1;
-    }
-    PyObject *media = PyObject_GetAttr(obj, s_media_type);
-    if (media == NULL)
-        return -1;
-    if (media != Py_None && !has_type) {
-        Py_ssize_t ml;
-        const char *ms = PyUnicode_Check(media) ? PyUnicode_AsUTF8AndSize(media, &ml) : NULL;
-        if (ms == NULL) {
-            Py_DECREF(media);
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_TypeError, "media_type must be a str");
-            return -1;
-        }
-        /* Text gets an explicit charset, as Starlette does. */
-        if (ml >= 5 && memcmp(ms, "text/", 5) == 0 && strstr(ms, "charset") == NULL) {
-            char buf[256];
-            int n = PyOS_snprintf(buf, sizeof(buf), "%s; charset=utf-8", ms);
-            rc = n > 0 && (size_t)n < sizeof(buf) ? set_type(res, buf) : TURBO_EINVAL;
-        } else {
-            rc = turbo_response_header(res, "Content-Type", 12, ms, (size_t)ml);
-        }
-        if (rc != TURBO_OK) {
-            Py_DECREF(media);
-            PyErr_SetString(PyExc_ValueError, "invalid media_type");
-            return -1;
-        }
-    }
-    Py_DECREF(media);
-    PyObject *body = PyObject_GetAttr(obj, s_body);
-    if (body == NULL)
-        return -1;
-    char *data;
-    Py_ssize_t len;
-    if (PyBytes_AsStringAndSize(body, &data, &len) != 0) {
-        Py_DECREF(body);
-        return -1;
-    }
-    rc = turbo_response_body(res, data, (size_t)len);
-    Py_DECREF(body);
-    return rc == TURBO_OK ? 0 : -1;
-}
-
-/* Converts what the handler returned. -1 with a Python error set. */
-static int write_result(turbo_response *res, PyObject *result)
-{
-    if (PyDict_CheckExact(result) || PyList_CheckExact(result))
-        return json_body(res, result);
-    if (PyUnicode_Check(result)) {
-        Py_ssize_t n;
-        const char *s = PyUnicode_AsUTF8AndSize(result, &n);
-        if (s == NULL)
-            return -1;
-        set_type(res, "text/plain; charset=utf-8");
-        return turbo_response_body(res, s, (size_t)n) == TURBO_OK ? 0 : -1;
-    }
-    if (PyBytes_Check(result) || PyByteArray_Check(result) || PyMemoryView_Check(result)) {
-        Py_buffer view;
-        if (PyObject_GetBuffer(result, &view, PyBUF_SIMPLE) != 0)
-            return -1;
-        set_type(res, "application/octet-stream");
-        int rc = turbo_response_body(res, view.buf, (size_t)view.len);
-        PyBuffer_Release(&view);
-        return rc == TURBO_OK ? 0 : -1;
-    }
-    if (PyObject_TypeCheck(result, (PyTypeObject *)ResponseType))
-        return write_response_object(res, result);
-    return json_body(res, result); /* refuses what JSON cannot hold */
-}
-
-static int write_http_exception(turbo_response *res, PyObject *exc)
-{
-    int status, has_type = 0;
-    if (status_of(exc, &status) != 0)
-        return -1;
-    PyObject *detail = PyObject_GetAttr(exc, s_detail);
-    if (detail == NULL)
-        return -1;
-    PyObject *body = Py_BuildValue("{sN}", "detail", detail);
-    if (body == NULL)
-        return -1;
-    json_buf.len = 0;
-    int rc = tpy_json_encode(body, &json_buf);
-    Py_DECREF(body);
-    if (rc != 0)
-        return -1;
-    turbo_response_reset(res);
-    turbo_response_status(res, status);
-    PyObject *headers = PyObject_GetAttr(exc, s_headers);
-    if (headers == NULL)
-        return -1;
-    rc = add_headers(res, headers, &has_type);
-    Py_DECREF(headers);
-    if (rc != 0)
-        return -1;
-    if (!has_type)
-        set_type(res, "application/json");
-    return turbo_response_body(res, json_buf.ptr, json_buf.len) == TURBO_OK ? 0 : -1;
-}
-
-/* The handler raised: HTTPException → its status; anything else → 500,
- * logged. The response is rebuilt from scratch either way. */
-static void write_exception(turbo_response *res, endpoint *ep)
-{
-    if (PyErr_ExceptionMatches(HTTPExceptionType)) {
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        PyErr_NormalizeException(&type, &value, &tb);
-        int rc = value != NULL ? write_http_exception(res, value) : -1;
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
-        if (rc == 0)
-            return;
-    }
-    log_current_exception(ep->func);
-    plain_500(res);
-}
-
 /* ---- 422 ------------------------------------------------------------ */
 
 static const char *const loc_names[] = {"path", "query", "request"};
@@ -417,7 +162,7 @@ static int write_422(turbo_response *res, PyObject *errors)
     if (body == NULL)
         return -1;
     turbo_response_status(res, 422);
-    int rc = json_body(res, body);
+    int rc = tpy_json_body(res, body);
     Py_DECREF(body);
     return rc;
 }
@@ -473,8 +218,8 @@ static int call_endpoint(endpoint *ep, turbo_request *req, turbo_response *res)
         args = PyMem_Malloc((size_t)ep->nparams * sizeof(PyObject *));
         if (args == NULL) {
             PyErr_NoMemory();
-            log_current_exception(ep->func);
-            plain_500(res);
+            tpy_log_exception(ep->func);
+            tpy_plain_500(res);
             return TURBO_OK;
         }
     }
@@ -541,20 +286,20 @@ static int call_endpoint(endpoint *ep, turbo_request *req, turbo_response *res)
     }
 
     if (failed) {
-        log_current_exception(ep->func);
-        plain_500(res);
+        tpy_log_exception(ep->func);
+        tpy_plain_500(res);
     } else if (errors != NULL) {
         if (write_422(res, errors) != 0) {
-            log_current_exception(ep->func);
-            plain_500(res);
+            tpy_log_exception(ep->func);
+            tpy_plain_500(res);
         }
         Py_DECREF(errors);
     } else if (result == NULL) {
-        write_exception(res, ep);
+        tpy_write_exception(res, ep->func);
     } else {
-        if (write_result(res, result) != 0) {
-            log_current_exception(ep->func);
-            plain_500(res);
+        if (tpy_write_result(res, result) != 0) {
+            tpy_log_exception(ep->func);
+            tpy_plain_500(res);
         }
         Py_DECREF(result);
     }
@@ -1029,11 +774,8 @@ static PyObject *set_hooks(PyObject *mod, PyObject *args)
     if (!PyArg_ParseTuple(args, "O!O!O!OO", &PyType_Type, &resp, &PyType_Type, &jresp, &PyType_Type,
                           &httpexc, &headers, &log))
         return NULL;
-    Py_XSETREF(ResponseType, Py_NewRef(resp));
-    Py_XSETREF(JSONResponseType, Py_NewRef(jresp));
-    Py_XSETREF(HTTPExceptionType, Py_NewRef(httpexc));
+    tpy_response_set_hooks(resp, jresp, httpexc, log);
     tpy_request_set_hooks(headers);
-    Py_XSETREF(LogException, Py_NewRef(log));
     Py_RETURN_NONE;
 }
 
@@ -1061,22 +803,12 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__turbo(void)
 {
-    if (tpy_request_init() < 0 || PyType_Ready(&ServerType) < 0)
+    if (tpy_request_init() < 0 || tpy_response_init() < 0 || PyType_Ready(&ServerType) < 0)
         return NULL;
     if (pthread_key_create(&tstate_key, tstate_destroy) != 0) {
         PyErr_SetString(PyExc_OSError, "pthread_key_create failed");
         return NULL;
     }
-#define INTERN(var, text) \
-    if ((var = PyUnicode_InternFromString(text)) == NULL) \
-        return NULL;
-    INTERN(s_status_code, "status_code");
-    INTERN(s_body, "body");
-    INTERN(s_headers, "headers");
-    INTERN(s_media_type, "media_type");
-    INTERN(s_content, "content");
-    INTERN(s_detail, "detail");
-    INTERN(s_items, "items");
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
