@@ -1,20 +1,15 @@
 /*
- * turbo._turbo: the CPython adapter on libturbo's C ABI.
+ * turbo._turbo.Server (server.h): a libturbo server as the package drives
+ * it: configuration, listening (address, inherited fd, systemd socket
+ * activation), routes, start/stop/run with SIGINT/SIGTERM, counters, the
+ * FastAPI-style 404/405, and the "turbo.server" capsule shared with C
+ * programs (turbo-serve, a C program mounting Python routes).
  *
- * One C trampoline serves every Python route. It runs inline on the I/O
- * thread that parsed the request: it takes the GIL (PyGILState_Ensure; on
- * a free-threaded build the same call attaches this thread's own state
- * and serializes nothing), converts the path and query parameters the
- * endpoint's signature asks for, calls the function with vectorcall,
- * converts the result (dict/list → JSON encoded here, in C, straight into
- * the response), and gives the GIL back before libturbo writes.
- *
- * What to convert is decided once, when the route is added: the Python
- * package inspects the signature and hands over a plan (name, source,
- * converter, default per parameter), so a request costs no introspection.
+ * Calls that may block release the GIL: listen resolves an address; route
+ * changes, stop, run and free wait for the I/O threads, which may be
+ * waiting for the GIL inside a handler.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "server.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -23,11 +18,6 @@
 #include <turbo/turbo.h>
 
 #include "call.h"
-#include "jsonenc.h"
-#include "request.h"
-#include "response.h"
-
-/* ---- Server --------------------------------------------------------- */
 
 typedef struct {
     PyObject_HEAD
@@ -433,7 +423,7 @@ static PyGetSetDef Server_getset[] = {
     {"threads", (getter)Server_threads, NULL, "I/O threads", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
-static PyTypeObject ServerType = {
+PyTypeObject tpy_ServerType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "turbo._turbo.Server",
     .tp_basicsize = sizeof(ServerObject),
     .tp_dealloc = (destructor)Server_dealloc,
@@ -444,70 +434,3 @@ static PyTypeObject ServerType = {
     .tp_init = (initproc)Server_init,
     .tp_new = PyType_GenericNew,
 };
-
-/* ---- module ------------------------------------------------------------ */
-
-static PyObject *set_hooks(PyObject *mod, PyObject *args)
-{
-    (void)mod;
-    PyObject *resp, *jresp, *httpexc, *headers, *log;
-    if (!PyArg_ParseTuple(args, "O!O!O!OO", &PyType_Type, &resp, &PyType_Type, &jresp, &PyType_Type,
-                          &httpexc, &headers, &log))
-        return NULL;
-    tpy_response_set_hooks(resp, jresp, httpexc, log);
-    tpy_request_set_hooks(headers);
-    Py_RETURN_NONE;
-}
-
-static PyObject *json_dumps(PyObject *mod, PyObject *obj)
-{
-    (void)mod;
-    tpy_buf b = {NULL, 0, 0};
-    if (tpy_json_encode(obj, &b) != 0) {
-        tpy_buf_free(&b);
-        return NULL;
-    }
-    PyObject *r = PyBytes_FromStringAndSize(b.ptr != NULL ? b.ptr : "", (Py_ssize_t)b.len);
-    tpy_buf_free(&b);
-    return r;
-}
-
-static PyMethodDef module_methods[] = {
-    {"_set_hooks", set_hooks, METH_VARARGS, "internal: the package's types and logger"},
-    {"_json_dumps", json_dumps, METH_O, "the response JSON encoder (tests)"},
-    {NULL, NULL, 0, NULL}};
-
-static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "turbo._turbo", "libturbo's C adapter", -1, module_methods,
-    NULL, NULL, NULL, NULL};
-
-PyMODINIT_FUNC PyInit__turbo(void)
-{
-    if (tpy_request_init() < 0 || tpy_response_init() < 0 || tpy_call_init() < 0 ||
-        PyType_Ready(&ServerType) < 0)
-        return NULL;
-    PyObject *m = PyModule_Create(&module);
-    if (m == NULL)
-        return NULL;
-#ifdef Py_GIL_DISABLED
-    /* Handlers on different I/O threads may run at once: the module keeps
-     * no unsynchronized mutable state (hooks are set once at import; the
-     * JSON buffer and thread states are per thread). */
-    PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
-#endif
-    if (PyModule_AddObjectRef(m, "Server", (PyObject *)&ServerType) < 0 ||
-        PyModule_AddObjectRef(m, "Request", (PyObject *)&tpy_RequestType) < 0 ||
-        PyModule_AddStringConstant(m, "libturbo_version", turbo_version()) < 0 ||
-        PyModule_AddIntConstant(m, "SRC_PATH", TPY_SRC_PATH) < 0 ||
-        PyModule_AddIntConstant(m, "SRC_QUERY", TPY_SRC_QUERY) < 0 ||
-        PyModule_AddIntConstant(m, "SRC_REQUEST", TPY_SRC_REQUEST) < 0 ||
-        PyModule_AddIntConstant(m, "CONV_STR", TPY_CONV_STR) < 0 ||
-        PyModule_AddIntConstant(m, "CONV_INT", TPY_CONV_INT) < 0 ||
-        PyModule_AddIntConstant(m, "CONV_FLOAT", TPY_CONV_FLOAT) < 0 ||
-        PyModule_AddIntConstant(m, "CONV_BOOL", TPY_CONV_BOOL) < 0 ||
-        PyModule_AddIntConstant(m, "CONV_BYTES", TPY_CONV_BYTES) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
-}
