@@ -35,12 +35,15 @@ setup(
     ext_modules=[
         Extension(
             "turbo._turbo",
-            sources=["src/_turbo.c", "src/jsonenc.c"],
+            sources=["src/module.c", "src/server.c", "src/call.c", "src/request.c",
+                     "src/response.c", "src/jsonenc.c"],
             include_dirs=flags("-I", cflags) + ["src"],
             library_dirs=lib_dirs,
             libraries=flags("-l", libs),
             runtime_library_dirs=lib_dirs,
-            extra_compile_args=["-std=c11", "-Wall", "-Wextra"],
+            # Hidden, as in the CMake build: the module exports PyInit__turbo
+            # only, and calls between its own files stay direct (no PLT).
+            extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-fvisibility=hidden"],
         )
     ],
 )

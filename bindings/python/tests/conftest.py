@@ -10,6 +10,7 @@ of this checkout (the default CMake build directory).
 """
 
 import http.client
+import json
 import os
 import sys
 import time
@@ -32,9 +33,91 @@ except ImportError:
 
 from turbo import App  # noqa: E402
 
+# The directory that holds the turbo package these tests import.
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(turbo.__file__)))
+
 
 def pytest_report_header(config):
     return "turbo package: %s" % os.path.dirname(turbo.__file__)
+
+
+# ---- what the binding answers ------------------------------------------------
+
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+OCTET = "application/octet-stream"
+# FastAPI's answers where no route serves the path, or not this method.
+NOT_FOUND = b'{"detail":"Not Found"}'
+NOT_ALLOWED = b'{"detail":"Method Not Allowed"}'
+
+
+def dumps(obj):
+    """JSON as the binding writes it: json.dumps's bytes, without spaces."""
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+# FastAPI's (pydantic's) validation messages, by error type.
+MSGS = {
+    "missing": "Field required",
+    "int_parsing": "Input should be a valid integer, unable to parse string as an integer",
+    "float_parsing": "Input should be a valid number, unable to parse string as a number",
+    "bool_parsing": "Input should be a valid boolean, unable to interpret input",
+}
+
+
+def err(kind, where, name, inp=None):
+    """One entry of a 422's detail list: err("int_parsing", "query", "n", "x")."""
+    return {"type": kind, "loc": [where, name], "msg": MSGS[kind], "input": inp}
+
+
+def assert_reply(r, status, content_type, body):
+    """The exact status, Content-Type and body, and a Content-Length to match."""
+    assert (r.status, r.content_type, r.body) == (status, content_type, body)
+    assert r.header("Content-Length") == str(len(body))
+
+
+def assert_json(r, obj, status=200):
+    assert_reply(r, status, JSON, dumps(obj))
+
+
+def assert_422(r, *errors):
+    assert_reply(r, 422, JSON, dumps({"detail": list(errors)}))
+
+
+# ---- other processes -----------------------------------------------------------
+
+def child_env():
+    """The environment for a child process that imports the apps in apps/ and
+    the turbo package these tests import. PYTHONUNBUFFERED is dropped: a
+    server's output must reach a pipe by its own flushing."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([APPS_DIR, PACKAGE_ROOT])
+    env.pop("PYTHONUNBUFFERED", None)
+    return env
+
+
+def built_program(variable, what):
+    """The path in $variable (ctest sets it) of a program built with the
+    binding; the test fails, saying what to set, when there is none."""
+    path = os.environ.get(variable)
+    if not path:
+        pytest.fail("%s is not set: export %s=<build>/bindings/python/%s (%s)"
+                    % (variable, variable, what, "built with the binding"))
+    if not os.access(path, os.X_OK):
+        pytest.fail("%s=%r is not an executable file" % (variable, path))
+    return path
+
+
+@pytest.fixture
+def turbo_serve():
+    """The turbo-serve program (C, embedding CPython): $TURBO_SERVE."""
+    return built_program("TURBO_SERVE", "turbo-serve")
+
+
+@pytest.fixture
+def turbo_mixed():
+    """docs/python.md's C program with C and Python routes: $TURBO_MIXED."""
+    return built_program("TURBO_MIXED", "turbo-mixed")
 
 
 class Reply:
@@ -132,6 +215,22 @@ def serve():
     yield _serve
     for app in reversed(started):
         app.stop()
+
+
+@pytest.fixture
+def connect():
+    """connect(port) opens a keep-alive Client to 127.0.0.1:port; every
+    Client opened this way is closed after the test, whatever its outcome."""
+    opened = []
+
+    def _connect(port, **kw):
+        c = Client(port, **kw)
+        opened.append(c)
+        return c
+
+    yield _connect
+    for c in opened:
+        c.close()
 
 
 @pytest.fixture

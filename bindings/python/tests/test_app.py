@@ -1,7 +1,10 @@
 """The turbo App over real sockets: parameter conversion, 422 details, the
 Request object, every return type, HTTPException, 500s, routes changed while
 serving, decorators, 404/405 and HEAD. Every test checks the exact status,
-Content-Type and body bytes."""
+Content-Type and body bytes.
+
+Most behaviour is a table: one row per request, with the exact answer; the
+module's one App (make_app) serves them all, a fresh connection per row."""
 
 import faulthandler
 import json
@@ -12,48 +15,14 @@ from typing import Optional
 
 import pytest
 
-from conftest import Client, wait_until
+from conftest import (JSON, NOT_ALLOWED, NOT_FOUND, OCTET, TEXT, Client, assert_422, assert_json,
+                      assert_reply, dumps, err, wait_until)
 from turbo import App, HTTPException, JSONResponse, Request, Response
-
-JSON = "application/json"
-TEXT = "text/plain; charset=utf-8"
-OCTET = "application/octet-stream"
-# FastAPI's answers where no route serves the path, or not this method.
-NOT_FOUND = b'{"detail":"Not Found"}'
-NOT_ALLOWED = b'{"detail":"Method Not Allowed"}'
-
-
-def dumps(obj):
-    return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def describe(v):
+    """What the conversion handlers answer: the value's type and repr."""
     return {"type": type(v).__name__, "repr": repr(v)}
-
-
-MSGS = {
-    "missing": "Field required",
-    "int_parsing": "Input should be a valid integer, unable to parse string as an integer",
-    "float_parsing": "Input should be a valid number, unable to parse string as a number",
-    "bool_parsing": "Input should be a valid boolean, unable to interpret input",
-}
-
-
-def err(kind, where, name, inp=None):
-    return {"type": kind, "loc": [where, name], "msg": MSGS[kind], "input": inp}
-
-
-def assert_reply(r, status, content_type, body):
-    assert (r.status, r.content_type, r.body) == (status, content_type, body)
-    assert r.header("Content-Length") == str(len(body))
-
-
-def assert_json(r, obj, status=200):
-    assert_reply(r, status, JSON, dumps(obj))
-
-
-def assert_422(r, *errors):
-    assert_reply(r, 422, JSON, dumps({"detail": list(errors)}))
 
 
 class Boom(Exception):
@@ -372,234 +341,160 @@ def make_app():
 # conversions
 # =============================================================================
 
-@pytest.mark.parametrize("raw,value", [
-    ("0", 0), ("42", 42), ("-7", -7), ("%34%32", 42),
-    ("123456789012345678901234567890", 123456789012345678901234567890),
-])
-def test_int_path(client, raw, value):
-    assert_json(client.get("/path/int/" + raw), describe(value))
+def both(kind, raw, value):
+    """The same text as the path parameter and as the query parameter v."""
+    return [("/path/%s/%s" % (kind, raw), value), ("/query/%s?v=%s" % (kind, raw), value)]
 
 
-@pytest.mark.parametrize("raw,value", [
-    ("0", 0), ("42", 42), ("-7", -7), ("%2D3", -3),
-    ("123456789012345678901234567890", 123456789012345678901234567890),
-])
-def test_int_query(client, raw, value):
-    assert_json(client.get("/query/int?v=" + raw), describe(value))
-
-
-@pytest.mark.parametrize("raw,value", [
-    ("1.5", 1.5), ("-2", -2.0), ("1e3", 1000.0), ("0.1", 0.1), ("3", 3.0),
-])
-def test_float_path_and_query(client, raw, value):
-    assert_json(client.get("/path/float/" + raw), describe(value))
-    assert_json(client.get("/query/float?v=" + raw), describe(value))
+def str_rows(where, raw, value):
+    """A str parameter and an unannotated one convert alike."""
+    if where == "path":
+        return [("/path/str/" + raw, value), ("/path/plain/" + raw, value)]
+    return [("/query/str?v=" + raw, value), ("/query/plain?v=" + raw, value)]
 
 
 TRUE_SPELLINGS = ["1", "on", "t", "true", "y", "yes", "TRUE", "True", "Yes", "YES",
                   "ON", "oN", "T", "Y"]
 FALSE_SPELLINGS = ["0", "off", "f", "false", "n", "no", "FALSE", "False", "No", "NO",
                    "OFF", "F", "N"]
+BIG = 123456789012345678901234567890
 
-
-@pytest.mark.parametrize("raw", TRUE_SPELLINGS)
-def test_bool_true(client, raw):
-    assert_json(client.get("/path/bool/" + raw), describe(True))
-    assert_json(client.get("/query/bool?v=" + raw), describe(True))
-
-
-@pytest.mark.parametrize("raw", FALSE_SPELLINGS)
-def test_bool_false(client, raw):
-    assert_json(client.get("/path/bool/" + raw), describe(False))
-    assert_json(client.get("/query/bool?v=" + raw), describe(False))
-
-
-@pytest.mark.parametrize("raw,value", [
-    ("plain", "plain"),
-    ("a%20b", "a b"),
-    ("a+b", "a+b"),                      # '+' is a space only in the query
-    ("a%2Bb", "a+b"),
-    ("a%2Fb", "a/b"),                    # one segment, decoded after routing
-    ("%C3%A9t%C3%A9", "\u00e9t\u00e9"),
-    ("%E2%9C%93", "\u2713"),
-    ("123", "123"),
-])
-def test_str_path(client, raw, value):
-    assert_json(client.get("/path/str/" + raw), describe(value))
-    assert_json(client.get("/path/plain/" + raw), describe(value))
-
-
-@pytest.mark.parametrize("raw,value", [
-    ("plain", "plain"),
-    ("a+b%2Bc", "a b+c"),
-    ("a%20b", "a b"),
-    ("%26%3D%3F", "&=?"),
-    ("%C3%A9", "\u00e9"),
-    ("", ""),
-    ("first&v=second", "first"),         # first value wins
-])
-def test_str_query(client, raw, value):
-    assert_json(client.get("/query/str?v=" + raw), describe(value))
-    assert_json(client.get("/query/plain?v=" + raw), describe(value))
-
-
-def test_query_other_params_and_order(client):
-    assert_json(client.get("/query/str?a=1&v=x&b=2"), describe("x"))
-    assert_json(client.get("/query/int?v=3&v=abc"), describe(3))
-
-
-def test_query_key_percent_decoded(client):
+# (target, the value the handler receives): each handler answers describe(v).
+CONVERSIONS = [
+    *both("int", "0", 0), *both("int", "42", 42), *both("int", "-7", -7),
+    *both("int", "%34%32", 42), *both("int", "%2D3", -3), *both("int", str(BIG), BIG),
+    *both("float", "1.5", 1.5), *both("float", "-2", -2.0), *both("float", "1e3", 1000.0),
+    *both("float", "0.1", 0.1), *both("float", "3", 3.0),
+    *[row for raw in TRUE_SPELLINGS for row in both("bool", raw, True)],
+    *[row for raw in FALSE_SPELLINGS for row in both("bool", raw, False)],
+    *both("bytes", "abc", b"abc"), *both("bytes", "a%20b", b"a b"),
+    *both("bytes", "%C3%A9", b"\xc3\xa9"), *both("bytes", "%E2%9C%93", b"\xe2\x9c\x93"),
+    ("/query/bytes?v=a+b", b"a b"),
+    *str_rows("path", "plain", "plain"),
+    *str_rows("path", "a%20b", "a b"),
+    *str_rows("path", "a+b", "a+b"),                  # '+' is a space only in the query
+    *str_rows("path", "a%2Bb", "a+b"),
+    *str_rows("path", "a%2Fb", "a/b"),                # one segment, decoded after routing
+    *str_rows("path", "%C3%A9t%C3%A9", "\u00e9t\u00e9"),
+    *str_rows("path", "%E2%9C%93", "\u2713"),
+    *str_rows("path", "123", "123"),
+    *str_rows("query", "plain", "plain"),
+    *str_rows("query", "a+b%2Bc", "a b+c"),
+    *str_rows("query", "a%20b", "a b"),
+    *str_rows("query", "%26%3D%3F", "&=?"),
+    *str_rows("query", "%C3%A9", "\u00e9"),
+    *str_rows("query", "", ""),
+    *str_rows("query", "first&v=second", "first"),    # first value wins
+    ("/query/str?a=1&v=x&b=2", "x"),
+    ("/query/int?v=3&v=abc", 3),
     # Keys are decoded like values: '%76' is 'v', as Request.query_params says.
-    assert_json(client.get("/query/str?%76=encoded-key"), describe("encoded-key"))
-    assert_json(client.get("/query/str?%76=first&v=second"), describe("first"))
+    ("/query/str?%76=encoded-key", "encoded-key"),
+    ("/query/str?%76=first&v=second", "first"),
+    # A stray '%' stays; bytes that are not UTF-8 become U+FFFD (as Starlette
+    # decodes), and a bytes parameter gets the UTF-8 of that text.
+    ("/query/str?v=100%", "100%"),
+    ("/query/str?v=%zz%4", "%zz%4"),
+    ("/query/str?v=%E9t%C3%A9", "\ufffdt\u00e9"),
+    ("/path/str/%FF", "\ufffd"),
+    ("/query/bytes?v=%FF", b"\xef\xbf\xbd"),
+    # {p:path}: the rest of the path, slashes included
+    ("/files/a", "a"),
+    ("/files/a/b/c.txt", "a/b/c.txt"),
+    ("/files/dir%20x/f%2Fg", "dir x/f/g"),
+    ("/files/a//b/", "a//b/"),
+    ("/files/", ""),
+]
 
 
-@pytest.mark.parametrize("raw,value", [
-    ("abc", b"abc"), ("a%20b", b"a b"), ("%C3%A9", b"\xc3\xa9"), ("%E2%9C%93", b"\xe2\x9c\x93"),
-])
-def test_bytes_path_and_query(client, raw, value):
-    assert_json(client.get("/path/bytes/" + raw), describe(value))
-    assert_json(client.get("/query/bytes?v=" + raw), describe(value))
+@pytest.mark.parametrize("target,value", CONVERSIONS, ids=[t for t, _ in CONVERSIONS])
+def test_parameter_conversion(client, target, value):
+    assert_json(client.get(target), describe(value))
 
 
-def test_bytes_query_plus(client):
-    assert_json(client.get("/query/bytes?v=a+b"), describe(b"a b"))
+# (target, the handler's JSON answer): defaults, parameter order, optional and
+# keyword-only parameters, more parameters than fit on the C stack.
+SIGNATURES = [
+    ("/defaults", [describe(x) for x in (5, 1.5, True, "x", b"y", None, None)]),
+    ("/defaults?i=-1&f=2&b=no&s=hi+there&y=%C3%A9&n=abc&o=9",
+     [describe(x) for x in (-1, 2.0, False, "hi there", b"\xc3\xa9", "abc", 9)]),
+    ("/users/7", {"id": 7, "verbose": False}),
+    ("/users/7?verbose=true", {"id": 7, "verbose": True}),
+    ("/mixed/7/tail/x/y%20z?q=1", {"a": 7, "rest": "x/y z", "q": "1"}),
+    ("/multi/1/2.5?c=on&d=z", {"a": 1, "b": 2.5, "c": True, "d": "z", "e": 0, "f": "ok"}),
+    ("/optional", [None, None]),
+    ("/optional?a=3&b=0.5", [3, 0.5]),
+    ("/kwonly/1?c=z", [1, 2, "GET", "z"]),
+    ("/kwonly/1?c=z&b=-4", [1, -4, "GET", "z"]),
+    ("/many", list(range(24))),
+    ("/many?p23=-1&p0=100&p11=5", [100] + list(range(1, 11)) + [5] + list(range(12, 23)) + [-1]),
+    ("/request-last/it%2Fem?n=3&z=1",
+     {"item": "it/em", "n": 3, "path": "/request-last/it%2Fem", "qs": "n=3&z=1"}),
+]
 
 
-def test_defaults_when_absent(client):
-    assert_json(client.get("/defaults"),
-                [describe(x) for x in (5, 1.5, True, "x", b"y", None, None)])
-
-
-def test_defaults_overridden(client):
-    r = client.get("/defaults?i=-1&f=2&b=no&s=hi+there&y=%C3%A9&n=abc&o=9")
-    assert_json(r, [describe(x) for x in (-1, 2.0, False, "hi there", b"\xc3\xa9", "abc", 9)])
-
-
-def test_users_example(client):
-    assert_json(client.get("/users/7"), {"id": 7, "verbose": False})
-    assert_json(client.get("/users/7?verbose=true"), {"id": 7, "verbose": True})
-
-
-@pytest.mark.parametrize("raw,value", [
-    ("a", "a"),
-    ("a/b/c.txt", "a/b/c.txt"),
-    ("dir%20x/f%2Fg", "dir x/f/g"),
-    ("a//b/", "a//b/"),
-    ("", ""),
-])
-def test_path_catch_all(client, raw, value):
-    assert_json(client.get("/files/" + raw), describe(value))
-
-
-def test_path_catch_all_with_param_and_query(client):
-    assert_json(client.get("/mixed/7/tail/x/y%20z?q=1"), {"a": 7, "rest": "x/y z", "q": "1"})
-    assert_422(client.get("/mixed/seven/tail/x"), err("int_parsing", "path", "a", "seven"))
+@pytest.mark.parametrize("target,obj", SIGNATURES, ids=[t for t, _ in SIGNATURES])
+def test_signature(client, target, obj):
+    assert_json(client.get(target), obj)
 
 
 # =============================================================================
 # 422
 # =============================================================================
 
-def test_422_missing_query(client):
-    assert_422(client.get("/query/int"), err("missing", "query", "v"))
-    assert_422(client.get("/query/str?w=1"), err("missing", "query", "v"))
-    assert_422(client.get("/query/plain"), err("missing", "query", "v"))
+def unparsable(kind, raw, inp, query_inp=None):
+    """Text that does not convert, as the path parameter and as the query
+    parameter v; the query may decode it differently ('+')."""
+    t = kind + "_parsing"
+    return [("/path/%s/%s" % (kind, raw), [err(t, "path", "v", inp)]),
+            ("/query/%s?v=%s" % (kind, raw), [err(t, "query", "v", query_inp or inp)])]
 
 
-@pytest.mark.parametrize("raw,inp", [("abc", "abc"), ("12a", "12a"), ("0x10", "0x10"),
-                                     ("1.5", "1.5"), ("a%20b", "a b")])
-def test_422_int(client, raw, inp):
-    assert_422(client.get("/path/int/" + raw), err("int_parsing", "path", "v", inp))
-    assert_422(client.get("/query/int?v=" + raw), err("int_parsing", "query", "v", inp))
-
-
-def test_422_int_empty_query(client):
-    assert_422(client.get("/query/int?v="), err("int_parsing", "query", "v", ""))
-
-
-@pytest.mark.parametrize("raw,inp", [("abc", "abc"), ("1.5x", "1.5x"), ("%C3%A9", "\u00e9")])
-def test_422_float(client, raw, inp):
-    assert_422(client.get("/path/float/" + raw), err("float_parsing", "path", "v", inp))
-    assert_422(client.get("/query/float?v=" + raw), err("float_parsing", "query", "v", inp))
-
-
-@pytest.mark.parametrize("raw,inp", [("2", "2"), ("maybe", "maybe"), ("tru", "tru"),
-                                     ("yess", "yess"), ("10", "10"), ("no+pe", None)])
-def test_422_bool(client, raw, inp):
-    if inp is None:                      # '+' is a space in the query only
-        assert_422(client.get("/path/bool/" + raw), err("bool_parsing", "path", "v", "no+pe"))
-        assert_422(client.get("/query/bool?v=" + raw), err("bool_parsing", "query", "v", "no pe"))
-        return
-    assert_422(client.get("/path/bool/" + raw), err("bool_parsing", "path", "v", inp))
-    assert_422(client.get("/query/bool?v=" + raw), err("bool_parsing", "query", "v", inp))
-
-
-def test_422_bool_empty_query(client):
-    assert_422(client.get("/query/bool?v="), err("bool_parsing", "query", "v", ""))
-
-
-def test_422_several_in_signature_order(client):
+# (target, the errors of the 422's detail, in signature order)
+INVALID = [
+    ("/query/int", [err("missing", "query", "v")]),
+    ("/query/str?w=1", [err("missing", "query", "v")]),
+    ("/query/plain", [err("missing", "query", "v")]),
+    *unparsable("int", "abc", "abc"), *unparsable("int", "12a", "12a"),
+    *unparsable("int", "0x10", "0x10"), *unparsable("int", "1.5", "1.5"),
+    *unparsable("int", "a%20b", "a b"),
+    ("/query/int?v=", [err("int_parsing", "query", "v", "")]),
+    ("/query/int?v=x", [err("int_parsing", "query", "v", "x")]),
+    *unparsable("float", "abc", "abc"), *unparsable("float", "1.5x", "1.5x"),
+    *unparsable("float", "%C3%A9", "\u00e9"),
+    *unparsable("bool", "2", "2"), *unparsable("bool", "maybe", "maybe"),
+    *unparsable("bool", "tru", "tru"), *unparsable("bool", "yess", "yess"),
+    *unparsable("bool", "10", "10"),
+    *unparsable("bool", "no+pe", "no+pe", query_inp="no pe"),  # '+' is a space in the query only
+    ("/query/bool?v=", [err("bool_parsing", "query", "v", "")]),
+    ("/mixed/seven/tail/x", [err("int_parsing", "path", "a", "seven")]),
     # signature: (c: bool, a: int, d: str, b: float, e: int = 0, f: str = "ok")
-    r = client.get("/multi/x/y?c=maybe&e=zz&f=fine")
-    assert_422(r,
-               err("bool_parsing", "query", "c", "maybe"),
-               err("int_parsing", "path", "a", "x"),
-               err("missing", "query", "d"),
-               err("float_parsing", "path", "b", "y"),
-               err("int_parsing", "query", "e", "zz"))
+    ("/multi/x/y?c=maybe&e=zz&f=fine", [
+        err("bool_parsing", "query", "c", "maybe"),
+        err("int_parsing", "path", "a", "x"),
+        err("missing", "query", "d"),
+        err("float_parsing", "path", "b", "y"),
+        err("int_parsing", "query", "e", "zz")]),
+    ("/multi/1/y?d=z", [err("missing", "query", "c"), err("float_parsing", "path", "b", "y")]),
+    ("/users/abc?verbose=perhaps", [
+        err("int_parsing", "path", "user_id", "abc"),
+        err("bool_parsing", "query", "verbose", "perhaps")]),
+    ("/optional?a=x&b=y", [
+        err("int_parsing", "query", "a", "x"),
+        err("float_parsing", "query", "b", "y")]),
+    ("/kwonly/x?b=y", [
+        err("int_parsing", "path", "a", "x"),
+        err("int_parsing", "query", "b", "y"),
+        err("missing", "query", "c")]),
+    ("/many?p3=x&p20=y", [
+        err("int_parsing", "query", "p3", "x"),
+        err("int_parsing", "query", "p20", "y")]),
+]
 
 
-def test_422_several_subset_and_success(client):
-    assert_422(client.get("/multi/1/y?d=z"),
-               err("missing", "query", "c"),
-               err("float_parsing", "path", "b", "y"))
-    assert_422(client.get("/users/abc?verbose=perhaps"),
-               err("int_parsing", "path", "user_id", "abc"),
-               err("bool_parsing", "query", "verbose", "perhaps"))
-    assert_json(client.get("/multi/1/2.5?c=on&d=z"),
-                {"a": 1, "b": 2.5, "c": True, "d": "z", "e": 0, "f": "ok"})
-
-
-def test_422_keeps_connection(client):
-    assert_422(client.get("/query/int?v=x"), err("int_parsing", "query", "v", "x"))
-    assert_json(client.get("/query/int?v=8"), describe(8))
-
-
-def test_optional_annotations(client):
-    assert_json(client.get("/optional"), [None, None])
-    assert_json(client.get("/optional?a=3&b=0.5"), [3, 0.5])
-    assert_422(client.get("/optional?a=x&b=y"),
-               err("int_parsing", "query", "a", "x"),
-               err("float_parsing", "query", "b", "y"))
-
-
-def test_undecodable_percent_sequences(client):
-    # A stray '%' stays; bytes that are not UTF-8 become U+FFFD (as Starlette
-    # decodes), and a bytes parameter gets the UTF-8 of that text.
-    assert_json(client.get("/query/str?v=100%"), describe("100%"))
-    assert_json(client.get("/query/str?v=%zz%4"), describe("%zz%4"))
-    assert_json(client.get("/query/str?v=%E9t%C3%A9"), describe("\ufffdt\u00e9"))
-    assert_json(client.get("/path/str/%FF"), describe("\ufffd"))
-    assert_json(client.get("/query/bytes?v=%FF"), describe(b"\xef\xbf\xbd"))
-
-
-def test_keyword_only_parameters(client):
-    assert_json(client.get("/kwonly/1?c=z"), [1, 2, "GET", "z"])
-    assert_json(client.get("/kwonly/1?c=z&b=-4"), [1, -4, "GET", "z"])
-    assert_422(client.get("/kwonly/x?b=y"),
-               err("int_parsing", "path", "a", "x"),
-               err("int_parsing", "query", "b", "y"),
-               err("missing", "query", "c"))
-
-
-def test_many_parameters(client):
-    assert_json(client.get("/many"), list(range(24)))
-    assert_json(client.get("/many?p23=-1&p0=100&p11=5"),
-                [100] + list(range(1, 11)) + [5] + list(range(12, 23)) + [-1])
-    assert_422(client.get("/many?p3=x&p20=y"),
-               err("int_parsing", "query", "p3", "x"),
-               err("int_parsing", "query", "p20", "y"))
+@pytest.mark.parametrize("target,errors", INVALID, ids=[t for t, _ in INVALID])
+def test_422(client, target, errors):
+    assert_422(client.get(target), *errors)
+    assert_json(client.get("/ok"), {"ok": True})  # the connection goes on
 
 
 # =============================================================================
@@ -658,21 +553,10 @@ def test_request_chunked_body(client):
     assert obj["body"] == "abcdef\n\x00xyz"
 
 
-def test_request_param_anywhere_in_signature(client):
-    assert_json(client.get("/request-last/it%2Fem?n=3&z=1"),
-                {"item": "it/em", "n": 3, "path": "/request-last/it%2Fem", "qs": "n=3&z=1"})
-
-
 def test_request_json(client):
     r = client.request("POST", "/json", body=b'{"a": [1, 2, {"b": null}], "c": "\\u00e9"}',
                        headers={"Content-Type": "application/json"})
     assert_json(r, {"got": {"a": [1, 2, {"b": None}], "c": "\u00e9"}})
-
-
-def test_request_body_echo_binary(client):
-    body = bytes(range(256)) * 40
-    assert_reply(client.request("POST", "/echo", body=body), 200, OCTET, body)
-    assert_reply(client.request("POST", "/echo", body=b""), 200, OCTET, b"")
 
 
 def test_request_kept_after_handler(client):
@@ -704,48 +588,84 @@ def test_request_kept_after_handler(client):
 
 
 # =============================================================================
-# return types
+# answers: return types, HTTPException, routing
 # =============================================================================
+
+def answer(target, status, content_type, body, method="GET", send=None, headers=None):
+    """A table row: one request, and the exact answer to it (headers: those
+    that must be there, with these values)."""
+    return pytest.param(method, target, send, (status, content_type, body, headers or {}),
+                        id="%s %s" % (method, target))
+
+
+def check_answer(client, method, target, send, expected):
+    status, content_type, body, headers = expected
+    r = client.request(method, target, body=send)
+    assert_reply(r, status, content_type, body)
+    for name, value in headers.items():
+        assert r.header(name) == value, name
+    if status >= 400:                                 # the connection goes on
+        assert_json(client.get("/ok"), {"ok": True})
+
 
 @pytest.mark.parametrize("kind", sorted(RETURNS))
 def test_return_json_values(client, kind):
     assert_json(client.get("/ret/" + kind), RETURNS[kind])
 
 
-def test_return_json_exact_bytes(client):
-    assert client.get("/ret/tuple").body == b'[1,"a",[2,3]]'
-    assert client.get("/ret/none").body == b"null"
-    assert client.get("/ret/true").body == b"true"
-    assert client.get("/ret/bigfloat").body == b"1e+20"
-    assert client.get("/ret/unicode").body == (
-        b'{"caf\\u00e9":"\\u2713 \\ud83d\\ude00","ctl":"a\\"b\\\\c\\n\\t\\u0001"}')
+RETURNED = [
+    answer("/ret/tuple", 200, JSON, b'[1,"a",[2,3]]'),
+    answer("/ret/none", 200, JSON, b"null"),
+    answer("/ret/true", 200, JSON, b"true"),
+    answer("/ret/bigfloat", 200, JSON, b"1e+20"),
+    answer("/ret/unicode", 200, JSON,
+           b'{"caf\\u00e9":"\\u2713 \\ud83d\\ude00","ctl":"a\\"b\\\\c\\n\\t\\u0001"}'),
+    answer("/ret-str", 200, TEXT, "h\u00e9llo w\u00f6rld \u2713\n".encode()),
+    answer("/ret-empty-str", 200, TEXT, b""),
+    answer("/ret-bytes", 200, OCTET, b"\x00\x01binary\xff"),
+    answer("/resp/html", 201, "text/html; charset=utf-8", "<p>h\u00e9</p>".encode(),
+           headers={"X-Extra": "1", "X-Other": "two"}),
+    answer("/resp/xml", 200, "application/xml", b"<a/>"),
+    answer("/resp/text-charset", 200, "text/plain; charset=latin-1", b"abc"),
+    answer("/resp/empty", 202, "text/plain; charset=utf-8", b""),
+    answer("/resp/positional", 203, "application/x-test", b"pos"),
+    answer("/resp/json", 201, JSON, b'{"created":true,"n":[1,2]}',
+           headers={"Location": "/things/1"}),
+    answer("/resp/json-list", 200, JSON, b"[1,2,3]"),
+    answer("/echo", 200, OCTET, bytes(range(256)) * 40, method="POST", send=bytes(range(256)) * 40),
+    answer("/echo", 200, OCTET, b"", method="POST", send=b""),
+]
 
 
-def test_return_str(client):
-    assert_reply(client.get("/ret-str"), 200, TEXT, "h\u00e9llo w\u00f6rld \u2713\n".encode())
-    assert_reply(client.get("/ret-empty-str"), 200, TEXT, b"")
+@pytest.mark.parametrize("method,target,send,expected", RETURNED)
+def test_return_types(client, method, target, send, expected):
+    check_answer(client, method, target, send, expected)
 
 
-def test_return_bytes(client):
-    assert_reply(client.get("/ret-bytes"), 200, OCTET, b"\x00\x01binary\xff")
+RAISED = [
+    answer("/http/404", 404, JSON, dumps({"detail": "Not Found"})),
+    answer("/http/503", 503, JSON, dumps({"detail": "Service Unavailable"})),
+    answer("/http/403", 403, JSON, dumps({"detail": "nope"}), headers={"X-Reason": "policy"}),
+    answer("/http/409", 409, JSON, dumps({"detail": {"field": "x", "errors": [1, 2]}})),
+    answer("/http/400-list", 400, JSON, dumps({"detail": ["a", 1]})),
+    # The traceback keeps the Request alive past the handler.
+    answer("/http/with-request", 400, JSON, dumps({"detail": "body must be ok: nope"}),
+           method="POST", send=b"nope"),
+    answer("/http/with-request", 200, JSON, dumps({"body": "ok"}), method="POST", send=b"ok"),
+]
 
 
-def test_response_object(client):
-    r = client.get("/resp/html")
-    assert_reply(r, 201, "text/html; charset=utf-8", "<p>h\u00e9</p>".encode())
-    assert r.header("X-Extra") == "1"
-    assert r.header("X-Other") == "two"
-    assert_reply(client.get("/resp/xml"), 200, "application/xml", b"<a/>")
-    assert_reply(client.get("/resp/text-charset"), 200, "text/plain; charset=latin-1", b"abc")
-    assert_reply(client.get("/resp/empty"), 202, "text/plain; charset=utf-8", b"")
-    assert_reply(client.get("/resp/positional"), 203, "application/x-test", b"pos")
+@pytest.mark.parametrize("method,target,send,expected", RAISED)
+def test_http_exception(client, method, target, send, expected):
+    check_answer(client, method, target, send, expected)
 
 
-def test_json_response(client):
-    r = client.get("/resp/json")
-    assert_reply(r, 201, JSON, b'{"created":true,"n":[1,2]}')
-    assert r.header("Location") == "/things/1"
-    assert_reply(client.get("/resp/json-list"), 200, JSON, b"[1,2,3]")
+def test_http_exception_attributes():
+    e = HTTPException(418, detail="tea", headers={"A": "b"})
+    assert isinstance(e, Exception)
+    assert e.status_code == 418
+    assert e.detail == "tea"
+    assert e.headers == {"A": "b"}
 
 
 def test_head_on_get_route(client):
@@ -762,11 +682,19 @@ def test_head_on_get_route(client):
     assert_reply(client.get("/ret-bytes"), 200, OCTET, b"\x00\x01binary\xff")
 
 
+def test_head_on_a_route_with_several_methods(client):
+    head = client.request("HEAD", "/m/multi")
+    assert (head.status, head.content_type, head.body) == (200, TEXT, b"")
+    # The handler sees the HEAD request (and answers for it); no body is sent.
+    assert head.header("Content-Length") == str(len(b"multi:HEAD"))
+    assert_reply(client.get("/m/multi"), 200, TEXT, b"multi:GET")
+
+
 def test_server_header_default(client):
     assert client.get("/ok").header("Server") == "libturbo"
 
 
-def test_server_header_custom(serve):
+def test_server_header_custom(serve, connect):
     app = App(server_name="custom-server/1.0")
 
     @app.get("/x")
@@ -774,49 +702,9 @@ def test_server_header_custom(serve):
         return "x"
 
     serve(app)
-    c = Client(app.port)
-    r = c.get("/x")
+    r = connect(app.port).get("/x")
     assert_reply(r, 200, TEXT, b"x")
     assert r.header("Server") == "custom-server/1.0"
-    c.close()
-
-
-# =============================================================================
-# HTTPException
-# =============================================================================
-
-def test_http_exception_without_detail(client):
-    assert_json(client.get("/http/404"), {"detail": "Not Found"}, status=404)
-    assert_json(client.get("/http/503"), {"detail": "Service Unavailable"}, status=503)
-
-
-def test_http_exception_with_detail_and_headers(client):
-    r = client.get("/http/403")
-    assert_json(r, {"detail": "nope"}, status=403)
-    assert r.header("X-Reason") == "policy"
-    assert_json(client.get("/http/409"), {"detail": {"field": "x", "errors": [1, 2]}}, status=409)
-    assert_json(client.get("/http/400-list"), {"detail": ["a", 1]}, status=400)
-    assert_json(client.get("/ok"), {"ok": True})
-
-
-def test_http_exception_from_a_handler_holding_the_request(client):
-    assert_json(client.request("POST", "/http/with-request", body=b"nope"),
-                {"detail": "body must be ok: nope"}, status=400)
-    assert_json(client.request("POST", "/http/with-request", body=b"ok"), {"body": "ok"})
-
-
-def test_exception_from_a_handler_holding_the_request_is_500(client, caplog):
-    caplog.set_level(logging.DEBUG, logger="turbo")
-    assert_reply(client.get("/boom-with-request"), 500, TEXT, b"Internal Server Error")
-    assert _turbo_records_with(caplog, "Boom: marker-boom-request /boom-with-request")
-
-
-def test_http_exception_attributes():
-    e = HTTPException(418, detail="tea", headers={"A": "b"})
-    assert isinstance(e, Exception)
-    assert e.status_code == 418
-    assert e.detail == "tea"
-    assert e.headers == {"A": "b"}
 
 
 # =============================================================================
@@ -836,21 +724,13 @@ def _turbo_records_with(caplog, *needles):
     return wait_until(find, timeout=2.0)
 
 
-def test_exception_gives_500_and_logs_traceback(client, caplog):
-    caplog.set_level(logging.DEBUG, logger="turbo")
-    r = client.get("/boom")
-    assert_reply(r, 500, TEXT, b"Internal Server Error")
-    assert not r.will_close
-    # The same connection goes on.
-    assert_json(client.get("/ok"), {"ok": True})
-    text = _turbo_records_with(caplog, "Traceback (most recent call last)",
-                               "Boom: marker-boom-1")
-    assert text, "no traceback on the 'turbo' logger; records: %r" % [
-        (r.name, r.getMessage()) for r in caplog.records]
-    assert "def boom" in text or "in boom" in text
-
-
-@pytest.mark.parametrize("path,needles", [
+# (target, what the `turbo` logger must show of the error)
+FAILING = [
+    # Raised inside the handler: a real traceback.
+    ("/boom", ("Traceback (most recent call last)", "in boom", "Boom: marker-boom-1")),
+    ("/ret/unknown-kind", ("Traceback (most recent call last)", "in ret",
+                           "KeyError: 'unknown-kind'")),
+    ("/boom-with-request", ("Boom: marker-boom-request /boom-with-request",)),
     # Raised by the C encoder after the handler returned: no Python frame to
     # show, but the error and the handler must reach the log.
     ("/ret-set", ("ret_set", "TypeError: Object of type set is not JSON serializable")),
@@ -858,26 +738,24 @@ def test_exception_gives_500_and_logs_traceback(client, caplog):
     ("/ret-inf", ("ret_inf", "ValueError: Out of range float values are not JSON compliant")),
     ("/resp/json-set", ("resp_json_set",
                         "TypeError: Object of type set is not JSON serializable")),
-    # Raised inside the handler: a real traceback.
-    ("/ret/unknown-kind", ("Traceback (most recent call last)", "in ret", "KeyError: 'unknown-kind'")),
-])
-def test_unencodable_return_gives_500(client, caplog, path, needles):
+    # Response splitting: a CR or LF in a header name or value is refused.
+    ("/inject/header", ("inject_header", "ValueError: invalid response header")),
+    ("/inject/media", ("inject_media", "ValueError: invalid media_type")),
+    ("/inject/exc", ("inject_exc", "ValueError: invalid response header")),
+]
+
+
+@pytest.mark.parametrize("target,needles", FAILING, ids=[t for t, _ in FAILING])
+def test_handler_error_is_a_logged_500(client, caplog, target, needles):
     caplog.set_level(logging.DEBUG, logger="turbo")
-    r = client.get(path)
+    r = client.get(target)
     assert_reply(r, 500, TEXT, b"Internal Server Error")
+    assert r.header("Injected") is None
     assert not r.will_close
-    assert_json(client.get("/ok"), {"ok": True})
+    assert_json(client.get("/ok"), {"ok": True})    # the same connection goes on
     assert _turbo_records_with(caplog, *needles), \
         "error not on the 'turbo' logger; records: %r" % [
             (r.name, r.getMessage()) for r in caplog.records]
-
-
-@pytest.mark.parametrize("path", ["/inject/header", "/inject/media", "/inject/exc"])
-def test_response_splitting_refused(client, path):
-    r = client.get(path)
-    assert_reply(r, 500, TEXT, b"Internal Server Error")
-    assert r.header("Injected") is None
-    assert_json(client.get("/ok"), {"ok": True})
 
 
 def test_many_errors_on_one_connection(client):
@@ -890,69 +768,53 @@ def test_many_errors_on_one_connection(client):
 # 404 / 405 / decorators
 # =============================================================================
 
-def test_404(client):
-    r = client.get("/no/such/path")
-    assert_reply(r, 404, JSON, NOT_FOUND)
-    r = client.request("POST", "/nothing", body=b"x")
-    assert_reply(r, 404, JSON, NOT_FOUND)
-    assert_reply(client.get("/users/"), 404, JSON, NOT_FOUND)
-    assert_reply(client.get("/files"), 404, JSON, NOT_FOUND)
-    assert_json(client.get("/ok"), {"ok": True})
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
-def test_405(client):
-    r = client.request("POST", "/ok", body=b"")
-    assert_reply(r, 405, JSON, NOT_ALLOWED)
-    assert r.header("Allow") == "GET, HEAD"
-    assert_json(client.get("/ok"), {"ok": True})
+def sent(method):
+    """The body a request sends: none with GET, an empty one otherwise."""
+    return None if method == "GET" else b""
 
 
-@pytest.mark.parametrize("path,method,allow", [
-    ("/m/get", "GET", "GET, HEAD"),
-    ("/m/post", "POST", "POST"),
-    ("/m/put", "PUT", "PUT"),
-    ("/m/patch", "PATCH", "PATCH"),
-    ("/m/delete", "DELETE", "DELETE"),
-])
-def test_decorators(client, path, method, allow):
+def decorated(path, method, allow):
+    """The route's own method answers; every other one is a 405 naming allow."""
     name = path.rsplit("/", 1)[1]
-    r = client.request(method, path, body=b"" if method != "GET" else None)
-    assert_reply(r, 200, TEXT, ("%s:%s" % (name, method)).encode())
-    for other in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-        if other == method:
-            continue
-        r = client.request(other, path, body=b"" if other != "GET" else None)
-        assert_reply(r, 405, JSON, NOT_ALLOWED)
-        assert r.header("Allow") == allow
+    return [answer(path, 200, TEXT, ("%s:%s" % (name, method)).encode(), method, sent(method))] + [
+        answer(path, 405, JSON, NOT_ALLOWED, other, sent(other), {"Allow": allow})
+        for other in METHODS if other != method]
 
 
-def test_route_several_methods(client):
-    for m in ("GET", "POST", "DELETE"):
-        assert_reply(client.request(m, "/m/multi", body=b"" if m != "GET" else None),
-                     200, TEXT, ("multi:" + m).encode())
-    head = client.request("HEAD", "/m/multi")
-    assert (head.status, head.content_type, head.body) == (200, TEXT, b"")
-    # The handler sees the HEAD request (and answers for it); no body is sent.
-    assert head.header("Content-Length") == str(len(b"multi:HEAD"))
-    for m in ("PUT", "PATCH"):
-        r = client.request(m, "/m/multi", body=b"")
-        assert_reply(r, 405, JSON, NOT_ALLOWED)
-        assert r.header("Allow") == "GET, HEAD, POST, DELETE"
+ROUTED = [
+    answer("/no/such/path", 404, JSON, NOT_FOUND),
+    answer("/nothing", 404, JSON, NOT_FOUND, "POST", b"x"),
+    answer("/users/", 404, JSON, NOT_FOUND),
+    answer("/files", 404, JSON, NOT_FOUND),
+    answer("/ok", 405, JSON, NOT_ALLOWED, "POST", b"", {"Allow": "GET, HEAD"}),
+    *decorated("/m/get", "GET", "GET, HEAD"),
+    *decorated("/m/post", "POST", "POST"),
+    *decorated("/m/put", "PUT", "PUT"),
+    *decorated("/m/patch", "PATCH", "PATCH"),
+    *decorated("/m/delete", "DELETE", "DELETE"),
+    *[answer("/m/multi", 200, TEXT, ("multi:" + m).encode(), m, sent(m))
+      for m in ("GET", "POST", "DELETE")],
+    *[answer("/m/multi", 405, JSON, NOT_ALLOWED, m, b"", {"Allow": "GET, HEAD, POST, DELETE"})
+      for m in ("PUT", "PATCH")],
+    answer("/m/same", 200, TEXT, b"same-get"),
+    answer("/m/same", 200, TEXT, b"same-post", "POST", b""),
+    answer("/m/same", 405, JSON, NOT_ALLOWED, "PUT", b"", {"Allow": "GET, HEAD, POST"}),
+]
 
 
-def test_same_path_two_decorators(client):
-    assert_reply(client.get("/m/same"), 200, TEXT, b"same-get")
-    assert_reply(client.request("POST", "/m/same", body=b""), 200, TEXT, b"same-post")
-    r = client.request("PUT", "/m/same", body=b"")
-    assert_reply(r, 405, JSON, NOT_ALLOWED)
-    assert r.header("Allow") == "GET, HEAD, POST"
+@pytest.mark.parametrize("method,target,send,expected", ROUTED)
+def test_routing(client, method, target, send, expected):
+    check_answer(client, method, target, send, expected)
 
 
 # =============================================================================
 # routes changed while serving; start/stop
 # =============================================================================
 
-def test_add_remove_route_while_serving(serve, new_app):
+def test_add_remove_route_while_serving(serve, new_app, connect):
     app = new_app
 
     @app.get("/base")
@@ -960,7 +822,7 @@ def test_add_remove_route_while_serving(serve, new_app):
         return "base"
 
     serve(app)
-    c = Client(app.port)
+    c = connect(app.port)
     assert_reply(c.get("/base"), 200, TEXT, b"base")
     assert_reply(c.get("/new/5"), 404, JSON, NOT_FOUND)
 
@@ -1004,25 +866,23 @@ def test_add_remove_route_while_serving(serve, new_app):
     assert_reply(c.get("/base"), 200, TEXT, b"again")
     r = c.request("POST", "/base", body=b"")
     assert r.status == 405 and r.header("Allow") == "GET, HEAD"
-    c.close()
 
 
-def test_remove_all_methods_of_path(serve, new_app):
+def test_remove_all_methods_of_path(serve, new_app, connect):
     app = new_app
     app.add_route("/r", lambda: "g", methods=["GET"])
     app.add_route("/r", lambda: "p", methods=["POST", "PUT"])
     serve(app)
-    c = Client(app.port)
+    c = connect(app.port)
     assert_reply(c.get("/r"), 200, TEXT, b"g")
     assert_reply(c.request("PUT", "/r", body=b""), 200, TEXT, b"p")
     app.remove_route("/r", methods=None)
     for m in ("GET", "POST", "PUT"):
         assert_reply(c.request(m, "/r", body=b"" if m != "GET" else None),
                      404, JSON, NOT_FOUND)
-    c.close()
 
 
-def test_handler_changes_routes(serve, new_app):
+def test_handler_changes_routes(serve, new_app, connect):
     app = new_app
 
     @app.get("/once")
@@ -1036,19 +896,18 @@ def test_handler_changes_routes(serve, new_app):
         return "installed"
 
     serve(app)
-    c = Client(app.port, timeout=5)
+    c = connect(app.port, timeout=5)
     assert_reply(c.get("/once"), 200, TEXT, b"bye")
     assert_reply(c.get("/once"), 404, JSON, NOT_FOUND)
     assert_reply(c.request("POST", "/install/abc", body=b""), 200, TEXT, b"installed")
     assert_reply(c.get("/dyn/abc"), 200, TEXT, b"dyn:abc")
-    c.close()
 
 
-def test_many_route_changes_while_clients_run(serve, new_app):
+def test_many_route_changes_while_clients_run(serve, new_app, connect):
     app = new_app
     app.add_route("/stable", lambda: "stable")
     serve(app)
-    c = Client(app.port)
+    c = connect(app.port)
     for i in range(200):
         path = "/churn/%d" % (i % 7)
         app.add_route(path, lambda i=i: {"i": i})
@@ -1056,10 +915,9 @@ def test_many_route_changes_while_clients_run(serve, new_app):
         assert_reply(c.get("/stable"), 200, TEXT, b"stable")
         app.remove_route(path)
         assert_reply(c.get(path), 404, JSON, NOT_FOUND)
-    c.close()
 
 
-def test_start_threads_and_several_connections(serve, new_app):
+def test_start_threads_and_several_connections(serve, new_app, connect):
     app = new_app
 
     @app.get("/sq/{n}")
@@ -1067,20 +925,18 @@ def test_start_threads_and_several_connections(serve, new_app):
         return {"sq": n * n}
 
     serve(app, threads=2)
-    clients = [Client(app.port) for _ in range(6)]
+    clients = [connect(app.port) for _ in range(6)]
     for i in range(30):
         for k, c in enumerate(clients):
             assert_json(c.get("/sq/%d" % (i + k)), {"sq": (i + k) ** 2})
-    for c in clients:
-        c.close()
 
 
-def test_stop_closes_listener(new_app):
+def test_stop_closes_listener(new_app, connect):
     app = new_app
     app.add_route("/x", lambda: "x")
     app.start(host="127.0.0.1", port=0, threads=1)
     port = app.port
-    c = Client(port)
+    c = connect(port)
     assert_reply(c.get("/x"), 200, TEXT, b"x")
     app.stop()
     # The idle keep-alive connection was closed and nothing listens any more.
@@ -1091,7 +947,7 @@ def test_stop_closes_listener(new_app):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
-def test_duplicate_route_and_double_start(serve, new_app):
+def test_duplicate_route_and_double_start(serve, new_app, connect):
     app = new_app
     app.add_route("/d", lambda: "d")
     with pytest.raises(ValueError):
@@ -1101,18 +957,17 @@ def test_duplicate_route_and_double_start(serve, new_app):
         app.start(host="127.0.0.1", port=0, threads=1)
     with pytest.raises(ValueError):
         app.add_route("/d", lambda: "again")
-    c = Client(app.port)
+    c = connect(app.port)
     assert_reply(c.get("/d"), 200, TEXT, b"d")
-    c.close()
 
 
-def test_restart_after_stop(new_app):
+def test_restart_after_stop(new_app, connect):
     app = new_app
     app.add_route("/x/{n}", lambda n: {"n": n})
     for i in range(3):
         app.start(host="127.0.0.1", port=0, threads=1)
         try:
-            c = Client(app.port)
+            c = connect(app.port)
             assert_json(c.get("/x/%d" % i), {"n": str(i)})
             c.close()
         finally:

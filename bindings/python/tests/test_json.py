@@ -4,8 +4,6 @@ writes, except that it refuses NaN and infinities and has no default= hook."""
 import collections
 import enum
 import gc
-import json
-import os
 import random
 import subprocess
 import sys
@@ -13,11 +11,9 @@ import textwrap
 
 import pytest
 
+from conftest import child_env
+from conftest import dumps as reference  # json.dumps, as the encoder must match
 from turbo._turbo import _json_dumps
-
-
-def reference(value):
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 class Color(enum.IntEnum):
@@ -378,11 +374,7 @@ def test_process_survives_deep_nesting_in_a_fresh_interpreter():
         except RecursionError:
             print("recursion-error")
     """)
-    import turbo
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(turbo.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                          text=True, timeout=60, env=env)
+                          text=True, timeout=60, env=child_env())
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "recursion-error"

@@ -1,23 +1,17 @@
 """docs/python.md's example: one libturbo server created in C answers a C
 route and a Python module's routes."""
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import urllib.request
 
-import pytest
-
-APPS = os.path.join(os.path.dirname(__file__), "apps")
+from conftest import child_env
 
 
-def test_c_and_python_routes_share_one_server():
-    exe = os.environ.get("TURBO_MIXED")
-    assert exe, "TURBO_MIXED must name the built turbo-mixed example (ctest sets it)"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([APPS, os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([exe, "mixed_app:app", "0"], stdout=subprocess.PIPE, env=env, text=True)
+def test_c_and_python_routes_share_one_server(turbo_mixed):
+    proc = subprocess.Popen([turbo_mixed, "mixed_app:app", "0"], stdout=subprocess.PIPE,
+                            env=child_env(), text=True)
     try:
         line = proc.stdout.readline()
         m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)

@@ -1,0 +1,43 @@
+/*
+ * Calling a Python endpoint for a request: the plan made once when the
+ * route is added, and the trampoline libturbo calls for every request
+ * (call.c). The trampoline runs inline on the I/O thread that parsed the
+ * request and keeps one Python thread state per I/O thread.
+ */
+#ifndef TURBO_PY_CALL_H
+#define TURBO_PY_CALL_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <turbo/turbo.h>
+
+/* Where a parameter comes from, and what it converts to: the package's
+ * plan uses these numbers (the module exports them by name). */
+enum { TPY_SRC_PATH = 0, TPY_SRC_QUERY = 1, TPY_SRC_REQUEST = 2 };
+enum { TPY_CONV_STR = 0, TPY_CONV_INT = 1, TPY_CONV_FLOAT = 2, TPY_CONV_BOOL = 3,
+       TPY_CONV_BYTES = 4 };
+
+/* A route's function and its parameter plan; the route's user_data. */
+typedef struct tpy_endpoint tpy_endpoint;
+
+/* At import: the key whose destructor frees an I/O thread's Python thread
+ * state when the thread exits. 0, or -1 with an error set. */
+int tpy_call_init(void);
+
+/* plan: tuple of (name: str, source: int, conv: int, default or a missing
+ * marker, has_default: bool, kwonly: bool), in signature order. A new
+ * endpoint holding func, or NULL with an error set. GIL held. */
+tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan);
+
+/* libturbo's release callback (turbo_release_fn): runs once no thread can
+ * call the route, on whatever thread reclaims it, so it takes the GIL
+ * itself. */
+void tpy_endpoint_release(void *ud);
+
+/* The turbo_handler of every Python route (ud: its tpy_endpoint). Takes
+ * the GIL for the call and the conversion of its result only; always
+ * returns TURBO_OK, with a 422 or 500 written when the call failed. */
+int tpy_trampoline(turbo_request *req, turbo_response *res, void *ud);
+
+#endif

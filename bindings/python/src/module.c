@@ -1,0 +1,90 @@
+/*
+ * turbo._turbo: the CPython adapter on libturbo's C ABI, one file per
+ * concern:
+ *
+ *   module.c    this module: import, the package's hooks, module functions
+ *   server.c    the Server type: listen, routes, run/stop, signals, capsule
+ *   call.c      endpoint plans and the trampoline every request goes
+ *               through: arguments, the call, 422s, per-thread state
+ *   request.c   the Request type; query.h: raw query walking (inline)
+ *   response.c  results, Response objects and HTTPException to HTTP
+ *   jsonenc.c   the JSON encoder
+ *
+ * The package (turbo/__init__.py) builds on Server and the constants and
+ * hooks set up here.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <turbo/turbo.h>
+
+#include "call.h"
+#include "jsonenc.h"
+#include "request.h"
+#include "response.h"
+#include "server.h"
+
+static PyObject *set_hooks(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    PyObject *resp, *jresp, *httpexc, *headers, *log;
+    if (!PyArg_ParseTuple(args, "O!O!O!OO", &PyType_Type, &resp, &PyType_Type, &jresp, &PyType_Type,
+                          &httpexc, &headers, &log))
+        return NULL;
+    tpy_response_set_hooks(resp, jresp, httpexc, log);
+    tpy_request_set_hooks(headers);
+    Py_RETURN_NONE;
+}
+
+static PyObject *json_dumps(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    tpy_buf b = {NULL, 0, 0};
+    if (tpy_json_encode(obj, &b) != 0) {
+        tpy_buf_free(&b);
+        return NULL;
+    }
+    PyObject *r = PyBytes_FromStringAndSize(b.ptr != NULL ? b.ptr : "", (Py_ssize_t)b.len);
+    tpy_buf_free(&b);
+    return r;
+}
+
+static PyMethodDef module_methods[] = {
+    {"_set_hooks", set_hooks, METH_VARARGS, "internal: the package's types and logger"},
+    {"_json_dumps", json_dumps, METH_O, "the response JSON encoder (tests)"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "turbo._turbo", "libturbo's C adapter", -1, module_methods,
+    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__turbo(void)
+{
+    if (tpy_request_init() < 0 || tpy_response_init() < 0 || tpy_call_init() < 0 ||
+        PyType_Ready(&tpy_ServerType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+#ifdef Py_GIL_DISABLED
+    /* Handlers on different I/O threads may run at once: the module keeps
+     * no unsynchronized mutable state (hooks are set once at import; the
+     * JSON buffer and thread states are per thread). */
+    PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
+#endif
+    if (PyModule_AddObjectRef(m, "Server", (PyObject *)&tpy_ServerType) < 0 ||
+        PyModule_AddObjectRef(m, "Request", (PyObject *)&tpy_RequestType) < 0 ||
+        PyModule_AddStringConstant(m, "libturbo_version", turbo_version()) < 0 ||
+        PyModule_AddIntConstant(m, "SRC_PATH", TPY_SRC_PATH) < 0 ||
+        PyModule_AddIntConstant(m, "SRC_QUERY", TPY_SRC_QUERY) < 0 ||
+        PyModule_AddIntConstant(m, "SRC_REQUEST", TPY_SRC_REQUEST) < 0 ||
+        PyModule_AddIntConstant(m, "CONV_STR", TPY_CONV_STR) < 0 ||
+        PyModule_AddIntConstant(m, "CONV_INT", TPY_CONV_INT) < 0 ||
+        PyModule_AddIntConstant(m, "CONV_FLOAT", TPY_CONV_FLOAT) < 0 ||
+        PyModule_AddIntConstant(m, "CONV_BOOL", TPY_CONV_BOOL) < 0 ||
+        PyModule_AddIntConstant(m, "CONV_BYTES", TPY_CONV_BYTES) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,280 @@
+/*
+ * turbo.Request (request.h): the getters, each computed from the C request
+ * on first use and cached, and the percent-decoding of path and query
+ * parameters they and the trampoline share.
+ */
+#include "request.h"
+
+#include <string.h>
+
+#include "query.h"
+
+/* Set once at import, before any route can run; read-only afterwards. */
+static PyObject *headers_factory, *json_loads;
+
+static PyObject *str_from(turbo_str s)
+{
+    return PyUnicode_DecodeLatin1(s.ptr != NULL ? s.ptr : "", (Py_ssize_t)s.len, NULL);
+}
+
+PyObject *tpy_decode_component(turbo_request *req, turbo_str raw, int plus)
+{
+    const char *p = raw.ptr != NULL ? raw.ptr : "";
+    size_t n = raw.len;
+    if (memchr(p, '%', n) == NULL && (!plus || memchr(p, '+', n) == NULL))
+        return PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "replace");
+    char *out = turbo_request_alloc(req, n + 1);
+    if (out == NULL)
+        return PyErr_NoMemory();
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int h, l;
+        if (p[i] == '%' && i + 2 < n && (h = tpy_hexval((unsigned char)p[i + 1])) >= 0 &&
+            (l = tpy_hexval((unsigned char)p[i + 2])) >= 0) {
+            out[o++] = (char)(h * 16 + l);
+            i += 2;
+        } else if (plus && p[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = p[i]; /* a stray '%' stays as it is */
+        }
+    }
+    return PyUnicode_DecodeUTF8(out, (Py_ssize_t)o, "replace");
+}
+
+static PyObject *gone(void)
+{
+    PyErr_SetString(PyExc_RuntimeError, "the request is no longer available");
+    return NULL;
+}
+
+#define CACHED(field, expr) \
+    do { \
+        if (self->field == NULL) { \
+            if (self->req == NULL) \
+                return gone(); \
+            self->field = (expr); \
+            if (self->field == NULL) \
+                return NULL; \
+        } \
+        Py_INCREF(self->field); \
+        return self->field; \
+    } while (0)
+
+static PyObject *req_method(tpy_RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(method, str_from(turbo_request_method(self->req)));
+}
+
+static PyObject *req_path(tpy_RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(path, str_from(turbo_request_path(self->req)));
+}
+
+static PyObject *req_query_string(tpy_RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(query_string, str_from(turbo_request_query(self->req)));
+}
+
+static PyObject *req_body(tpy_RequestObject *self, void *c)
+{
+    (void)c;
+    turbo_str b = self->req != NULL ? turbo_request_body(self->req) : (turbo_str){NULL, 0};
+    CACHED(body, PyBytes_FromStringAndSize(b.ptr != NULL ? b.ptr : "", (Py_ssize_t)b.len));
+}
+
+static PyObject *make_headers(turbo_request *req)
+{
+    size_t n = turbo_request_header_count(req);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    if (list == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        turbo_str name, value;
+        turbo_request_header_at(req, i, &name, &value);
+        PyObject *pair = Py_BuildValue("(NN)", str_from(name), str_from(value));
+        if (pair == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, pair);
+    }
+    PyObject *h = PyObject_CallOneArg(headers_factory, list);
+    Py_DECREF(list);
+    return h;
+}
+
+static PyObject *req_headers(tpy_RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(headers, make_headers(self->req));
+}
+
+static PyObject *make_client(turbo_request *req)
+{
+    turbo_str addr = turbo_request_remote_addr(req);
+    return Py_BuildValue("(Ni)", str_from(addr), turbo_request_remote_port(req));
+}
+
+static PyObject *req_client(tpy_RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(client, make_client(self->req));
+}
+
+static PyObject *make_query_params(turbo_request *req)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    turbo_str q = turbo_request_query(req), k, v;
+    size_t pos = 0;
+    while (tpy_next_query_pair(q, &pos, &k, &v)) {
+        if (k.len == 0)
+            continue;
+        PyObject *key = tpy_decode_component(req, k, 1);
+        PyObject *val = key != NULL ? tpy_decode_component(req, v, 1) : NULL;
+        int rc = val != NULL ? PyDict_SetDefault(d, key, val) != NULL : 0;
+        Py_XDECREF(key);
+        Py_XDECREF(val);
+        if (!rc) {
+            Py_DECREF(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+static PyObject *req_query_params(tpy_RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(query_params, make_query_params(self->req));
+}
+
+static PyObject *make_path_params(turbo_request *req)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    size_t n = turbo_request_param_count(req);
+    for (size_t i = 0; i < n; i++) {
+        turbo_str name, value;
+        turbo_request_param_at(req, i, &name, &value);
+        PyObject *key = PyUnicode_DecodeUTF8(name.ptr, (Py_ssize_t)name.len, "replace");
+        PyObject *val = key != NULL ? tpy_decode_component(req, value, 0) : NULL;
+        int rc = val != NULL ? PyDict_SetItem(d, key, val) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(val);
+        if (rc != 0) {
+            Py_DECREF(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+static PyObject *req_path_params(tpy_RequestObject *self, void *c)
+{
+    (void)c;
+    CACHED(path_params, make_path_params(self->req));
+}
+
+static PyObject *req_json(tpy_RequestObject *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *body = req_body(self, NULL);
+    if (body == NULL)
+        return NULL;
+    PyObject *v = PyObject_CallOneArg(json_loads, body);
+    Py_DECREF(body);
+    return v;
+}
+
+static PyObject *req_repr(tpy_RequestObject *self)
+{
+    PyObject *m = req_method(self, NULL);
+    PyObject *p = m != NULL ? req_path(self, NULL) : NULL;
+    PyObject *r = p != NULL ? PyUnicode_FromFormat("<Request %U %U>", m, p) : NULL;
+    Py_XDECREF(m);
+    Py_XDECREF(p);
+    return r;
+}
+
+/* Kept alive past the handler (tpy_request_detach), often by the
+ * traceback of the exception it raised: that exception is still pending
+ * and is the request's answer (HTTPException's status, or a 500). The
+ * getters must run without it, and must not clear it. */
+void tpy_request_copy_all(tpy_RequestObject *self)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *(*getters[])(tpy_RequestObject *, void *) = {
+        req_method, req_path, req_query_string, req_headers,
+        req_body, req_client, req_query_params, req_path_params};
+    for (size_t i = 0; i < sizeof(getters) / sizeof(getters[0]); i++) {
+        PyObject *v = getters[i](self, NULL);
+        if (v == NULL)
+            PyErr_Clear(); /* that attribute will raise later instead */
+        Py_XDECREF(v);
+    }
+    PyErr_Restore(type, value, tb);
+}
+
+static void req_dealloc(tpy_RequestObject *self)
+{
+    Py_XDECREF(self->method);
+    Py_XDECREF(self->path);
+    Py_XDECREF(self->query_string);
+    Py_XDECREF(self->headers);
+    Py_XDECREF(self->body);
+    Py_XDECREF(self->client);
+    Py_XDECREF(self->query_params);
+    Py_XDECREF(self->path_params);
+    PyObject_Free(self);
+}
+
+static PyGetSetDef req_getset[] = {
+    {"method", (getter)req_method, NULL, "the method as sent", NULL},
+    {"path", (getter)req_path, NULL, "the path as sent, percent-encoding kept", NULL},
+    {"query_string", (getter)req_query_string, NULL, "the raw query, without '?'", NULL},
+    {"headers", (getter)req_headers, NULL, "case-insensitive header mapping", NULL},
+    {"body", (getter)req_body, NULL, "the body (bytes)", NULL},
+    {"client", (getter)req_client, NULL, "(host, port) of the peer", NULL},
+    {"query_params", (getter)req_query_params, NULL, "decoded query parameters (first value)", NULL},
+    {"path_params", (getter)req_path_params, NULL, "decoded path parameters", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyMethodDef req_methods[] = {
+    {"json", (PyCFunction)req_json, METH_NOARGS, "json.loads(body)"},
+    {NULL, NULL, 0, NULL}};
+
+PyTypeObject tpy_RequestType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "turbo.Request",
+    .tp_basicsize = sizeof(tpy_RequestObject),
+    .tp_dealloc = (destructor)req_dealloc,
+    .tp_repr = (reprfunc)req_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An HTTP request, as a handler sees it.",
+    .tp_getset = req_getset,
+    .tp_methods = req_methods,
+};
+
+int tpy_request_init(void)
+{
+    if (PyType_Ready(&tpy_RequestType) < 0)
+        return -1;
+    PyObject *json = PyImport_ImportModule("json");
+    if (json == NULL)
+        return -1;
+    json_loads = PyObject_GetAttrString(json, "loads");
+    Py_DECREF(json);
+    return json_loads != NULL ? 0 : -1;
+}
+
+void tpy_request_set_hooks(PyObject *headers)
+{
+    Py_XSETREF(headers_factory, Py_NewRef(headers));
+}
