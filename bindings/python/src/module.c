@@ -16,6 +16,9 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <signal.h>
+#include <sys/prctl.h>
+
 #include <turbo/turbo.h>
 
 #include "call.h"
@@ -49,7 +52,26 @@ static PyObject *json_dumps(PyObject *mod, PyObject *obj)
     return r;
 }
 
+/* A worker process asks for sig when its parent (the thread that forked
+ * it) dies: PR_SET_PDEATHSIG, which Python's os module does not offer. */
+static PyObject *set_parent_death_signal(PyObject *mod, PyObject *arg)
+{
+    (void)mod;
+    long sig = PyLong_AsLong(arg);
+    if (sig == -1 && PyErr_Occurred())
+        return NULL;
+    if (sig < 0 || sig >= NSIG) {
+        PyErr_Format(PyExc_ValueError, "signal number out of range: %ld", sig);
+        return NULL;
+    }
+    if (prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0) != 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"set_parent_death_signal", set_parent_death_signal, METH_O,
+     "set_parent_death_signal(signum): receive signum when the parent dies (0: none)"},
     {"_set_hooks", set_hooks, METH_VARARGS, "internal: the package's types and logger"},
     {"_json_dumps", json_dumps, METH_O, "the response JSON encoder (tests)"},
     {NULL, NULL, 0, NULL}};

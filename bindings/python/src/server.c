@@ -55,14 +55,16 @@ static PyObject *raise_turbo(int rc, const char *what)
 
 static int Server_init(ServerObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"threads", "server_name", "max_body_bytes", "max_header_bytes",
-                             "header_timeout_ms", "idle_timeout_ms", NULL};
+    static char *kwlist[] = {"threads",         "server_name",     "max_body_bytes",
+                             "max_header_bytes", "header_timeout_ms", "idle_timeout_ms",
+                             "exclusive_port",  NULL};
     unsigned threads = 0;
     PyObject *name = Py_None;
     unsigned long long max_body = 1048576, max_header = 16384;
     unsigned header_ms = 10000, idle_ms = 60000;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|IOKKII", kwlist, &threads, &name, &max_body,
-                                     &max_header, &header_ms, &idle_ms))
+    int exclusive = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|IOKKIIp", kwlist, &threads, &name, &max_body,
+                                     &max_header, &header_ms, &idle_ms, &exclusive))
         return -1;
     turbo_config *cfg = turbo_config_new();
     if (cfg == NULL) {
@@ -82,6 +84,8 @@ static int Server_init(ServerObject *self, PyObject *args, PyObject *kw)
         rc = turbo_config_set_header_timeout_ms(cfg, header_ms);
     if (rc == TURBO_OK)
         rc = turbo_config_set_idle_timeout_ms(cfg, idle_ms);
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_exclusive_port(cfg, exclusive);
     if (rc != TURBO_OK) {
         turbo_config_free(cfg);
         if (!PyErr_Occurred())
@@ -155,13 +159,14 @@ static const char *fd_problem(int err)
     }
 }
 
-static PyObject *Server_listen_fd(ServerObject *self, PyObject *args)
+/* listen_fd(fd) and adopt_fd(fd): turbo_server_listen_fd/_adopt_fd. */
+static PyObject *serve_fd(ServerObject *self, PyObject *args, int adopt)
 {
     int fd;
     if (!PyArg_ParseTuple(args, "i", &fd))
         return NULL;
     NEED_SERVER(self);
-    int rc = turbo_server_listen_fd(self->srv, fd);
+    int rc = adopt ? turbo_server_adopt_fd(self->srv, fd) : turbo_server_listen_fd(self->srv, fd);
     if (rc == TURBO_EINVAL && fd >= 0) {
         int err = errno;
         PyErr_Format(PyExc_ValueError, "fd %d: %s", fd, fd_problem(err));
@@ -170,6 +175,16 @@ static PyObject *Server_listen_fd(ServerObject *self, PyObject *args)
     if (rc != TURBO_OK)
         return raise_turbo(rc, "cannot serve on that fd");
     Py_RETURN_NONE;
+}
+
+static PyObject *Server_listen_fd(ServerObject *self, PyObject *args)
+{
+    return serve_fd(self, args, 0);
+}
+
+static PyObject *Server_adopt_fd(ServerObject *self, PyObject *args)
+{
+    return serve_fd(self, args, 1);
 }
 
 /* systemd socket activation: True when serving the socket passed as fd 3,
@@ -403,7 +418,10 @@ static PyMethodDef Server_methods[] = {
     {"detach", (PyCFunction)Server_detach, METH_NOARGS,
      "detach() -> capsule: the C program that takes it frees the server"},
     {"listen", (PyCFunction)Server_listen, METH_VARARGS, "listen(host, port)"},
-    {"listen_fd", (PyCFunction)Server_listen_fd, METH_VARARGS, "listen_fd(fd)"},
+    {"listen_fd", (PyCFunction)Server_listen_fd, METH_VARARGS,
+     "listen_fd(fd): serve an inherited listening socket, left open"},
+    {"adopt_fd", (PyCFunction)Server_adopt_fd, METH_VARARGS,
+     "adopt_fd(fd): serve an inherited listening socket, drained and closed at stop"},
     {"listen_activated", (PyCFunction)Server_listen_activated, METH_NOARGS,
      "listen_activated() -> bool: serve the socket systemd passed, if any"},
     {"add_route", (PyCFunction)Server_add_route, METH_VARARGS,
