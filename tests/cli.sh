@@ -116,7 +116,7 @@ help() {
   fi
 }
 
-common_help=("--host HOST" "--port PORT" "--fd N" "--threads N" "--help"
+common_help=("--host HOST" "--port PORT" "--reuse-port" "--fd N" "--threads N" "--help"
   "default 127.0.0.1" "default 8000" "LISTEN_PID" "LISTEN_FDS" "LISTEN_FDNAMES" "SIGTERM"
   "Exit status:" "  0  " "  1  " "  2  ")
 help "$HELLO" turbo-hello "usage: turbo-hello" "${common_help[@]}" "0 for one per CPU (default 0)"
@@ -145,6 +145,7 @@ common_bad() {
   bad "$p: option --threads needs a value" "$@" --port 0 --threads
   bad "$p: option --fd needs a value" "$@" --fd
   bad "$p: option --help takes no value" "$@" --help=yes
+  bad "$p: option --reuse-port takes no value" "$@" --reuse-port=yes
   bad "$p: --fd must be a file descriptor number, not 'notanumber'" "$@" --fd notanumber
   bad "$p: --fd must be a file descriptor number, not '-3'" "$@" --fd -3
   bad "$p: --fd 99: not an open file descriptor" "${FDEXEC[@]}" 99=closed -- "$@" --fd 99

@@ -10,9 +10,14 @@
  *
  * It binds --host/--port, or serves on an inherited listening socket:
  * --fd N, or systemd socket activation (turbo_server_listen_activated).
- * The command line is shared with turbo-hello (tools/serve_cli.c). With
- * --workers the processes forked after the bind (or after adopting the
- * inherited socket) all accept from the same socket(s).
+ * The command line is shared with turbo-hello (tools/serve_cli.c).
+ *
+ * With --workers 2 or more this process only supervises, as `python -m
+ * turbo` does and with the same code (turbo/workers.py): it binds one
+ * socket (or checks the inherited one), never imports the app, and forks
+ * the workers, which each import it and serve the socket; it replaces a
+ * worker that dies, and SIGHUP replaces them one at a time with the code
+ * as it is now on disk.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -22,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <turbo/turbo.h>
@@ -30,27 +34,18 @@
 #include "serve_cli.h"
 
 static turbo_server *server;
-static pid_t *children;
-static int nchildren;
-static volatile sig_atomic_t stopping;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stopping = 1;
-    if (children != NULL) { /* the parent of workers forwards the stop */
-        for (int i = 0; i < nchildren; i++)
-            if (children[i] > 0)
-                kill(children[i], SIGTERM);
-    } else if (server != NULL) {
+    if (server != NULL)
         turbo_server_stop(server);
-    }
 }
 
 static void usage(FILE *out)
 {
-    fputs("usage: turbo-serve MODULE:APP [--host HOST] [--port PORT] [--threads N]\n"
-          "                              [--workers N]\n"
+    fputs("usage: turbo-serve MODULE:APP [--host HOST] [--port PORT] [--reuse-port]\n"
+          "                              [--threads N] [--workers N]\n"
           "       turbo-serve MODULE:APP --fd N [--threads N] [--workers N]\n"
           "\n"
           "Serves the turbo App object APP of the Python module MODULE (imported with the\n"
@@ -59,13 +54,22 @@ static void usage(FILE *out)
           "\n"
           "Options (--name VALUE or --name=VALUE):\n"
           "  --host HOST    address to bind (default 127.0.0.1)\n"
-          "  --port PORT    port to bind, 0 for any free one (default 8000)\n"
+          "  --port PORT    port to bind, 0 for any free one (default 8000); refused when\n"
+          "                 another process holds it\n"
+          "  --reuse-port   share the port with the processes that hold it (SO_REUSEPORT:\n"
+          "                 the kernel splits new connections; for a hand-over from an old\n"
+          "                 instance to a new one)\n"
           "  --fd N         serve on the inherited listening socket N instead of binding;\n"
           "                 not with --host or --port (default: none)\n"
           "  --threads N    I/O threads per worker, 0 for one per CPU (default 1: with a\n"
           "                 GIL more threads only hand it back and forth)\n"
-          "  --workers N    processes forked after binding, all accepting from the same\n"
-          "                 sockets, 1 to 1024 (default 1)\n"
+          "  --workers N    processes serving the socket, 1 to 1024 (default 1). With 2 or\n"
+          "                 more, this process supervises them: each worker imports the\n"
+          "                 app, one that dies is replaced (waiting longer each time\n"
+          "                 while they die at start-up), SIGHUP replaces them one at a\n"
+          "                 time with the code as it is now (a new one serves before an\n"
+          "                 old one stops; a new one that fails ends the reload), and they\n"
+          "                 stop when this process dies\n"
           "  --help         show this text and exit\n"
           "\n"
           "Environment:\n"
@@ -78,7 +82,8 @@ static void usage(FILE *out)
           "\n"
           "Exit status:\n"
           "  0  stopped by SIGINT or SIGTERM\n"
-          "  1  the server failed (cannot bind, cannot mount the app, a worker died)\n"
+          "  1  the server failed (cannot bind, the port is held, cannot mount the app,\n"
+          "     the first workers failed)\n"
           "  2  usage error: bad option or value, missing or malformed MODULE:APP, an app\n"
           "     that cannot be loaded, an inherited fd that is not a listening socket,\n"
           "     LISTEN_FDS above 1\n",
@@ -95,80 +100,52 @@ static void on_stop_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Forks workers that serve; waits for them. A worker that dies on its own
- * is not replaced: the others are stopped and the exit status is 1. */
-static int run_workers(int workers)
+/* --workers 2 or more: an inherited socket is checked here, with the
+ * messages of one process, then turbo.__main__.serve_workers() (Python)
+ * binds if there was none and supervises. Returns the exit status. */
+static int serve_workers(const serve_cli *cli, const char *spec)
 {
-    children = calloc((size_t)workers, sizeof(pid_t));
-    if (children == NULL)
+    char where[512] = "";
+    int fd = -1;
+    turbo_server *probe = turbo_server_new(NULL);
+    if (probe == NULL) {
+        fprintf(stderr, "turbo-serve: out of memory\n");
         return 1;
-    /* A stop signal that came in the middle of the forks would reach
-     * only the workers forked so far. Hold the signals until the list of
-     * children is complete (the parent) or cleared (a worker). */
-    sigset_t stop_sigs, old_mask;
-    sigemptyset(&stop_sigs);
-    sigaddset(&stop_sigs, SIGINT);
-    sigaddset(&stop_sigs, SIGTERM);
-    sigprocmask(SIG_BLOCK, &stop_sigs, &old_mask);
-    PyOS_BeforeFork();
-    for (int i = 0; i < workers; i++) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            PyOS_AfterFork_Child();
-            free(children);
-            children = NULL;
-            sigprocmask(SIG_SETMASK, &old_mask, NULL);
-            PyThreadState *ts = PyEval_SaveThread();
-            int rc = turbo_server_run(server);
-            turbo_server_free(server);
-            PyEval_RestoreThread(ts);
-            _exit(rc == TURBO_OK ? 0 : 1);
-        }
-        if (pid < 0) {
-            perror("turbo-serve: fork");
-            break;
-        }
-        children[nchildren++] = pid;
     }
-    PyOS_AfterFork_Parent();
-    /* The parent never serves. Its copies of the listening sockets would
-     * keep them in the port's SO_REUSEPORT group after the workers stopped
-     * accepting, and the kernel would go on queueing connections there, to
-     * be reset: so the server (and its sockets) go now. Stop signals are
-     * still held: on_signal() reads `server` only without children. */
-    PyThreadState *ts = PyEval_SaveThread();
-    turbo_server_free(server); /* releases the routes: takes the GIL */
-    PyEval_RestoreThread(ts);
-    server = NULL;
-    sigprocmask(SIG_SETMASK, &old_mask, NULL);
-    int failed = nchildren < workers;
-    if (failed)
-        on_signal(SIGTERM);
-    int left = nchildren;
-    while (left > 0) {
-        int status;
-        pid_t pid = waitpid(-1, &status, 0);
-        if (pid < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        for (int i = 0; i < nchildren; i++) {
-            if (children[i] != pid)
-                continue;
-            children[i] = 0;
-            left--;
-            if (!stopping) {
-                fprintf(stderr, "turbo-serve: worker %d exited (status %d); stopping the others\n",
-                        (int)pid, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-                failed = 1;
-                on_signal(SIGTERM);
-            }
-        }
-    }
-    free(children);
-    children = NULL;
-    return failed ? 1 : 0;
+    fd = serve_cli_inherited(cli, probe, where, sizeof(where));
+    turbo_server_free(probe); /* never closes an inherited fd */
+
+    Py_Initialize();
+    int status = 1;
+    PyObject *main_mod = PyImport_ImportModule("turbo.__main__");
+    PyObject *fn = main_mod != NULL ? PyObject_GetAttrString(main_mod, "serve_workers") : NULL;
+    PyObject *args = fn != NULL ? Py_BuildValue("(s)", spec) : NULL;
+    /* How it announces itself: as one turbo-serve process does. */
+    char serving[1024];
+    snprintf(serving, sizeof(serving), "turbo-serve: serving %s on {where}", spec);
+    PyObject *fd_obj = fd >= 0 ? PyLong_FromLong(fd) : Py_NewRef(Py_None);
+    PyObject *kw = args != NULL && fd_obj != NULL
+                       ? Py_BuildValue("{sssisOslslsOssssss}", "host", cli->host, "port",
+                                       (int)cli->port, "fd", fd_obj, "workers", cli->workers,
+                                       "threads", cli->threads, "reuse_port",
+                                       cli->reuse_port ? Py_True : Py_False, "prog",
+                                       "turbo-serve", "serving", serving, "where",
+                                       fd >= 0 ? where : "")
+                       : NULL;
+    Py_XDECREF(fd_obj);
+    PyObject *r = kw != NULL ? PyObject_Call(fn, args, kw) : NULL;
+    if (r != NULL && PyLong_Check(r))
+        status = (int)PyLong_AsLong(r);
+    else
+        PyErr_Print();
+    Py_XDECREF(r);
+    Py_XDECREF(kw);
+    Py_XDECREF(args);
+    Py_XDECREF(fn);
+    Py_XDECREF(main_mod);
+    if (Py_FinalizeEx() < 0 && status == 0)
+        status = 1;
+    return status;
 }
 
 /* Leaves after Python started: the server (if any) freed with the GIL
@@ -199,7 +176,8 @@ int main(int argc, char **argv)
         serve_cli_fail(&cli, "'%s' is not MODULE:APP (a module and an attribute, e.g. myapp:app)",
                        spec);
 
-    long workers = cli.workers;
+    if (cli.workers > 1)
+        return serve_workers(&cli, spec);
     Py_Initialize();
     /* MODULE:APP is loaded as `python -m turbo` loads it (the current
      * directory importable). */
@@ -214,7 +192,8 @@ int main(int argc, char **argv)
     }
     /* The server as the App configures it (server_name, limits: one place,
      * the binding's), taken over from Python: this program frees it. */
-    PyObject *pyserver = PyObject_CallMethod(app, "_make_server", "l", cli.threads);
+    PyObject *pyserver =
+        PyObject_CallMethod(app, "_make_server", "li", cli.threads, !cli.reuse_port);
     PyObject *capsule = pyserver != NULL ? PyObject_CallMethod(pyserver, "detach", NULL) : NULL;
     server = capsule != NULL ? PyCapsule_GetPointer(capsule, "turbo.server") : NULL;
     Py_XDECREF(pyserver);
@@ -247,25 +226,18 @@ int main(int argc, char **argv)
     Py_DECREF(turbo);
     Py_DECREF(main_mod);
 
-    printf("turbo-serve: serving %s on %s (%ld worker(s), %u I/O thread(s) each)\n", spec, where,
-           workers, turbo_server_threads(server));
+    printf("turbo-serve: serving %s on %s (1 worker(s), %u I/O thread(s) each)\n", spec, where,
+           turbo_server_threads(server));
     fflush(stdout);
     on_stop_signals();
 
-    int status;
-    if (workers > 1) {
-        /* The workers inherit the listening socket(s): bound ones or the
-         * inherited fd alike, they all accept from them. */
-        status = run_workers((int)workers); /* frees the server in the parent */
-    } else {
-        /* The GIL goes to the I/O threads' handlers; free() releases the
-         * Python routes, which takes it again, so it stays released. */
-        PyThreadState *ts = PyEval_SaveThread();
-        int rc = turbo_server_run(server);
-        turbo_server_free(server);
-        PyEval_RestoreThread(ts);
-        status = rc == TURBO_OK ? 0 : 1;
-    }
+    /* The GIL goes to the I/O threads' handlers; free() releases the
+     * Python routes, which takes it again, so it stays released. */
+    PyThreadState *ts = PyEval_SaveThread();
+    int rc = turbo_server_run(server);
+    turbo_server_free(server);
+    PyEval_RestoreThread(ts);
+    int status = rc == TURBO_OK ? 0 : 1;
     server = NULL;
     if (Py_FinalizeEx() < 0 && status == 0)
         status = 1;

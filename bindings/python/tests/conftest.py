@@ -12,7 +12,12 @@ of this checkout (the default CMake build directory).
 import http.client
 import json
 import os
+import queue
+import re
+import signal
+import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -248,3 +253,211 @@ def wait_until(pred, timeout=5.0, interval=0.01):
             return v
         time.sleep(interval)
 
+
+
+# ---- server processes (test_processes.py, test_workers.py) ----------------------
+#
+# Every process is started in its own session and killed (the whole process
+# group) at teardown, whatever the test's outcome.
+
+URL_RE = re.compile(r"http://([0-9.]+):([0-9]+)/")
+START_TIMEOUT = 20
+STOP_TIMEOUT = 10
+
+
+class Served:
+    """A server process: its output read line by line on a thread."""
+
+    def __init__(self, argv, cwd, env_extra=None, **popen):
+        self.argv = argv
+        env = popen.pop("env", None) or child_env()
+        env.update(env_extra or {})
+        self.proc = subprocess.Popen(argv, cwd=cwd, env=env,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True, **popen)
+        self.lines = queue.Queue()
+        self.output = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.host = self.port = None
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            self.output.append(line)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_url(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail("%r printed no http://HOST:PORT/ line within %ss; output: %r"
+                            % (self.argv, timeout, "".join(self.output)))
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                self.proc.wait(5)
+                pytest.fail("%r exited with %s before serving; output: %r"
+                            % (self.argv, self.proc.returncode, "".join(self.output)))
+            m = URL_RE.search(line)
+            if m:
+                self.host, self.port = m.group(1), int(m.group(2))
+                return self.host, self.port
+
+    def wait_output(self, want, timeout=START_TIMEOUT):
+        """Reads output lines until one ends with want (a string, with its
+        newline: what follows the program's "name: ") or matches it (a
+        compiled pattern); returns that line.
+        Lines read on the way are kept in self.output, not read again."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail("%r printed no %r within %ss; output: %r"
+                            % (self.argv, want, timeout, "".join(self.output)))
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                self.lines.put(None)  # EOF stays EOF for the next caller
+                pytest.fail("%r ended its output before %r; output: %r"
+                            % (self.argv, want, "".join(self.output)))
+            if line.endswith(want) if isinstance(want, str) else want.search(line):
+                return line
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail("%r did not stop within %ss after signal %d; output: %r"
+                        % (self.argv, timeout, sig, "".join(self.output)))
+
+    def kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    started = []
+
+    def _spawn(argv, **popen):
+        s = Served(argv, cwd=str(tmp_path), **popen)
+        started.append(s)
+        return s
+
+    yield _spawn
+    for s in started:
+        s.kill()
+
+
+def python_m_turbo(*args):
+    return [sys.executable, "-m", "turbo", *args]
+
+
+def pids_in_group(pgid):
+    """The live (non-zombie) processes of process group pgid."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == pgid and state != "Z":
+            found.append(int(name))
+    return found
+
+
+def ppid_of(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        stat = f.read()
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+def check_pid_app(port):
+    c = Client(port)
+    r = c.get("/hello/w%C3%B6rld?times=3")
+    assert (r.status, r.content_type, r.body) == (
+        200, "application/json", dumps({"hello": "w\u00f6rld", "times": 3}))
+    r = c.get("/hello/x?times=many")
+    assert (r.status, r.content_type, r.body) == (422, "application/json", dumps({"detail": [
+        err("int_parsing", "query", "times", "many")]}))
+    r = c.get("/text")
+    assert (r.status, r.content_type, r.body) == (
+        200, "text/plain; charset=utf-8", b"served by turbo\n")
+    r = c.get("/nope")
+    assert (r.status, r.content_type, r.body) == (404, "application/json", b'{"detail":"Not Found"}')
+    r = c.get("/pid")
+    assert (r.status, r.content_type) == (200, "application/json")
+    pid = json.loads(r.body)["pid"]
+    c.close()
+    return pid
+
+
+def distinct_pids(port, want, attempts=50):
+    """Opens fresh connections until `want` distinct PIDs answered /pid;
+    returns the set seen. Which worker accepts a connection is the kernel's
+    choice, and one may win every time on a loaded machine: so each worker
+    seen is then kept busy in a slow handler on its own connection (its one
+    I/O thread cannot accept meanwhile), and the next connection goes to
+    another worker. The slow answers are read before returning."""
+    seen, busy = set(), []
+    try:
+        for _ in range(attempts):
+            c = Client(port)
+            r = c.get("/pid")
+            assert (r.status, r.content_type) == (200, "application/json")
+            seen.add(json.loads(r.body)["pid"])
+            if len(seen) >= want:
+                c.close()
+                break
+            c.conn.request("GET", "/slow?secs=0.5")  # the answer is read below
+            busy.append(c)
+    finally:
+        for c in busy:
+            r = c.conn.getresponse()
+            assert r.status == 200
+            r.read()
+            c.close()
+    return seen
+
+
+def wait_gone(pgid, pids):
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while True:
+        left = [p for p in pids if alive(p)] + pids_in_group(pgid)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+def wait_output(served, want, timeout=START_TIMEOUT):
+    return served.wait_output(want, timeout)

@@ -1,190 +1,20 @@
 """Serving from other processes: `python -m turbo module:app`, the C program
 `turbo-serve module:app` (path in $TURBO_SERVE), workers sharing the port,
-graceful stop on SIGTERM/SIGINT, and refused command lines.
-
-Every process is started in its own session and killed (the whole process
-group) at teardown, whatever the test's outcome."""
+graceful stop on SIGTERM/SIGINT, and refused command lines. The workers'
+supervision (replacement, reload, parent death): test_workers.py."""
 
 import json
 import os
-import queue
-import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from conftest import Client, child_env, dumps, err
-
-URL_RE = re.compile(r"http://([0-9.]+):([0-9]+)/")
-START_TIMEOUT = 20
-STOP_TIMEOUT = 10
-
-
-class Served:
-    """A server process: its output read line by line on a thread."""
-
-    def __init__(self, argv, cwd, **popen):
-        self.argv = argv
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=popen.pop("env", None) or child_env(),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, start_new_session=True, **popen)
-        self.lines = queue.Queue()
-        self.output = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.host = self.port = None
-
-    def _read(self):
-        for raw in self.proc.stdout:
-            line = raw.decode("utf-8", "replace")
-            self.output.append(line)
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_url(self, timeout=START_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                pytest.fail("%r printed no http://HOST:PORT/ line within %ss; output: %r"
-                            % (self.argv, timeout, "".join(self.output)))
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            if line is None:
-                self.proc.wait(5)
-                pytest.fail("%r exited with %s before serving; output: %r"
-                            % (self.argv, self.proc.returncode, "".join(self.output)))
-            m = URL_RE.search(line)
-            if m:
-                self.host, self.port = m.group(1), int(m.group(2))
-                return self.host, self.port
-
-    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail("%r did not stop within %ss after signal %d; output: %r"
-                        % (self.argv, timeout, sig, "".join(self.output)))
-
-    def kill(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
-        if self.proc.stdout:
-            self.proc.stdout.close()
-
-
-@pytest.fixture
-def spawn(tmp_path):
-    started = []
-
-    def _spawn(argv, **popen):
-        s = Served(argv, cwd=str(tmp_path), **popen)
-        started.append(s)
-        return s
-
-    yield _spawn
-    for s in started:
-        s.kill()
-
-
-def python_m_turbo(*args):
-    return [sys.executable, "-m", "turbo", *args]
-
-
-def pids_in_group(pgid):
-    """The live (non-zombie) processes of process group pgid."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == pgid and state != "Z":
-            found.append(int(name))
-    return found
-
-
-def ppid_of(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        stat = f.read()
-    return int(stat[stat.rindex(")") + 2:].split()[1])
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
-
-
-def check_pid_app(port):
-    c = Client(port)
-    r = c.get("/hello/w%C3%B6rld?times=3")
-    assert (r.status, r.content_type, r.body) == (
-        200, "application/json", dumps({"hello": "w\u00f6rld", "times": 3}))
-    r = c.get("/hello/x?times=many")
-    assert (r.status, r.content_type, r.body) == (422, "application/json", dumps({"detail": [
-        err("int_parsing", "query", "times", "many")]}))
-    r = c.get("/text")
-    assert (r.status, r.content_type, r.body) == (
-        200, "text/plain; charset=utf-8", b"served by turbo\n")
-    r = c.get("/nope")
-    assert (r.status, r.content_type, r.body) == (404, "application/json", b'{"detail":"Not Found"}')
-    r = c.get("/pid")
-    assert (r.status, r.content_type) == (200, "application/json")
-    pid = json.loads(r.body)["pid"]
-    c.close()
-    return pid
-
-
-def distinct_pids(port, want, attempts=50):
-    """Opens fresh connections until `want` distinct PIDs answered /pid;
-    returns the set seen. Which worker accepts a connection is the kernel's
-    choice, and one may win every time on a loaded machine: so each worker
-    seen is then kept busy in a slow handler on its own connection (its one
-    I/O thread cannot accept meanwhile), and the next connection goes to
-    another worker. The slow answers are read before returning."""
-    seen, busy = set(), []
-    try:
-        for _ in range(attempts):
-            c = Client(port)
-            r = c.get("/pid")
-            assert (r.status, r.content_type) == (200, "application/json")
-            seen.add(json.loads(r.body)["pid"])
-            if len(seen) >= want:
-                c.close()
-                break
-            c.conn.request("GET", "/slow?secs=0.5")  # the answer is read below
-            busy.append(c)
-    finally:
-        for c in busy:
-            r = c.conn.getresponse()
-            assert r.status == 200
-            r.read()
-            c.close()
-    return seen
-
+from conftest import (STOP_TIMEOUT, Client, alive, check_pid_app, child_env, distinct_pids,
+                      dumps, err, pids_in_group, ppid_of, python_m_turbo, wait_gone)
 
 # =============================================================================
 # python -m turbo
@@ -372,18 +202,19 @@ def test_turbo_serve_module_attribute_and_threads(spawn, turbo_serve):
 
 @pytest.mark.parametrize("program", ["turbo-serve", "python -m turbo"])
 def test_stopping_workers_leave_the_port_to_the_next_server(spawn, turbo_serve, program):
-    """A rolling restart on one port (SO_REUSEPORT): the old workers are
-    told to stop while one of them is still in a slow request, and a new
-    server already shares the port. No new connection may be lost: the
-    parent must not keep the listening sockets once its workers are forked
-    (the kernel would queue connections there for nobody)."""
+    """A rolling restart on one port (both with --reuse-port): the old
+    workers are told to stop while one of them is still in a slow request,
+    and a new server already shares the port. No new connection may be
+    lost: the parent closes its copy of the socket as it stops, and each
+    worker drains and closes its own (the kernel would queue connections
+    on a socket left open for nobody)."""
     if program == "turbo-serve":
-        argv = [turbo_serve, "pid_app:app", "--port", "0", "--workers", "2"]
+        argv = [turbo_serve, "pid_app:app", "--port", "0", "--workers", "2", "--reuse-port"]
     else:
-        argv = python_m_turbo("pid_app:app", "--port", "0", "--workers", "2")
+        argv = python_m_turbo("pid_app:app", "--port", "0", "--workers", "2", "--reuse-port")
     old = spawn(argv)
     _, port = old.wait_url()
-    new = spawn(python_m_turbo("pid_app:app", "--port", str(port)))
+    new = spawn(python_m_turbo("pid_app:app", "--port", str(port), "--reuse-port"))
     new.wait_url()
     busy = None
     for _ in range(100):  # a connection the old workers serve
@@ -493,40 +324,6 @@ def test_turbo_serve_graceful_stop_in_flight(spawn, turbo_serve, workers):
     s = spawn([turbo_serve, "pid_app:app", "--port", "0", "--workers", workers])
     _, port = s.wait_url()
     in_flight_then_stop(s, port, signal.SIGTERM)
-
-
-def worker_dies(s, port):
-    seen = distinct_pids(port, 2)
-    assert len(seen) == 2
-    victim, other = sorted(seen)
-    os.kill(victim, signal.SIGKILL)
-    try:
-        rc = s.proc.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        pytest.fail("the server did not exit after a worker died; output: %r" % "".join(s.output))
-    assert rc == 1, (rc, "".join(s.output))
-    assert wait_gone(s.proc.pid, [other]) == []
-
-
-def wait_gone(pgid, pids):
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while True:
-        left = [p for p in pids if alive(p)] + pids_in_group(pgid)
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.05)
-
-
-def test_python_m_turbo_worker_dies(spawn):
-    s = spawn(python_m_turbo("pid_app:app", "--port", "0", "--workers", "2"))
-    _, port = s.wait_url()
-    worker_dies(s, port)
-
-
-def test_turbo_serve_worker_dies(spawn, turbo_serve):
-    s = spawn([turbo_serve, "pid_app:app", "--port", "0", "--workers", "2"])
-    _, port = s.wait_url()
-    worker_dies(s, port)
 
 
 def test_python_m_turbo_workers_stop_on_sigint(spawn):

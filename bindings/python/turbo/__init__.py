@@ -24,7 +24,6 @@ import inspect
 import logging
 import os
 import re
-import signal
 import sys
 import threading
 import typing
@@ -317,22 +316,23 @@ class App:
                 server.add_route(m, pattern, func, plan)
             self._server = server
 
-    def _make_server(self, threads=None):
+    def _make_server(self, threads=None, exclusive_port=False):
         """A server configured as this App says (server_name, limits), not
         yet listening. turbo-serve takes it over with detach()."""
         server = _turbo.Server(
             threads=_default_threads() if threads is None else threads,
             server_name=self._server_name,
+            exclusive_port=exclusive_port,
             **self._limits,
         )
         server.use_json_errors()  # 404/405 as FastAPI answers them
         return server
 
-    def _new_server(self, host, port, threads, fd=None, activation=False):
+    def _new_server(self, host, port, threads, fd=None, activation=False, exclusive_port=False):
         """A configured server listening on fd (an inherited listening
         socket), else on the socket systemd passed (when activation is on
         and one was), else on host:port. Returns (server, where)."""
-        server = self._make_server(threads)
+        server = self._make_server(threads, exclusive_port)
         if fd is not None:
             server.listen_fd(fd)
             where = f"inherited fd {fd}"
@@ -368,18 +368,40 @@ class App:
         if server is not None:
             server.stop()
 
-    def run(self, host="127.0.0.1", port=8000, threads=None, workers=1, announce=True, fd=None):
-        """Serves until SIGINT/SIGTERM. workers > 1 forks that many
-        processes after binding; they share the listening sockets. A worker
-        that dies is not replaced: the others are stopped and run() exits
-        with status 1 (a supervisor decides what happens next).
+    def run(self, host="127.0.0.1", port=8000, threads=None, workers=1, announce=True, fd=None,
+            reuse_port=False):
+        """Serves until SIGINT/SIGTERM.
 
         Where: fd, an inherited listening socket, if given; else the socket
         of systemd socket activation (LISTEN_PID/LISTEN_FDS), if this
-        process was passed one; else host:port."""
+        process was passed one; else host:port, refused (OSError
+        EADDRINUSE) when another process holds it, unless reuse_port
+        (SO_REUSEPORT: share it, for a hand-over between two instances).
+
+        workers > 1 forks that many processes, which all serve one socket,
+        under this process as their supervisor (turbo.workers): a worker
+        that dies is replaced, SIGHUP replaces them one at a time (with
+        this same App: it is already loaded; `python -m turbo` reloads the
+        code), and a worker whose parent dies stops. SystemExit(1 or 2)
+        when the first workers could not start."""
         if workers < 1:
             raise ValueError("workers must be >= 1")
-        server, where = self._new_server(host, port, threads, fd=fd, activation=True)
+        if workers > 1:
+            from .workers import serve
+
+            def say_serving(where, n):
+                if announce:
+                    print(f"turbo: serving on {where} ({workers} worker(s), "
+                          f"{n} I/O thread(s) each)", flush=True)
+
+            status = serve(lambda: self, host=host, port=port, fd=fd, workers=workers,
+                           threads=threads, reuse_port=reuse_port, prog="turbo",
+                           announce=say_serving)
+            if status != 0:
+                raise SystemExit(status)
+            return
+        server, where = self._new_server(host, port, threads, fd=fd, activation=True,
+                                         exclusive_port=not reuse_port)
         if announce:
             print(
                 f"turbo: serving on {where} "
@@ -387,14 +409,10 @@ class App:
                 flush=True,
             )
         main = threading.current_thread() is threading.main_thread()
-        if workers == 1:
-            try:
-                server.run(main)
-            finally:
-                self._server = None
-            return
-        _serve_workers(server, workers)
-        self._server = None
+        try:
+            server.run(main)
+        finally:
+            self._server = None
 
 
 def _listen_activated(server):
@@ -407,66 +425,6 @@ def _listen_activated(server):
         if os.environ.get("LISTEN_PID") == str(os.getpid()):
             for k in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
                 os.environ.pop(k, None)
-
-
-def _serve_workers(server, workers):
-    children = []
-    stopping = False
-
-    def stop_all(signum, frame):
-        nonlocal stopping
-        stopping = True
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    # A stop signal that came in the middle of the forks would reach only
-    # the workers forked so far: hold the signals until every worker is in
-    # `children`, with the handlers already in place.
-    stop_signals = {signal.SIGINT, signal.SIGTERM}
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-    old = {s: signal.signal(s, stop_all) for s in stop_signals}
-    for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:  # the worker: serve, then leave without the parent's cleanup
-            code = 0
-            try:
-                for s in stop_signals:
-                    signal.signal(s, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-                server.run(True)
-            except BaseException:
-                log.exception("worker failed")
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
-    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-    # The parent never serves. Its copies of the listening sockets would
-    # keep them in the port's SO_REUSEPORT group after the workers stopped
-    # accepting, and the kernel would go on queueing connections there, to
-    # be reset: so they go now.
-    server.close()
-
-    failed = False
-    try:
-        while children:
-            pid, status = os.waitpid(-1, 0)
-            if pid not in children:
-                continue
-            children.remove(pid)
-            code = os.waitstatus_to_exitcode(status)
-            if not stopping:
-                log.error("worker %d exited with status %d; stopping the others", pid, code)
-                failed = True
-                stop_all(None, None)
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    if failed:
-        raise SystemExit(1)
 
 
 def mount(app: App, server_capsule):

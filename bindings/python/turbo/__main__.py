@@ -1,6 +1,8 @@
-"""python -m turbo module:app [--host H] [--port P | --fd N] [--threads N] [--workers W]"""
+"""python -m turbo module:app [--host H] [--port P | --fd N] [--threads N] [--workers W]
+[--reuse-port]"""
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -29,7 +31,14 @@ def main(argv=None):
                    help="serve on this inherited listening socket instead of binding; under "
                         "systemd socket activation (LISTEN_PID/LISTEN_FDS) fd 3 is used")
     p.add_argument("--threads", type=int, default=None, help="I/O threads per worker (default 1 with a GIL)")
-    p.add_argument("--workers", type=int, default=1, help="processes sharing the port (default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes serving the port (default 1); with 2 or more a parent "
+                        "supervises them: it replaces a worker that dies, and SIGHUP replaces "
+                        "them one at a time, each loading the app anew")
+    p.add_argument("--reuse-port", action="store_true",
+                   help="share the port with another process that holds it (SO_REUSEPORT, "
+                        "for a hand-over between an old and a new instance) instead of "
+                        "refusing it")
     args = p.parse_args(argv)
     if args.fd is not None and (args.host is not None or args.port is not None):
         p.error("--fd cannot be combined with --host or --port")
@@ -43,18 +52,68 @@ def main(argv=None):
         p.error("--workers must be at least 1")
     if args.threads is not None and not 0 <= args.threads <= 1024:
         p.error("--threads must be from 0 to 1024")
+    module_name, sep, attr = args.app.partition(":")
+    if not sep or not module_name or not attr:
+        print(f"python -m turbo: cannot load {args.app}: expected MODULE:APP", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        return serve_workers(args.app, host=args.host, port=args.port, fd=args.fd,
+                             workers=args.workers, threads=args.threads,
+                             reuse_port=args.reuse_port, prog="python -m turbo",
+                             serving="turbo: serving on {where}")
     try:
         app = load_app(args.app)
     except (ImportError, AttributeError, ValueError) as e:
         print(f"python -m turbo: cannot load {args.app}: {e}", file=sys.stderr)
         return 2
     try:
-        app.run(host=args.host, port=args.port, threads=args.threads, workers=args.workers,
-                fd=args.fd)
+        app.run(host=args.host, port=args.port, threads=args.threads, fd=args.fd,
+                reuse_port=args.reuse_port)
     except ValueError as e:  # an inherited fd or LISTEN_FDS that cannot be served
         print(f"python -m turbo: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the address cannot be bound
+        print(listen_failed("python -m turbo", args.host, args.port, args.reuse_port, e),
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def listen_failed(prog, host, port, reuse_port, e):
+    hint = ""
+    if e.errno == errno.EADDRINUSE and not reuse_port:
+        hint = " (another process holds the port; --reuse-port shares it)"
+    return f"{prog}: cannot listen on {host}:{port}: {e.strerror or e}{hint}"
+
+
+def serve_workers(spec, *, host, port, fd, workers, threads, reuse_port, prog, serving, where=""):
+    """--workers 2 or more (here and in turbo-serve): a supervising parent
+    (turbo.workers) that never imports the app; each worker does, after
+    its fork, so a reload loads the code as it is now. fd: an inherited
+    listening socket, or None. serving: the announcement, formatted with
+    {where} (`where` if given, else what turbo.workers.serve says). Returns
+    the exit status."""
+    from .workers import LoadError, serve
+
+    def load():
+        try:
+            return load_app(spec)
+        except (ImportError, AttributeError, ValueError) as e:
+            raise LoadError(f"{prog}: cannot load {spec}: {e}") from None
+
+    def announce(served, n):
+        print(serving.format(where=where or served)
+              + f" ({workers} worker(s), {n} I/O thread(s) each)", flush=True)
+
+    try:
+        return serve(load, host=host, port=port, fd=fd, workers=workers, threads=threads,
+                     reuse_port=reuse_port, prog=prog, announce=announce)
+    except ValueError as e:  # an inherited fd or LISTEN_FDS that cannot be served
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(listen_failed(prog, host, port, reuse_port, e), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
