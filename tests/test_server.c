@@ -23,12 +23,12 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <turbo/turbo.h>
 
 #include "http_client.h"
+#include "test_support.h"
 
 #define CLIENT_TIMEOUT_S 5
 
@@ -199,25 +199,25 @@ static int body_twice_handler(turbo_request *req, turbo_response *res, void *ud)
     return turbo_response_body(res, "second\n", 7);
 }
 
-static void add_routes(turbo_server *s)
-{
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/", root_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/hello", hello_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/users/{id}", user_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "POST", "/echo", echo_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/fail", fail_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/slow", slow_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/thread", thread_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/ref", ref_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/close", close_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/big", big_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/items", root_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "DELETE", "/items", root_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/bad/crlf", crlf_header_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/bad/nul", nul_name_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/bad/status", bad_status_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/bad/twice", body_twice_handler, NULL), TURBO_OK);
-}
+static const test_route routes[] = {
+    {"GET", "/", root_handler},
+    {"GET", "/hello", hello_handler},
+    {"GET", "/users/{id}", user_handler},
+    {"POST", "/echo", echo_handler},
+    {"GET", "/fail", fail_handler},
+    {"GET", "/slow", slow_handler},
+    {"GET", "/thread", thread_handler},
+    {"GET", "/ref", ref_handler},
+    {"GET", "/close", close_handler},
+    {"GET", "/big", big_handler},
+    {"GET", "/items", root_handler},
+    {"DELETE", "/items", root_handler},
+    {"GET", "/bad/crlf", crlf_header_handler},
+    {"GET", "/bad/nul", nul_name_handler},
+    {"GET", "/bad/status", bad_status_handler},
+    {"GET", "/bad/twice", body_twice_handler},
+    {NULL},
+};
 
 /* ======================================================================
  * Server set-up
@@ -229,43 +229,21 @@ static turbo_server *server;
 /* Two I/O threads unless a test says otherwise. */
 static turbo_config *test_config(void)
 {
-    turbo_config *cfg = turbo_config_new();
-    ck_assert_ptr_nonnull(cfg);
-    ck_assert_int_eq(turbo_config_set_threads(cfg, 2), TURBO_OK);
-    return cfg;
+    return config_with_threads(2);
 }
 
 /* A server with cfg (freed here; NULL: test_config()) and the routes
  * above, listening on 127.0.0.1 at an ephemeral port and started. */
 static turbo_server *start_server(turbo_config *cfg)
 {
-    if (cfg == NULL)
-        cfg = test_config();
-    turbo_server *s = turbo_server_new(cfg);
-    turbo_config_free(cfg);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(turbo_server_listen(s, "127.0.0.1", 0), TURBO_OK);
-    ck_assert_int_gt(turbo_server_port(s), 0);
-    add_routes(s);
-    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
-    server = s;
-    return s;
+    server = server_started(cfg != NULL ? cfg : test_config(), routes);
+    return server;
 }
 
 static void stop_server(turbo_server *s)
 {
     stop_and_free(s);
     server = NULL;
-}
-
-/* Polls a counter until it equals want (3 s at most), then asserts it:
- * counters are bumped on the server's threads, maybe just after the
- * client saw the bytes. */
-static void assert_stat(turbo_server *s, int which, uint64_t want)
-{
-    for (int i = 0; i < 600 && turbo_server_stat(s, which) != want; i++)
-        sleep_ms(5);
-    ck_assert_uint_eq(turbo_server_stat(s, which), want);
 }
 
 /* ======================================================================
@@ -313,13 +291,6 @@ static void assert_root(const response *r)
     ck_assert_str_eq(header(r, "Content-Type"), "text/plain");
     assert_body(r, ROOT_BODY);
     assert_standard_fields(r);
-}
-
-/* Sends raw request bytes and reads one response on c. */
-static void exchange(client *c, const char *request, response *r)
-{
-    send_str(c, request);
-    read_response(c, r);
 }
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: test\r\n\r\n"
@@ -456,13 +427,11 @@ static int json_fallback(turbo_request *req, turbo_response *res, void *ud)
 
 START_TEST(fallback_answers_404_and_405_in_its_own_format)
 {
-    turbo_server *s = turbo_server_new(NULL);
-    ck_assert_ptr_nonnull(s);
+    turbo_server *s = server_listening(NULL);
     ck_assert_int_eq(turbo_server_set_fallback(NULL, json_fallback, NULL), TURBO_EINVAL);
     ck_assert_int_eq(turbo_response_status_code(NULL), TURBO_EINVAL);
     ck_assert_int_eq(turbo_server_set_fallback(s, json_fallback, "x"), TURBO_OK);
-    ck_assert_int_eq(turbo_server_listen(s, "127.0.0.1", 0), TURBO_OK);
-    add_routes(s);
+    add_test_routes(s, routes);
     ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
     server = s;
     ck_assert_int_eq(turbo_server_set_fallback(s, NULL, NULL), TURBO_ESTATE);
@@ -1055,8 +1024,7 @@ END_TEST
 
 START_TEST(connections_beyond_max_per_thread_are_closed_at_once)
 {
-    turbo_config *cfg = turbo_config_new();
-    ck_assert_int_eq(turbo_config_set_threads(cfg, 1), TURBO_OK);
+    turbo_config *cfg = config_with_threads(1);
     ck_assert_int_eq(turbo_config_set_max_connections(cfg, 2), TURBO_OK);
     turbo_server *s = start_server(cfg);
     client *a = client_open(s, CLIENT_TIMEOUT_S);
@@ -1192,8 +1160,7 @@ END_TEST
  * stop accepts it and answers it instead of leaving it to be reset. */
 START_TEST(connection_queued_in_the_backlog_at_stop_is_served)
 {
-    turbo_config *cfg = turbo_config_new();
-    ck_assert_int_eq(turbo_config_set_threads(cfg, 1), TURBO_OK);
+    turbo_config *cfg = config_with_threads(1);
     turbo_server *s = start_server(cfg);
     client *busy = client_open(s, CLIENT_TIMEOUT_S);
     send_str(busy, GET("/slow"));
@@ -1229,8 +1196,7 @@ END_TEST
  * connections there that nobody will accept. */
 START_TEST(stopping_server_hands_new_connections_to_the_other_on_its_port)
 {
-    turbo_config *cfg = turbo_config_new();
-    ck_assert_int_eq(turbo_config_set_threads(cfg, 2), TURBO_OK);
+    turbo_config *cfg = config_with_threads(2);
     turbo_server *old = start_server(cfg);
     client *busy = client_open(old, CLIENT_TIMEOUT_S); /* alone on the port: old serves it */
     send_str(busy, GET("/slow"));
@@ -1240,7 +1206,7 @@ START_TEST(stopping_server_hands_new_connections_to_the_other_on_its_port)
     turbo_server *next = turbo_server_new(NULL);
     ck_assert_ptr_nonnull(next);
     ck_assert_int_eq(turbo_server_listen(next, "127.0.0.1", turbo_server_port(old)), TURBO_OK);
-    add_routes(next);
+    add_test_routes(next, routes);
     ck_assert_int_eq(turbo_server_start(next), TURBO_OK);
     turbo_server_stop(old);
     sleep_ms(50); /* the old server's idle thread takes the stop */
@@ -1416,7 +1382,7 @@ START_TEST(inherited_listening_fd_serves_and_reports_its_port)
     ck_assert_int_eq(turbo_server_listen_fd(s, fd), TURBO_OK);
     ck_assert_int_eq(turbo_server_port(s), ntohs(sa.sin_port));
     ck_assert_int_eq(turbo_server_listen(s, "127.0.0.1", 0), TURBO_ESTATE);
-    add_routes(s);
+    add_test_routes(s, routes);
     ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
     server = s;
 
@@ -1567,7 +1533,7 @@ START_TEST(socket_activation_serves_fd_3_and_clears_the_environment)
     ck_assert_ptr_null(getenv("LISTEN_FDNAMES"));
     ck_assert_int_eq(turbo_server_port(s), ntohs(sa.sin_port));
     ck_assert_int_eq(turbo_server_listen_activated(s), TURBO_ESTATE);
-    add_routes(s);
+    add_test_routes(s, routes);
     ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
     server = s;
     client *c = client_open(s, CLIENT_TIMEOUT_S);
@@ -1595,15 +1561,11 @@ static void *run_thread(void *arg)
 
 START_TEST(run_on_caller_serves_on_the_calling_thread)
 {
-    turbo_config *cfg = turbo_config_new();
-    ck_assert_int_eq(turbo_config_set_threads(cfg, 4), TURBO_OK);
+    turbo_config *cfg = config_with_threads(4);
     ck_assert_int_eq(turbo_config_set_run_on_caller(cfg, 1), TURBO_OK);
-    turbo_server *s = turbo_server_new(cfg);
-    turbo_config_free(cfg);
-    ck_assert_ptr_nonnull(s);
+    turbo_server *s = server_listening(cfg);
     ck_assert_uint_eq(turbo_server_threads(s), 1);
-    ck_assert_int_eq(turbo_server_listen(s, "127.0.0.1", 0), TURBO_OK);
-    add_routes(s);
+    add_test_routes(s, routes);
     ck_assert_int_eq(turbo_server_start(s), TURBO_ESTATE);
 
     run_result = 12345;
