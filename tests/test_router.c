@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "router.h"
+#include "test_support.h" /* ck_assert_slice */
 
 /* Handlers are never called; they only have to be distinct pointers. */
 static int handler_a(turbo_request *req, turbo_response *res, void *ud)
@@ -62,17 +63,10 @@ static int lookup(const char *method, const char *path)
         ck_assert_str_eq((const char *)m.user_data, pattern);                                   \
     } while (0)
 
-#define ck_assert_str_slice(slice, expected)                                                     \
-    do {                                                                                         \
-        turbo_str s_ = (slice);                                                                  \
-        ck_assert_uint_eq(s_.len, strlen(expected));                                             \
-        ck_assert(memcmp(s_.ptr, expected, s_.len) == 0);                                        \
-    } while (0)
-
 #define ck_assert_405_allow(method, path, expected)                                              \
     do {                                                                                         \
         ck_assert_int_eq(lookup(method, path), 405);                                             \
-        ck_assert_str_slice(m.allow, expected);                                                  \
+        ck_assert_slice(m.allow, expected);                                                  \
     } while (0)
 
 static int releases;
@@ -170,10 +164,10 @@ START_TEST(params_are_extracted_with_names_and_values)
     const char *path = "/users/42/posts/abc%20d";
     ck_assert_routes_to("GET", path, "/users/{uid}/posts/{post_id}");
     ck_assert_uint_eq(m.nparams, 2);
-    ck_assert_str_slice(m.param_names[0], "uid");
-    ck_assert_str_slice(m.param_names[1], "post_id");
-    ck_assert_str_slice(m.params[0], "42");
-    ck_assert_str_slice(m.params[1], "abc%20d");
+    ck_assert_slice(m.param_names[0], "uid");
+    ck_assert_slice(m.param_names[1], "post_id");
+    ck_assert_slice(m.params[0], "42");
+    ck_assert_slice(m.params[1], "abc%20d");
     /* Slices of the looked-up path, not copies. */
     ck_assert_ptr_eq(m.params[0].ptr, path + 7);
     ck_assert_ptr_eq(m.params[1].ptr, path + 16);
@@ -204,10 +198,10 @@ START_TEST(catch_all_matches_rest_with_slashes)
     add("GET", "/static/{path...}");
     ck_assert_routes_to("GET", "/static/a/b/c.css", "/static/{path...}");
     ck_assert_uint_eq(m.nparams, 1);
-    ck_assert_str_slice(m.param_names[0], "path");
-    ck_assert_str_slice(m.params[0], "a/b/c.css");
+    ck_assert_slice(m.param_names[0], "path");
+    ck_assert_slice(m.params[0], "a/b/c.css");
     ck_assert_routes_to("GET", "/static//x/", "/static/{path...}");
-    ck_assert_str_slice(m.params[0], "/x/");
+    ck_assert_slice(m.params[0], "/x/");
 }
 END_TEST
 
@@ -228,7 +222,7 @@ START_TEST(catch_all_at_root_matches_every_path)
     ck_assert_routes_to("GET", "/", "/{all...}");
     ck_assert_uint_eq(m.params[0].len, 0);
     ck_assert_routes_to("GET", "/a/b", "/{all...}");
-    ck_assert_str_slice(m.params[0], "a/b");
+    ck_assert_slice(m.params[0], "a/b");
 }
 END_TEST
 
@@ -237,10 +231,10 @@ START_TEST(params_before_catch_all_are_kept)
     add("GET", "/repo/{owner}/{name}/tree/{path...}");
     ck_assert_routes_to("GET", "/repo/me/lib/tree/src/a.c", "/repo/{owner}/{name}/tree/{path...}");
     ck_assert_uint_eq(m.nparams, 3);
-    ck_assert_str_slice(m.param_names[2], "path");
-    ck_assert_str_slice(m.params[0], "me");
-    ck_assert_str_slice(m.params[1], "lib");
-    ck_assert_str_slice(m.params[2], "src/a.c");
+    ck_assert_slice(m.param_names[2], "path");
+    ck_assert_slice(m.params[0], "me");
+    ck_assert_slice(m.params[1], "lib");
+    ck_assert_slice(m.params[2], "src/a.c");
 }
 END_TEST
 
@@ -277,8 +271,8 @@ START_TEST(backtracks_from_partial_literal_to_param)
     add("GET", "/a/{y}/c");
     ck_assert_routes_to("GET", "/a/b/c", "/a/{y}/c");
     ck_assert_uint_eq(m.nparams, 1);
-    ck_assert_str_slice(m.param_names[0], "y");
-    ck_assert_str_slice(m.params[0], "b");
+    ck_assert_slice(m.param_names[0], "y");
+    ck_assert_slice(m.params[0], "b");
 }
 END_TEST
 
@@ -289,15 +283,15 @@ START_TEST(backtracks_through_several_levels_to_catch_all)
     add("GET", "/a/b/c/{z}/f");
     add("GET", "/a/{rest...}");
     ck_assert_routes_to("GET", "/a/b/c/d", "/a/{x}/c/d");
-    ck_assert_str_slice(m.params[0], "b");
+    ck_assert_slice(m.params[0], "b");
     ck_assert_routes_to("GET", "/a/b/c/e", "/a/b/{y}/e");
-    ck_assert_str_slice(m.params[0], "c");
+    ck_assert_slice(m.params[0], "c");
     ck_assert_routes_to("GET", "/a/b/c/q/f", "/a/b/c/{z}/f");
-    ck_assert_str_slice(m.params[0], "q");
+    ck_assert_slice(m.params[0], "q");
     ck_assert_routes_to("GET", "/a/b/c/q/g", "/a/{rest...}");
     ck_assert_uint_eq(m.nparams, 1);
-    ck_assert_str_slice(m.param_names[0], "rest");
-    ck_assert_str_slice(m.params[0], "b/c/q/g");
+    ck_assert_slice(m.param_names[0], "rest");
+    ck_assert_slice(m.params[0], "b/c/q/g");
 }
 END_TEST
 
@@ -316,7 +310,7 @@ START_TEST(method_decides_across_shapes)
     add("POST", "/users/me");
     add("GET", "/users/{id}");
     ck_assert_routes_to("GET", "/users/me", "/users/{id}");
-    ck_assert_str_slice(m.params[0], "me");
+    ck_assert_slice(m.params[0], "me");
     ck_assert_routes_to("POST", "/users/me", "/users/me");
     ck_assert_uint_eq(m.nparams, 0);
 }
@@ -328,11 +322,11 @@ START_TEST(param_names_belong_to_each_route)
     ck_assert_int_eq(turbo__router_add(r, "PUT", "/u/{user}", handler_b, "put", NULL), TURBO_OK);
     ck_assert_int_eq(lookup("GET", "/u/7"), 200);
     ck_assert_ptr_eq(m.fn, handler_a);
-    ck_assert_str_slice(m.param_names[0], "id");
+    ck_assert_slice(m.param_names[0], "id");
     ck_assert_int_eq(lookup("PUT", "/u/7"), 200);
     ck_assert_ptr_eq(m.fn, handler_b);
-    ck_assert_str_slice(m.param_names[0], "user");
-    ck_assert_str_slice(m.params[0], "7");
+    ck_assert_slice(m.param_names[0], "user");
+    ck_assert_slice(m.params[0], "7");
 }
 END_TEST
 
@@ -400,7 +394,7 @@ START_TEST(head_falls_back_to_get)
     add("GET", "/p/{id}");
     ck_assert_routes_to("HEAD", "/page", "/page");
     ck_assert_routes_to("HEAD", "/p/9", "/p/{id}");
-    ck_assert_str_slice(m.params[0], "9");
+    ck_assert_slice(m.params[0], "9");
 }
 END_TEST
 
@@ -525,8 +519,8 @@ START_TEST(param_count_limit_is_64)
         k += (size_t)snprintf(path + k, sizeof path - k, "/%d", i);
     ck_assert_int_eq(lookup("GET", path), 200);
     ck_assert_uint_eq(m.nparams, 64);
-    ck_assert_str_slice(m.param_names[63], "p63");
-    ck_assert_str_slice(m.params[63], "63");
+    ck_assert_slice(m.param_names[63], "p63");
+    ck_assert_slice(m.params[63], "63");
 
     make_param_pattern(pat, sizeof pat, 65, 0);
     ck_assert_int_eq(turbo__router_add(r, "GET", pat, handler_a, NULL, NULL), TURBO_EPATTERN);
@@ -729,7 +723,7 @@ START_TEST(ten_thousand_routes_are_all_found)
         if (i % 2) {
             char want[16];
             sprintf(want, "v%d", i);
-            ck_assert_str_slice(m.params[0], want);
+            ck_assert_slice(m.params[0], want);
         }
         ck_assert_int_eq(lookup(i % 3 ? "POST" : "GET", buf), 405);
     }
