@@ -13,7 +13,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ======================================================================
@@ -233,6 +232,12 @@ void read_response(client *c, response *r)
     read_response_ex(c, r, 0);
 }
 
+void exchange(client *c, const char *request, response *r)
+{
+    send_str(c, request);
+    read_response(c, r);
+}
+
 size_t read_until_eof(client *c)
 {
     size_t extra = c->len;
@@ -268,18 +273,4 @@ response *response_new(void)
     response *r = malloc(sizeof(*r));
     ck_assert_ptr_nonnull(r);
     return r;
-}
-
-void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-void stop_and_free(turbo_server *s)
-{
-    turbo_server_stop(s);
-    ck_assert_int_eq(turbo_server_wait(s), TURBO_OK);
-    turbo_server_free(s);
 }

@@ -104,6 +104,9 @@ size_t read_head(client *c, char *head, size_t cap, const char *who);
 void read_response_ex(client *c, response *r, int no_body);
 void read_response(client *c, response *r);
 
+/* Sends the raw request bytes, then reads one response (read_response). */
+void exchange(client *c, const char *request, response *r);
+
 /* Reads until the server closes its side; returns the bytes that came
  * before the EOF (0 for a clean close right away). Fails on a timeout or
  * a reset. */
@@ -114,13 +117,5 @@ const char *header(const response *r, const char *name);
 size_t header_count(const response *r, const char *name);
 
 response *response_new(void);
-
-/* Beside the client, what every suite does with its servers and time. */
-
-/* Sleeps ms milliseconds, whatever signals arrive. */
-void sleep_ms(unsigned ms);
-
-/* turbo_server_stop, then a successful turbo_server_wait, then free. */
-void stop_and_free(turbo_server *s);
 
 #endif

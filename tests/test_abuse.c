@@ -34,12 +34,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <turbo/turbo.h>
 
 #include "http_client.h"
+#include "test_support.h"
 
 #define CLIENT_TIMEOUT_S 10
 
@@ -53,13 +53,6 @@ static char big_body[BIG_LEN];
 
 static atomic_int big_calls;    /* GET /big handler calls */
 static atomic_int slow_entered; /* GET /slow handlers that have started */
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static int root_handler(turbo_request *req, turbo_response *res, void *ud)
 {
@@ -86,46 +79,13 @@ static int slow_handler(turbo_request *req, turbo_response *res, void *ud)
     return turbo_response_body(res, "slow\n", 5);
 }
 
-/* ======================================================================
- * Server
- * ==================================================================== */
-
-static turbo_config *new_config(unsigned threads)
-{
-    turbo_config *cfg = turbo_config_new();
-    ck_assert_ptr_nonnull(cfg);
-    ck_assert_int_eq(turbo_config_set_threads(cfg, threads), TURBO_OK);
-    return cfg;
-}
-
-/* A started server with cfg (freed here) and the routes above. */
-static turbo_server *start_server(turbo_config *cfg)
-{
-    turbo_server *s = turbo_server_new(cfg);
-    turbo_config_free(cfg);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(turbo_server_listen(s, "127.0.0.1", 0), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/", root_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/big", big_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/slow", slow_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
-    return s;
-}
-
-/* Polls a counter until it equals want (bound: ms; 10 s by default, for
- * a loaded machine under sanitizers), then asserts it, naming the
- * caller's line. */
-static void assert_stat_at(int line, turbo_server *s, int which, uint64_t want, unsigned ms)
-{
-    uint64_t until = now_ms() + ms;
-    while (turbo_server_stat(s, which) != want && now_ms() < until)
-        sleep_ms(5);
-    ck_assert_msg(turbo_server_stat(s, which) == want, "line %d: stat %d is %llu, want %llu", line,
-                  which, (unsigned long long)turbo_server_stat(s, which), (unsigned long long)want);
-}
-
-#define assert_stat_within(s, which, want, ms) assert_stat_at(__LINE__, s, which, want, ms)
-#define assert_stat(s, which, want) assert_stat_at(__LINE__, s, which, want, 10000)
+/* Every server here has these routes (server_started). */
+static const test_route routes[] = {
+    {"GET", "/", root_handler},
+    {"GET", "/big", big_handler},
+    {"GET", "/slow", slow_handler},
+    {NULL},
+};
 
 /* ======================================================================
  * Client: http_client.h, and this suite's reads on plain descriptors
@@ -341,9 +301,9 @@ typedef struct slow_conn {
 START_TEST(slowloris_connections_time_out_while_a_normal_client_is_served)
 {
     ensure_fd_limit(2 * SLOW_CONNS + 256);
-    turbo_config *cfg = new_config(2);
+    turbo_config *cfg = config_with_threads(2);
     ck_assert_int_eq(turbo_config_set_header_timeout_ms(cfg, SLOW_HEADER_TIMEOUT_MS), TURBO_OK);
-    turbo_server *s = start_server(cfg);
+    turbo_server *s = server_started(cfg, routes);
 
     /* A head that never ends: one byte per connection per second, the
      * first one as soon as the connection is up. */
@@ -464,9 +424,9 @@ END_TEST
  * one timeout, not two. */
 START_TEST(timed_out_client_that_never_closes_counts_once)
 {
-    turbo_config *cfg = new_config(1);
+    turbo_config *cfg = config_with_threads(1);
     ck_assert_int_eq(turbo_config_set_header_timeout_ms(cfg, 200), TURBO_OK);
-    turbo_server *s = start_server(cfg);
+    turbo_server *s = server_started(cfg, routes);
     int fd = connect_to(s, CLIENT_TIMEOUT_S);
     send_str_fd(fd, "GET / HTTP/1.1\r\nHo");
     char buf[512];
@@ -519,9 +479,9 @@ END_TEST
 
 START_TEST(pipelining_client_that_never_reads_is_bounded_then_dropped)
 {
-    turbo_config *cfg = new_config(1);
+    turbo_config *cfg = config_with_threads(1);
     ck_assert_int_eq(turbo_config_set_write_timeout_ms(cfg, WRITE_TIMEOUT_MS), TURBO_OK);
-    turbo_server *s = start_server(cfg);
+    turbo_server *s = server_started(cfg, routes);
 
     /* Warm up: the server's pools, and one /big through a reading client. */
     int warm = connect_to(s, CLIENT_TIMEOUT_S);
@@ -609,9 +569,9 @@ static void assert_refused(int fd)
 
 START_TEST(connections_past_max_are_closed_counted_and_service_goes_on)
 {
-    turbo_config *cfg = new_config(1); /* one thread: the limit is per thread */
+    turbo_config *cfg = config_with_threads(1); /* one thread: the limit is per thread */
     ck_assert_int_eq(turbo_config_set_max_connections(cfg, MAX_CONNS), TURBO_OK);
-    turbo_server *s = start_server(cfg);
+    turbo_server *s = server_started(cfg, routes);
 
     int held[MAX_CONNS];
     for (int i = 0; i < MAX_CONNS; i++) {
@@ -666,7 +626,7 @@ static int count_of(const char *hay, const char *needle)
 
 START_TEST(half_closed_client_gets_its_responses_then_eof)
 {
-    turbo_server *s = start_server(new_config(2));
+    turbo_server *s = server_started(config_with_threads(2), routes);
     static char buf[8192];
 
     /* One request, then SHUT_WR. */
@@ -713,7 +673,7 @@ END_TEST
 
 START_TEST(reset_connections_leak_nothing_and_the_server_survives)
 {
-    turbo_server *s = start_server(new_config(2));
+    turbo_server *s = server_started(config_with_threads(2), routes);
     size_t baseline = count_fds();
 
     /* Half a head, then RST. */

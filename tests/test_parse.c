@@ -14,20 +14,12 @@
 #include <string.h>
 
 #include "parse.h"
+#include "test_support.h" /* ck_assert_slice */
 
 /* A literal and its length, NULs included. */
 #define LIT(s) (s), (sizeof(s) - 1)
 
 #define INCOMPLETE 1 /* outcome: head_scan wants more input */
-
-#define ck_assert_slice(s, lit)                                                                    \
-    do {                                                                                           \
-        turbo_str s_ = (s);                                                                        \
-        const char *l_ = (lit);                                                                    \
-        ck_assert_uint_eq(s_.len, strlen(l_));                                                     \
-        if (s_.len > 0)                                                                            \
-            ck_assert_mem_eq(s_.ptr, l_, s_.len);                                                  \
-    } while (0)
 
 static turbo__limits default_limits(void)
 {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "router.h"
+#include "test_support.h" /* ck_assert_slice */
 
 /* Handlers are never called; they only have to be distinct pointers. */
 static int handler_a(turbo_request *req, turbo_response *res, void *ud)
@@ -62,17 +63,10 @@ static int lookup(const char *method, const char *path)
         ck_assert_str_eq((const char *)m.user_data, pattern);                                   \
     } while (0)
 
-#define ck_assert_str_slice(slice, expected)                                                     \
-    do {                                                                                         \
-        turbo_str s_ = (slice);                                                                  \
-        ck_assert_uint_eq(s_.len, strlen(expected));                                             \
-        ck_assert(memcmp(s_.ptr, expected, s_.len) == 0);                                        \
-    } while (0)
-
 #define ck_assert_405_allow(method, path, expected)                                              \
     do {                                                                                         \
         ck_assert_int_eq(lookup(method, path), 405);                                             \
-        ck_assert_str_slice(m.allow, expected);                                                  \
+        ck_assert_slice(m.allow, expected);                                                  \
     } while (0)
 
 static int releases;
@@ -83,85 +77,192 @@ static void count_release(void *ud)
 }
 
 /* ------------------------------------------------------------------------
- * Exact paths
+ * Lookups: routes added, then what each method and path finds
  * --------------------------------------------------------------------- */
 
-START_TEST(exact_route_matches_with_no_params)
-{
-    add("GET", "/health");
-    ck_assert_routes_to("GET", "/health", "/health");
-    ck_assert_ptr_eq(m.fn, handler_a);
-    ck_assert_uint_eq(m.nparams, 0);
-}
-END_TEST
+/* A lookup and its answer. */
+typedef struct lookup_case {
+    const char *method;
+    const char *path; /* NULL: the slice {NULL, 0} */
+    int status;       /* 200, 404 or 405 */
+    /* 200: the pattern of the route that answers; 405: the Allow list. */
+    const char *answer;
+    /* 200: every parameter as "name=value", in pattern order, separated
+     * by spaces ("" for none). */
+    const char *params;
+} lookup_case;
 
-START_TEST(root_matches_only_root)
-{
-    add("GET", "/");
-    ck_assert_routes_to("GET", "/", "/");
-    ck_assert_int_eq(lookup("GET", "//"), 404);
-    ck_assert_int_eq(lookup("GET", "/a"), 404);
-}
-END_TEST
+#define FOUND(method, path, pattern, params) {method, path, 200, pattern, params}
+#define NOT_FOUND(method, path) {method, path, 404, NULL, NULL}
+#define NOT_ALLOWED(method, path, allow) {method, path, 405, allow, NULL}
 
-START_TEST(trailing_slash_is_significant)
-{
-    add("GET", "/a");
-    add("GET", "/b/");
-    add("GET", "/p/{x}/");
-    ck_assert_routes_to("GET", "/a", "/a");
-    ck_assert_int_eq(lookup("GET", "/a/"), 404);
-    ck_assert_routes_to("GET", "/b/", "/b/");
-    ck_assert_int_eq(lookup("GET", "/b"), 404);
-    ck_assert_routes_to("GET", "/p/1/", "/p/{x}/");
-    ck_assert_int_eq(lookup("GET", "/p/1"), 404);
-}
-END_TEST
+/* Routes ("METHOD /pattern", each added with its pattern as user_data),
+ * then lookups. */
+typedef struct routing_case {
+    const char *name;
+    const char *routes[10];
+    lookup_case lookups[8];
+} routing_case;
 
-START_TEST(literals_compare_byte_exactly)
-{
-    add("GET", "/Caf%C3%A9");
-    add("GET", "/x/{id}/Info");
-    ck_assert_routes_to("GET", "/Caf%C3%A9", "/Caf%C3%A9");
-    ck_assert_int_eq(lookup("GET", "/caf%C3%A9"), 404);
-    ck_assert_int_eq(lookup("GET", "/Caf%c3%a9"), 404);
-    ck_assert_int_eq(lookup("GET", "/Café"), 404);
-    ck_assert_routes_to("GET", "/x/1/Info", "/x/{id}/Info");
-    ck_assert_int_eq(lookup("GET", "/x/1/info"), 404);
-}
-END_TEST
+static const routing_case routing[] = {
+    /* Exact paths */
+    {"exact_route_matches_with_no_params",
+     {"GET /health"},
+     {FOUND("GET", "/health", "/health", "")}},
+    {"root_matches_only_root",
+     {"GET /"},
+     {FOUND("GET", "/", "/", ""), NOT_FOUND("GET", "//"), NOT_FOUND("GET", "/a")}},
+    {"trailing_slash_is_significant",
+     {"GET /a", "GET /b/", "GET /p/{x}/"},
+     {FOUND("GET", "/a", "/a", ""), NOT_FOUND("GET", "/a/"), FOUND("GET", "/b/", "/b/", ""),
+      NOT_FOUND("GET", "/b"), FOUND("GET", "/p/1/", "/p/{x}/", "x=1"), NOT_FOUND("GET", "/p/1")}},
+    {"literals_compare_byte_exactly",
+     {"GET /Caf%C3%A9", "GET /x/{id}/Info"},
+     {FOUND("GET", "/Caf%C3%A9", "/Caf%C3%A9", ""), NOT_FOUND("GET", "/caf%C3%A9"),
+      NOT_FOUND("GET", "/Caf%c3%a9"), NOT_FOUND("GET", "/Caf\xc3\xa9"),
+      FOUND("GET", "/x/1/Info", "/x/{id}/Info", "id=1"), NOT_FOUND("GET", "/x/1/info")}},
+    {"path_not_starting_with_slash_gets_404",
+     {"GET /{rest...}"},
+     {NOT_FOUND("GET", "a"), NOT_FOUND("GET", ""), NOT_FOUND("GET", "*"), NOT_FOUND("GET", NULL)}},
+    {"unknown_path_gets_404",
+     {"GET /users", "GET /users/{id}"},
+     {NOT_FOUND("GET", "/nope"), NOT_FOUND("GET", "/users/1/posts")}},
+    {"empty_router_answers_404", {NULL}, {NOT_FOUND("GET", "/"), NOT_FOUND("GET", "/a/b")}},
 
-START_TEST(path_not_starting_with_slash_gets_404)
-{
-    add("GET", "/{rest...}");
-    ck_assert_int_eq(lookup("GET", "a"), 404);
-    ck_assert_int_eq(lookup("GET", ""), 404);
-    ck_assert_int_eq(lookup("GET", "*"), 404);
-    ck_assert_int_eq(turbo__rtable_match(turbo__router_table(r), s("GET"), (turbo_str){NULL, 0}, &m),
-                     404);
-}
-END_TEST
+    /* Parameters */
+    {"param_never_matches_empty_segment",
+     {"GET /u/{id}", "GET /v/{a}/{b}"},
+     {NOT_FOUND("GET", "/u/"), NOT_FOUND("GET", "/v//x"), NOT_FOUND("GET", "/v/x/"),
+      FOUND("GET", "/v/x/y", "/v/{a}/{b}", "a=x b=y")}},
+    {"param_matches_exactly_one_segment",
+     {"GET /u/{id}"},
+     {NOT_FOUND("GET", "/u/1/2"), NOT_FOUND("GET", "/u")}},
+    {"catch_all_matches_rest_with_slashes",
+     {"GET /static/{path...}"},
+     {FOUND("GET", "/static/a/b/c.css", "/static/{path...}", "path=a/b/c.css"),
+      FOUND("GET", "/static//x/", "/static/{path...}", "path=/x/")}},
+    {"catch_all_matches_empty_rest_but_not_missing_slash",
+     {"GET /static/{p...}"},
+     {FOUND("GET", "/static/", "/static/{p...}", "p="), NOT_FOUND("GET", "/static"),
+      NOT_FOUND("GET", "/staticx")}},
+    {"catch_all_at_root_matches_every_path",
+     {"GET /{all...}"},
+     {FOUND("GET", "/", "/{all...}", "all="), FOUND("GET", "/a/b", "/{all...}", "all=a/b")}},
+    {"params_before_catch_all_are_kept",
+     {"GET /repo/{owner}/{name}/tree/{path...}"},
+     {FOUND("GET", "/repo/me/lib/tree/src/a.c", "/repo/{owner}/{name}/tree/{path...}",
+            "owner=me name=lib path=src/a.c")}},
 
-START_TEST(unknown_path_gets_404)
-{
-    add("GET", "/users");
-    add("GET", "/users/{id}");
-    ck_assert_int_eq(lookup("GET", "/nope"), 404);
-    ck_assert_int_eq(lookup("GET", "/users/1/posts"), 404);
-    ck_assert_ptr_null(m.fn);
-    ck_assert_uint_eq(m.allow.len, 0);
-}
-END_TEST
+    /* Precedence and backtracking */
+    {"literal_beats_param",
+     {"GET /users/{id}", "GET /users/me", "GET /x/{a}/z", "GET /x/y/{b}"},
+     {FOUND("GET", "/users/me", "/users/me", ""),
+      FOUND("GET", "/users/you", "/users/{id}", "id=you"),
+      /* the first segment that differs decides */
+      FOUND("GET", "/x/y/z", "/x/y/{b}", "b=z")}},
+    {"param_beats_catch_all",
+     {"GET /f/{rest...}", "GET /f/{name}"},
+     {FOUND("GET", "/f/a", "/f/{name}", "name=a"),
+      FOUND("GET", "/f/a/b", "/f/{rest...}", "rest=a/b"),
+      FOUND("GET", "/f/", "/f/{rest...}", "rest=")}},
+    {"backtracks_from_partial_literal_to_param",
+     {"GET /a/b/d", "GET /a/b/{x}/e", "GET /a/{y}/c"},
+     {FOUND("GET", "/a/b/c", "/a/{y}/c", "y=b")}},
+    {"backtracks_through_several_levels_to_catch_all",
+     {"GET /a/{x}/c/d", "GET /a/b/{y}/e", "GET /a/b/c/{z}/f", "GET /a/{rest...}"},
+     {FOUND("GET", "/a/b/c/d", "/a/{x}/c/d", "x=b"), FOUND("GET", "/a/b/c/e", "/a/b/{y}/e", "y=c"),
+      FOUND("GET", "/a/b/c/q/f", "/a/b/c/{z}/f", "z=q"),
+      FOUND("GET", "/a/b/c/q/g", "/a/{rest...}", "rest=b/c/q/g")}},
+    {"exact_route_beats_param_route_on_same_path",
+     {"GET /{a}/{b}", "GET /p/q"},
+     {FOUND("GET", "/p/q", "/p/q", ""), FOUND("GET", "/p/r", "/{a}/{b}", "a=p b=r")}},
+    {"method_decides_across_shapes",
+     {"POST /users/me", "GET /users/{id}"},
+     {FOUND("GET", "/users/me", "/users/{id}", "id=me"),
+      FOUND("POST", "/users/me", "/users/me", "")}},
+    {"param_names_belong_to_each_route",
+     {"GET /u/{id}", "PUT /u/{user}"},
+     {FOUND("GET", "/u/7", "/u/{id}", "id=7"), FOUND("PUT", "/u/7", "/u/{user}", "user=7")}},
 
-START_TEST(empty_router_answers_404)
+    /* Methods, 405 and Allow */
+    {"unknown_method_gets_405_with_allow",
+     {"POST /items", "GET /items"},
+     {NOT_ALLOWED("DELETE", "/items", "GET, HEAD, POST")}},
+    {"method_is_case_sensitive", {"GET /a"}, {NOT_ALLOWED("get", "/a", "GET, HEAD")}},
+    {"allow_lists_methods_in_canonical_order",
+     {"PURGE /r/{id}", "OPTIONS /r/{id}", "DELETE /r/{id}", "LINK /r/{id}", "PATCH /r/{id}",
+      "PUT /r/{id}", "POST /r/{id}", "GET /r/{id}"},
+     {NOT_ALLOWED("TRACE", "/r/1", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, LINK, PURGE")}},
+    {"allow_is_union_of_all_routes_matching_path",
+     {"POST /a/b", "GET /a/{x}", "DELETE /{y}/b", "PUT /{z...}",
+      "PATCH /c/{w}" /* matches another path: not listed */},
+     {NOT_ALLOWED("OPTIONS", "/a/b", "GET, HEAD, POST, PUT, DELETE"),
+      NOT_ALLOWED("POST", "/q/b", "PUT, DELETE"), NOT_ALLOWED("GET", "/q/r/s", "PUT")}},
+    {"head_falls_back_to_get",
+     {"GET /page", "GET /p/{id}"},
+     {FOUND("HEAD", "/page", "/page", ""), FOUND("HEAD", "/p/9", "/p/{id}", "id=9")}},
+    /* The literal route has GET, so it answers HEAD before the param
+     * route's explicit HEAD is considered. */
+    {"head_follows_precedence_before_falling_back",
+     {"GET /d/x", "HEAD /d/{id}"},
+     {FOUND("HEAD", "/d/x", "/d/x", ""), FOUND("HEAD", "/d/y", "/d/{id}", "id=y")}},
+    {"head_without_get_gets_405", {"POST /form"}, {NOT_ALLOWED("HEAD", "/form", "POST")}},
+};
+
+/* m's parameters as "name=value name=value" (the format of lookup_case). */
+static void format_params(char *out, size_t size)
 {
-    ck_assert_int_eq(lookup("GET", "/"), 404);
-    ck_assert_int_eq(lookup("GET", "/a/b"), 404);
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < m.nparams && n < size; i++)
+        n += (size_t)snprintf(out + n, size - n, "%s%.*s=%.*s", i > 0 ? " " : "",
+                              (int)m.param_names[i].len, m.param_names[i].ptr,
+                              (int)m.params[i].len, m.params[i].ptr);
+    ck_assert_uint_lt(n, size);
+}
+
+START_TEST(lookup_finds_what_the_case_specifies)
+{
+    const routing_case *k = &routing[_i];
+    for (size_t i = 0; i < sizeof(k->routes) / sizeof(k->routes[0]) && k->routes[i] != NULL; i++) {
+        char method[32];
+        const char *pattern = strchr(k->routes[i], ' ');
+        ck_assert_ptr_nonnull(pattern);
+        snprintf(method, sizeof(method), "%.*s", (int)(pattern - k->routes[i]), k->routes[i]);
+        add(method, pattern + 1);
+    }
+    for (size_t i = 0; i < sizeof(k->lookups) / sizeof(k->lookups[0]) && k->lookups[i].method;
+         i++) {
+        const lookup_case *l = &k->lookups[i];
+        const char *path = l->path != NULL ? l->path : "(NULL)";
+        turbo_str p = l->path != NULL ? s(l->path) : (turbo_str){NULL, 0};
+        int status = turbo__rtable_match(turbo__router_table(r), s(l->method), p, &m);
+        ck_assert_msg(status == l->status, "%s: %s %s: %d, want %d", k->name, l->method, path,
+                      status, l->status);
+        if (status == 200) {
+            char params[512];
+            format_params(params, sizeof(params));
+            ck_assert_msg(strcmp(m.user_data, l->answer) == 0 && m.fn == handler_a,
+                          "%s: %s %s: answered by %s, want %s", k->name, l->method, path,
+                          (const char *)m.user_data, l->answer);
+            ck_assert_msg(strcmp(params, l->params) == 0, "%s: %s %s: params \"%s\", want \"%s\"",
+                          k->name, l->method, path, params, l->params);
+            continue;
+        }
+        /* Nothing to call; an Allow list only with a 405. */
+        const char *allow = status == 405 ? l->answer : "";
+        ck_assert_msg(m.fn == NULL, "%s: %s %s: a handler with %d", k->name, l->method, path,
+                      status);
+        ck_assert_msg(m.allow.len == strlen(allow) &&
+                          (m.allow.len == 0 || memcmp(m.allow.ptr, allow, m.allow.len) == 0),
+                      "%s: %s %s: Allow \"%.*s\", want \"%s\"", k->name, l->method, path,
+                      (int)m.allow.len, m.allow.ptr != NULL ? m.allow.ptr : "", allow);
+    }
 }
 END_TEST
 
 /* ------------------------------------------------------------------------
- * Parameters
+ * Lookups that a table cannot say
  * --------------------------------------------------------------------- */
 
 START_TEST(params_are_extracted_with_names_and_values)
@@ -170,211 +271,13 @@ START_TEST(params_are_extracted_with_names_and_values)
     const char *path = "/users/42/posts/abc%20d";
     ck_assert_routes_to("GET", path, "/users/{uid}/posts/{post_id}");
     ck_assert_uint_eq(m.nparams, 2);
-    ck_assert_str_slice(m.param_names[0], "uid");
-    ck_assert_str_slice(m.param_names[1], "post_id");
-    ck_assert_str_slice(m.params[0], "42");
-    ck_assert_str_slice(m.params[1], "abc%20d");
+    ck_assert_slice(m.param_names[0], "uid");
+    ck_assert_slice(m.param_names[1], "post_id");
+    ck_assert_slice(m.params[0], "42");
+    ck_assert_slice(m.params[1], "abc%20d");
     /* Slices of the looked-up path, not copies. */
     ck_assert_ptr_eq(m.params[0].ptr, path + 7);
     ck_assert_ptr_eq(m.params[1].ptr, path + 16);
-}
-END_TEST
-
-START_TEST(param_never_matches_empty_segment)
-{
-    add("GET", "/u/{id}");
-    add("GET", "/v/{a}/{b}");
-    ck_assert_int_eq(lookup("GET", "/u/"), 404);
-    ck_assert_int_eq(lookup("GET", "/v//x"), 404);
-    ck_assert_int_eq(lookup("GET", "/v/x/"), 404);
-    ck_assert_routes_to("GET", "/v/x/y", "/v/{a}/{b}");
-}
-END_TEST
-
-START_TEST(param_matches_exactly_one_segment)
-{
-    add("GET", "/u/{id}");
-    ck_assert_int_eq(lookup("GET", "/u/1/2"), 404);
-    ck_assert_int_eq(lookup("GET", "/u"), 404);
-}
-END_TEST
-
-START_TEST(catch_all_matches_rest_with_slashes)
-{
-    add("GET", "/static/{path...}");
-    ck_assert_routes_to("GET", "/static/a/b/c.css", "/static/{path...}");
-    ck_assert_uint_eq(m.nparams, 1);
-    ck_assert_str_slice(m.param_names[0], "path");
-    ck_assert_str_slice(m.params[0], "a/b/c.css");
-    ck_assert_routes_to("GET", "/static//x/", "/static/{path...}");
-    ck_assert_str_slice(m.params[0], "/x/");
-}
-END_TEST
-
-START_TEST(catch_all_matches_empty_rest_but_not_missing_slash)
-{
-    add("GET", "/static/{p...}");
-    ck_assert_routes_to("GET", "/static/", "/static/{p...}");
-    ck_assert_uint_eq(m.nparams, 1);
-    ck_assert_uint_eq(m.params[0].len, 0);
-    ck_assert_int_eq(lookup("GET", "/static"), 404);
-    ck_assert_int_eq(lookup("GET", "/staticx"), 404);
-}
-END_TEST
-
-START_TEST(catch_all_at_root_matches_every_path)
-{
-    add("GET", "/{all...}");
-    ck_assert_routes_to("GET", "/", "/{all...}");
-    ck_assert_uint_eq(m.params[0].len, 0);
-    ck_assert_routes_to("GET", "/a/b", "/{all...}");
-    ck_assert_str_slice(m.params[0], "a/b");
-}
-END_TEST
-
-START_TEST(params_before_catch_all_are_kept)
-{
-    add("GET", "/repo/{owner}/{name}/tree/{path...}");
-    ck_assert_routes_to("GET", "/repo/me/lib/tree/src/a.c", "/repo/{owner}/{name}/tree/{path...}");
-    ck_assert_uint_eq(m.nparams, 3);
-    ck_assert_str_slice(m.param_names[2], "path");
-    ck_assert_str_slice(m.params[0], "me");
-    ck_assert_str_slice(m.params[1], "lib");
-    ck_assert_str_slice(m.params[2], "src/a.c");
-}
-END_TEST
-
-/* ------------------------------------------------------------------------
- * Precedence and backtracking
- * --------------------------------------------------------------------- */
-
-START_TEST(literal_beats_param)
-{
-    add("GET", "/users/{id}");
-    add("GET", "/users/me");
-    add("GET", "/x/{a}/z");
-    add("GET", "/x/y/{b}");
-    ck_assert_routes_to("GET", "/users/me", "/users/me");
-    ck_assert_routes_to("GET", "/users/you", "/users/{id}");
-    ck_assert_routes_to("GET", "/x/y/z", "/x/y/{b}"); /* the first segment that differs decides */
-}
-END_TEST
-
-START_TEST(param_beats_catch_all)
-{
-    add("GET", "/f/{rest...}");
-    add("GET", "/f/{name}");
-    ck_assert_routes_to("GET", "/f/a", "/f/{name}");
-    ck_assert_routes_to("GET", "/f/a/b", "/f/{rest...}");
-    ck_assert_routes_to("GET", "/f/", "/f/{rest...}");
-}
-END_TEST
-
-START_TEST(backtracks_from_partial_literal_to_param)
-{
-    add("GET", "/a/b/d");
-    add("GET", "/a/b/{x}/e");
-    add("GET", "/a/{y}/c");
-    ck_assert_routes_to("GET", "/a/b/c", "/a/{y}/c");
-    ck_assert_uint_eq(m.nparams, 1);
-    ck_assert_str_slice(m.param_names[0], "y");
-    ck_assert_str_slice(m.params[0], "b");
-}
-END_TEST
-
-START_TEST(backtracks_through_several_levels_to_catch_all)
-{
-    add("GET", "/a/{x}/c/d");
-    add("GET", "/a/b/{y}/e");
-    add("GET", "/a/b/c/{z}/f");
-    add("GET", "/a/{rest...}");
-    ck_assert_routes_to("GET", "/a/b/c/d", "/a/{x}/c/d");
-    ck_assert_str_slice(m.params[0], "b");
-    ck_assert_routes_to("GET", "/a/b/c/e", "/a/b/{y}/e");
-    ck_assert_str_slice(m.params[0], "c");
-    ck_assert_routes_to("GET", "/a/b/c/q/f", "/a/b/c/{z}/f");
-    ck_assert_str_slice(m.params[0], "q");
-    ck_assert_routes_to("GET", "/a/b/c/q/g", "/a/{rest...}");
-    ck_assert_uint_eq(m.nparams, 1);
-    ck_assert_str_slice(m.param_names[0], "rest");
-    ck_assert_str_slice(m.params[0], "b/c/q/g");
-}
-END_TEST
-
-START_TEST(exact_route_beats_param_route_on_same_path)
-{
-    add("GET", "/{a}/{b}");
-    add("GET", "/p/q");
-    ck_assert_routes_to("GET", "/p/q", "/p/q");
-    ck_assert_uint_eq(m.nparams, 0);
-    ck_assert_routes_to("GET", "/p/r", "/{a}/{b}");
-}
-END_TEST
-
-START_TEST(method_decides_across_shapes)
-{
-    add("POST", "/users/me");
-    add("GET", "/users/{id}");
-    ck_assert_routes_to("GET", "/users/me", "/users/{id}");
-    ck_assert_str_slice(m.params[0], "me");
-    ck_assert_routes_to("POST", "/users/me", "/users/me");
-    ck_assert_uint_eq(m.nparams, 0);
-}
-END_TEST
-
-START_TEST(param_names_belong_to_each_route)
-{
-    ck_assert_int_eq(turbo__router_add(r, "GET", "/u/{id}", handler_a, "get", NULL), TURBO_OK);
-    ck_assert_int_eq(turbo__router_add(r, "PUT", "/u/{user}", handler_b, "put", NULL), TURBO_OK);
-    ck_assert_int_eq(lookup("GET", "/u/7"), 200);
-    ck_assert_ptr_eq(m.fn, handler_a);
-    ck_assert_str_slice(m.param_names[0], "id");
-    ck_assert_int_eq(lookup("PUT", "/u/7"), 200);
-    ck_assert_ptr_eq(m.fn, handler_b);
-    ck_assert_str_slice(m.param_names[0], "user");
-    ck_assert_str_slice(m.params[0], "7");
-}
-END_TEST
-
-/* ------------------------------------------------------------------------
- * Methods, 405 and Allow
- * --------------------------------------------------------------------- */
-
-START_TEST(unknown_method_gets_405_with_allow)
-{
-    add("POST", "/items");
-    add("GET", "/items");
-    ck_assert_405_allow("DELETE", "/items", "GET, HEAD, POST");
-    ck_assert_ptr_null(m.fn);
-}
-END_TEST
-
-START_TEST(method_is_case_sensitive)
-{
-    add("GET", "/a");
-    ck_assert_405_allow("get", "/a", "GET, HEAD");
-}
-END_TEST
-
-START_TEST(allow_lists_methods_in_canonical_order)
-{
-    const char *methods[] = {"PURGE", "OPTIONS", "DELETE", "LINK", "PATCH", "PUT", "POST", "GET"};
-    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
-        add(methods[i], "/r/{id}");
-    ck_assert_405_allow("TRACE", "/r/1", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, LINK, PURGE");
-}
-END_TEST
-
-START_TEST(allow_is_union_of_all_routes_matching_path)
-{
-    add("POST", "/a/b");
-    add("GET", "/a/{x}");
-    add("DELETE", "/{y}/b");
-    add("PUT", "/{z...}");
-    add("PATCH", "/c/{w}"); /* matches another path: not listed */
-    ck_assert_405_allow("OPTIONS", "/a/b", "GET, HEAD, POST, PUT, DELETE");
-    ck_assert_405_allow("POST", "/q/b", "PUT, DELETE");
-    ck_assert_405_allow("GET", "/q/r/s", "PUT");
 }
 END_TEST
 
@@ -394,16 +297,7 @@ START_TEST(allow_union_longer_than_buffer_lists_every_method)
 }
 END_TEST
 
-START_TEST(head_falls_back_to_get)
-{
-    add("GET", "/page");
-    add("GET", "/p/{id}");
-    ck_assert_routes_to("HEAD", "/page", "/page");
-    ck_assert_routes_to("HEAD", "/p/9", "/p/{id}");
-    ck_assert_str_slice(m.params[0], "9");
-}
-END_TEST
-
+/* Two handlers on one pattern: told apart by fn. */
 START_TEST(explicit_head_route_wins_over_get)
 {
     ck_assert_int_eq(turbo__router_add(r, "GET", "/page", handler_a, NULL, NULL), TURBO_OK);
@@ -412,24 +306,6 @@ START_TEST(explicit_head_route_wins_over_get)
     ck_assert_ptr_eq(m.fn, handler_b);
     ck_assert_int_eq(lookup("GET", "/page"), 200);
     ck_assert_ptr_eq(m.fn, handler_a);
-}
-END_TEST
-
-START_TEST(head_follows_precedence_before_falling_back)
-{
-    /* The literal route has GET, so it answers HEAD before the param
-     * route's explicit HEAD is considered. */
-    add("GET", "/d/x");
-    add("HEAD", "/d/{id}");
-    ck_assert_routes_to("HEAD", "/d/x", "/d/x");
-    ck_assert_routes_to("HEAD", "/d/y", "/d/{id}");
-}
-END_TEST
-
-START_TEST(head_without_get_gets_405)
-{
-    add("POST", "/form");
-    ck_assert_405_allow("HEAD", "/form", "POST");
 }
 END_TEST
 
@@ -525,8 +401,8 @@ START_TEST(param_count_limit_is_64)
         k += (size_t)snprintf(path + k, sizeof path - k, "/%d", i);
     ck_assert_int_eq(lookup("GET", path), 200);
     ck_assert_uint_eq(m.nparams, 64);
-    ck_assert_str_slice(m.param_names[63], "p63");
-    ck_assert_str_slice(m.params[63], "63");
+    ck_assert_slice(m.param_names[63], "p63");
+    ck_assert_slice(m.params[63], "63");
 
     make_param_pattern(pat, sizeof pat, 65, 0);
     ck_assert_int_eq(turbo__router_add(r, "GET", pat, handler_a, NULL, NULL), TURBO_EPATTERN);
@@ -729,7 +605,7 @@ START_TEST(ten_thousand_routes_are_all_found)
         if (i % 2) {
             char want[16];
             sprintf(want, "v%d", i);
-            ck_assert_str_slice(m.params[0], want);
+            ck_assert_slice(m.params[0], want);
         }
         ck_assert_int_eq(lookup(i % 3 ? "POST" : "GET", buf), 405);
     }
@@ -744,39 +620,11 @@ static Suite *router_suite(void)
     TCase *tc = tcase_create("router");
     tcase_add_checked_fixture(tc, setup, teardown);
 
-    tcase_add_test(tc, exact_route_matches_with_no_params);
-    tcase_add_test(tc, root_matches_only_root);
-    tcase_add_test(tc, trailing_slash_is_significant);
-    tcase_add_test(tc, literals_compare_byte_exactly);
-    tcase_add_test(tc, path_not_starting_with_slash_gets_404);
-    tcase_add_test(tc, unknown_path_gets_404);
-    tcase_add_test(tc, empty_router_answers_404);
-
+    tcase_add_loop_test(tc, lookup_finds_what_the_case_specifies, 0,
+                        (int)(sizeof(routing) / sizeof(routing[0])));
     tcase_add_test(tc, params_are_extracted_with_names_and_values);
-    tcase_add_test(tc, param_never_matches_empty_segment);
-    tcase_add_test(tc, param_matches_exactly_one_segment);
-    tcase_add_test(tc, catch_all_matches_rest_with_slashes);
-    tcase_add_test(tc, catch_all_matches_empty_rest_but_not_missing_slash);
-    tcase_add_test(tc, catch_all_at_root_matches_every_path);
-    tcase_add_test(tc, params_before_catch_all_are_kept);
-
-    tcase_add_test(tc, literal_beats_param);
-    tcase_add_test(tc, param_beats_catch_all);
-    tcase_add_test(tc, backtracks_from_partial_literal_to_param);
-    tcase_add_test(tc, backtracks_through_several_levels_to_catch_all);
-    tcase_add_test(tc, exact_route_beats_param_route_on_same_path);
-    tcase_add_test(tc, method_decides_across_shapes);
-    tcase_add_test(tc, param_names_belong_to_each_route);
-
-    tcase_add_test(tc, unknown_method_gets_405_with_allow);
-    tcase_add_test(tc, method_is_case_sensitive);
-    tcase_add_test(tc, allow_lists_methods_in_canonical_order);
-    tcase_add_test(tc, allow_is_union_of_all_routes_matching_path);
     tcase_add_test(tc, allow_union_longer_than_buffer_lists_every_method);
-    tcase_add_test(tc, head_falls_back_to_get);
     tcase_add_test(tc, explicit_head_route_wins_over_get);
-    tcase_add_test(tc, head_follows_precedence_before_falling_back);
-    tcase_add_test(tc, head_without_get_gets_405);
 
     tcase_add_test(tc, invalid_method_is_einval);
     tcase_add_test(tc, null_pattern_or_handler_is_einval);

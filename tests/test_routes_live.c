@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <turbo/turbo.h>
 
 #include "http_client.h"
+#include "test_support.h"
 
 /* ---- GET on the shared client (http_client.h) ------------------------- */
 
@@ -44,18 +44,6 @@ static int client_get(client *c, const char *path, int *status, char *body, size
     body[blen] = '\0';
     client_consume(c, (size_t)head + blen);
     return 0;
-}
-
-static turbo_server *start(unsigned threads)
-{
-    turbo_config *cfg = turbo_config_new();
-    ck_assert_ptr_nonnull(cfg);
-    ck_assert_int_eq(turbo_config_set_threads(cfg, threads), TURBO_OK);
-    turbo_server *s = turbo_server_new(cfg);
-    turbo_config_free(cfg);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(turbo_server_listen(s, "127.0.0.1", 0), TURBO_OK);
-    return s;
 }
 
 static void get_ok(int port, const char *path, int want_status, const char *want_body)
@@ -123,7 +111,7 @@ static void wait_releases(long want)
 {
     /* Releases after the last write come from the I/O threads' sweep. */
     for (int i = 0; i < 400 && atomic_load(&releases) < want; i++)
-        usleep(10 * 1000);
+        sleep_ms(10);
     ck_assert_int_eq(atomic_load(&releases), want);
 }
 
@@ -139,7 +127,7 @@ static void reset_counters(void)
 START_TEST(route_added_while_serving_is_answered)
 {
     reset_counters();
-    turbo_server *s = start(2);
+    turbo_server *s = server_listening(config_with_threads(2));
     ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
     int port = turbo_server_port(s);
     get_ok(port, "/late/7", 404, NULL);
@@ -161,7 +149,7 @@ END_TEST
 START_TEST(route_removed_while_serving_is_404_and_released_once)
 {
     reset_counters();
-    turbo_server *s = start(2);
+    turbo_server *s = server_listening(config_with_threads(2));
     ck_assert_int_eq(turbo_route_add_full(s, "GET", "/gone", text_handler, data_new(1, "gone"),
                                           data_release),
                      TURBO_OK);
@@ -188,7 +176,7 @@ static int self_removing_handler(turbo_request *req, turbo_response *res, void *
     (void)req;
     route_data *d = ud;
     int rc = turbo_route_remove(self_server, "GET", "/self");
-    usleep(50 * 1000); /* give a reclaimer every chance to run too early */
+    sleep_ms(50); /* give a reclaimer every chance to run too early */
     if (rc != TURBO_OK || atomic_load(&d->magic) != ALIVE) {
         turbo_response_status(res, 500);
         return turbo_response_body(res, "broken", 6);
@@ -199,7 +187,7 @@ static int self_removing_handler(turbo_request *req, turbo_response *res, void *
 START_TEST(handler_removing_its_own_route_finishes_normally)
 {
     reset_counters();
-    turbo_server *s = start(2);
+    turbo_server *s = server_listening(config_with_threads(2));
     self_server = s;
     ck_assert_int_eq(turbo_route_add_full(s, "GET", "/self", self_removing_handler,
                                           data_new(1, "still here"), data_release),
@@ -222,7 +210,7 @@ static int slow_handler(turbo_request *req, turbo_response *res, void *ud)
     route_data *d = ud;
     atomic_store(&slow_entered, 1);
     while (!atomic_load(&slow_may_finish))
-        usleep(1000);
+        sleep_ms(1);
     if (atomic_load(&d->magic) != ALIVE || atomic_load(&releases) != 0) {
         turbo_response_status(res, 500);
         return turbo_response_body(res, "released early", 14);
@@ -255,7 +243,7 @@ START_TEST(release_waits_for_a_handler_still_running)
     reset_counters();
     atomic_store(&slow_entered, 0);
     atomic_store(&slow_may_finish, 0);
-    turbo_server *s = start(2);
+    turbo_server *s = server_listening(config_with_threads(2));
     ck_assert_int_eq(turbo_route_add_full(s, "GET", "/slow", slow_handler, data_new(1, "done"),
                                           data_release),
                      TURBO_OK);
@@ -264,7 +252,7 @@ START_TEST(release_waits_for_a_handler_still_running)
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, get_thread, &job), 0);
     while (!atomic_load(&slow_entered))
-        usleep(1000);
+        sleep_ms(1);
     /* Removed from a non-I/O thread while its handler runs; the writer
      * churns more routes so that reclamation is attempted many times. */
     ck_assert_int_eq(turbo_route_remove(s, "GET", "/slow"), TURBO_OK);
@@ -299,7 +287,7 @@ static int writing_handler(turbo_request *req, turbo_response *res, void *ud)
         if (turbo_route_add(writer_server, "GET", "/from-handler", text_handler, NULL) != TURBO_OK ||
             turbo_route_remove(writer_server, "GET", "/from-handler") != TURBO_OK)
             return TURBO_EHANDLER;
-        usleep(10 * 1000);
+        sleep_ms(10);
     }
     return turbo_response_body(res, "wrote", 5);
 }
@@ -308,7 +296,7 @@ START_TEST(writer_never_waits_for_a_handler_that_writes_or_blocks)
 {
     reset_counters();
     atomic_store(&writing_handler_running, 0);
-    turbo_server *s = start(2);
+    turbo_server *s = server_listening(config_with_threads(2));
     writer_server = s;
     ck_assert_int_eq(turbo_route_add(s, "GET", "/write", writing_handler, NULL), TURBO_OK);
     ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
@@ -316,7 +304,7 @@ START_TEST(writer_never_waits_for_a_handler_that_writes_or_blocks)
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, get_thread, &job), 0);
     while (!atomic_load(&writing_handler_running))
-        usleep(1000);
+        sleep_ms(1);
     /* Many changes while the handler's section is open: a writer that
      * waited for readers here would wait for this handler, which may be
      * waiting for a lock the writer's caller holds. */
@@ -427,7 +415,7 @@ static void *stress_writer(void *arg)
         present[param][k] = !present[param][k];
         /* Spread the changes over about a second of load. */
         if (op % 8 == 0)
-            usleep(2000);
+            sleep_ms(2);
     }
     atomic_store(&st->writer_done, 1);
     return NULL;
@@ -439,7 +427,7 @@ START_TEST(routes_churn_under_load_without_wrong_answers)
     stress st;
     memset(&st, 0, sizeof(st));
     pthread_mutex_init(&st.bad_lock, NULL);
-    st.s = start(2);
+    st.s = server_listening(config_with_threads(2));
     ck_assert_int_eq(turbo_server_start(st.s), TURBO_OK);
     st.port = turbo_server_port(st.s);
 

@@ -39,6 +39,7 @@
 #include <turbo/turbo.h>
 
 #include "http_client.h"
+#include "test_support.h"
 
 #define CLIENT_TIMEOUT_S 10
 
@@ -482,9 +483,7 @@ static void build_limit_cases(void)
 
 static turbo_server *start_server(int which)
 {
-    turbo_config *cfg = turbo_config_new();
-    ck_assert_ptr_nonnull(cfg);
-    ck_assert_int_eq(turbo_config_set_threads(cfg, 2), TURBO_OK);
+    turbo_config *cfg = config_with_threads(2);
     if (which == CFG_SMALL) {
         ck_assert_int_eq(turbo_config_set_max_uri_bytes(cfg, LIM_URI), TURBO_OK);
         ck_assert_int_eq(turbo_config_set_max_header_bytes(cfg, LIM_HEAD), TURBO_OK);
@@ -494,26 +493,13 @@ static turbo_server *start_server(int which)
     }
     ck_assert_int_eq(turbo_config_set_max_headers(cfg, LIM_FIELDS), TURBO_OK);
     ck_assert_int_eq(turbo_config_set_max_body_bytes(cfg, LIM_BODY), TURBO_OK);
-    turbo_server *s = turbo_server_new(cfg);
-    turbo_config_free(cfg);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(turbo_server_listen(s, "127.0.0.1", 0), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/", root_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "POST", "/echo", echo_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_route_add(s, "GET", "/show/{rest...}", show_handler, NULL), TURBO_OK);
-    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
-    return s;
-}
-
-/* Counters are bumped on the server's threads, perhaps just after the
- * client saw the bytes: poll (10 s at most: a loaded machine under
- * sanitizers), then assert. */
-static void assert_stat(const char *name, turbo_server *s, int which, uint64_t want)
-{
-    for (int i = 0; i < 2000 && turbo_server_stat(s, which) != want; i++)
-        sleep_ms(5);
-    ck_assert_msg(turbo_server_stat(s, which) == want, "%s: stat %d is %llu, want %llu", name,
-                  which, (unsigned long long)turbo_server_stat(s, which), (unsigned long long)want);
+    static const test_route routes[] = {
+        {"GET", "/", root_handler},
+        {"POST", "/echo", echo_handler},
+        {"GET", "/show/{rest...}", show_handler},
+        {NULL},
+    };
+    return server_started(cfg, routes);
 }
 
 static const char *reason_of(int status)
@@ -628,11 +614,11 @@ START_TEST(raw_request_gets_its_exact_answer)
     ck_assert_msg(atomic_load(&handler_calls) == handled, "%s: %d handler calls, want %d", name,
                   atomic_load(&handler_calls), handled);
     int rejected = (k->flags & F_CLOSES) && k->status >= 400;
-    assert_stat(name, s, TURBO_STAT_BAD_REQUESTS, rejected ? 1 : 0);
+    assert_case_stat(name, s, TURBO_STAT_BAD_REQUESTS, rejected ? 1 : 0);
 
     expect_new_connection_served(name, s);
     ck_assert_int_eq(atomic_load(&handler_calls), handled + 1);
-    assert_stat(name, s, TURBO_STAT_CONNECTIONS_OPEN, 0);
+    assert_case_stat(name, s, TURBO_STAT_CONNECTIONS_OPEN, 0);
     stop_and_free(s);
 }
 END_TEST
