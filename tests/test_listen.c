@@ -18,6 +18,7 @@
 #include <turbo/turbo.h>
 
 #include "http_client.h"
+#include "test_support.h"
 
 static int hello(turbo_request *req, turbo_response *res, void *ud)
 {
