@@ -48,9 +48,10 @@ extern "C" {
  *  positive count on success, and one of the negative codes on failure. */
 enum turbo_result {
     TURBO_OK = 0,
-    /** Reserved handler result: the response will be completed later,
-     *  possibly from another thread. Not implemented yet: a handler that
-     *  returns it is answered with 500. */
+    /** Handler result: the response will be finished later, maybe from
+     *  another thread, through the handle turbo_defer() returned (see
+     *  "Waiting without blocking"). Without a turbo_defer() call first, a
+     *  handler that returns it is answered with 500. */
     TURBO_DEFER = 1,
     TURBO_EINVAL = -1,   /**< an argument is invalid (NULL, out of range, bad characters) */
     TURBO_ENOMEM = -2,   /**< out of memory */
@@ -88,11 +89,21 @@ typedef struct turbo_config turbo_config;
 typedef struct turbo_server turbo_server;
 typedef struct turbo_request turbo_request;
 typedef struct turbo_response turbo_response;
+/** A request whose response is finished later (turbo_defer()). */
+typedef struct turbo_deferred turbo_deferred;
+/** An I/O thread's event loop, for work on that thread (turbo_request_loop()). */
+typedef struct turbo_loop turbo_loop;
+/** A file descriptor watched by a loop (turbo_loop_watch()). */
+typedef struct turbo_watch turbo_watch;
+/** A one-shot timer on a loop (turbo_loop_timer()). */
+typedef struct turbo_timer turbo_timer;
 
-/** A request handler. Called on an I/O thread with the parsed request and
- *  an empty 200 response. Return TURBO_OK to send the response as built;
- *  any other value makes the server answer 500 for this request only
- *  (the connection stays usable). TURBO_DEFER is reserved (500 for now). */
+/** A request handler. Called on an I/O thread (or, for a route added with
+ *  TURBO_ROUTE_BLOCKING, on a blocking-pool thread) with the parsed request
+ *  and an empty 200 response. Return TURBO_OK to send the response as
+ *  built; TURBO_DEFER after turbo_defer() to finish it later; any other
+ *  value makes the server answer 500 for this request only (the
+ *  connection stays usable). */
 typedef int (*turbo_handler)(turbo_request *req, turbo_response *res, void *user_data);
 
 /** Called exactly once when a route's user_data is no longer reachable by
@@ -153,6 +164,24 @@ TURBO_API int turbo_config_set_write_timeout_ms(turbo_config *cfg, unsigned ms);
 /** Most open connections per I/O thread (default 16384, range 1..1048576).
  *  Beyond it new connections are accepted and closed at once. */
 TURBO_API int turbo_config_set_max_connections(turbo_config *cfg, unsigned per_thread);
+/** Threads of the blocking pool that runs TURBO_ROUTE_BLOCKING routes'
+ *  handlers (default 16, range 1..1024). Started with the first such
+ *  route; a server without one starts none. */
+TURBO_API int turbo_config_set_blocking_threads(turbo_config *cfg, unsigned n);
+/** Requests waiting for a blocking-pool thread, at most (default 1024,
+ *  range 1..1048576). Beyond it a blocking route answers 503 with
+ *  "Retry-After: 1" at once: the I/O thread never waits for the pool. */
+TURBO_API int turbo_config_set_blocking_queue(turbo_config *cfg, unsigned max);
+/** Longest a deferred request (turbo_defer(), or a blocking route's, from
+ *  the moment it was queued) may take (default 30000 ms, range
+ *  10..86400000). Past it the client gets 504 and the connection is
+ *  closed; the holder's cancel callback runs. */
+TURBO_API int turbo_config_set_deferred_timeout_ms(turbo_config *cfg, unsigned ms);
+/** How long a graceful stop waits for deferred requests still in flight
+ *  (default 10000 ms, range 0..86400000). Then their clients get 503 and
+ *  the holders are cancelled; turbo_server_wait() still returns only once
+ *  every holder has called turbo_deferred_finish(). */
+TURBO_API int turbo_config_set_stop_grace_ms(turbo_config *cfg, unsigned ms);
 /** listen() backlog (default 1024, range 1..65535). */
 TURBO_API int turbo_config_set_backlog(turbo_config *cfg, int backlog);
 /** When on (default off), turbo_server_listen() refuses a port that
@@ -250,6 +279,26 @@ TURBO_API int turbo_route_add(turbo_server *s, const char *method, const char *p
 TURBO_API int turbo_route_add_full(turbo_server *s, const char *method, const char *pattern,
                                    turbo_handler fn, void *user_data,
                                    turbo_release_fn release);
+
+/** Route flags for turbo_route_add_opts(). */
+enum turbo_route_flags {
+    /** The handler may block (a blocking database driver, file I/O, a
+     *  slow computation): it runs on the server's blocking pool
+     *  (turbo_config_set_blocking_threads), never on an I/O thread, which
+     *  goes on serving other connections meanwhile. The pool's queue is
+     *  bounded (turbo_config_set_blocking_queue): a request that finds it
+     *  full is answered 503 with Retry-After at once. Inside the handler
+     *  the request and response are the handler's as usual; it may also
+     *  turbo_defer() them and finish later. */
+    TURBO_ROUTE_BLOCKING = 1u << 0
+};
+
+/** As turbo_route_add_full(), with flags (TURBO_ROUTE_BLOCKING; 0 is
+ *  turbo_route_add_full()). Unknown flags: TURBO_EINVAL (release is then
+ *  called, as for any failed add). */
+TURBO_API int turbo_route_add_opts(turbo_server *s, const char *method, const char *pattern,
+                                   turbo_handler fn, void *user_data,
+                                   turbo_release_fn release, unsigned flags);
 
 /** Removes the route with this method and pattern (parameter names
  *  aside). TURBO_ENOENT when there is none, TURBO_EPATTERN / TURBO_EINVAL
@@ -434,6 +483,109 @@ TURBO_API int turbo_response_append(turbo_response *res, const void *data, size_
  *  which is gone before the bytes are written. Replaces any earlier body. */
 TURBO_API int turbo_response_body_ref(turbo_response *res, const void *data, size_t len,
                                       turbo_free_fn free_fn, void *ctx);
+
+/* ------------------------------------------------------------------------
+ * Waiting without blocking
+ *
+ * A handler that must wait (a database, an upstream, a timer) defers its
+ * response instead of blocking its I/O thread, which goes on serving its
+ * other connections:
+ *
+ *     turbo_deferred *d = turbo_defer(req, res);
+ *     ... start the work; keep d ...
+ *     return TURBO_DEFER;
+ *
+ * and later, from any thread, builds the response through
+ * turbo_deferred_response(d) and calls turbo_deferred_finish(d).
+ *
+ * Ownership: from turbo_defer() until turbo_deferred_finish(), req and res
+ * belong to the holder of d, one thread at a time. Everything the handler
+ * saw of the request (method, path, headers, parameters, body, remote
+ * address, turbo_request_alloc() memory) stays valid until finish. Memory
+ * the holder asks for (turbo_request_alloc, response headers and bodies)
+ * belongs to this request alone, never to the I/O thread's arena, so the
+ * holder and the I/O thread never race.
+ *
+ * Order: pipelined requests behind a deferred one are parsed and may run,
+ * but their answers leave in request order.
+ *
+ * Cancellation: if the client leaves, the deferred timeout passes (504)
+ * or a graceful stop's grace period ends (503) first, the cancel callback
+ * (turbo_deferred_on_cancel) runs once, on the owning I/O thread. The
+ * holder must still call turbo_deferred_finish(), which then only frees.
+ *
+ * Stop: a graceful stop waits for deferred requests up to its grace
+ * period, then cancels them; turbo_server_wait() returns once every
+ * handle has been finished, so a holder may call turbo_deferred_finish()
+ * (and use req/res) until then, never after turbo_server_free().
+ * --------------------------------------------------------------------- */
+
+/** Defers the response of the request a handler is serving. Call from the
+ *  handler (I/O thread or blocking pool), then return TURBO_DEFER. Calling
+ *  it again for the same request returns the same handle. NULL when out of
+ *  memory (answer at once, or return an error: 500). */
+TURBO_API turbo_deferred *turbo_defer(turbo_request *req, turbo_response *res);
+/** Sends the response built in turbo_deferred_response(d) (status,
+ *  headers, body, as in a handler; a response marked invalid by a refused
+ *  header is a 500) and releases d: d, its request and its response are
+ *  gone when this returns. Exactly once per handle. Any thread, also the
+ *  owning I/O thread (a watch or timer callback, or the handler itself
+ *  before it returns: then the answer goes out as an inline one would).
+ *  After a cancellation it only frees. TURBO_OK, or TURBO_EINVAL for
+ *  NULL. */
+TURBO_API int turbo_deferred_finish(turbo_deferred *d);
+/** Sets the callback run once, on the owning I/O thread, if the request is
+ *  cancelled before turbo_deferred_finish() (client gone, deferred timeout,
+ *  stop); NULL removes it. Set it before handing d to another thread, or
+ *  accept that a cancellation before it is set goes unnoticed (finish
+ *  works either way). The callback must not call turbo_deferred_finish()
+ *  synchronously unless it is the holder's own thread. */
+TURBO_API void turbo_deferred_on_cancel(turbo_deferred *d,
+                                        void (*cb)(turbo_deferred *d, void *ud), void *ud);
+/** 1 once the request was cancelled (its answer will never be sent), else
+ *  0. Any thread; a hint for a holder that polls. */
+TURBO_API int turbo_deferred_cancelled(const turbo_deferred *d);
+/** The deferred request and response, for the holder until finish. */
+TURBO_API turbo_request *turbo_deferred_request(turbo_deferred *d);
+TURBO_API turbo_response *turbo_deferred_response(turbo_deferred *d);
+
+/** The loop of the I/O thread that owns the request: for non-blocking
+ *  I/O on that thread (turbo_loop_watch, turbo_loop_timer) and for posting
+ *  work to it from other threads. Valid until turbo_server_wait()
+ *  returns. */
+TURBO_API turbo_loop *turbo_request_loop(const turbo_request *req);
+/** Runs fn(ud) on the loop's thread, soon, in post order among one
+ *  thread's posts. Any thread. Many posts between two loop iterations
+ *  cost one wake-up. TURBO_OK, TURBO_EINVAL (NULL), TURBO_ENOMEM,
+ *  TURBO_ESTATE (the server has stopped: fn is not called). */
+TURBO_API int turbo_loop_post(turbo_loop *l, void (*fn)(void *ud), void *ud);
+
+/** Readiness events for turbo_loop_watch(). */
+enum turbo_watch_events { TURBO_READ = 1u << 0, TURBO_WRITE = 1u << 1 };
+
+/** Watches fd (non-blocking; the caller keeps owning it) for events
+ *  (TURBO_READ | TURBO_WRITE, or 0 for none yet): cb(w, revents, ud) runs
+ *  on the loop's thread while fd is ready, until turbo_watch_free().
+ *  Call on the loop's thread only (a handler, a callback). NULL on error,
+ *  with errno: EINVAL (bad argument), EPERM (another thread), ENOMEM. */
+TURBO_API turbo_watch *turbo_loop_watch(turbo_loop *l, int fd, unsigned events,
+                                        void (*cb)(turbo_watch *w, unsigned revents,
+                                                   void *ud),
+                                        void *ud);
+/** Changes what w waits for (0: nothing, until set again). Loop's thread
+ *  only. TURBO_OK, TURBO_EINVAL, TURBO_ESYS. */
+TURBO_API int turbo_watch_set(turbo_watch *w, unsigned events);
+/** Stops watching and frees w (also from inside its own callback). Loop's
+ *  thread only; NULL is allowed. Before the fd is closed. */
+TURBO_API void turbo_watch_free(turbo_watch *w);
+/** Calls cb(ud) once on the loop's thread after ms milliseconds; the timer
+ *  is freed after cb returns. Loop's thread only. NULL on error, errno as
+ *  turbo_loop_watch(). */
+TURBO_API turbo_timer *turbo_loop_timer(turbo_loop *l, uint64_t ms, void (*cb)(void *ud),
+                                        void *ud);
+/** Cancels a timer that has not fired yet, and frees it. Not after its
+ *  callback ran (it is gone then). Loop's thread only; NULL allowed. */
+TURBO_API void turbo_timer_cancel(turbo_timer *t);
 
 #ifdef __cplusplus
 }
