@@ -20,6 +20,10 @@ void turbo__config_defaults(turbo_config *cfg)
     cfg->write_timeout_ms = 30000;
     cfg->max_connections = 16384;
     cfg->backlog = 1024;
+    cfg->blocking_threads = 16;
+    cfg->blocking_queue = 1024;
+    cfg->deferred_timeout_ms = 30000;
+    cfg->stop_grace_ms = 10000;
 }
 
 turbo_config *turbo_config_new(void)
@@ -44,6 +48,46 @@ int turbo_config_set_threads(turbo_config *cfg, unsigned threads)
     if (threads > 1024)
         return TURBO_ERANGE;
     cfg->threads = threads;
+    return TURBO_OK;
+}
+
+int turbo_config_set_blocking_threads(turbo_config *cfg, unsigned n)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (n < 1 || n > 1024)
+        return TURBO_ERANGE;
+    cfg->blocking_threads = n;
+    return TURBO_OK;
+}
+
+int turbo_config_set_blocking_queue(turbo_config *cfg, unsigned max)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (max < 1 || max > 1048576)
+        return TURBO_ERANGE;
+    cfg->blocking_queue = max;
+    return TURBO_OK;
+}
+
+int turbo_config_set_deferred_timeout_ms(turbo_config *cfg, unsigned ms)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (ms < 10 || ms > 86400000)
+        return TURBO_ERANGE;
+    cfg->deferred_timeout_ms = ms;
+    return TURBO_OK;
+}
+
+int turbo_config_set_stop_grace_ms(turbo_config *cfg, unsigned ms)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (ms > 86400000)
+        return TURBO_ERANGE;
+    cfg->stop_grace_ms = ms;
     return TURBO_OK;
 }
 

@@ -28,6 +28,10 @@ struct turbo_config {
     unsigned max_connections;
     int backlog;
     int exclusive_port; /* refuse a port another socket holds */
+    unsigned blocking_threads;
+    unsigned blocking_queue;
+    unsigned deferred_timeout_ms;
+    unsigned stop_grace_ms;
 };
 
 void turbo__config_defaults(turbo_config *cfg);

@@ -53,6 +53,20 @@ enum phase {
 
 enum body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
 
+/* One answer in a connection's queue behind a deferred request: that
+ * deferred request itself (d), or the bytes of a later answer. */
+typedef struct parked {
+    struct parked *next;
+    turbo_deferred *d;
+    size_t len;
+    char bytes[];
+} parked;
+
+/* Pipelined answers that may wait behind deferred requests, at most; then
+ * the connection stops parsing until the first deferred one is sent. */
+#define MAX_PARKED 32
+#define MAX_PARKED_BYTES (1024 * 1024)
+
 typedef struct out_ref {
     size_t at; /* offset in out where this body goes */
     const char *ptr;
@@ -73,6 +87,7 @@ struct turbo__conn {
     unsigned continue_sent : 1; /* 100 Continue already queued */
     unsigned in_pooled : 1, out_pooled : 1;
     unsigned used : 1;          /* a byte was ever read from it */
+    unsigned in_moved : 1;      /* a deferred request took the read buffer */
     uint8_t nrefs;
     uint64_t deadline;
     struct event ev;
@@ -89,6 +104,12 @@ struct turbo__conn {
     char *out;
     size_t out_len, out_cap, out_sent;
     out_ref *refs; /* MAX_REFS slots, allocated on first use */
+
+    /* Answers that wait for a deferred request ahead of them, in request
+     * order: the first is always a deferred request not yet sent. */
+    parked *park_head, *park_tail;
+    unsigned nparked;
+    size_t parked_bytes;
 
     union {
         struct sockaddr sa;
@@ -221,14 +242,15 @@ static char *out_reserve(turbo__conn *c, size_t need)
 /* ---- responses ------------------------------------------------------- */
 
 /*
- * Appends the response in t->res to the output: head, then the body
- * (copied, or referenced when the handler gave one and a slot is free).
- * Returns -1 when out of memory (the connection is then dropped).
+ * Appends res to the output: head, then the body (copied, or referenced
+ * when the handler gave one and a slot is free; copied when the answer
+ * will be parked, as refs are placed by offset in c->out). Returns -1 when
+ * out of memory (the connection is then dropped).
  */
-static int queue_response(turbo__conn *c, int minor, int is_head, int keep_alive)
+static int queue_response(turbo__conn *c, turbo_response *res, int minor, int is_head,
+                          int keep_alive)
 {
     turbo__thread *t = c->t;
-    turbo_response *res = &t->res;
     int st = res->status;
     turbo__framing f;
     f.minor = minor;
@@ -251,9 +273,9 @@ static int queue_response(turbo__conn *c, int minor, int is_head, int keep_alive
         c->out_len += res->body.len;
         return 0;
     }
-    if (c->refs == NULL)
+    if (c->refs == NULL && c->park_head == NULL)
         c->refs = malloc(MAX_REFS * sizeof(*c->refs));
-    if (c->refs != NULL && c->nrefs < MAX_REFS) {
+    if (c->refs != NULL && c->nrefs < MAX_REFS && c->park_head == NULL) {
         out_ref *r = &c->refs[c->nrefs++];
         r->at = c->out_len;
         r->ptr = res->ref;
@@ -272,15 +294,24 @@ static int queue_response(turbo__conn *c, int minor, int is_head, int keep_alive
 }
 
 /* The final response for a request the parser or a limit refused. */
+static void park_output(turbo__conn *c, size_t from);
+static int parked_full(const turbo__conn *c);
+static void drop_parked(turbo__conn *c);
+static void deferred_expired(turbo__conn *c);
+
 static void reject(turbo__conn *c, int status)
 {
     turbo__thread *t = c->t;
     TURBO__COUNT(t, bad_requests);
     TURBO__COUNT(t, requests);
-    turbo__response_error(&t->res, status);
-    if (queue_response(c, 1, 0, 0) != 0)
-        c->out_len = 0;
-    turbo__response_reset(&t->res);
+    turbo_response *res = &t->cur->res;
+    turbo__response_error(res, status);
+    size_t from = c->out_len;
+    if (queue_response(c, res, 1, 0, 0) != 0)
+        c->out_len = from;
+    else if (c->park_head != NULL)
+        park_output(c, from);
+    turbo__response_reset(res);
     c->closing = 1;
 }
 
@@ -289,65 +320,124 @@ static int str_eq(turbo_str s, const char *lit, size_t n)
     return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
-/* Routes and runs one complete request, queueing its response. */
-static void dispatch(turbo__conn *c, const turbo__head *h, const char *body, size_t body_len)
+static void __attribute__((noinline, cold)) handler_failed(turbo__thread *t, turbo_response *res)
+{
+    TURBO__COUNT(t, handler_errors);
+    int close = res->close;
+    turbo__response_error(res, 500);
+    res->close = close;
+}
+
+/* A handler's result: an error or an unsendable response is a 500. */
+static inline void handler_result(turbo__thread *t, turbo_response *res, int rc)
+{
+    if (rc != TURBO_OK || res->invalid)
+        handler_failed(t, res);
+}
+
+/* The connection stays open after this answer: the request said so, the
+ * handler did not close it, and the server is not stopping. t->stopping
+ * is set only when this thread's loop reads its wake fd: not yet if the
+ * stop was requested while a handler ran, and the response must still
+ * say "Connection: close" (a relaxed load, no read-modify-write). */
+static int keeps_alive(turbo__thread *t, const turbo_response *res, int requested)
+{
+    return requested && !res->close && !t->stopping &&
+           !atomic_load_explicit(&t->server->stop_requested, memory_order_relaxed);
+}
+
+/* Queues res (parked behind a deferred answer when one waits), counts the
+ * request, and closes after it unless keep_alive. */
+static void answer(turbo__conn *c, turbo_response *res, int minor, int is_head, int keep_alive)
+{
+    size_t from = c->out_len;
+    if (queue_response(c, res, minor, is_head, keep_alive) != 0) {
+        keep_alive = 0;
+        c->out_len = c->park_head != NULL ? from : 0;
+    } else if (c->park_head != NULL) {
+        park_output(c, from);
+    }
+    TURBO__COUNT(c->t, requests);
+    if (!keep_alive)
+        c->closing = 1;
+}
+
+static int park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_head,
+                         int keep_alive);
+
+/*
+ * Routes and runs one complete request, queueing its response. Returns 1
+ * when the request was deferred (its exchange, and the read buffer, went
+ * with it: handle_one hands the connection a new buffer), else 0.
+ */
+static int dispatch(turbo__conn *c, const turbo__head *h, const char *body, size_t body_len)
 {
     turbo__thread *t = c->t;
     turbo_server *s = t->server;
-    turbo_request *req = &t->req;
-    turbo_response *res = &t->res;
+    turbo_deferred *x = t->cur;
+    turbo_request *req = &x->req;
+    turbo_response *res = &x->res;
+    turbo__match *m = &x->match;
 
     req->conn = c;
     req->head = h;
     req->method = h->method;
     req->body.ptr = body;
     req->body.len = body_len;
-    req->match = &t->match;
+    req->match = m;
     req->remote_addr.ptr = NULL;
     req->remote_addr.len = 0;
 
     int is_head = str_eq(h->method, "HEAD", 4);
     int keep_alive = h->minor == 1 ? !h->conn_close : (h->conn_keep_alive && !h->conn_close);
 
-    int st = turbo__rtable_match(turbo__routes_enter(t), h->method, h->path, &t->match);
-    turbo_handler fn = st == 200 ? t->match.fn : s->fallback;
-    void *data = st == 200 ? t->match.user_data : s->fallback_data;
+    int st = turbo__rtable_match(turbo__routes_enter(t), h->method, h->path, m);
+    turbo_handler fn = st == 200 ? m->fn : s->fallback;
+    void *data = st == 200 ? m->user_data : s->fallback_data;
     if (fn != NULL && st != 200) {
         /* The fallback writes the 404/405 answer: status and Allow set. */
         res->status = st;
         if (st == 405)
-            turbo_response_header(res, "Allow", 5, t->match.allow.ptr, t->match.allow.len);
+            turbo_response_header(res, "Allow", 5, m->allow.ptr, m->allow.len);
+    }
+    if (fn != NULL && st == 200 && (m->flags & TURBO_ROUTE_BLOCKING)) {
+        /* To the pool: the exchange leaves first (the pool's thread may
+         * start at once), and a full queue is a 503 now. */
+        if (turbo__conn_detach(x) == 0) {
+            if (turbo__pool_submit(&s->pool, x) == 0)
+                return park_deferred(c, x, h->minor, is_head, keep_alive);
+            turbo__conn_undetach(x);
+        }
+        turbo__response_error(res, 503);
+        turbo_response_header(res, "Retry-After", 11, "1", 1);
+        fn = NULL;
+        st = 0;
     }
     if (fn != NULL) {
+        t->handling = x; /* read on this thread only (defer.c) */
         int rc = fn(req, res, data);
-        if (rc != TURBO_OK || res->invalid) {
-            TURBO__COUNT(t, handler_errors);
-            int close = res->close;
-            turbo__response_error(res, 500);
-            res->close = close;
+        t->handling = NULL;
+        if (x->deferred && !x->finished_inline) {
+            /* The holder answers later; an error returned meanwhile makes
+             * that answer a 500. */
+            if (rc != TURBO_DEFER && rc != TURBO_OK)
+                res->invalid = 1;
+            return park_deferred(c, x, h->minor, is_head, keep_alive);
         }
-    } else {
+        if (x->finished_inline && rc == TURBO_DEFER)
+            rc = TURBO_OK; /* deferred, then finished before returning */
+        handler_result(t, res, rc);
+    } else if (st != 0) {
         turbo__response_error(res, st);
         if (st == 405)
-            turbo_response_header(res, "Allow", 5, t->match.allow.ptr, t->match.allow.len);
+            turbo_response_header(res, "Allow", 5, m->allow.ptr, m->allow.len);
     }
-    /* t->stopping is set only when this thread's loop reads its wake fd:
-     * not yet if the stop was requested while this handler ran. The
-     * response must still say "Connection: close", because the
-     * connection is closed right after it (graceful stop). A relaxed
-     * load, no read-modify-write. */
-    if (res->close || t->stopping ||
-        atomic_load_explicit(&s->stop_requested, memory_order_relaxed))
-        keep_alive = 0;
-    if (queue_response(c, h->minor, is_head, keep_alive) != 0) {
-        keep_alive = 0;
-        c->out_len = 0;
-    }
-    turbo__response_reset(res);
-    turbo__arena_reset(&t->arena);
-    TURBO__COUNT(t, requests);
-    if (!keep_alive)
-        c->closing = 1;
+    answer(c, res, h->minor, is_head, keeps_alive(t, res, keep_alive));
+    if (x->deferred) /* finished before its handler returned: t->cur is new */
+        turbo__exchange_release(t, x);
+    else
+        turbo__exchange_reset(x);
+    return 0;
 }
 
 static void request_done(turbo__conn *c)
@@ -365,7 +455,9 @@ static void request_done(turbo__conn *c)
 static void queue_continue(turbo__conn *c)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    if (c->continue_sent)
+    /* Not ahead of a deferred answer still to come: the client sends the
+     * body after its own wait instead. */
+    if (c->continue_sent || c->park_head != NULL)
         return;
     c->continue_sent = 1;
     char *p = out_reserve(c, sizeof(cont) - 1);
@@ -373,6 +465,41 @@ static void queue_continue(turbo__conn *c)
         return;
     memcpy(p, cont, sizeof(cont) - 1);
     c->out_len += sizeof(cont) - 1;
+}
+
+/*
+ * The request at p (total bytes) was deferred: its exchange takes the read
+ * buffer, since everything the handler saw points into it, and the
+ * connection goes on with a copy of what follows the request (usually
+ * nothing; pipelined requests otherwise). process() starts again at the
+ * new buffer's first byte (in_moved).
+ */
+static void hand_over_buffer(turbo__conn *c, const char *p, size_t total)
+{
+    turbo_deferred *x = c->park_tail->d;
+    size_t from = (size_t)(p - c->in) + total;
+    size_t rest = c->in_len - from;
+    char *old = c->in;
+    x->in = old;
+    x->in_pooled = c->in_pooled;
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
+    c->in_moved = 1;
+    if (rest == 0)
+        return;
+    /* Not in_reserve(): its one call on the read path stays inlined. */
+    turbo__bufpool *pool = &c->t->pool;
+    int pooled = rest <= pool->size;
+    char *n = pooled ? turbo__bufpool_get(pool) : malloc(rest);
+    if (n == NULL) {
+        c->closing = 1; /* the pipelined rest is lost: answer what came before */
+        return;
+    }
+    memcpy(n, old + from, rest);
+    c->in = n;
+    c->in_len = rest;
+    c->in_cap = pooled ? pool->size : rest;
+    c->in_pooled = pooled;
 }
 
 /*
@@ -459,7 +586,8 @@ static long handle_one(turbo__conn *c, char *p, size_t avail, size_t *need)
             return -1;
         }
     }
-    dispatch(c, &h, body, body_len);
+    if (dispatch(c, &h, body, body_len))
+        hand_over_buffer(c, p, total);
     request_done(c);
     return (long)total;
 
@@ -545,12 +673,16 @@ static void process(turbo__conn *c)
 {
     size_t pos = 0;
     size_t need = 0;
-    while (!c->closing && pos < c->in_len) {
+    while (!c->closing && pos < c->in_len && !parked_full(c)) {
         long r = handle_one(c, c->in + pos, c->in_len - pos, &need);
         if (r <= 0)
             break;
         pos += (size_t)r;
         need = 0;
+        if (c->in_moved) { /* what followed the deferred request, from 0 */
+            c->in_moved = 0;
+            pos = 0;
+        }
         if (c->out_len - c->out_sent > OUT_HIGH_WATER) {
             int f = flush(c);
             if (f <= 0)
@@ -615,19 +747,26 @@ static void conn_run(turbo__conn *c)
             turbo__conn_close(c);
         return;
     }
-    if (c->closing) {
+    if (c->closing && c->park_head == NULL) {
         start_linger(c);
         return;
     }
     if (c->phase == PH_WRITE)
         set_deadline(c, PH_IDLE, t->server->cfg.idle_timeout_ms);
-    if (set_events(c, EV_READ) != 0) {
+    /* Behind a deferred answer with its queue full and a full buffer: no
+     * more reading until that answer goes (the deferred timeout bounds
+     * the wait). Otherwise reading also sees a client that leaves. */
+    short what = EV_READ;
+    if (__builtin_expect(c->park_head != NULL, 0) && parked_full(c) && c->in != NULL &&
+        c->in_len == c->in_cap)
+        what = 0;
+    if (set_events(c, what) != 0) {
         turbo__conn_close(c);
         return;
     }
     if (c->in_len == 0) {
         in_release(c);
-        if (t->stopping)
+        if (t->stopping && c->park_head == NULL)
             turbo__conn_close(c);
     }
 }
@@ -682,6 +821,331 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
         on_readable(c);
 }
 
+/* ---- deferred requests ------------------------------------------------ */
+
+/*
+ * A deferred request keeps its place in the connection's answers: it is
+ * parked at the tail of c's queue, and every later answer on the
+ * connection is parked behind it (as bytes) until it is sent. The queue
+ * drains from the head whenever a deferred request at its head finishes.
+ */
+
+static int parked_full(const turbo__conn *c)
+{
+    return c->park_head != NULL &&
+           (c->nparked >= MAX_PARKED || c->parked_bytes >= MAX_PARKED_BYTES);
+}
+
+static void park(turbo__conn *c, parked *p)
+{
+    p->next = NULL;
+    if (c->park_tail != NULL)
+        c->park_tail->next = p;
+    else
+        c->park_head = p;
+    c->park_tail = p;
+    c->nparked++;
+    c->parked_bytes += p->len;
+}
+
+/* Moves what was queued in c->out from `from` on (an answer behind a
+ * deferred one) into a parked entry. Refs are not used while answers are
+ * parked, so those bytes are all there is. */
+static void park_output(turbo__conn *c, size_t from)
+{
+    size_t len = c->out_len - from;
+    parked *p = malloc(sizeof(*p) + len);
+    if (p == NULL) { /* this answer is lost: the connection ends after the queue */
+        c->out_len = from;
+        c->closing = 1;
+        return;
+    }
+    p->d = NULL;
+    p->len = len;
+    memcpy(p->bytes, c->out + from, len);
+    c->out_len = from;
+    park(c, p);
+}
+
+/* Ends a parked deferred request that will not be answered here: the
+ * connection is gone or closes before it. Its cancel callback runs (when
+ * the holder had not finished yet), last: it may finish and so free x. */
+static void abandon(turbo_deferred *x)
+{
+    x->conn = NULL;
+    if (turbo__exchange_cancel(x) && x->cancel_cb != NULL)
+        x->cancel_cb(x, x->cancel_ud);
+}
+
+/* Drops *link and everything parked after it: answers never sent,
+ * deferred requests abandoned. */
+static void drop_from(turbo__conn *c, parked **link)
+{
+    parked *p = *link;
+    *link = NULL;
+    c->park_tail = NULL;
+    c->nparked = 0;
+    c->parked_bytes = 0;
+    for (parked *q = c->park_head; q != NULL; q = q->next) {
+        c->park_tail = q;
+        c->nparked++;
+        c->parked_bytes += q->len;
+    }
+    while (p != NULL) {
+        parked *next = p->next;
+        turbo_deferred *x = p->d;
+        free(p);
+        if (x != NULL)
+            abandon(x);
+        p = next;
+    }
+}
+
+static void drop_parked(turbo__conn *c)
+{
+    drop_from(c, &c->park_head);
+}
+
+static int park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_head,
+                         int keep_alive)
+{
+    x->minor = minor;
+    x->is_head = is_head != 0;
+    x->keep_alive = keep_alive != 0;
+    parked *p = malloc(sizeof(*p));
+    if (p == NULL) {
+        /* Cannot keep its place: cancelled, and the connection ends. */
+        c->closing = 1;
+        abandon(x);
+        return 1;
+    }
+    p->d = x;
+    p->len = 0;
+    x->conn = c;
+    x->deadline = c->t->now_ms + c->t->server->cfg.deferred_timeout_ms;
+    park(c, p);
+    if (!x->keep_alive)
+        c->closing = 1; /* nothing after it will be read */
+    return 1;
+}
+
+/* Sends what the queue's head allows: finished deferred answers and the
+ * bytes parked behind them, up to the first deferred request still out. */
+static void drain_parked(turbo__conn *c)
+{
+    parked *p;
+    while ((p = c->park_head) != NULL) {
+        if (p->d != NULL)
+            break; /* a deferred request still out */
+        c->park_head = p->next;
+        if (c->park_head == NULL)
+            c->park_tail = NULL;
+        c->nparked--;
+        c->parked_bytes -= p->len;
+        char *dst = out_reserve(c, p->len);
+        if (dst == NULL) { /* out of memory: the connection ends here */
+            free(p);
+            c->closing = 1;
+            drop_parked(c);
+            return;
+        }
+        memcpy(dst, p->bytes, p->len);
+        c->out_len += p->len;
+        free(p);
+    }
+}
+
+/* The answer of x, at the head of c's queue: queued in c->out. Returns
+ * whether the connection stays open after it. */
+static int send_deferred(turbo__conn *c, turbo_deferred *x)
+{
+    turbo__thread *t = c->t;
+    handler_result(t, &x->res, x->blocking ? x->rc : TURBO_OK);
+    int ka = keeps_alive(t, &x->res, x->keep_alive);
+    if (queue_response(c, &x->res, x->minor, x->is_head, ka) != 0) {
+        ka = 0;
+        c->out_len = 0;
+    }
+    TURBO__COUNT(t, requests);
+    if (!ka)
+        c->closing = 1;
+    return ka;
+}
+
+void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
+{
+    turbo__conn *c = x->conn;
+    if (c == NULL || atomic_load_explicit(&x->state, memory_order_acquire) ==
+                         TURBO__X_CANCELLED) {
+        /* Cancelled first, or its connection is gone: only freed. */
+        turbo__exchange_release(t, x);
+        turbo__thread_check_done(t);
+        return;
+    }
+    if (c->park_head->d == x) {
+        /* At the head: its answer goes now, then what waited behind it. */
+        parked *p = c->park_head;
+        c->park_head = p->next;
+        if (c->park_head == NULL)
+            c->park_tail = NULL;
+        c->nparked--;
+        free(p);
+        x->conn = NULL;
+        int ka = send_deferred(c, x);
+        turbo__exchange_release(t, x);
+        if (!ka)
+            drop_parked(c); /* it closes the connection: nothing after it goes */
+        else
+            drain_parked(c);
+    } else {
+        /* Behind another deferred request: serialized now, and its bytes
+         * take its place in the queue, to go when the head goes. */
+        parked **link = &c->park_head;
+        while ((*link)->d != x)
+            link = &(*link)->next;
+        parked *p = *link;
+        size_t from = c->out_len;
+        handler_result(t, &x->res, x->blocking ? x->rc : TURBO_OK);
+        int ka = keeps_alive(t, &x->res, x->keep_alive);
+        parked *b = NULL;
+        if (queue_response(c, &x->res, x->minor, x->is_head, ka) == 0) {
+            size_t len = c->out_len - from;
+            b = malloc(sizeof(*b) + len);
+            if (b != NULL) {
+                memcpy(b->bytes, c->out + from, len);
+                b->len = len;
+                b->d = NULL;
+            }
+        }
+        c->out_len = from;
+        TURBO__COUNT(t, requests);
+        x->conn = NULL;
+        turbo__exchange_release(t, x);
+        if (b == NULL) {
+            /* Out of memory: this answer and those behind it are lost; the
+             * connection ends after the ones before. */
+            c->closing = 1;
+            drop_from(c, link);
+        } else {
+            b->next = p->next;
+            *link = b;
+            if (c->park_tail == p)
+                c->park_tail = b;
+            c->parked_bytes += b->len;
+            free(p);
+            if (!ka) { /* it closes the connection: nothing after it goes */
+                c->closing = 1;
+                drop_from(c, &b->next);
+            }
+        }
+    }
+    conn_run(c);
+}
+
+/* The deferred request at the head of c's queue is past its deadline: the
+ * client gets 504 (503 when the server is stopping) and the connection
+ * closes after it; the holder is cancelled. */
+static void deferred_expired(turbo__conn *c)
+{
+    turbo__thread *t = c->t;
+    parked *p = c->park_head;
+    turbo_deferred *x = p->d;
+    if (!turbo__exchange_cancel(x))
+        return; /* the holder finished just now: its answer is on the way */
+    c->park_head = p->next;
+    if (c->park_head == NULL)
+        c->park_tail = NULL;
+    c->nparked--;
+    free(p);
+    TURBO__COUNT(t, timeouts);
+    turbo_response *res = &t->cur->res;
+    turbo__response_error(res, t->stopping ? 503 : 504);
+    if (queue_response(c, res, x->minor, x->is_head, 0) != 0)
+        c->out_len = 0;
+    turbo__response_reset(res);
+    TURBO__COUNT(t, requests);
+    c->closing = 1;
+    x->conn = NULL;
+    void (*cb)(turbo_deferred *, void *) = x->cancel_cb;
+    void *ud = x->cancel_ud;
+    drop_parked(c);
+    if (cb != NULL)
+        cb(x, ud); /* may finish x: not touched after */
+    conn_run(c);
+}
+
+int turbo__conn_detach(turbo_deferred *x)
+{
+    turbo__thread *t = x->thread;
+    if (x->deferred)
+        return 0;
+    turbo_deferred *spare = turbo__exchange_new(t);
+    if (spare == NULL)
+        return -1;
+    /* What the handler sees must outlive the parser's stack, the thread's
+     * header slots and the route table's read section: copies in x's own
+     * arena. Slices of the read buffer stay as they are (x takes the
+     * buffer, hand_over_buffer). */
+    const turbo__head *h = x->req.head;
+    turbo__match *m = &x->match;
+    turbo__header *hs = NULL;
+    turbo_str *names = NULL;
+    if (h->num_headers != 0) {
+        hs = turbo__arena_alloc(&x->arena, h->num_headers * sizeof(*hs));
+        if (hs == NULL)
+            goto oom;
+        memcpy(hs, h->headers, h->num_headers * sizeof(*hs));
+    }
+    if (m->nparams != 0) {
+        names = turbo__arena_alloc(&x->arena, m->nparams * sizeof(*names));
+        if (names == NULL)
+            goto oom;
+        for (size_t i = 0; i < m->nparams; i++) {
+            char *copy = turbo__arena_alloc(&x->arena, m->param_names[i].len + 1);
+            if (copy == NULL)
+                goto oom;
+            memcpy(copy, m->param_names[i].ptr, m->param_names[i].len);
+            names[i] = (turbo_str){copy, m->param_names[i].len};
+        }
+        m->param_names = names;
+    }
+    x->head = *h;
+    x->head.headers = hs;
+    x->req.head = &x->head;
+    turbo__conn_remote(x->req.conn, &x->arena, &x->req.remote_addr, &x->remote_port);
+    x->req.conn = NULL;
+    if (m->route != NULL) {
+        turbo__route_hold(m->route); /* inside the read section that found it */
+        x->route = m->route;
+    }
+    atomic_store_explicit(&x->state, TURBO__X_PENDING, memory_order_relaxed);
+    x->deferred = 1;
+    t->cur = spare;
+    t->nlive++;
+    return 0;
+oom:
+    spare->next_free = t->free_x; /* back where it came from */
+    t->free_x = spare;
+    t->nfree_x++;
+    return -1;
+}
+
+void turbo__conn_undetach(turbo_deferred *x)
+{
+    turbo__thread *t = x->thread;
+    /* Back to the thread as its current exchange, for the 503 answer. */
+    turbo_deferred *spare = t->cur;
+    spare->next_free = t->free_x;
+    t->free_x = spare;
+    t->nfree_x++;
+    t->cur = x;
+    t->nlive--;
+    if (x->route != NULL)
+        turbo__route_drop(x->route);
+    x->route = NULL;
+    x->deferred = 0;
+}
+
 /* ---- life cycle ------------------------------------------------------ */
 
 int turbo__conn_open(turbo__thread *t, int fd, const struct sockaddr *peer, socklen_t peerlen)
@@ -725,6 +1189,7 @@ int turbo__conn_open(turbo__thread *t, int fd, const struct sockaddr *peer, sock
 void turbo__conn_close(turbo__conn *c)
 {
     turbo__thread *t = c->t;
+    drop_parked(c); /* the client left: deferred requests are cancelled */
     event_del(&c->ev);
     close(c->fd);
     in_release(c);
@@ -783,8 +1248,12 @@ void turbo__conns_sweep(turbo__thread *t)
     turbo__conn *c = t->conns;
     while (c != NULL) {
         turbo__conn *next = c->next;
-        if (t->now_ms >= c->deadline)
+        if (c->park_head != NULL) { /* not idle: only the deferred timeout */
+            if (t->now_ms >= c->park_head->d->deadline)
+                deferred_expired(c);
+        } else if (t->now_ms >= c->deadline) {
             expire(c);
+        }
         c = next;
     }
 }
@@ -798,9 +1267,19 @@ void turbo__conns_stop(turbo__thread *t)
     unsigned grace = t->server->cfg.header_timeout_ms < STOP_GRACE_MS
                          ? t->server->cfg.header_timeout_ms
                          : STOP_GRACE_MS;
+    uint64_t deferred_end = t->now_ms + t->server->cfg.stop_grace_ms;
     turbo__conn *c = t->conns;
     while (c != NULL) {
         turbo__conn *next = c->next;
+        if (c->park_head != NULL) {
+            /* Deferred answers still to come: waited for up to the grace
+             * period, then 503 (deferred_expired). */
+            for (parked *p = c->park_head; p != NULL; p = p->next)
+                if (p->d != NULL && p->d->deadline > deferred_end)
+                    p->d->deadline = deferred_end;
+            c = next;
+            continue;
+        }
         /* Idle: nothing in flight. Others finish their request (dispatch
          * sees t->stopping and closes after the response). A request that
          * reached the socket but not yet this loop is not idle: the loop

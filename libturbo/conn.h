@@ -10,6 +10,7 @@
 #include "turbo/turbo.h"
 
 #include "arena.h"
+#include "exchange.h"
 
 typedef struct turbo__conn turbo__conn;
 typedef struct turbo__thread turbo__thread;
@@ -19,6 +20,17 @@ void turbo__conn_close(turbo__conn *c);
 void turbo__conns_sweep(turbo__thread *t);
 void turbo__conns_stop(turbo__thread *t);
 void turbo__conns_free_all(turbo__thread *t);
+/* Deferred requests (exchange.h), on the owning I/O thread. detach: x
+ * (the thread's current exchange, in dispatch) leaves the thread: what the
+ * handler sees is copied out of the parser's and the table's memory, the
+ * route is held, and the thread takes a fresh exchange; -1 when out of
+ * memory. undetach: back, for an answer at once (a full blocking queue).
+ * finished: the holder is done (or x was cancelled); its answer goes out
+ * in request order and x is released. */
+int turbo__conn_detach(turbo_deferred *x);
+void turbo__conn_undetach(turbo_deferred *x);
+void turbo__conn_finished(turbo__thread *t, turbo_deferred *x);
+
 /* Peer address as text (into arena a; a NULL: port only) and port. */
 void turbo__conn_remote(const turbo__conn *c, turbo__arena *a, turbo_str *addr, int *port);
 

@@ -3,6 +3,7 @@
 
 #include "arena.h"
 #include "conn.h"
+#include "exchange.h"
 #include "parse.h"
 #include "request.h"
 #include "router.h"
@@ -146,9 +147,9 @@ turbo_str turbo_request_remote_addr(const turbo_request *r)
     if (r == NULL)
         return empty;
     turbo_request *m = (turbo_request *)r; /* cached on first use */
-    if (m->remote_addr.ptr == NULL) {
+    if (m->remote_addr.ptr == NULL && r->conn != NULL) { /* a deferred one has it */
         int port;
-        turbo__conn_remote(r->conn, &r->thread->arena, &m->remote_addr, &port);
+        turbo__conn_remote(r->conn, &turbo__exchange_of(m)->arena, &m->remote_addr, &port);
     }
     return r->remote_addr;
 }
@@ -157,6 +158,8 @@ int turbo_request_remote_port(const turbo_request *r)
 {
     if (r == NULL)
         return 0;
+    if (r->conn == NULL) /* deferred: taken when it was */
+        return turbo__exchange_of((turbo_request *)r)->remote_port;
     turbo_str addr;
     int port;
     turbo__conn_remote(r->conn, NULL, &addr, &port);
@@ -172,5 +175,7 @@ void *turbo_request_alloc(turbo_request *r, size_t size)
 {
     if (r == NULL)
         return NULL;
-    return turbo__arena_alloc(&r->thread->arena, size);
+    /* The request's own arena: the thread's for an inline request, its own
+     * once deferred (the same memory: it goes with the exchange). */
+    return turbo__arena_alloc(&turbo__exchange_of(r)->arena, size);
 }

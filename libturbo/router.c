@@ -57,6 +57,7 @@
 #include "router.h"
 
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,12 @@ typedef struct route {
     turbo_handler fn;
     void *user_data;
     turbo_release_fn release;
+    unsigned flags; /* TURBO_ROUTE_* */
+    /* References: 1 for the registry and the tables that can reach the
+     * route, until the grace period after its removal ends; 1 per deferred
+     * request it answers (turbo__route_hold). The last one calls release
+     * and frees it. */
+    _Atomic unsigned refs;
     /* Scratch written by the table build (the writer owns the registry). */
     const char *t_method;  /* copy of method in the table's pool */
     const char *t_pattern; /* copy of pattern in the table's pool */
@@ -116,6 +123,8 @@ typedef struct rt_entry {
     size_t rank;
     turbo_handler fn;
     void *user_data;
+    struct route *route;
+    unsigned flags;
     const turbo_str *param_names;
     size_t nparams;
 } rt_entry;
@@ -735,6 +744,8 @@ static int rtable_build(turbo__router *r, const route *added, turbo__rtable **ou
         e->rank = rt->rank;
         e->fn = rt->fn;
         e->user_data = rt->user_data;
+        e->route = (route *)rt; /* held (refs) by deferred requests, never changed */
+        e->flags = rt->flags;
         e->nparams = rt->nparams;
         e->param_names = rt->nparams ? name_w : NULL;
         for (size_t k = 0; k < rt->nsegs; k++)
@@ -795,6 +806,8 @@ static int found(turbo__match *m, const rt_entry *e)
 {
     m->fn = e->fn;
     m->user_data = e->user_data;
+    m->route = e->route;
+    m->flags = e->flags;
     m->nparams = e->nparams;
     m->param_names = e->param_names;
     return 200;
@@ -845,6 +858,8 @@ int turbo__rtable_match(const turbo__rtable *t, turbo_str method, turbo_str path
 {
     m->fn = NULL;
     m->user_data = NULL;
+    m->route = NULL;
+    m->flags = 0;
     m->nparams = 0;
     m->param_names = NULL;
     m->allow = (turbo_str){NULL, 0};
@@ -958,13 +973,33 @@ turbo__router *turbo__router_new(void)
     return r;
 }
 
+/* Drops one reference; the last one releases the user_data and frees.
+ * acq_rel: whatever a deferred request's holder did with the route (its
+ * user_data) happens before the release callback that ends it. */
+static void route_unref(route *rt)
+{
+    if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (rt->release)
+        rt->release(rt->user_data);
+    free(rt);
+}
+
+void turbo__route_hold(struct route *rt)
+{
+    atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
+}
+
+void turbo__route_drop(struct route *rt)
+{
+    route_unref(rt);
+}
+
 static void release_removed(route *list)
 {
     while (list) {
         route *next = list->next_removed;
-        if (list->release)
-            list->release(list->user_data);
-        free(list);
+        route_unref(list);
         list = next;
     }
 }
@@ -975,12 +1010,8 @@ void turbo__router_free(turbo__router *r)
         return;
     turbo__rtable_free(r->table);
     release_removed(r->removed);
-    for (size_t i = 0; i < r->nroutes; i++) {
-        route *rt = r->routes[i];
-        if (rt->release)
-            rt->release(rt->user_data);
-        free(rt);
-    }
+    for (size_t i = 0; i < r->nroutes; i++)
+        route_unref(r->routes[i]);
     free(r->routes);
     free(r);
 }
@@ -995,6 +1026,13 @@ static void changed(turbo__router *r, const route *added)
 
 int turbo__router_add(turbo__router *r, const char *method, const char *pattern, turbo_handler fn,
                       void *user_data, turbo_release_fn release)
+{
+    return turbo__router_add_flags(r, method, pattern, fn, user_data, release, 0);
+}
+
+int turbo__router_add_flags(turbo__router *r, const char *method, const char *pattern,
+                            turbo_handler fn, void *user_data, turbo_release_fn release,
+                            unsigned flags)
 {
     if (!r || !fn)
         return TURBO_EINVAL;
@@ -1022,6 +1060,8 @@ int turbo__router_add(turbo__router *r, const char *method, const char *pattern,
     rt->fn = fn;
     rt->user_data = user_data;
     rt->release = release;
+    rt->flags = flags;
+    atomic_init(&rt->refs, 1);
     r->routes[r->nroutes++] = rt;
     changed(r, rt);
     return TURBO_OK;

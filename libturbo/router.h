@@ -45,9 +45,13 @@
 typedef struct turbo__router turbo__router;
 typedef struct turbo__rtable turbo__rtable;
 
+struct route;
+
 typedef struct turbo__match {
     turbo_handler fn;
     void *user_data;
+    struct route *route; /* the matched route, for turbo__route_hold */
+    unsigned flags;      /* its TURBO_ROUTE_* flags */
     size_t nparams;
     const turbo_str *param_names;       /* the matched route's names (table-owned) */
     turbo_str params[TURBO__MAX_PARAMS]; /* slices of the looked-up path */
@@ -71,6 +75,17 @@ void turbo__router_free(turbo__router *r);
  * user_data then). */
 int turbo__router_add(turbo__router *r, const char *method, const char *pattern, turbo_handler fn,
                       void *user_data, turbo_release_fn release);
+/* The same, with TURBO_ROUTE_* flags (returned in a match). */
+int turbo__router_add_flags(turbo__router *r, const char *method, const char *pattern,
+                            turbo_handler fn, void *user_data, turbo_release_fn release,
+                            unsigned flags);
+
+/* A deferred request keeps the route it matched (and so its user_data)
+ * alive past the read section it was matched in: hold inside that
+ * section, drop when the request is done, on any thread. The release
+ * callback of a removed route runs at the last drop. */
+void turbo__route_hold(struct route *rt);
+void turbo__route_drop(struct route *rt);
 
 /* Removes the route with this method and exactly this pattern text (or the
  * same shape). TURBO_OK, TURBO_ENOENT, TURBO_EINVAL, TURBO_EPATTERN,

@@ -172,13 +172,20 @@ int turbo_route_add(turbo_server *s, const char *method, const char *pattern, tu
 int turbo_route_add_full(turbo_server *s, const char *method, const char *pattern,
                          turbo_handler fn, void *user_data, turbo_release_fn release)
 {
-    if (s == NULL) {
+    return turbo_route_add_opts(s, method, pattern, fn, user_data, release, 0);
+}
+
+int turbo_route_add_opts(turbo_server *s, const char *method, const char *pattern,
+                         turbo_handler fn, void *user_data, turbo_release_fn release,
+                         unsigned flags)
+{
+    if (s == NULL || (flags & ~(unsigned)TURBO_ROUTE_BLOCKING) != 0) {
         if (release != NULL)
             release(user_data);
         return TURBO_EINVAL;
     }
     pthread_mutex_lock(&s->write_lock);
-    int rc = turbo__router_add(s->router, method, pattern, fn, user_data, release);
+    int rc = turbo__router_add_flags(s->router, method, pattern, fn, user_data, release, flags);
     /* Before start the table is compiled once, at start; while running
      * every change is published at once. */
     if (rc == TURBO_OK && s->state == TURBO__RUNNING) {

@@ -43,6 +43,11 @@ turbo_server *turbo_server_new(const turbo_config *cfg)
         free(s);
         return NULL;
     }
+    if (turbo__pool_init(&s->pool, s->cfg.blocking_threads, s->cfg.blocking_queue) != TURBO_OK) {
+        turbo__routes_destroy(s);
+        free(s);
+        return NULL;
+    }
     s->nthreads = s->cfg.run_on_caller ? 1 : (s->cfg.threads ? s->cfg.threads : online_cpus());
     s->limits.max_header_bytes = s->cfg.max_header_bytes;
     s->limits.max_headers = s->cfg.max_headers;
@@ -280,6 +285,9 @@ int turbo_server_wait(turbo_server *s)
         return TURBO_ESTATE;
     for (unsigned i = 0; i < s->nthreads; i++)
         turbo__thread_join(&s->threads[i]);
+    /* Every deferred request is released by now (a thread leaves its loop
+     * only then), so the pool's queue is empty. */
+    turbo__pool_stop(&s->pool);
     turbo__routes_set_state(s, TURBO__STOPPED);
     return TURBO_OK;
 }
@@ -306,6 +314,7 @@ int turbo_server_run(turbo_server *s)
         return rc; /* the thread is torn down by turbo_server_free */
     atomic_store(&s->threads_ready, 1);
     turbo__thread_run(&s->threads[0]);
+    turbo__pool_stop(&s->pool);
     turbo__routes_set_state(s, TURBO__STOPPED);
     return TURBO_OK;
 }
@@ -320,6 +329,7 @@ void turbo_server_free(turbo_server *s)
         turbo_server_wait(s);
     }
     atomic_store(&s->threads_ready, 0);
+    turbo__pool_destroy(&s->pool);
     /* Routes first: reclaiming scans every thread's epoch record. */
     turbo__routes_destroy(s);
     if (s->threads != NULL) {

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "parse.h"
+#include "pool.h"
 #include "router.h"
 
 typedef struct turbo__thread turbo__thread;
@@ -68,6 +69,7 @@ struct turbo_server {
     turbo_handler fallback;
     void *fallback_data;
     int *listen_fds; /* nthreads owned SO_REUSEPORT sockets, or NULL */
+    turbo__pool pool; /* TURBO_ROUTE_BLOCKING handlers (pool.c) */
     turbo__thread *threads;
     _Atomic int threads_ready; /* wake fds exist: stop may write to them */
     _Atomic int stop_requested;

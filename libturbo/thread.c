@@ -16,18 +16,19 @@
 #include "clock.h"
 #include "conn.h"
 #include "date.h"
+#include "exchange.h"
+#include "inbox.h"
 #include "listener.h"
+#include "loop.h"
 #include "response.h"
 #include "routes.h"
 #include "server.h"
 #include "sync.h"
 #include "thread.h"
 
-static _Thread_local turbo__thread *current_thread;
-
 turbo__thread *turbo__current_thread(void)
 {
-    return current_thread;
+    return turbo__tls_thread;
 }
 
 static void begin_stop(turbo__thread *t)
@@ -43,6 +44,9 @@ static void begin_stop(turbo__thread *t)
     turbo__thread_check_done(t);
 }
 
+/* The eventfd: a stop request, or the inbox (inbox.h). The fd is read
+ * before the inbox is taken, and taken until empty, so nothing pushed is
+ * left waiting for a wake-up already consumed. */
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -51,6 +55,18 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
     ssize_t n = read(fd, &v, sizeof(v));
     (void)n;
     t->now_ms = turbo__now_ms();
+    turbo__date_update(&t->date);
+    turbo__msg *m;
+    while ((m = turbo__inbox_take(&t->inbox)) != NULL) {
+        while (m != NULL) {
+            turbo__msg *next = m->next;
+            if (m->kind == TURBO__MSG_FINISHED)
+                turbo__conn_finished(t, (turbo_deferred *)m);
+            else
+                turbo__loop_run_post(m);
+            m = next;
+        }
+    }
     if (atomic_load(&t->server->stop_requested))
         begin_stop(t);
 }
@@ -75,6 +91,10 @@ static struct timeval sweep_interval(const turbo_config *cfg)
         ms = cfg->body_timeout_ms;
     if (cfg->write_timeout_ms < ms)
         ms = cfg->write_timeout_ms;
+    if (cfg->deferred_timeout_ms < ms)
+        ms = cfg->deferred_timeout_ms;
+    if (cfg->stop_grace_ms != 0 && cfg->stop_grace_ms < ms)
+        ms = cfg->stop_grace_ms;
     ms /= 4;
     if (ms > 1000)
         ms = 1000;
@@ -99,8 +119,7 @@ void turbo__thread_teardown(turbo__thread *t)
     if (t->wake_fd >= 0)
         close(t->wake_fd);
     t->wake_fd = -1;
-    turbo__response_release(&t->res);
-    turbo__arena_destroy(&t->arena);
+    turbo__exchanges_free_all(t);
     turbo__bufpool_destroy(&t->pool);
     free(t->headers);
     t->headers = NULL;
@@ -112,13 +131,14 @@ int turbo__thread_setup(turbo_server *s, turbo__thread *t, unsigned index)
     t->server = s;
     t->index = index;
     t->wake_fd = -1;
-    turbo__arena_init(&t->arena, 8192);
     turbo__bufpool_init(&t->pool, s->buf_size, 64);
     turbo__date_init(&t->date);
-    t->req.thread = t;
-    t->res.thread = t;
-    t->res.status = 200;
+    t->loop.thread = t;
+    atomic_init(&t->inbox.head, NULL);
     turbo__routes_register(s, t);
+    t->cur = turbo__exchange_new(t);
+    if (t->cur == NULL)
+        return TURBO_ENOMEM;
     t->headers = calloc(s->cfg.max_headers, sizeof(*t->headers));
     if (t->headers == NULL)
         return TURBO_ENOMEM;
@@ -149,7 +169,7 @@ int turbo__thread_setup(turbo_server *s, turbo__thread *t, unsigned index)
 
 void turbo__thread_run(turbo__thread *t)
 {
-    current_thread = t;
+    turbo__tls_thread = t;
     t->now_ms = turbo__now_ms();
     /* A stop requested before the wake fds existed wrote nothing. */
     if (atomic_load(&t->server->stop_requested))
@@ -166,7 +186,15 @@ void turbo__thread_run(turbo__thread *t)
             t->in_section = 0;
         }
     }
-    current_thread = NULL;
+    /* Functions posted while the last deferred request was being freed
+     * (the loop was done) still run, here on the thread they were posted to. */
+    turbo__msg *m = turbo__inbox_take(&t->inbox);
+    while (m != NULL) {
+        turbo__msg *next = m->next;
+        turbo__loop_run_post(m); /* no FINISHED ones: every exchange is back */
+        m = next;
+    }
+    turbo__tls_thread = NULL;
 }
 
 static void *thread_main(void *arg)

@@ -26,6 +26,8 @@
 #include "arena.h"
 #include "bufpool.h"
 #include "date.h"
+#include "exchange.h"
+#include "inbox.h"
 #include "parse.h"
 #include "request.h"
 #include "response.h"
@@ -58,11 +60,11 @@ struct turbo__thread {
     struct event listen_ev;
     int listen_paused;
     struct event resume_ev; /* re-enables accept after EMFILE */
-    int wake_fd;            /* eventfd: stop requests */
+    int wake_fd;            /* eventfd: stop requests, the inbox */
     struct event wake_ev;
     struct event sweep_ev; /* timeouts */
     int stopping;
-    int done;        /* stopping and no connection left: leave the loop */
+    int done;        /* stopping, no connection and no deferred request left */
     int in_section;  /* inside an epoch read section (this loop iteration) */
     _Alignas(64) ck_epoch_record_t epoch_rec; /* scanned by writers: own line */
     uint64_t now_ms; /* CLOCK_MONOTONIC_COARSE at the current callback */
@@ -72,14 +74,20 @@ struct turbo__thread {
     turbo__conn *free_conns; /* recycled connection structs */
     unsigned nfree_conns;
 
-    turbo__arena arena;
     turbo__bufpool pool;
     turbo__date date;
     turbo__header *headers; /* max_headers slots for the parser */
-    turbo_request req;
-    turbo_response res;
-    turbo__match match;
+    turbo_deferred *cur;    /* the exchange the next inline request uses */
+    turbo_deferred *handling; /* whose handler runs now, or NULL (this thread only) */
+    turbo_deferred *free_x; /* recycled exchanges */
+    unsigned nfree_x;
+    unsigned nlive;         /* deferred exchanges not released yet */
+    struct turbo_loop {
+        turbo__thread *thread;
+    } loop;                 /* what turbo_request_loop() hands out */
     turbo__counters stats;
+    /* Filled by other threads (exchange.h, loop.c): its own cache line. */
+    turbo__inbox inbox;
 };
 
 /* Called by server.c only. */
@@ -103,11 +111,12 @@ void turbo__thread_teardown(turbo__thread *t);
 /* The I/O thread running on the calling thread, or NULL. */
 turbo__thread *turbo__current_thread(void);
 
-/* For the layers below: once the thread is stopping and its last
- * connection has closed, leave the loop. */
+/* For the layers below: once the thread is stopping, its last connection
+ * has closed and every deferred request's holder has finished, leave the
+ * loop. */
 static inline void turbo__thread_check_done(turbo__thread *t)
 {
-    if (t->stopping && t->nconns == 0) {
+    if (t->stopping && t->nconns == 0 && t->nlive == 0) {
         t->done = 1;
         event_base_loopbreak(t->base);
     }

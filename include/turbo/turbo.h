@@ -97,6 +97,12 @@ typedef struct turbo_loop turbo_loop;
 typedef struct turbo_watch turbo_watch;
 /** A one-shot timer on a loop (turbo_loop_timer()). */
 typedef struct turbo_timer turbo_timer;
+/** Called when a deferred request is cancelled (turbo_deferred_on_cancel). */
+typedef void (*turbo_cancel_fn)(turbo_deferred *d, void *ud);
+/** A function run on a loop's thread (turbo_loop_post, turbo_loop_timer). */
+typedef void (*turbo_loop_fn)(void *ud);
+/** Called while a watched fd is ready (turbo_loop_watch). */
+typedef void (*turbo_watch_fn)(turbo_watch *w, unsigned revents, void *ud);
 
 /** A request handler. Called on an I/O thread (or, for a route added with
  *  TURBO_ROUTE_BLOCKING, on a blocking-pool thread) with the parsed request
@@ -290,7 +296,7 @@ enum turbo_route_flags {
      *  full is answered 503 with Retry-After at once. Inside the handler
      *  the request and response are the handler's as usual; it may also
      *  turbo_defer() them and finish later. */
-    TURBO_ROUTE_BLOCKING = 1u << 0
+    TURBO_ROUTE_BLOCKING = 1
 };
 
 /** As turbo_route_add_full(), with flags (TURBO_ROUTE_BLOCKING; 0 is
@@ -540,8 +546,7 @@ TURBO_API int turbo_deferred_finish(turbo_deferred *d);
  *  accept that a cancellation before it is set goes unnoticed (finish
  *  works either way). The callback must not call turbo_deferred_finish()
  *  synchronously unless it is the holder's own thread. */
-TURBO_API void turbo_deferred_on_cancel(turbo_deferred *d,
-                                        void (*cb)(turbo_deferred *d, void *ud), void *ud);
+TURBO_API void turbo_deferred_on_cancel(turbo_deferred *d, turbo_cancel_fn cb, void *ud);
 /** 1 once the request was cancelled (its answer will never be sent), else
  *  0. Any thread; a hint for a holder that polls. */
 TURBO_API int turbo_deferred_cancelled(const turbo_deferred *d);
@@ -558,10 +563,10 @@ TURBO_API turbo_loop *turbo_request_loop(const turbo_request *req);
  *  thread's posts. Any thread. Many posts between two loop iterations
  *  cost one wake-up. TURBO_OK, TURBO_EINVAL (NULL), TURBO_ENOMEM,
  *  TURBO_ESTATE (the server has stopped: fn is not called). */
-TURBO_API int turbo_loop_post(turbo_loop *l, void (*fn)(void *ud), void *ud);
+TURBO_API int turbo_loop_post(turbo_loop *l, turbo_loop_fn fn, void *ud);
 
 /** Readiness events for turbo_loop_watch(). */
-enum turbo_watch_events { TURBO_READ = 1u << 0, TURBO_WRITE = 1u << 1 };
+enum turbo_watch_events { TURBO_READ = 1, TURBO_WRITE = 2 };
 
 /** Watches fd (non-blocking; the caller keeps owning it) for events
  *  (TURBO_READ | TURBO_WRITE, or 0 for none yet): cb(w, revents, ud) runs
@@ -569,9 +574,7 @@ enum turbo_watch_events { TURBO_READ = 1u << 0, TURBO_WRITE = 1u << 1 };
  *  Call on the loop's thread only (a handler, a callback). NULL on error,
  *  with errno: EINVAL (bad argument), EPERM (another thread), ENOMEM. */
 TURBO_API turbo_watch *turbo_loop_watch(turbo_loop *l, int fd, unsigned events,
-                                        void (*cb)(turbo_watch *w, unsigned revents,
-                                                   void *ud),
-                                        void *ud);
+                                        turbo_watch_fn cb, void *ud);
 /** Changes what w waits for (0: nothing, until set again). Loop's thread
  *  only. TURBO_OK, TURBO_EINVAL, TURBO_ESYS. */
 TURBO_API int turbo_watch_set(turbo_watch *w, unsigned events);
@@ -581,7 +584,7 @@ TURBO_API void turbo_watch_free(turbo_watch *w);
 /** Calls cb(ud) once on the loop's thread after ms milliseconds; the timer
  *  is freed after cb returns. Loop's thread only. NULL on error, errno as
  *  turbo_loop_watch(). */
-TURBO_API turbo_timer *turbo_loop_timer(turbo_loop *l, uint64_t ms, void (*cb)(void *ud),
+TURBO_API turbo_timer *turbo_loop_timer(turbo_loop *l, uint64_t ms, turbo_loop_fn cb,
                                         void *ud);
 /** Cancels a timer that has not fired yet, and frees it. Not after its
  *  callback ran (it is gone then). Loop's thread only; NULL allowed. */

@@ -233,13 +233,14 @@ def test_sighup_replaces_the_workers_with_new_code_refusing_nothing(
     assert load.failures == [], load.failures[:5]
     assert load.ok > 50, load.ok
     assert load.versions[0] == 1 and load.versions[-1] == 2
-    # From here on, only new workers with the new code answer.
+    # Once the old workers have answered what they had and exited, only
+    # new workers with the new code answer.
+    assert wait_gone(-1, list(old)) == []
     after = versions_seen(port)
     assert {v for v, _ in after} == {2}, after
     new = distinct_pids(port, 4)
     assert len(new) == 4 and not (new & old), (old, new)
     assert all(ppid_of(p) == parent for p in new)
-    assert wait_gone(-1, list(old)) == []
     assert s.stop() == 0, "".join(s.output)
 
 
@@ -257,6 +258,7 @@ def test_a_reload_with_broken_code_keeps_the_old_workers(spawn, turbo_serve, pro
     write_app(str(tmp_path), 3)
     s.proc.send_signal(signal.SIGHUP)
     wait_output(s, "reload done\n", timeout=60)
+    assert wait_gone(-1, list(old)) == []
     assert {v for v, _ in versions_seen(port)} == {3}
     assert s.stop() == 0, "".join(s.output)
 

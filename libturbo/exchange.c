@@ -1,0 +1,108 @@
+/*
+ * Exchanges (exchange.h): made, reset between inline requests, recycled
+ * once a deferred one is done. A thread keeps up to KEEP_FREE of them, so
+ * a steady flow of deferred requests allocates nothing either: each keeps
+ * its arena blocks and response buffers across uses.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "bufpool.h"
+#include "exchange.h"
+#include "response.h"
+#include "router.h"
+#include "thread.h"
+
+#define KEEP_FREE 64
+#define ARENA_BLOCK 8192
+
+turbo_deferred *turbo__exchange_new(turbo__thread *t)
+{
+    turbo_deferred *x = t->free_x;
+    if (x != NULL) {
+        t->free_x = x->next_free;
+        t->nfree_x--;
+        x->next_free = NULL;
+        return x;
+    }
+    x = calloc(1, sizeof(*x));
+    if (x == NULL)
+        return NULL;
+    turbo__arena_init(&x->arena, ARENA_BLOCK);
+    x->thread = t;
+    x->msg.kind = TURBO__MSG_FINISHED;
+    x->req.thread = t;
+    x->res.thread = t;
+    x->res.status = 200;
+    atomic_init(&x->state, TURBO__X_PENDING);
+    return x;
+}
+
+static void destroy(turbo_deferred *x)
+{
+    turbo__response_release(&x->res);
+    turbo__arena_destroy(&x->arena);
+    free(x);
+}
+
+void turbo__exchange_release(turbo__thread *t, turbo_deferred *x)
+{
+    if (x->route != NULL)
+        turbo__route_drop(x->route);
+    if (x->in != NULL) {
+        if (x->in_pooled)
+            turbo__bufpool_put(&t->pool, x->in);
+        else
+            free(x->in);
+    }
+    turbo__exchange_reset(x); /* a body by reference is freed here */
+    memset(&x->req, 0, sizeof(x->req));
+    x->req.thread = t;
+    atomic_store_explicit(&x->state, TURBO__X_PENDING, memory_order_relaxed);
+    x->deferred = x->finished_inline = 0;
+    x->blocking = x->holder_defers = x->in_pooled = 0;
+    x->rc = TURBO_OK;
+    x->conn = NULL;
+    x->route = NULL;
+    x->cancel_cb = NULL;
+    x->cancel_ud = NULL;
+    x->in = NULL;
+    t->nlive--;
+    if (t->nfree_x < KEEP_FREE) {
+        x->next_free = t->free_x;
+        t->free_x = x;
+        t->nfree_x++;
+    } else {
+        destroy(x);
+    }
+}
+
+void turbo__exchanges_free_all(turbo__thread *t)
+{
+    while (t->free_x != NULL) {
+        turbo_deferred *next = t->free_x->next_free;
+        destroy(t->free_x);
+        t->free_x = next;
+    }
+    t->nfree_x = 0;
+    if (t->cur != NULL)
+        destroy(t->cur);
+    t->cur = NULL;
+}
+
+_Thread_local turbo__thread *turbo__tls_thread;
+_Thread_local turbo_deferred *turbo__handler_x;
+
+void turbo__exchange_post(turbo_deferred *x)
+{
+    /* FINISHED unless the owner cancelled first; either way the owner
+     * gets it back (to send, or only to release). The push's release
+     * publishes the response built on this thread. */
+    int expected = TURBO__X_PENDING;
+    atomic_compare_exchange_strong_explicit(&x->state, &expected, TURBO__X_FINISHED,
+                                            memory_order_acq_rel, memory_order_acquire);
+    turbo__thread *t = x->thread;
+    if (turbo__inbox_push(&t->inbox, &x->msg))
+        turbo__inbox_wake(t->wake_fd);
+}

@@ -1,0 +1,110 @@
+/*
+ * The exchange: one request with its response, and everything they point
+ * to that must outlive the read buffer (arena, parameter match, copied
+ * head). Every request is served from one: the I/O thread keeps a current
+ * exchange (thread.h: t->cur) for its inline requests, reset after each.
+ * A request that is deferred (turbo_defer, a blocking route) takes its
+ * exchange with it, and with it its read buffer; the thread takes a fresh
+ * exchange from its free list. The public turbo_deferred is this struct.
+ *
+ * Who touches what: the owning I/O thread until the request is deferred;
+ * then the holder (one thread at a time) for req and res, and the owning
+ * thread for the bookkeeping fields (conn, slot, cancel, deadline). The
+ * state word is the only field both use at once: the holder's finish and
+ * the owner's cancel each claim it with a CAS, so exactly one of "answer"
+ * and "cancel callback" happens.
+ */
+#ifndef TURBO_EXCHANGE_H
+#define TURBO_EXCHANGE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "turbo/turbo.h"
+
+#include "arena.h"
+#include "inbox.h"
+#include "parse.h"
+#include "request.h"
+#include "response.h"
+#include "router.h"
+
+typedef struct turbo__conn turbo__conn;
+typedef struct turbo__thread turbo__thread;
+
+enum turbo__xstate {
+    TURBO__X_PENDING = 0, /* deferred, not finished, not cancelled */
+    TURBO__X_FINISHED,    /* the holder called finish first */
+    TURBO__X_CANCELLED    /* the owner cancelled first */
+};
+
+struct turbo_deferred {
+    turbo__msg msg; /* its finish, pushed on the owner's inbox (first member) */
+    turbo_request req;
+    turbo_response res;
+    turbo__arena arena;
+    turbo__match match;
+    turbo__thread *thread; /* the owning I/O thread */
+
+    /* Set while deferred (owner's fields, but see the state word). */
+    _Atomic int state;
+    unsigned deferred : 1;          /* turbo_defer() or a blocking route took it */
+    unsigned finished_inline : 1;   /* finished before its handler returned */
+    unsigned blocking : 1;          /* runs on the blocking pool */
+    unsigned holder_defers : 1;     /* the blocking handler itself deferred */
+    unsigned is_head : 1, keep_alive : 1;
+    int minor;
+    int rc;                /* a blocking handler's result */
+    turbo__conn *conn;     /* NULL once the connection is gone */
+    struct route *route;   /* held while deferred (turbo__route_hold) */
+    uint64_t deadline;     /* 504 (or 503 when stopping) past it */
+    void (*cancel_cb)(turbo_deferred *d, void *ud);
+    void *cancel_ud;
+    char *in;              /* the read buffer it took with it */
+    unsigned in_pooled : 1;
+    turbo__head head;      /* copies of what the parser left on its stack */
+    int remote_port;
+
+    turbo_deferred *next_free; /* the owner's free list */
+};
+
+/* The thread's spare exchange, ready for the next request: recycled from
+ * its free list or new. NULL when out of memory. */
+turbo_deferred *turbo__exchange_new(turbo__thread *t);
+/* Ready for the next inline request: response emptied, arena rewound. */
+static inline void turbo__exchange_reset(turbo_deferred *x)
+{
+    turbo__response_reset(&x->res);
+    turbo__arena_reset(&x->arena);
+}
+/* A deferred exchange is done with (answered or abandoned): its read
+ * buffer, route hold and memory go back. The owning thread only. */
+void turbo__exchange_release(turbo__thread *t, turbo_deferred *x);
+/* Frees every recycled exchange of t (teardown). */
+void turbo__exchanges_free_all(turbo__thread *t);
+
+/* Hands a finished (or cancelled) x back to its owning thread through its
+ * inbox: any thread but the owner's. */
+void turbo__exchange_post(turbo_deferred *x);
+
+/* The I/O thread running on this thread (thread.c sets it), and, on a
+ * pool thread, the exchange whose handler it runs (or NULL). */
+extern _Thread_local turbo__thread *turbo__tls_thread;
+extern _Thread_local turbo_deferred *turbo__handler_x;
+
+/* The exchange a request or response belongs to. */
+static inline turbo_deferred *turbo__exchange_of(turbo_request *req)
+{
+    return (turbo_deferred *)((char *)req - offsetof(turbo_deferred, req));
+}
+
+/* Claims the state for the owner's cancel: 1 when the holder had not
+ * finished (the cancel callback runs), 0 when it had. */
+static inline int turbo__exchange_cancel(turbo_deferred *x)
+{
+    int expected = TURBO__X_PENDING;
+    return atomic_compare_exchange_strong_explicit(&x->state, &expected, TURBO__X_CANCELLED,
+                                                   memory_order_acq_rel, memory_order_acquire);
+}
+
+#endif
