@@ -922,7 +922,10 @@ static int park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_he
     p->d = x;
     p->len = 0;
     x->conn = c;
-    x->deadline = c->t->now_ms + c->t->server->cfg.deferred_timeout_ms;
+    const turbo_config *cfg = &c->t->server->cfg;
+    x->deadline = c->t->now_ms + (c->t->stopping && cfg->stop_grace_ms < cfg->deferred_timeout_ms
+                                      ? cfg->stop_grace_ms
+                                      : cfg->deferred_timeout_ms);
     park(c, p);
     if (!x->keep_alive)
         c->closing = 1; /* nothing after it will be read */

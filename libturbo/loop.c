@@ -46,7 +46,7 @@ int turbo_loop_post(turbo_loop *l, turbo_loop_fn fn, void *ud)
     if (l == NULL || fn == NULL)
         return TURBO_EINVAL;
     turbo__thread *t = l->thread;
-    if (t->wake_fd < 0 || t->done)
+    if (!atomic_load_explicit(&t->server->threads_ready, memory_order_acquire))
         return TURBO_ESTATE;
     post *p = malloc(sizeof(*p));
     if (p == NULL)

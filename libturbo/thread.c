@@ -119,6 +119,14 @@ void turbo__thread_teardown(turbo__thread *t)
     if (t->wake_fd >= 0)
         close(t->wake_fd);
     t->wake_fd = -1;
+    /* Posted after the thread's loop ended (after turbo_server_wait(),
+     * against the rules): never run, only freed. */
+    turbo__msg *m = turbo__inbox_take(&t->inbox);
+    while (m != NULL) {
+        turbo__msg *next = m->next;
+        free(m);
+        m = next;
+    }
     turbo__exchanges_free_all(t);
     turbo__bufpool_destroy(&t->pool);
     free(t->headers);
