@@ -16,6 +16,9 @@ pkgs=(
   nginx haproxy systemd
   # commands the docs show (their code blocks are checked)
   linux-perf strace wrk
+  # the PostgreSQL example (examples/techempower_pg.c) and its test's
+  # throwaway server (scripts/pg-cluster.sh)
+  postgresql libpq-dev
   "$@")
 missing=()
 for p in "${pkgs[@]}"; do
