@@ -253,6 +253,20 @@ def check_concurrency(port, pgdir, page):
     print(f"ok   concurrency: 200 requests over 16 connections in {took:.2f} s", flush=True)
 
 
+def read_response(f):
+    """(status, body) of one Content-Length framed response read from f."""
+    status = int(f.readline().split()[1])
+    length = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    return status, f.read(length)
+
+
 def check_pipelined(port, page):
     """Three requests in one write: three answers, in request order."""
     for pre in PREFIXES:
@@ -260,12 +274,7 @@ def check_pipelined(port, page):
         s.sendall("".join(f"GET {pre}{p} HTTP/1.1\r\nHost: t\r\n\r\n"
                           for p in ("/queries?queries=3", "/fortunes", "/db")).encode())
         f = s.makefile("rb")
-        bodies = []
-        for _ in range(3):
-            resp = http.client.HTTPResponse(s)
-            resp.fp = f
-            resp.begin()
-            bodies.append((resp.status, resp.read()))
+        bodies = [read_response(f) for _ in range(3)]
         s.close()
         ok = (all(st == 200 for st, _ in bodies) and rows_of(bodies[0][1], True) is not None and
               len(rows_of(bodies[0][1], True)) == 3 and bodies[1][1] == page and
@@ -274,7 +283,7 @@ def check_pipelined(port, page):
     print("ok   pipelined requests answered in order", flush=True)
 
 
-def check_clients_leaving(port):
+def check_clients_leaving(port, pgdir):
     """Clients that send a request and leave at once: the server goes on."""
     for pre in PREFIXES:
         for k in range(20):
@@ -284,7 +293,34 @@ def check_clients_leaving(port):
             if k % 2:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             s.close()
-    time.sleep(0.5)
+    # Clients that leave while their queries wait for a lock: their results
+    # arrive after they are gone, and are dropped.
+    locker = subprocess.Popen([CLUSTER, "psql", pgdir], stdin=subprocess.PIPE, text=True,
+                              stdout=subprocess.DEVNULL)
+    locker.stdin.write("BEGIN;\nLOCK TABLE World IN ACCESS EXCLUSIVE MODE;\n")
+    locker.stdin.flush()
+    for _ in range(100):
+        if psql(pgdir, "SELECT count(*) FROM pg_locks WHERE relation = 'world'::regclass "
+                       "AND mode = 'AccessExclusiveLock' AND granted") == [["1"]]:
+            break
+        time.sleep(0.05)
+    else:
+        die("psql could not lock World")
+    waiting = []
+    for pre in PREFIXES:
+        for k in range(12):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            path = (f"{pre}/db", f"{pre}/queries?queries=20", f"{pre}/updates?queries=5")[k % 3]
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            waiting.append(s)
+    time.sleep(0.5)  # the queries reach the database and wait for the lock
+    for s in waiting:
+        s.close()
+    time.sleep(0.3)  # the server notices
+    locker.stdin.write("COMMIT;\n")
+    locker.stdin.close()
+    locker.wait(timeout=30)
+    time.sleep(0.3)
     for pre in PREFIXES:
         for _ in range(6):
             st, _, body = get_once(port, pre + "/queries?queries=2")
@@ -377,7 +413,7 @@ def main():
         check_updates(port, pgdir)
         check_concurrency(port, pgdir, page)
         check_pipelined(port, page)
-        check_clients_leaving(port)
+        check_clients_leaving(port, pgdir)
         check_outage(port, pgdir)
         check(server.poll() is None, "the server is still running")
 
