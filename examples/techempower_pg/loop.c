@@ -76,6 +76,7 @@ struct conn {
 
 static const char *conninfo;
 static conn *conns; /* one per I/O thread, indexed by turbo_request_thread() */
+static unsigned nconns;
 
 static uint64_t now_ms(void)
 {
@@ -463,7 +464,8 @@ int te_loop_routes(turbo_server *s, const char *info)
     } routes[] = {{"/db", TE_DB}, {"/queries", TE_QUERIES}, {"/fortunes", TE_FORTUNES},
                   {"/updates", TE_UPDATES}};
     conninfo = info;
-    conns = calloc(turbo_server_threads(s), sizeof(*conns));
+    nconns = turbo_server_threads(s);
+    conns = calloc(nconns, sizeof(*conns));
     if (conns == NULL)
         return TURBO_ENOMEM;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -473,4 +475,16 @@ int te_loop_routes(turbo_server *s, const char *info)
             return rc;
     }
     return TURBO_OK;
+}
+
+void te_loop_close(void)
+{
+    /* The I/O threads have ended: close their connections from here. Their
+     * watches cannot be freed any more (turbo_watch_free() is for the
+     * loop's own thread, and the API has no hook that runs on it when it
+     * stops); their memory is lost at exit. */
+    for (unsigned i = 0; conns != NULL && i < nconns; i++)
+        PQfinish(conns[i].pg);
+    free(conns);
+    conns = NULL;
 }

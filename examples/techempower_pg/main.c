@@ -145,6 +145,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     rc = turbo_server_run(server);
     turbo_server_free(server);
+    te_loop_close();
     if (rc != TURBO_OK) {
         fprintf(stderr, "turbo-techempower-pg: %s\n", turbo_strerror(rc));
         return 1;

@@ -76,5 +76,7 @@ int te_send_error(turbo_response *res, int status);
  * everything from the PG* environment variables); kept, not copied. */
 int te_loop_routes(turbo_server *s, const char *conninfo);
 int te_blocking_routes(turbo_server *s, const char *conninfo);
+/* Closes the loop variant's connections, once the server is freed. */
+void te_loop_close(void);
 
 #endif
