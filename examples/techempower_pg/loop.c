@@ -482,9 +482,9 @@ void te_loop_close(void)
     /* The I/O threads have ended: close their connections from here. Their
      * watches cannot be freed any more (turbo_watch_free() is for the
      * loop's own thread, and the API has no hook that runs on it when it
-     * stops); their memory is lost at exit. */
-    for (unsigned i = 0; conns != NULL && i < nconns; i++)
+     * stops), so conns, which points to them, is kept until exit. */
+    for (unsigned i = 0; conns != NULL && i < nconns; i++) {
         PQfinish(conns[i].pg);
-    free(conns);
-    conns = NULL;
+        conns[i].pg = NULL;
+    }
 }
