@@ -329,6 +329,27 @@ def check_clients_leaving(port, pgdir):
     print("ok   clients leaving mid-request: the next requests succeed", flush=True)
 
 
+def check_query_errors(port, pgdir, page):
+    """A statement that fails answers 500; the same connection goes on
+    serving the next requests."""
+    psql(pgdir, "ALTER TABLE Fortune RENAME COLUMN message TO words")
+    try:
+        for pre in PREFIXES:
+            c = Client(port)
+            got = [c.get(pre + p)[0] for p in ("/fortunes", "/db", "/fortunes", "/queries?queries=3") * 3]
+            c.close()
+            check(all(st in (500, 503) for st in got[0::2]) and 500 in got[0::2],
+                  f"{pre}/fortunes with a broken statement: 500, got {got[0::2]}")
+            check(all(st == 200 for st in got[1::2]), f"{pre}: other statements still served: {got[1::2]}")
+    finally:
+        psql(pgdir, "ALTER TABLE Fortune RENAME COLUMN words TO message")
+    for pre in PREFIXES:
+        for _ in range(4):
+            st, _, body = get_once(port, pre + "/fortunes")
+            check(st == 200 and body == page, f"{pre}/fortunes: served again once the table is back, got {st}")
+    print("ok   a failing statement answers 500, the connection goes on serving", flush=True)
+
+
 def check_outage(port, pgdir):
     r = subprocess.run([CLUSTER, "down", pgdir], capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
@@ -414,6 +435,7 @@ def main():
         check_concurrency(port, pgdir, page)
         check_pipelined(port, page)
         check_clients_leaving(port, pgdir)
+        check_query_errors(port, pgdir, page)
         check_outage(port, pgdir)
         check(server.poll() is None, "the server is still running")
 
