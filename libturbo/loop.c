@@ -20,15 +20,38 @@ struct turbo_watch {
     struct event *ev;
     turbo__thread *thread;
     int fd;
-    void (*cb)(turbo_watch *w, unsigned revents, void *ud);
+    turbo_watch_fn cb;
     void *ud;
+    turbo_watch *prev, *next; /* the loop's live watches */
 };
 
 struct turbo_timer {
     struct event *ev;
-    void (*cb)(void *ud);
+    turbo__thread *thread;
+    turbo_loop_fn cb;
     void *ud;
+    turbo_timer *prev, *next; /* the loop's pending timers */
 };
+
+/* The loop's lists: a watch or timer the program leaves behind is freed
+ * with the thread (turbo__loop_free_all). The loop's thread only. */
+#define LINK(head, x)                                                                              \
+    do {                                                                                           \
+        (x)->prev = NULL;                                                                          \
+        (x)->next = (head);                                                                        \
+        if ((head) != NULL)                                                                        \
+            (head)->prev = (x);                                                                    \
+        (head) = (x);                                                                              \
+    } while (0)
+#define UNLINK(head, x)                                                                            \
+    do {                                                                                           \
+        if ((x)->prev != NULL)                                                                     \
+            (x)->prev->next = (x)->next;                                                           \
+        else                                                                                       \
+            (head) = (x)->next;                                                                    \
+        if ((x)->next != NULL)                                                                     \
+            (x)->next->prev = (x)->prev;                                                           \
+    } while (0)
 
 typedef struct post {
     turbo__msg msg; /* first member */
@@ -39,6 +62,17 @@ typedef struct post {
 turbo_loop *turbo_request_loop(const turbo_request *req)
 {
     return req != NULL ? &req->thread->loop : NULL;
+}
+
+void turbo_loop_set_data(turbo_loop *l, void *data)
+{
+    if (l != NULL)
+        l->data = data;
+}
+
+void *turbo_loop_data(const turbo_loop *l)
+{
+    return l != NULL ? l->data : NULL;
 }
 
 int turbo_loop_post(turbo_loop *l, turbo_loop_fn fn, void *ud)
@@ -119,6 +153,7 @@ turbo_watch *turbo_loop_watch(turbo_loop *l, int fd, unsigned events, turbo_watc
         errno = ENOMEM;
         return NULL;
     }
+    LINK(l->watches, w);
     return w;
 }
 
@@ -141,6 +176,7 @@ void turbo_watch_free(turbo_watch *w)
 {
     if (w == NULL)
         return;
+    UNLINK(w->thread->loop.watches, w);
     event_free(w->ev); /* deletes it first; fine from its own callback */
     free(w);
 }
@@ -150,8 +186,9 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     turbo_timer *t = arg;
-    void (*cb)(void *) = t->cb;
+    turbo_loop_fn cb = t->cb;
     void *ud = t->ud;
+    UNLINK(t->thread->loop.timers, t);
     event_free(t->ev);
     free(t);
     cb(ud);
@@ -172,6 +209,7 @@ turbo_timer *turbo_loop_timer(turbo_loop *l, uint64_t ms, turbo_loop_fn cb, void
     }
     t->cb = cb;
     t->ud = ud;
+    t->thread = l->thread;
     t->ev = evtimer_new(l->thread->base, timer_cb, t);
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
     if (t->ev == NULL || evtimer_add(t->ev, &tv) != 0) {
@@ -181,6 +219,7 @@ turbo_timer *turbo_loop_timer(turbo_loop *l, uint64_t ms, turbo_loop_fn cb, void
         errno = ENOMEM;
         return NULL;
     }
+    LINK(l->timers, t);
     return t;
 }
 
@@ -188,6 +227,15 @@ void turbo_timer_cancel(turbo_timer *t)
 {
     if (t == NULL)
         return;
+    UNLINK(t->thread->loop.timers, t);
     event_free(t->ev);
     free(t);
+}
+
+void turbo__loop_free_all(turbo__thread *t)
+{
+    while (t->loop.watches != NULL)
+        turbo_watch_free(t->loop.watches);
+    while (t->loop.timers != NULL)
+        turbo_timer_cancel(t->loop.timers);
 }

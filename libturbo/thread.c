@@ -107,6 +107,7 @@ static struct timeval sweep_interval(const turbo_config *cfg)
 void turbo__thread_teardown(turbo__thread *t)
 {
     if (t->base != NULL) {
+        turbo__loop_free_all(t);
         turbo__conns_free_all(t);
         event_del(&t->listen_ev);
         event_del(&t->wake_ev);

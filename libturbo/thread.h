@@ -84,6 +84,9 @@ struct turbo__thread {
     unsigned nlive;         /* deferred exchanges not released yet */
     struct turbo_loop {
         turbo__thread *thread;
+        void *data;                 /* turbo_loop_set_data() */
+        struct turbo_watch *watches; /* live watches and timers, freed with */
+        struct turbo_timer *timers;  /* the thread if the program did not */
     } loop;                 /* what turbo_request_loop() hands out */
     turbo__counters stats;
     /* Filled by other threads (exchange.h, loop.c): its own cache line. */

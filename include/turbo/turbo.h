@@ -527,9 +527,11 @@ TURBO_API int turbo_response_body_ref(turbo_response *res, const void *data, siz
  * --------------------------------------------------------------------- */
 
 /** Defers the response of the request a handler is serving. Call from the
- *  handler (I/O thread or blocking pool), then return TURBO_DEFER. Calling
- *  it again for the same request returns the same handle. NULL when out of
- *  memory (answer at once, or return an error: 500). */
+ *  handler (I/O thread or blocking pool), then return TURBO_DEFER, also
+ *  when the handler already finished d itself. Calling it again for the
+ *  same request returns the same handle. NULL when out of memory, or when
+ *  not called from the request's own handler (answer at once, or return
+ *  an error: 500). */
 TURBO_API turbo_deferred *turbo_defer(turbo_request *req, turbo_response *res);
 /** Sends the response built in turbo_deferred_response(d) (status,
  *  headers, body, as in a handler; a response marked invalid by a refused
@@ -544,8 +546,9 @@ TURBO_API int turbo_deferred_finish(turbo_deferred *d);
  *  cancelled before turbo_deferred_finish() (client gone, deferred timeout,
  *  stop); NULL removes it. Set it before handing d to another thread, or
  *  accept that a cancellation before it is set goes unnoticed (finish
- *  works either way). The callback must not call turbo_deferred_finish()
- *  synchronously unless it is the holder's own thread. */
+ *  works either way). The callback may call turbo_deferred_finish(d)
+ *  itself, the simplest way to release d early when the holder is the
+ *  loop's own code; d is gone after that, as after any finish. */
 TURBO_API void turbo_deferred_on_cancel(turbo_deferred *d, turbo_cancel_fn cb, void *ud);
 /** 1 once the request was cancelled (its answer will never be sent), else
  *  0. Any thread; a hint for a holder that polls. */
@@ -564,6 +567,12 @@ TURBO_API turbo_loop *turbo_request_loop(const turbo_request *req);
  *  cost one wake-up. TURBO_OK, TURBO_EINVAL (NULL), TURBO_ENOMEM,
  *  TURBO_ESTATE (the server has stopped: fn is not called). */
 TURBO_API int turbo_loop_post(turbo_loop *l, turbo_loop_fn fn, void *ud);
+/** A pointer the program keeps per loop (one I/O thread: a database
+ *  connection, say), NULL until set. The library never touches it. Not
+ *  synchronized: set it on the loop's thread, or before the server starts
+ *  (loops exist once the server runs: through a request). */
+TURBO_API void turbo_loop_set_data(turbo_loop *l, void *data);
+TURBO_API void *turbo_loop_data(const turbo_loop *l);
 
 /** Readiness events for turbo_loop_watch(). */
 enum turbo_watch_events { TURBO_READ = 1, TURBO_WRITE = 2 };
@@ -572,7 +581,11 @@ enum turbo_watch_events { TURBO_READ = 1, TURBO_WRITE = 2 };
  *  (TURBO_READ | TURBO_WRITE, or 0 for none yet): cb(w, revents, ud) runs
  *  on the loop's thread while fd is ready, until turbo_watch_free().
  *  Call on the loop's thread only (a handler, a callback). NULL on error,
- *  with errno: EINVAL (bad argument), EPERM (another thread), ENOMEM. */
+ *  with errno: EINVAL (bad argument), EPERM (another thread), ENOMEM.
+ *  Free the watch before closing fd; when a library closed the fd under
+ *  it (libpq replaces its socket while connecting), free the watch and
+ *  watch the new fd afresh. Watches and timers still alive when the
+ *  server is freed are freed with it (their pointers are then invalid). */
 TURBO_API turbo_watch *turbo_loop_watch(turbo_loop *l, int fd, unsigned events,
                                         turbo_watch_fn cb, void *ud);
 /** Changes what w waits for (0: nothing, until set again). Loop's thread
