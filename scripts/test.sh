@@ -14,7 +14,7 @@ cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
 echo "== the integration suites under valgrind (leaks and memory errors)"
-for t in test_server test_routes_live test_smuggling test_abuse test_listen; do
+for t in test_server test_routes_live test_smuggling test_abuse test_listen test_defer; do
   [ -x build/tests/$t ] || continue
   CK_DEFAULT_TIMEOUT=300 valgrind -q --leak-check=full --error-exitcode=1 build/tests/$t
 done
@@ -27,8 +27,8 @@ cmake --build build-asan -j"$jobs"
 
 echo "== build with ThreadSanitizer and run the multi-threaded suites"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DTURBO_TSAN=ON >/dev/null
-cmake --build build-tsan -j"$jobs" --target test_server test_routes_live test_listen
-(cd build-tsan && ctest --output-on-failure -R 'test_server|test_routes_live|test_listen')
+cmake --build build-tsan -j"$jobs" --target test_server test_routes_live test_listen test_defer
+(cd build-tsan && ctest --output-on-failure -R 'test_server|test_routes_live|test_listen|test_defer')
 
 echo "== each fuzz target for a bounded time (the long run: scripts/fuzz.sh 600)"
 FUZZ_JOBS=2 scripts/fuzz.sh 30
