@@ -54,13 +54,9 @@ enum phase {
 enum body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
 
 /* One answer in a connection's queue behind a deferred request: that
- * deferred request itself (d), or the bytes of a later answer. */
-typedef struct parked {
-    struct parked *next;
-    turbo_deferred *d;
-    size_t len;
-    char bytes[];
-} parked;
+ * deferred request itself (d: the node inside its exchange), or the bytes
+ * of a later answer (a node allocated with its bytes). */
+typedef turbo__parked parked;
 
 /* Pipelined answers that may wait behind deferred requests, at most; then
  * the connection stops parsing until the first deferred one is sent. */
@@ -362,15 +358,16 @@ static void answer(turbo__conn *c, turbo_response *res, int minor, int is_head, 
         c->closing = 1;
 }
 
-static int park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_head,
-                         int keep_alive);
+static void park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_head,
+                          int keep_alive);
 
 /*
- * Routes and runs one complete request, queueing its response. Returns 1
- * when the request was deferred (its exchange, and the read buffer, went
- * with it: handle_one hands the connection a new buffer), else 0.
+ * Routes and runs one complete request, queueing its response. Returns the
+ * exchange when the request was deferred (it takes the read buffer with
+ * it: handle_one hands the connection a new one), else NULL.
  */
-static int dispatch(turbo__conn *c, const turbo__head *h, const char *body, size_t body_len)
+static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char *body,
+                                size_t body_len)
 {
     turbo__thread *t = c->t;
     turbo_server *s = t->server;
@@ -404,8 +401,10 @@ static int dispatch(turbo__conn *c, const turbo__head *h, const char *body, size
         /* To the pool: the exchange leaves first (the pool's thread may
          * start at once), and a full queue is a 503 now. */
         if (turbo__conn_detach(x) == 0) {
-            if (turbo__pool_submit(&s->pool, x) == 0)
-                return park_deferred(c, x, h->minor, is_head, keep_alive);
+            if (turbo__pool_submit(&s->pool, x) == 0) {
+                park_deferred(c, x, h->minor, is_head, keep_alive);
+                return x;
+            }
             turbo__conn_undetach(x);
         }
         turbo__response_error(res, 503);
@@ -422,7 +421,8 @@ static int dispatch(turbo__conn *c, const turbo__head *h, const char *body, size
              * that answer a 500. */
             if (rc != TURBO_DEFER && rc != TURBO_OK)
                 res->invalid = 1;
-            return park_deferred(c, x, h->minor, is_head, keep_alive);
+            park_deferred(c, x, h->minor, is_head, keep_alive);
+            return x;
         }
         if (x->finished_inline && rc == TURBO_DEFER)
             rc = TURBO_OK; /* deferred, then finished before returning */
@@ -437,7 +437,7 @@ static int dispatch(turbo__conn *c, const turbo__head *h, const char *body, size
         turbo__exchange_release(t, x);
     else
         turbo__exchange_reset(x);
-    return 0;
+    return NULL;
 }
 
 static void request_done(turbo__conn *c)
@@ -474,9 +474,8 @@ static void queue_continue(turbo__conn *c)
  * nothing; pipelined requests otherwise). process() starts again at the
  * new buffer's first byte (in_moved).
  */
-static void hand_over_buffer(turbo__conn *c, const char *p, size_t total)
+static void hand_over_buffer(turbo__conn *c, turbo_deferred *x, const char *p, size_t total)
 {
-    turbo_deferred *x = c->park_tail->d;
     size_t from = (size_t)(p - c->in) + total;
     size_t rest = c->in_len - from;
     char *old = c->in;
@@ -586,8 +585,9 @@ static long handle_one(turbo__conn *c, char *p, size_t avail, size_t *need)
             return -1;
         }
     }
-    if (dispatch(c, &h, body, body_len))
-        hand_over_buffer(c, p, total);
+    turbo_deferred *x = dispatch(c, &h, body, body_len);
+    if (x != NULL)
+        hand_over_buffer(c, x, p, total);
     request_done(c);
     return (long)total;
 
@@ -862,6 +862,7 @@ static void park_output(turbo__conn *c, size_t from)
     }
     p->d = NULL;
     p->len = len;
+    p->bytes = (char *)(p + 1);
     memcpy(p->bytes, c->out + from, len);
     c->out_len = from;
     park(c, p);
@@ -875,6 +876,13 @@ static void abandon(turbo_deferred *x)
     x->conn = NULL;
     if (turbo__exchange_cancel(x) && x->cancel_cb != NULL)
         x->cancel_cb(x, x->cancel_ud);
+}
+
+/* A bytes node was allocated; a deferred one lives in its exchange. */
+static void node_free(parked *p)
+{
+    if (p->d == NULL)
+        free(p);
 }
 
 /* Drops *link and everything parked after it: answers never sent,
@@ -894,7 +902,7 @@ static void drop_from(turbo__conn *c, parked **link)
     while (p != NULL) {
         parked *next = p->next;
         turbo_deferred *x = p->d;
-        free(p);
+        node_free(p);
         if (x != NULL)
             abandon(x);
         p = next;
@@ -906,21 +914,16 @@ static void drop_parked(turbo__conn *c)
     drop_from(c, &c->park_head);
 }
 
-static int park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_head,
-                         int keep_alive)
+static void park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_head,
+                          int keep_alive)
 {
     x->minor = minor;
     x->is_head = is_head != 0;
     x->keep_alive = keep_alive != 0;
-    parked *p = malloc(sizeof(*p));
-    if (p == NULL) {
-        /* Cannot keep its place: cancelled, and the connection ends. */
-        c->closing = 1;
-        abandon(x);
-        return 1;
-    }
+    parked *p = &x->node;
     p->d = x;
     p->len = 0;
+    p->bytes = NULL;
     x->conn = c;
     const turbo_config *cfg = &c->t->server->cfg;
     x->deadline = c->t->now_ms + (c->t->stopping && cfg->stop_grace_ms < cfg->deferred_timeout_ms
@@ -929,7 +932,6 @@ static int park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_he
     park(c, p);
     if (!x->keep_alive)
         c->closing = 1; /* nothing after it will be read */
-    return 1;
 }
 
 /* Sends what the queue's head allows: finished deferred answers and the
@@ -992,7 +994,6 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
         if (c->park_head == NULL)
             c->park_tail = NULL;
         c->nparked--;
-        free(p);
         x->conn = NULL;
         int ka = send_deferred(c, x);
         turbo__exchange_release(t, x);
@@ -1015,6 +1016,7 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
             size_t len = c->out_len - from;
             b = malloc(sizeof(*b) + len);
             if (b != NULL) {
+                b->bytes = (char *)(b + 1);
                 memcpy(b->bytes, c->out + from, len);
                 b->len = len;
                 b->d = NULL;
@@ -1023,10 +1025,11 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
         c->out_len = from;
         TURBO__COUNT(t, requests);
         x->conn = NULL;
-        turbo__exchange_release(t, x);
         if (b == NULL) {
             /* Out of memory: this answer and those behind it are lost; the
-             * connection ends after the ones before. */
+             * connection ends after the ones before. x's own node is
+             * unlinked first: x is released below. */
+            *link = p->next;
             c->closing = 1;
             drop_from(c, link);
         } else {
@@ -1035,12 +1038,12 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
             if (c->park_tail == p)
                 c->park_tail = b;
             c->parked_bytes += b->len;
-            free(p);
             if (!ka) { /* it closes the connection: nothing after it goes */
                 c->closing = 1;
                 drop_from(c, &b->next);
             }
         }
+        turbo__exchange_release(t, x);
     }
     conn_run(c);
 }
@@ -1059,7 +1062,6 @@ static void deferred_expired(turbo__conn *c)
     if (c->park_head == NULL)
         c->park_tail = NULL;
     c->nparked--;
-    free(p);
     TURBO__COUNT(t, timeouts);
     turbo_response *res = &t->cur->res;
     turbo__response_error(res, t->stopping ? 503 : 504);

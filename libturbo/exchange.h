@@ -32,6 +32,15 @@
 typedef struct turbo__conn turbo__conn;
 typedef struct turbo__thread turbo__thread;
 
+/* An answer waiting in a connection's queue (conn.c): a deferred request
+ * (d, this node inside its exchange) or the bytes of a later answer. */
+typedef struct turbo__parked {
+    struct turbo__parked *next;
+    turbo_deferred *d;
+    size_t len;
+    char *bytes;
+} turbo__parked;
+
 enum turbo__xstate {
     TURBO__X_PENDING = 0, /* deferred, not finished, not cancelled */
     TURBO__X_FINISHED,    /* the holder called finish first */
@@ -56,6 +65,7 @@ struct turbo_deferred {
     int minor;
     int rc;                /* a blocking handler's result */
     turbo__conn *conn;     /* NULL once the connection is gone */
+    turbo__parked node;    /* its place in conn's queue */
     struct route *route;   /* held while deferred (turbo__route_hold) */
     uint64_t deadline;     /* 504 (or 503 when stopping) past it */
     void (*cancel_cb)(turbo_deferred *d, void *ud);
