@@ -926,9 +926,8 @@ static void park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_h
     p->bytes = NULL;
     x->conn = c;
     const turbo_config *cfg = &c->t->server->cfg;
-    x->deadline = c->t->now_ms + (c->t->stopping && cfg->stop_grace_ms < cfg->deferred_timeout_ms
-                                      ? cfg->stop_grace_ms
-                                      : cfg->deferred_timeout_ms);
+    x->stop_deadline = c->t->stopping && cfg->stop_grace_ms < cfg->deferred_timeout_ms;
+    x->deadline = c->t->now_ms + (x->stop_deadline ? cfg->stop_grace_ms : cfg->deferred_timeout_ms);
     park(c, p);
     if (!x->keep_alive)
         c->closing = 1; /* nothing after it will be read */
@@ -1064,7 +1063,7 @@ static void deferred_expired(turbo__conn *c)
     c->nparked--;
     TURBO__COUNT(t, timeouts);
     turbo_response *res = &t->cur->res;
-    turbo__response_error(res, t->stopping ? 503 : 504);
+    turbo__response_error(res, x->stop_deadline ? 503 : 504);
     if (queue_response(c, res, x->minor, x->is_head, 0) != 0)
         c->out_len = 0;
     turbo__response_reset(res);
@@ -1280,8 +1279,10 @@ void turbo__conns_stop(turbo__thread *t)
             /* Deferred answers still to come: waited for up to the grace
              * period, then 503 (deferred_expired). */
             for (parked *p = c->park_head; p != NULL; p = p->next)
-                if (p->d != NULL && p->d->deadline > deferred_end)
+                if (p->d != NULL && p->d->deadline > deferred_end) {
                     p->d->deadline = deferred_end;
+                    p->d->stop_deadline = 1;
+                }
             c = next;
             continue;
         }

@@ -61,7 +61,7 @@ void turbo__exchange_release(turbo__thread *t, turbo_deferred *x)
     x->req.thread = t;
     atomic_store_explicit(&x->state, TURBO__X_PENDING, memory_order_relaxed);
     x->deferred = x->finished_inline = 0;
-    x->blocking = x->holder_defers = x->in_pooled = 0;
+    x->blocking = x->holder_defers = x->in_pooled = x->stop_deadline = 0;
     x->rc = TURBO_OK;
     x->conn = NULL;
     x->route = NULL;

@@ -62,6 +62,7 @@ struct turbo_deferred {
     unsigned blocking : 1;          /* runs on the blocking pool */
     unsigned holder_defers : 1;     /* the blocking handler itself deferred */
     unsigned is_head : 1, keep_alive : 1;
+    unsigned stop_deadline : 1;     /* its deadline is the stop's grace: 503, not 504 */
     int minor;
     int rc;                /* a blocking handler's result */
     turbo__conn *conn;     /* NULL once the connection is gone */

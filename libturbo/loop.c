@@ -88,8 +88,15 @@ int turbo_loop_post(turbo_loop *l, turbo_loop_fn fn, void *ud)
     p->msg.kind = TURBO__MSG_POST;
     p->fn = fn;
     p->ud = ud;
+    atomic_fetch_add(&t->posters, 1); /* seq_cst: see thread.h */
+    if (atomic_load(&t->closed)) {
+        atomic_fetch_sub(&t->posters, 1);
+        free(p);
+        return TURBO_ESTATE;
+    }
     if (turbo__inbox_push(&t->inbox, &p->msg))
         turbo__inbox_wake(t->wake_fd);
+    atomic_fetch_sub_explicit(&t->posters, 1, memory_order_release);
     return TURBO_OK;
 }
 
@@ -146,11 +153,14 @@ turbo_watch *turbo_loop_watch(turbo_loop *l, int fd, unsigned events, turbo_watc
     w->cb = cb;
     w->ud = ud;
     w->ev = event_new(l->thread->base, fd, to_libevent(events) | EV_PERSIST, watch_cb, w);
+    errno = 0;
     if (w->ev == NULL || (events != 0 && event_add(w->ev, NULL) != 0)) {
+        /* epoll's own errno when it refused fd (EPERM: a regular file). */
+        int err = errno != 0 ? errno : ENOMEM;
         if (w->ev != NULL)
             event_free(w->ev);
         free(w);
-        errno = ENOMEM;
+        errno = err;
         return NULL;
     }
     LINK(l->watches, w);

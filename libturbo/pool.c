@@ -107,8 +107,13 @@ static void run(turbo_deferred *x)
         turbo__handler_x = x;
         int rc = x->match.fn(&x->req, &x->res, x->match.user_data);
         turbo__handler_x = NULL;
-        if (x->holder_defers && !x->finished_inline)
-            return; /* the handler deferred it: its holder finishes */
+        if (x->holder_defers && !x->finished_inline) {
+            /* The handler deferred it: its holder finishes; an error
+             * returned meanwhile makes that answer a 500, as inline. */
+            if (rc != TURBO_DEFER && rc != TURBO_OK)
+                x->res.invalid = 1;
+            return;
+        }
         if (rc == TURBO_DEFER)
             rc = x->finished_inline ? TURBO_OK : TURBO_EHANDLER;
         x->rc = rc;

@@ -5,6 +5,7 @@
  * connection deadlines. The server (server.c) sets threads up, starts,
  * wakes and joins them; everything else here runs on the thread itself.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -195,8 +196,11 @@ void turbo__thread_run(turbo__thread *t)
             t->in_section = 0;
         }
     }
-    /* Functions posted while the last deferred request was being freed
-     * (the loop was done) still run, here on the thread they were posted to. */
+    /* Functions posted while the loop was ending still run, here on the
+     * thread they were posted to; later posts are refused (thread.h). */
+    atomic_store(&t->closed, 1);
+    while (atomic_load(&t->posters) != 0)
+        sched_yield();
     turbo__msg *m = turbo__inbox_take(&t->inbox);
     while (m != NULL) {
         turbo__msg *next = m->next;

@@ -91,6 +91,13 @@ struct turbo__thread {
     turbo__counters stats;
     /* Filled by other threads (exchange.h, loop.c): its own cache line. */
     turbo__inbox inbox;
+    /* turbo_loop_post() against the thread leaving its loop: a poster
+     * counts itself in (posters), then checks closed; the thread sets
+     * closed, then waits for posters to reach 0, then runs what was
+     * posted. Both sides are seq_cst, so at least one of them sees the
+     * other: a post either runs or is refused, never lost. */
+    _Atomic unsigned posters;
+    _Atomic int closed;
 };
 
 /* Called by server.c only. */

@@ -171,8 +171,8 @@ TURBO_API int turbo_config_set_write_timeout_ms(turbo_config *cfg, unsigned ms);
  *  Beyond it new connections are accepted and closed at once. */
 TURBO_API int turbo_config_set_max_connections(turbo_config *cfg, unsigned per_thread);
 /** Threads of the blocking pool that runs TURBO_ROUTE_BLOCKING routes'
- *  handlers (default 16, range 1..1024). Started with the first such
- *  route; a server without one starts none. */
+ *  handlers (default 16, range 1..1024). Started by the first request to
+ *  such a route; a server that never serves one starts none. */
 TURBO_API int turbo_config_set_blocking_threads(turbo_config *cfg, unsigned n);
 /** Requests waiting for a blocking-pool thread, at most (default 1024,
  *  range 1..1048576). Beyond it a blocking route answers 503 with
@@ -589,14 +589,15 @@ enum turbo_watch_events { TURBO_READ = 1, TURBO_WRITE = 2 };
 TURBO_API turbo_watch *turbo_loop_watch(turbo_loop *l, int fd, unsigned events,
                                         turbo_watch_fn cb, void *ud);
 /** Changes what w waits for (0: nothing, until set again). Loop's thread
- *  only. TURBO_OK, TURBO_EINVAL, TURBO_ESYS. */
+ *  only: TURBO_ESTATE from another. TURBO_OK, TURBO_EINVAL, TURBO_ESYS. */
 TURBO_API int turbo_watch_set(turbo_watch *w, unsigned events);
 /** Stops watching and frees w (also from inside its own callback). Loop's
- *  thread only; NULL is allowed. Before the fd is closed. */
+ *  thread only, or once turbo_server_wait() has returned; NULL is allowed.
+ *  Before the fd is closed. */
 TURBO_API void turbo_watch_free(turbo_watch *w);
 /** Calls cb(ud) once on the loop's thread after ms milliseconds; the timer
- *  is freed after cb returns. Loop's thread only. NULL on error, errno as
- *  turbo_loop_watch(). */
+ *  is freed as cb is called (do not cancel it from cb). Loop's thread
+ *  only. NULL on error, errno as turbo_loop_watch(). */
 TURBO_API turbo_timer *turbo_loop_timer(turbo_loop *l, uint64_t ms, turbo_loop_fn cb,
                                         void *ud);
 /** Cancels a timer that has not fired yet, and frees it. Not after its
