@@ -20,29 +20,42 @@
 #include "server.h"
 #include "thread.h"
 
-static int bind_one(const struct addrinfo *ai, int port, int backlog)
+/* ai's address with port. */
+static struct sockaddr_storage with_port(const struct addrinfo *ai, int port)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0)
-        return -1;
-    int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
-        goto fail;
     struct sockaddr_storage ss;
     memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
     if (ss.ss_family == AF_INET)
         ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
     else
         ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-    if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0)
-        goto fail;
+    return ss;
+}
+
+/* A socket bound to ai's address at port, SO_REUSEADDR set and, when
+ * reuseport, SO_REUSEPORT too; listening when backlog > 0. -1 with errno. */
+static int bind_at(const struct addrinfo *ai, int port, int reuseport, int backlog)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    struct sockaddr_storage ss = with_port(ai, port);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+        bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) != 0 ||
+        (backlog > 0 && listen(fd, backlog) != 0)) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
     return fd;
-fail:;
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
+}
+
+static int bind_one(const struct addrinfo *ai, int port, int backlog)
+{
+    return bind_at(ai, port, 1, backlog);
 }
 
 /* 0 when nobody holds ai's address at port: a socket without
@@ -53,23 +66,11 @@ fail:;
  * at a time never does. */
 static int port_is_free(const struct addrinfo *ai, int port)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    int fd = bind_at(ai, port, 0, 0);
     if (fd < 0)
         return -1;
-    int one = 1, rc = -1;
-    struct sockaddr_storage ss;
-    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-    if (ss.ss_family == AF_INET)
-        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
-        bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) == 0)
-        rc = 0;
-    int saved = errno;
     close(fd);
-    errno = saved;
-    return rc;
+    return 0;
 }
 
 static int bound_port(int fd)
