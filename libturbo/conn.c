@@ -360,6 +360,7 @@ static void answer(turbo__conn *c, turbo_response *res, int minor, int is_head, 
 
 static void park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_head,
                           int keep_alive);
+static void unpark_tail(turbo__conn *c, turbo_deferred *x);
 
 /*
  * Routes and runs one complete request, queueing its response. Returns the
@@ -401,10 +402,14 @@ static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char
         /* To the pool: the exchange leaves first (the pool's thread may
          * start at once), and a full queue is a 503 now. */
         if (turbo__conn_detach(x) == 0) {
-            if (turbo__pool_submit(&s->pool, x) == 0) {
-                park_deferred(c, x, h->minor, is_head, keep_alive);
+            /* Parked before it is queued: from then on its pool thread
+             * may run, and the owner's fields are all written. */
+            int closing = c->closing;
+            park_deferred(c, x, h->minor, is_head, keep_alive);
+            if (turbo__pool_submit(&s->pool, x) == 0)
                 return x;
-            }
+            unpark_tail(c, x);
+            c->closing = closing;
             turbo__conn_undetach(x);
         }
         turbo__response_error(res, 503);
@@ -418,9 +423,8 @@ static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char
         t->handling = NULL;
         if (x->deferred && !x->finished_inline) {
             /* The holder answers later; an error returned meanwhile makes
-             * that answer a 500. */
-            if (rc != TURBO_DEFER && rc != TURBO_OK)
-                res->invalid = 1;
+             * that answer a 500 (kept in x->rc: res is the holder's now). */
+            x->rc = rc == TURBO_DEFER ? TURBO_OK : rc;
             park_deferred(c, x, h->minor, is_head, keep_alive);
             return x;
         }
@@ -868,14 +872,29 @@ static void park_output(turbo__conn *c, size_t from)
     park(c, p);
 }
 
+/* Runs a cancel callback. A finish it calls (of its own request or any
+ * other) goes through the inbox, as from inside a handler: the connection
+ * code around it is in the middle of dropping or expiring answers and must
+ * not be re-entered. */
+static void run_cancel(turbo__thread *t, turbo_cancel_fn cb, turbo_deferred *x, void *ud)
+{
+    int outer = t->in_callback;
+    t->in_callback = 1;
+    cb(x, ud);
+    t->in_callback = outer;
+}
+
 /* Ends a parked deferred request that will not be answered here: the
  * connection is gone or closes before it. Its cancel callback runs (when
  * the holder had not finished yet), last: it may finish and so free x. */
 static void abandon(turbo_deferred *x)
 {
     x->conn = NULL;
-    if (turbo__exchange_cancel(x) && x->cancel_cb != NULL)
-        x->cancel_cb(x, x->cancel_ud);
+    if (!turbo__exchange_cancel(x))
+        return;
+    turbo_cancel_fn cb = atomic_load_explicit(&x->cancel_cb, memory_order_acquire);
+    if (cb != NULL)
+        run_cancel(x->thread, cb, x, atomic_load_explicit(&x->cancel_ud, memory_order_relaxed));
 }
 
 /* A bytes node was allocated; a deferred one lives in its exchange. */
@@ -933,6 +952,20 @@ static void park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_h
         c->closing = 1; /* nothing after it will be read */
 }
 
+/* Takes back x, just parked at the tail (its pool queue was full). */
+static void unpark_tail(turbo__conn *c, turbo_deferred *x)
+{
+    parked **link = &c->park_head;
+    while (*link != &x->node)
+        link = &(*link)->next;
+    *link = NULL;
+    c->park_tail = NULL;
+    for (parked *q = c->park_head; q != NULL; q = q->next)
+        c->park_tail = q;
+    c->nparked--;
+    x->conn = NULL;
+}
+
 /* Sends what the queue's head allows: finished deferred answers and the
  * bytes parked behind them, up to the first deferred request still out. */
 static void drain_parked(turbo__conn *c)
@@ -964,7 +997,7 @@ static void drain_parked(turbo__conn *c)
 static int send_deferred(turbo__conn *c, turbo_deferred *x)
 {
     turbo__thread *t = c->t;
-    handler_result(t, &x->res, x->blocking ? x->rc : TURBO_OK);
+    handler_result(t, &x->res, x->rc);
     int ka = keeps_alive(t, &x->res, x->keep_alive);
     if (queue_response(c, &x->res, x->minor, x->is_head, ka) != 0) {
         ka = 0;
@@ -1008,7 +1041,7 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
             link = &(*link)->next;
         parked *p = *link;
         size_t from = c->out_len;
-        handler_result(t, &x->res, x->blocking ? x->rc : TURBO_OK);
+        handler_result(t, &x->res, x->rc);
         int ka = keeps_alive(t, &x->res, x->keep_alive);
         parked *b = NULL;
         if (queue_response(c, &x->res, x->minor, x->is_head, ka) == 0) {
@@ -1070,11 +1103,10 @@ static void deferred_expired(turbo__conn *c)
     TURBO__COUNT(t, requests);
     c->closing = 1;
     x->conn = NULL;
-    void (*cb)(turbo_deferred *, void *) = x->cancel_cb;
-    void *ud = x->cancel_ud;
-    drop_parked(c);
+    drop_parked(c); /* their finishes go through the inbox: x stays */
+    turbo_cancel_fn cb = atomic_load_explicit(&x->cancel_cb, memory_order_acquire);
     if (cb != NULL)
-        cb(x, ud); /* may finish x: not touched after */
+        run_cancel(t, cb, x, atomic_load_explicit(&x->cancel_ud, memory_order_relaxed));
     conn_run(c);
 }
 

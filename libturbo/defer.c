@@ -29,7 +29,10 @@ turbo_deferred *turbo_defer(turbo_request *req, turbo_response *res)
     if (res != &x->res || !in_own_handler(x))
         return NULL;
     if (x->blocking) { /* detached when it was queued */
-        x->holder_defers = 1;
+        if (!x->holder_defers) {
+            x->holder_defers = 1;
+            atomic_fetch_add_explicit(&x->holds, 1, memory_order_relaxed); /* the holder's */
+        }
         return x;
     }
     return turbo__conn_detach(x) == 0 ? x : NULL;
@@ -39,6 +42,16 @@ int turbo_deferred_finish(turbo_deferred *x)
 {
     if (x == NULL)
         return TURBO_EINVAL;
+    if (x->blocking) {
+        /* Its pool run may still be inside the handler: the last of the
+         * run and the holder sends it home (pool.c). */
+        int expected = TURBO__X_PENDING;
+        atomic_compare_exchange_strong_explicit(&x->state, &expected, TURBO__X_FINISHED,
+                                                memory_order_acq_rel, memory_order_acquire);
+        if (turbo__exchange_drop(x))
+            turbo__exchange_post(x);
+        return TURBO_OK;
+    }
     if (in_own_handler(x)) {
         /* Still inside its handler: answered when the handler returns,
          * as an inline request is. */
@@ -46,7 +59,7 @@ int turbo_deferred_finish(turbo_deferred *x)
         return TURBO_OK;
     }
     turbo__thread *t = x->thread;
-    if (turbo__tls_thread == t && t->handling == NULL) {
+    if (turbo__tls_thread == t && t->handling == NULL && !t->in_callback) {
         /* The owner, in a callback of its own loop: at once, no queue. */
         int expected = TURBO__X_PENDING;
         atomic_compare_exchange_strong_explicit(&x->state, &expected, TURBO__X_FINISHED,
@@ -54,8 +67,8 @@ int turbo_deferred_finish(turbo_deferred *x)
         turbo__conn_finished(t, x);
         return TURBO_OK;
     }
-    /* Another thread, or the owner inside another request's handler (which
-     * must not re-enter the connection code): through the inbox. */
+    /* Another thread, or the owner inside a handler or a cancel callback
+     * (which must not re-enter the connection code): through the inbox. */
     turbo__exchange_post(x);
     return TURBO_OK;
 }
@@ -64,8 +77,8 @@ void turbo_deferred_on_cancel(turbo_deferred *x, turbo_cancel_fn cb, void *ud)
 {
     if (x == NULL)
         return;
-    x->cancel_cb = cb;
-    x->cancel_ud = ud;
+    atomic_store_explicit(&x->cancel_ud, ud, memory_order_relaxed);
+    atomic_store_explicit(&x->cancel_cb, cb, memory_order_release); /* ud first */
 }
 
 int turbo_deferred_cancelled(const turbo_deferred *x)

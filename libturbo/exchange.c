@@ -60,13 +60,14 @@ void turbo__exchange_release(turbo__thread *t, turbo_deferred *x)
     memset(&x->req, 0, sizeof(x->req));
     x->req.thread = t;
     atomic_store_explicit(&x->state, TURBO__X_PENDING, memory_order_relaxed);
-    x->deferred = x->finished_inline = 0;
-    x->blocking = x->holder_defers = x->in_pooled = x->stop_deadline = 0;
+    x->deferred = x->in_pooled = x->stop_deadline = 0;
+    x->finished_inline = x->holder_defers = x->blocking = 0;
+    atomic_store_explicit(&x->holds, 0, memory_order_relaxed);
     x->rc = TURBO_OK;
     x->conn = NULL;
     x->route = NULL;
-    x->cancel_cb = NULL;
-    x->cancel_ud = NULL;
+    atomic_store_explicit(&x->cancel_cb, NULL, memory_order_relaxed);
+    atomic_store_explicit(&x->cancel_ud, NULL, memory_order_relaxed);
     x->in = NULL;
     t->nlive--;
     if (t->nfree_x < KEEP_FREE) {
@@ -103,6 +104,18 @@ void turbo__exchange_post(turbo_deferred *x)
     atomic_compare_exchange_strong_explicit(&x->state, &expected, TURBO__X_FINISHED,
                                             memory_order_acq_rel, memory_order_acquire);
     turbo__thread *t = x->thread;
+    /* Counted in, so that the owner, which may release x and leave its
+     * loop as soon as the push is visible, waits for this thread to be
+     * done with t (thread.h: posters). */
+    atomic_fetch_add(&t->posters, 1);
+    int fd = t->wake_fd;
     if (turbo__inbox_push(&t->inbox, &x->msg))
-        turbo__inbox_wake(t->wake_fd);
+        turbo__inbox_wake(fd);
+    atomic_fetch_sub_explicit(&t->posters, 1, memory_order_release);
+}
+
+int turbo__exchange_drop(turbo_deferred *x)
+{
+    /* acq_rel: what each party did with x happens before the post. */
+    return atomic_fetch_sub_explicit(&x->holds, 1, memory_order_acq_rel) == 1;
 }

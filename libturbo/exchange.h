@@ -55,24 +55,34 @@ struct turbo_deferred {
     turbo__match match;
     turbo__thread *thread; /* the owning I/O thread */
 
-    /* Set while deferred (owner's fields, but see the state word). */
     _Atomic int state;
-    unsigned deferred : 1;          /* turbo_defer() or a blocking route took it */
-    unsigned finished_inline : 1;   /* finished before its handler returned */
-    unsigned blocking : 1;          /* runs on the blocking pool */
-    unsigned holder_defers : 1;     /* the blocking handler itself deferred */
+    /* Written by the thread running the handler (the owner, or a pool
+     * thread) while it runs; each its own byte, never in a bitfield an
+     * owner field shares. */
+    unsigned char finished_inline; /* finished before its handler returned */
+    unsigned char holder_defers;   /* a blocking handler itself deferred */
+    unsigned char blocking;        /* runs on the blocking pool (set before queueing) */
+    /* A blocking exchange is posted home when both its pool run and (when
+     * its handler deferred it) its holder are done with it: whoever
+     * drops the last hold posts it. */
+    _Atomic int holds;
+    int rc; /* the handler's result (an error after turbo_defer: a 500) */
+    /* The cancel callback: ud is stored before cb (release), read after
+     * it (acquire), so a blocking handler may set it on its own thread. */
+    _Atomic(turbo_cancel_fn) cancel_cb;
+    void *_Atomic cancel_ud;
+
+    /* The owner's alone. */
+    unsigned deferred : 1;      /* turbo_defer() or a blocking route took it */
     unsigned is_head : 1, keep_alive : 1;
-    unsigned stop_deadline : 1;     /* its deadline is the stop's grace: 503, not 504 */
+    unsigned stop_deadline : 1; /* its deadline is the stop's grace: 503, not 504 */
+    unsigned in_pooled : 1;
     int minor;
-    int rc;                /* a blocking handler's result */
     turbo__conn *conn;     /* NULL once the connection is gone */
     turbo__parked node;    /* its place in conn's queue */
     struct route *route;   /* held while deferred (turbo__route_hold) */
-    uint64_t deadline;     /* 504 (or 503 when stopping) past it */
-    void (*cancel_cb)(turbo_deferred *d, void *ud);
-    void *cancel_ud;
+    uint64_t deadline;     /* 504 (or 503 at a stop's end) past it */
     char *in;              /* the read buffer it took with it */
-    unsigned in_pooled : 1;
     turbo__head head;      /* copies of what the parser left on its stack */
     int remote_port;
 
@@ -95,8 +105,11 @@ void turbo__exchange_release(turbo__thread *t, turbo_deferred *x);
 void turbo__exchanges_free_all(turbo__thread *t);
 
 /* Hands a finished (or cancelled) x back to its owning thread through its
- * inbox: any thread but the owner's. */
+ * inbox: any thread. */
 void turbo__exchange_post(turbo_deferred *x);
+/* Drops one hold on a blocking exchange: 1 when it was the last (the
+ * caller then hands x home), else 0 (x belongs to the other party). */
+int turbo__exchange_drop(turbo_deferred *x);
 
 /* The I/O thread running on this thread (thread.c sets it), and, on a
  * pool thread, the exchange whose handler it runs (or NULL). */

@@ -107,18 +107,14 @@ static void run(turbo_deferred *x)
         turbo__handler_x = x;
         int rc = x->match.fn(&x->req, &x->res, x->match.user_data);
         turbo__handler_x = NULL;
-        if (x->holder_defers && !x->finished_inline) {
-            /* The handler deferred it: its holder finishes; an error
-             * returned meanwhile makes that answer a 500, as inline. */
-            if (rc != TURBO_DEFER && rc != TURBO_OK)
-                x->res.invalid = 1;
-            return;
-        }
         if (rc == TURBO_DEFER)
-            rc = x->finished_inline ? TURBO_OK : TURBO_EHANDLER;
-        x->rc = rc;
+            rc = x->holder_defers ? TURBO_OK : TURBO_EHANDLER;
+        x->rc = rc; /* an error after turbo_defer: the holder's answer is a 500 */
     }
-    turbo__exchange_post(x);
+    /* This run's hold; the holder's, if the handler deferred x, is dropped
+     * by its finish. The last one sends x home. x is not touched after. */
+    if (turbo__exchange_drop(x))
+        turbo__exchange_post(x);
 }
 
 static void *pool_main(void *arg)
@@ -172,6 +168,7 @@ int turbo__pool_submit(turbo__pool *p, turbo_deferred *x)
         return -1;
     }
     x->blocking = 1;
+    atomic_store_explicit(&x->holds, 1, memory_order_relaxed); /* the run's */
     if (enqueue(p, x) != 0) {
         atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
         x->blocking = 0;

@@ -79,6 +79,7 @@ struct turbo__thread {
     turbo__header *headers; /* max_headers slots for the parser */
     turbo_deferred *cur;    /* the exchange the next inline request uses */
     turbo_deferred *handling; /* whose handler runs now, or NULL (this thread only) */
+    int in_callback;          /* a cancel callback runs now (this thread only) */
     turbo_deferred *free_x; /* recycled exchanges */
     unsigned nfree_x;
     unsigned nlive;         /* deferred exchanges not released yet */

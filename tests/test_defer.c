@@ -873,6 +873,192 @@ START_TEST(a_removed_routes_release_waits_for_its_deferred_requests)
 }
 END_TEST
 
+/* ---- found in review: a holder that is quicker than its handler, cancel
+ * callbacks that finish, blocking handlers that defer ------------------- */
+
+/* Stops and waits in a thread; fails if wait does not return in time. */
+typedef struct waiter {
+    turbo_server *s;
+    _Atomic int done;
+} waiter;
+static void *waiter_main(void *a)
+{
+    waiter *st = a;
+    turbo_server_stop(st->s);
+    turbo_server_wait(st->s);
+    atomic_store(&st->done, 1);
+    return NULL;
+}
+static void stop_within(turbo_server *s, unsigned ms)
+{
+    waiter st = {s, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, waiter_main, &st);
+    uint64_t end = now_ms() + ms;
+    while (!atomic_load(&st.done) && now_ms() < end)
+        sleep_ms(10);
+    if (!atomic_load(&st.done)) {
+        ck_abort_msg("turbo_server_wait did not return within %u ms", ms);
+    }
+    pthread_join(th, NULL);
+    turbo_server_free(s);
+}
+
+/* ---- A: a blocking handler defers, its holder finishes before the
+ * handler returns ------------------------------------------------------ */
+
+static void *finish_now(void *arg)
+{
+    turbo_deferred *d = arg;
+    turbo_response_body(turbo_deferred_response(d), "early", 5);
+    turbo_deferred_finish(d);
+    return NULL;
+}
+
+static int blocking_defer_early(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)ud;
+    turbo_deferred *d = turbo_defer(req, res);
+    if (d == NULL)
+        return TURBO_ENOMEM;
+    pthread_t th;
+    pthread_create(&th, NULL, finish_now, d);
+    pthread_join(th, NULL); /* finished by another thread, handler still running */
+    sleep_ms(100);
+    return TURBO_DEFER;
+}
+
+
+START_TEST(blocking_holder_finishes_before_handler_returns)
+{
+    turbo_server *s = server_listening(config_with_threads(1));
+    ck_assert_int_eq(turbo_route_add_opts(s, "GET", "/b", blocking_defer_early, NULL, NULL,
+                                          TURBO_ROUTE_BLOCKING), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/fast", fast, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
+    client *c = client_open(s, 10);
+    send_str(c, "GET /b HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(c, 200, "early");
+    sleep_ms(300); /* the handler returns now, on a recycled exchange */
+    for (int i = 0; i < 3; i++) {
+        send_str(c, "GET /fast HTTP/1.1\r\nHost: t\r\n\r\n");
+        expect(c, 200, "fast");
+    }
+    client_close(c);
+    stop_within(s, 5000);
+}
+END_TEST
+
+/* ---- B: a cancel callback finishes another deferred request of the same
+ * connection (a holder that serves several, e.g. one upstream query) ---- */
+
+static turbo_deferred *group[8];
+static _Atomic int ngroup;
+
+static void cancel_all(turbo_deferred *d, void *ud)
+{
+    (void)d, (void)ud;
+    int n = atomic_exchange(&ngroup, 0);
+    for (int i = 0; i < n; i++)
+        turbo_deferred_finish(group[i]); /* the loop's own holder lets go of all */
+}
+
+static int grouped(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)ud;
+    turbo_deferred *d = turbo_defer(req, res);
+    turbo_deferred_on_cancel(d, cancel_all, NULL);
+    group[atomic_fetch_add(&ngroup, 1)] = d;
+    return TURBO_DEFER;
+}
+
+START_TEST(cancel_callback_finishes_a_sibling)
+{
+    atomic_store(&ngroup, 0);
+    turbo_server *s = server_listening(config_with_threads(1));
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/g", grouped, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/fast", fast, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
+    client *c = client_open(s, 10);
+    send_str(c, "GET /g HTTP/1.1\r\nHost: t\r\n\r\nGET /g HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < 500 && atomic_load(&ngroup) < 2; i++)
+        sleep_ms(2);
+    ck_assert_int_eq(atomic_load(&ngroup), 2);
+    client_close(c); /* the client leaves: both cancelled */
+    sleep_ms(200);
+    c = client_open(s, 10);
+    send_str(c, "GET /fast HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(c, 200, "fast");
+    client_close(c);
+    stop_within(s, 5000);
+}
+END_TEST
+
+/* ---- C: TSan: a blocking handler that defers / sets a cancel callback /
+ * finishes inline, while the I/O thread parks the request ------------- */
+
+static void noop_cancel(turbo_deferred *d, void *ud)
+{
+    (void)d, (void)ud;
+}
+
+static int blocking_inline(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)ud;
+    turbo_deferred *d = turbo_defer(req, res);
+    turbo_deferred_on_cancel(d, noop_cancel, NULL);
+    turbo_response_body(res, "ok", 2);
+    turbo_deferred_finish(d);
+    return TURBO_DEFER;
+}
+
+START_TEST(blocking_handler_defers_inline_many)
+{
+    turbo_config *cfg = config_with_threads(1);
+    turbo_config_set_blocking_threads(cfg, 2);
+    turbo_server *s = server_listening(cfg);
+    ck_assert_int_eq(turbo_route_add_opts(s, "GET", "/bi", blocking_inline, NULL, NULL,
+                                          TURBO_ROUTE_BLOCKING), TURBO_OK);
+    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
+    client *c = client_open(s, 10);
+    for (int i = 0; i < 2000; i++) {
+        send_str(c, "GET /bi HTTP/1.1\r\nHost: t\r\n\r\n");
+        expect(c, 200, "ok");
+    }
+    client_close(c);
+    stop_within(s, 5000);
+}
+END_TEST
+
+/* A blocking handler that defers and sets its cancel callback, the client
+ * leaving meanwhile. */
+static turbo_deferred *_Atomic kept;
+static int blocking_keep(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)ud;
+    turbo_deferred *d = turbo_defer(req, res);
+    turbo_deferred_on_cancel(d, noop_cancel, NULL);
+    atomic_store(&kept, d);
+    return TURBO_DEFER;
+}
+
+START_TEST(blocking_cancel_callback_race)
+{
+    turbo_server *s = server_listening(config_with_threads(1));
+    ck_assert_int_eq(turbo_route_add_opts(s, "GET", "/k", blocking_keep, NULL, NULL,
+                                          TURBO_ROUTE_BLOCKING), TURBO_OK);
+    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
+    client *c = client_open(s, 10);
+    send_str(c, "GET /k HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < 500 && atomic_load(&kept) == NULL; i++)
+        sleep_ms(2);
+    client_close(c);
+    sleep_ms(100);
+    turbo_deferred_finish(atomic_load(&kept));
+    stop_within(s, 5000);
+}
+END_TEST
+
 static Suite *defer_suite(void)
 {
     Suite *su = suite_create("defer");
@@ -901,6 +1087,13 @@ static Suite *defer_suite(void)
     tc = tcase_create("pool");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, blocking_routes_run_on_the_pool_while_the_io_thread_serves_on);
+    tcase_add_test(tc, blocking_holder_finishes_before_handler_returns);
+    tcase_add_test(tc, blocking_handler_defers_inline_many);
+    tcase_add_test(tc, blocking_cancel_callback_race);
+    suite_add_tcase(su, tc);
+    tc = tcase_create("callbacks");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, cancel_callback_finishes_a_sibling);
     suite_add_tcase(su, tc);
     return su;
 }
