@@ -5,7 +5,8 @@
  *   /defer   deferred and finished before the handler returns (the
  *            detach alone: copies, a fresh exchange, no other thread)
  *   /hop     deferred, handed to a finisher thread (a mutex and a
- *            condition variable, as a simple holder would), finished there
+ *            condition variable, signalled when its queue was empty; it
+ *            takes all that is queued at each wake-up), finished there
  *   /pool    a TURBO_ROUTE_BLOCKING route: the blocking pool and back
  * usage: hop-server PORT   (one I/O thread; SIGTERM stops it)
  */
@@ -56,8 +57,9 @@ static int hop_hello(turbo_request *req, turbo_response *res, void *ud)
     if (d == NULL)
         return TURBO_ENOMEM;
     pthread_mutex_lock(&qlock);
+    if (qhead == qtail)
+        pthread_cond_signal(&qcond);
     queue[qtail++ % QCAP] = d;
-    pthread_cond_signal(&qcond);
     pthread_mutex_unlock(&qlock);
     return TURBO_DEFER;
 }
@@ -65,14 +67,19 @@ static int hop_hello(turbo_request *req, turbo_response *res, void *ud)
 static void *finisher(void *arg)
 {
     (void)arg;
+    turbo_deferred *batch[256];
     for (;;) {
         pthread_mutex_lock(&qlock);
         while (qhead == qtail)
             pthread_cond_wait(&qcond, &qlock);
-        turbo_deferred *d = queue[qhead++ % QCAP];
+        unsigned n = 0;
+        while (qhead != qtail && n < 256)
+            batch[n++] = queue[qhead++ % QCAP];
         pthread_mutex_unlock(&qlock);
-        answer(turbo_deferred_response(d));
-        turbo_deferred_finish(d);
+        for (unsigned i = 0; i < n; i++) {
+            answer(turbo_deferred_response(batch[i]));
+            turbo_deferred_finish(batch[i]);
+        }
     }
     return NULL;
 }

@@ -107,11 +107,7 @@ struct turbo__conn {
     unsigned nparked;
     size_t parked_bytes;
 
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in v4;
-        struct sockaddr_in6 v6;
-    } peer;
+    turbo__peer peer;
 };
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
@@ -406,8 +402,10 @@ static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char
              * may run, and the owner's fields are all written. */
             int closing = c->closing;
             park_deferred(c, x, h->minor, is_head, keep_alive);
-            if (turbo__pool_submit(&s->pool, x) == 0)
+            if (turbo__pool_submit(&s->pool, x) == 0) {
+                t->pool_queued = 1; /* woken at the iteration's end (thread.c) */
                 return x;
+            }
             unpark_tail(c, x);
             c->closing = closing;
             turbo__conn_undetach(x);
@@ -1148,7 +1146,9 @@ int turbo__conn_detach(turbo_deferred *x)
     x->head = *h;
     x->head.headers = hs;
     x->req.head = &x->head;
-    turbo__conn_remote(x->req.conn, &x->arena, &x->req.remote_addr, &x->remote_port);
+    /* The peer's address is copied, formatted only if asked for (inet_ntop
+     * is a printf: most of what a detach would otherwise cost). */
+    x->peer = x->req.conn->peer;
     x->req.conn = NULL;
     if (m->route != NULL) {
         turbo__route_hold(m->route); /* inside the read section that found it */
@@ -1355,23 +1355,28 @@ void turbo__conns_free_all(turbo__thread *t)
 
 void turbo__conn_remote(const turbo__conn *c, turbo__arena *a, turbo_str *addr, int *port)
 {
+    turbo__peer_format(&c->peer, a, addr, port);
+}
+
+void turbo__peer_format(const turbo__peer *peer, turbo__arena *a, turbo_str *addr, int *port)
+{
     addr->ptr = NULL;
     addr->len = 0;
     *port = 0;
     char *buf;
-    if (c->peer.sa.sa_family == AF_INET) {
+    if (peer->sa.sa_family == AF_INET) {
         buf = a != NULL ? turbo__arena_alloc(a, INET_ADDRSTRLEN) : NULL;
-        if (buf != NULL && inet_ntop(AF_INET, &c->peer.v4.sin_addr, buf, INET_ADDRSTRLEN) != NULL) {
+        if (buf != NULL && inet_ntop(AF_INET, &peer->v4.sin_addr, buf, INET_ADDRSTRLEN) != NULL) {
             addr->ptr = buf;
             addr->len = strlen(buf);
         }
-        *port = ntohs(c->peer.v4.sin_port);
-    } else if (c->peer.sa.sa_family == AF_INET6) {
+        *port = ntohs(peer->v4.sin_port);
+    } else if (peer->sa.sa_family == AF_INET6) {
         buf = a != NULL ? turbo__arena_alloc(a, INET6_ADDRSTRLEN) : NULL;
-        if (buf != NULL && inet_ntop(AF_INET6, &c->peer.v6.sin6_addr, buf, INET6_ADDRSTRLEN) != NULL) {
+        if (buf != NULL && inet_ntop(AF_INET6, &peer->v6.sin6_addr, buf, INET6_ADDRSTRLEN) != NULL) {
             addr->ptr = buf;
             addr->len = strlen(buf);
         }
-        *port = ntohs(c->peer.v6.sin6_port);
+        *port = ntohs(peer->v6.sin6_port);
     }
 }

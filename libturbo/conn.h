@@ -33,5 +33,6 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x);
 
 /* Peer address as text (into arena a; a NULL: port only) and port. */
 void turbo__conn_remote(const turbo__conn *c, turbo__arena *a, turbo_str *addr, int *port);
+void turbo__peer_format(const turbo__peer *peer, turbo__arena *a, turbo_str *addr, int *port);
 
 #endif

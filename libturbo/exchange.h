@@ -84,7 +84,7 @@ struct turbo_deferred {
     uint64_t deadline;     /* 504 (or 503 at a stop's end) past it */
     char *in;              /* the read buffer it took with it */
     turbo__head head;      /* copies of what the parser left on its stack */
-    int remote_port;
+    turbo__peer peer;      /* the client's address, copied at detach */
 
     turbo_deferred *next_free; /* the owner's free list */
 };

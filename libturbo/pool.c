@@ -8,8 +8,16 @@
  * I/O thread wrote into the exchange before queueing it, is visible), reads
  * the pointer and frees the cell for the next lap with seq = pos + size
  * (release). Neither side ever waits for the other inside the ring: a
- * producer that finds its cell still in use sees a full queue. Sleeping
- * threads wait on a semaphore posted once per queued item.
+ * producer that finds its cell still in use sees a full queue.
+ *
+ * Waking: an I/O thread queues a whole loop iteration's worth, then wakes
+ * one sleeping thread (turbo__pool_wake); a thread that takes an item and
+ * sees more behind it wakes one more, so a batch of quick handlers costs
+ * one wake-up and a batch of slow ones spreads over the threads. A
+ * thread going to sleep counts itself in `sleeping` and looks at the ring
+ * once more; a waker queues, then reads `sleeping`: with a seq_cst fence
+ * on each side, either the sleeper sees the item or the waker sees the
+ * sleeper, so no item waits for a wake-up that never comes.
  *
  * Results go back to the owning I/O thread through its inbox (exchange.c),
  * never through a lock.
@@ -47,6 +55,7 @@ int turbo__pool_init(turbo__pool *p, unsigned nthreads, unsigned max_queued)
     atomic_init(&p->started, 0);
     atomic_init(&p->stopping, 0);
     atomic_init(&p->queued, 0);
+    atomic_init(&p->sleeping, 0);
     atomic_init(&p->enq, 0);
     atomic_init(&p->deq, 0);
     return TURBO_OK;
@@ -117,25 +126,47 @@ static void run(turbo_deferred *x)
         turbo__exchange_post(x);
 }
 
+static int ring_empty(turbo__pool *p)
+{
+    return atomic_load_explicit(&p->queued, memory_order_relaxed) == 0;
+}
+
 static void *pool_main(void *arg)
 {
     turbo__pool *p = arg;
     for (;;) {
-        while (sem_wait(&p->items) != 0 && errno == EINTR)
-            ;
-        /* A post means an item is published; the ring can still look
-         * empty while an earlier producer sits between its claim and its
-         * publish: it is about to finish, so wait for it. */
-        turbo_deferred *x;
-        while ((x = dequeue(p)) == NULL) {
+        turbo_deferred *x = dequeue(p);
+        if (x == NULL) {
             if (atomic_load_explicit(&p->stopping, memory_order_acquire))
                 return NULL;
-            sched_yield();
+            atomic_fetch_add(&p->sleeping, 1);
+            atomic_thread_fence(memory_order_seq_cst);
+            x = dequeue(p);
+            if (x == NULL && ring_empty(p)) {
+                while (sem_wait(&p->items) != 0 && errno == EINTR)
+                    ;
+                atomic_fetch_sub(&p->sleeping, 1);
+                continue;
+            }
+            atomic_fetch_sub(&p->sleeping, 1);
+            if (x == NULL) { /* a producer between its claim and its publish */
+                sched_yield();
+                continue;
+            }
         }
         atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
+        if (!ring_empty(p) && atomic_load(&p->sleeping) > 0)
+            sem_post(&p->items); /* more behind it: a helper */
         run(x);
     }
     return NULL;
+}
+
+void turbo__pool_wake(turbo__pool *p)
+{
+    atomic_thread_fence(memory_order_seq_cst); /* the queued items, then sleeping */
+    if (atomic_load(&p->sleeping) > 0)
+        sem_post(&p->items);
 }
 
 /* The first blocking request starts the threads (an I/O thread, once). */
@@ -174,7 +205,6 @@ int turbo__pool_submit(turbo__pool *p, turbo_deferred *x)
         x->blocking = 0;
         return -1;
     }
-    sem_post(&p->items);
     return 0;
 }
 

@@ -24,13 +24,14 @@ typedef struct turbo__pool {
     unsigned max_queued;
     size_t mask;        /* cells - 1 (a power of two, >= max_queued) */
     turbo__pool_cell *cells;
-    sem_t items;        /* posted once per queued exchange (and per thread at stop) */
+    sem_t items;        /* wakes a sleeping thread (see pool.c) */
     pthread_mutex_t start_lock;
     pthread_t *threads;
     unsigned nstarted;
     _Atomic int started;  /* threads running (release by the starter) */
     _Atomic int stopping;
     _Atomic unsigned queued;
+    _Atomic int sleeping; /* threads about to wait, or waiting, on items */
     _Alignas(64) _Atomic size_t enq; /* producers' position */
     _Alignas(64) _Atomic size_t deq; /* consumers' position */
 } turbo__pool;
@@ -39,8 +40,12 @@ typedef struct turbo__pool {
 int turbo__pool_init(turbo__pool *p, unsigned nthreads, unsigned max_queued);
 /* Queues x (already detached: exchange.h) for a pool thread, starting the
  * threads on first use. 0, or -1 when the queue is full or the threads
- * cannot start: answer 503. An I/O thread, never waiting. */
+ * cannot start: answer 503. An I/O thread, never waiting. The thread is
+ * woken by turbo__pool_wake(), once the I/O thread's batch is queued. */
 int turbo__pool_submit(turbo__pool *p, turbo_deferred *x);
+/* Wakes a sleeping pool thread, if any, for what was queued: the I/O
+ * thread calls it once per loop iteration that queued something. */
+void turbo__pool_wake(turbo__pool *p);
 /* Lets the threads finish what is queued, then joins them. */
 void turbo__pool_stop(turbo__pool *p);
 void turbo__pool_destroy(turbo__pool *p);

@@ -147,9 +147,13 @@ turbo_str turbo_request_remote_addr(const turbo_request *r)
     if (r == NULL)
         return empty;
     turbo_request *m = (turbo_request *)r; /* cached on first use */
-    if (m->remote_addr.ptr == NULL && r->conn != NULL) { /* a deferred one has it */
+    if (m->remote_addr.ptr == NULL) {
+        turbo_deferred *x = turbo__exchange_of(m);
         int port;
-        turbo__conn_remote(r->conn, &turbo__exchange_of(m)->arena, &m->remote_addr, &port);
+        if (r->conn != NULL)
+            turbo__conn_remote(r->conn, &x->arena, &m->remote_addr, &port);
+        else /* deferred: from the copy, into its own arena */
+            turbo__peer_format(&x->peer, &x->arena, &m->remote_addr, &port);
     }
     return r->remote_addr;
 }
@@ -158,11 +162,12 @@ int turbo_request_remote_port(const turbo_request *r)
 {
     if (r == NULL)
         return 0;
-    if (r->conn == NULL) /* deferred: taken when it was */
-        return turbo__exchange_of((turbo_request *)r)->remote_port;
     turbo_str addr;
     int port;
-    turbo__conn_remote(r->conn, NULL, &addr, &port);
+    if (r->conn == NULL) /* deferred: the copy taken when it was */
+        turbo__peer_format(&turbo__exchange_of((turbo_request *)r)->peer, NULL, &addr, &port);
+    else
+        turbo__conn_remote(r->conn, NULL, &addr, &port);
     return port;
 }
 

@@ -6,12 +6,22 @@
 #ifndef TURBO_REQUEST_H
 #define TURBO_REQUEST_H
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "turbo/turbo.h"
 
 #include "parse.h"
 #include "router.h"
 
 typedef struct turbo__conn turbo__conn;
+
+/* A peer's address, as accept() gave it. */
+typedef union turbo__peer {
+    struct sockaddr sa;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+} turbo__peer;
 typedef struct turbo__thread turbo__thread;
 
 struct turbo_request {

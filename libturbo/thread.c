@@ -190,6 +190,10 @@ void turbo__thread_run(turbo__thread *t)
     while (!t->done) {
         if (event_base_loop(t->base, EVLOOP_ONCE) < 0)
             break;
+        if (t->pool_queued) { /* the whole batch queued: one wake-up */
+            t->pool_queued = 0;
+            turbo__pool_wake(&t->server->pool);
+        }
         if (t->in_section) {
             turbo__tsan_section_end(&t->epoch_rec);
             ck_epoch_end(&t->epoch_rec, NULL);

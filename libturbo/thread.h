@@ -80,6 +80,7 @@ struct turbo__thread {
     turbo_deferred *cur;    /* the exchange the next inline request uses */
     turbo_deferred *handling; /* whose handler runs now, or NULL (this thread only) */
     int in_callback;          /* a cancel callback runs now (this thread only) */
+    int pool_queued;          /* queued to the blocking pool this iteration */
     turbo_deferred *free_x; /* recycled exchanges */
     unsigned nfree_x;
     unsigned nlive;         /* deferred exchanges not released yet */

@@ -127,9 +127,11 @@ static void finish_echo(turbo_deferred *d)
     turbo_request_header(req, "X-Tag", 5, &v);
     turbo_str p = turbo_request_param(req, "id", 2);
     turbo_str b = turbo_request_body(req);
-    char *scratch = turbo_request_alloc(req, 64);
-    int n = snprintf(scratch, 64, "%.*s/%.*s/%.*s", (int)v.len, v.ptr, (int)p.len, p.ptr,
-                     (int)b.len, b.ptr);
+    turbo_str addr = turbo_request_remote_addr(req);
+    int port = turbo_request_remote_port(req);
+    char *scratch = turbo_request_alloc(req, 128);
+    int n = snprintf(scratch, 128, "%.*s/%.*s/%.*s/%.*s/%s", (int)v.len, v.ptr, (int)p.len, p.ptr,
+                     (int)b.len, b.ptr, (int)addr.len, addr.ptr, port > 0 ? "port" : "none");
     turbo_response_header(res, "Content-Type", 12, "text/plain", 10);
     turbo_response_body(res, scratch, (size_t)n);
     turbo_deferred_finish(d);
@@ -196,7 +198,7 @@ START_TEST(a_request_finished_from_another_thread_is_answered)
     turbo_server *s = start(config_with_threads(2));
     client *c = client_open(s, 10);
     send_str(c, "POST /echo/42 HTTP/1.1\r\nHost: t\r\nX-Tag: tag\r\nContent-Length: 4\r\n\r\nbody");
-    expect(c, 200, "tag/42/body");
+    expect(c, 200, "tag/42/body/127.0.0.1/port");
     /* The connection goes on as usual. */
     send_str(c, "GET /fast HTTP/1.1\r\nHost: t\r\n\r\n");
     expect(c, 200, "fast");
