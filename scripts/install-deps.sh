@@ -8,6 +8,8 @@ pkgs=(
   build-essential cmake pkg-config libevent-dev libck-dev check curl
   # the Python binding
   python3-dev python3-pytest python3-pip python3-setuptools
+  # .venv (scripts/venv.sh): the tests' and peers' PyPI packages, pinned
+  python3-venv
   # hardening: differential test, fuzzing (clang, llvm's coverage tools), valgrind
   libhttp-parser-dev clang llvm libclang-rt-14-dev valgrind
   # the ABI check (abidw/abidiff) and the consumers built against an install

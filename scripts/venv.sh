@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Makes .venv, the Python environment the binding's tests and the Python
+# benchmark peers run in, and prints its interpreter's path (the only
+# thing written to standard output).
+#
+# The venv is made from the interpreter the binding is built for,
+# $TURBO_PYTHON (default /usr/bin/python3, Debian's 3.11; not the python3
+# first on PATH), so the module the build compiles loads in it. It holds
+# exactly the pins of requirements-dev.txt. It is made again only when
+# that file, or the interpreter, changed since the last complete install
+# (a stamp in .venv records both): otherwise this takes milliseconds and
+# needs no network.
+#
+# Usage: venv_python=$(scripts/venv.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base=${TURBO_PYTHON:-/usr/bin/python3}
+reqs=requirements-dev.txt
+venv=$PWD/.venv
+stamp=$venv/.turbo-stamp
+
+want=$( (sha256sum "$reqs" | cut -d' ' -f1; "$base" -c 'import sys; print(sys.executable, sys.version)') | tr '\n' ' ')
+if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  echo "$venv/bin/python"
+  exit 0
+fi
+
+echo "venv: making $venv from $base for $reqs" >&2
+rm -rf "$venv"
+"$base" -m venv "$venv" >&2
+# --no-deps: every package is pinned in the file; pip check proves none is
+# missing. The stamp is written last, so an interrupted install is redone.
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --only-binary=:all: --no-deps \
+  -r "$reqs" >&2
+check=$("$venv/bin/python" -m pip check) || { echo "$check" >&2; exit 1; }
+echo "$want" >"$stamp"
+echo "$venv/bin/python"
