@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test: the optimised
-# build (C suites, Python suites), the integration suites under valgrind,
+# Installs what is missing (Debian packages; the pinned PyPI packages into
+# .venv), builds, and runs every test: the optimised build (C suites,
+# Python suites in .venv), the integration suites under valgrind,
 # the C suites again under AddressSanitizer + UBSan, the multi-threaded
 # suites under ThreadSanitizer, and each fuzz target for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# The binding is built for $py; the Python suites run in .venv (pinned PyPI
+# packages), which scripts/venv.sh makes from that same interpreter.
+py=${TURBO_PYTHON:-/usr/bin/python3}
+venv_python=$(TURBO_PYTHON=$py scripts/venv.sh)
+pyflags=(-DTURBO_PYTHON="$py" -DTURBO_TEST_PYTHON="$venv_python")
 jobs=$(nproc)
 
 echo "== build (RelWithDebInfo) and test"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${pyflags[@]}" >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
@@ -20,7 +26,7 @@ for t in test_server test_routes_live test_smuggling test_abuse test_listen test
 done
 
 echo "== build with ASan+UBSan and test"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTURBO_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTURBO_SANITIZE=ON "${pyflags[@]}" >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure -j"$jobs")

@@ -2,8 +2,12 @@
 
 Run from the repository root after the CMake build, e.g.
 
-    PYTHONPATH=build/bindings/python TURBO_SERVE=build/bindings/python/turbo-serve \
-        /usr/bin/python3 -m pytest bindings/python/tests
+    PYTHONPATH=build/bindings/python TURBO_SERVE=$PWD/build/bindings/python/turbo-serve \
+        .venv/bin/python -m pytest bindings/python/tests
+
+(.venv is made by scripts/venv.sh from /usr/bin/python3, the interpreter
+the module is built for; /usr/bin/python3 with Debian's python3-pytest
+runs them too.)
 
 When PYTHONPATH is not set, the package is looked up in build/bindings/python
 of this checkout (the default CMake build directory).
