@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# The TechEmpower database tests, /db and /queries?queries=20, on one
+# throwaway PostgreSQL (scripts/pg-cluster.sh: World 10,000 rows, Fortune),
+# served in the same run by
+#
+#   libturbo, loop:      turbo-techempower-pg /db ...: libpq's non-blocking
+#                        API on the I/O thread's loop, one pipelined
+#                        connection (examples/techempower_pg/loop.c)
+#   libturbo, blocking:  the same process's /blocking/db ...: blocking libpq
+#                        calls on the blocking pool, one connection per pool
+#                        thread (examples/techempower_pg/blocking.c)
+#   FastAPI + asyncpg:   bench/apps/fastapi_db.py under uvicorn, one worker,
+#                        uvloop + httptools, a pool of DB_POOL_SIZE connections
+#
+# Pinning (2 cores): each server alone on core 0 (one I/O thread; the
+# blocking pool's threads are on core 0 too), `wrk -t1` on core 1, and
+# PostgreSQL on core $PG_CORE (default 1: it shares the load generator's
+# core, so the server under test has its core to itself). PostgreSQL's CPU
+# is measured apart from the server's: utime+stime of every process of the
+# cluster (the postmaster with what it reaped, and each backend) from /proc.
+#
+# Each server is checked first (the JSON's exact shape, how /queries clamps
+# its parameter, /fortunes byte for byte the same from every server), then
+# for each test: a 2 s warm-up and RUNS runs of DURATION s of
+# `wrk -t1 -c$CONNS --latency --timeout 10s`. Reported, median run by
+# req/s: requests/s, p50/p99 latency, server CPU µs/request, PostgreSQL CPU
+# µs/request, each core's busy time, and errors (non-2xx answers, socket
+# errors including wrk's timeouts). Writes $DB_OUT/db-latest.md (default
+# bench/results). Everything it starts is stopped at exit, the cluster too.
+#
+# Usage: bench/db.sh [DURATION=10] [RUNS=3]
+# Environment: DB_CONNS (256), DB_POOL_SIZE (32), DB_BLOCKING_THREADS (16),
+# PG_CORE (1), DB_OUT (bench/results).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10}
+RUNS=${2:-3}
+CONNS=${DB_CONNS:-256}
+POOL=${DB_POOL_SIZE:-32}
+BLOCKING=${DB_BLOCKING_THREADS:-16}
+PG_CORE=${PG_CORE:-1}
+OUT=${DB_OUT:-bench/results}
+TESTS=(/db "/queries?queries=20")
+
+scripts/install-deps.sh wrk postgresql libpq-dev >/dev/null
+PY=$(scripts/venv.sh)
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake --build build-bench -j"$(nproc)" --target turbo-techempower-pg >/dev/null
+TURBO_PG=$PWD/build-bench/turbo-techempower-pg
+
+. bench/lib.sh
+tmp=$(mktemp -d)
+pgdir=$(mktemp -u /tmp/turbo-db.XXXXXX) # made by pg-cluster.sh; short: a socket path
+trap 'bench_cleanup; scripts/pg-cluster.sh stop "$pgdir"; rm -rf "$tmp"' EXIT
+mkdir -p "$OUT"
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- PostgreSQL, pinned: its backends inherit the postmaster's affinity ---
+pgenv=$(taskset -c "$PG_CORE" scripts/pg-cluster.sh start "$pgdir")
+export $pgenv
+postmaster=$(head -n1 "$pgdir/data/postmaster.pid")
+pg_version=$("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)/postgres" --version)
+
+# CPU ticks of the whole cluster: the postmaster, what it reaped (backends
+# that exited), and each live child. A child that exits during a run moves
+# from the second term to the first, so differences stay exact.
+pg_ticks() {
+  local total p t
+  # After the ")" of the command name: utime 12, stime 13, cutime 14, cstime 15.
+  total=$(sed 's/^.*) //' /proc/"$postmaster"/stat | awk '{print $12 + $13 + $14 + $15}')
+  for p in $(pgrep -P "$postmaster" || true); do
+    t=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13}') || true
+    total=$((total + ${t:-0})) # 0: it exited meanwhile (and is in cutime/cstime)
+  done
+  echo "$total"
+}
+core_busy() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+
+# --- checks: every server answers the same rules ------------------------------
+ANY_ROW='\{"id":[0-9]+,"randomNumber":[0-9]+\}'
+fail() {
+  echo "db.sh: $*" >&2
+  exit 1
+}
+rows() { grep -oE "$ANY_ROW" <<<"$1" | wc -l; }
+check_db() { # name base-url (the server's prefix included)
+  local name=$1 base=$2 body type q n want
+  body=$(curl -s "$base/db")
+  type=$(curl -s -o /dev/null -w '%{content_type}' "$base/db")
+  [[ $body =~ ^$ANY_ROW$ ]] || fail "$name /db answers '$body'"
+  [ "${type%%;*}" = application/json ] || fail "$name /db is $type"
+  for q in "20 20" "abc 1" "0 1" "-3 1" "501 500" "3x 1" "_ 1"; do
+    read -r n want <<<"$q"
+    body=$(curl -s "$base/queries?queries=$n")
+    [[ $body =~ ^\[$ANY_ROW(,$ANY_ROW)*\]$ ]] && [ "$(rows "$body")" -eq "$want" ] ||
+      fail "$name /queries?queries=$n: not $want rows: '${body:0:200}'"
+  done
+  body=$(curl -s "$base/queries")
+  [ "$(rows "$body")" -eq 1 ] || fail "$name /queries without the parameter: '$body'"
+  curl -s "$base/fortunes" >"$tmp/fortunes.$name"
+  grep -q '<td>Additional fortune added at request time.</td>' "$tmp/fortunes.$name" ||
+    fail "$name /fortunes lacks the added fortune"
+  [ ! -f "$tmp/fortunes.ref" ] || cmp -s "$tmp/fortunes.ref" "$tmp/fortunes.$name" ||
+    fail "$name /fortunes differs from the first server's: $(diff <(tr '>' '\n' <"$tmp/fortunes.ref") <(tr '>' '\n' <"$tmp/fortunes.$name") | head -5)"
+  [ -f "$tmp/fortunes.ref" ] || cp "$tmp/fortunes.$name" "$tmp/fortunes.ref"
+}
+
+# --- measurement ------------------------------------------------------------
+# wrk's output -> "reqs rps p50 p99 non2xx socket_errors"
+parse_wrk() {
+  awk '/requests in/ {q = $1} /Requests\/sec/ {r = $2} $1 == "50%" {a = $2} $1 == "99%" {b = $2}
+    /Non-2xx or 3xx/ {n = $NF}
+    /Socket errors/ {gsub(",", ""); s = $4 + $6 + $8 + $10}
+    END {printf "%s %s %s %s %d %d\n", q, r, a, b, n, s}'
+}
+# One line per run: "server test rps p50 p99 server_us pg_us core0% core1% non2xx sockerr other0%"
+measure_db() { # name pid url test
+  local name=$1 pid=$2 url=$3 test=$4 r
+  taskset -c 1 wrk -t1 -c"$CONNS" -d2s --timeout 10s "$url" >/dev/null # warm-up
+  for r in $(seq 1 "$RUNS"); do
+    local s0 s1 p0 p1 c00 c01 c10 c11 t0 t1 out
+    s0=$(tree_ticks "$pid") p0=$(pg_ticks) c00=$(core_busy 0) c10=$(core_busy 1) t0=$(date +%s.%N)
+    out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency "$url")
+    s1=$(tree_ticks "$pid") p1=$(pg_ticks) c01=$(core_busy 0) c11=$(core_busy 1) t1=$(date +%s.%N)
+    echo "$out" >>"$tmp/wrk.log"
+    echo "$out" | parse_wrk | awk -v n="$name" -v t="$test" -v hz="$hz" -v s=$((s1 - s0)) -v p=$((p1 - p0)) \
+      -v c0=$((c01 - c00)) -v c1=$((c11 - c10)) -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
+      -v pgcore="$PG_CORE" '{
+        other = c0 - s - (pgcore == 0 ? p : 0)
+        printf "%s %s %s %s %s %.1f %.1f %.0f %.0f %d %d %.1f\n", n, t, $2, $3, $4,
+          s / hz * 1e6 / $1, p / hz * 1e6 / $1, 100 * c0 / hz / w, 100 * c1 / hz / w, $5, $6,
+          other < 0 ? 0 : 100 * other / hz / w }'
+  done
+}
+
+: >"$tmp/runs"
+: >"$tmp/wrk.log"
+CMDS=()
+run_tests() { # name pid base
+  local t
+  for t in "${TESTS[@]}"; do measure_db "$1" "$2" "$3$t" "${t%%\?*}" >>"$tmp/runs"; done
+}
+stop() { # pid: a server this script started
+  local p=$1 keep=() q
+  kill "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+  for q in "${BENCH_PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+  BENCH_PIDS=("${keep[@]}")
+}
+
+# --- libturbo: the loop and the blocking pool, one process -------------------
+CMDS+=("taskset -c 0 $TURBO_PG --port 18301 --threads 1 --blocking-threads $BLOCKING")
+taskset -c 0 "$TURBO_PG" --port 18301 --threads 1 --blocking-threads "$BLOCKING" >"$tmp/turbo.log" 2>&1 &
+pid=$!
+BENCH_PIDS+=("$pid")
+wait_up http://127.0.0.1:18301/db
+check_db turbo_loop http://127.0.0.1:18301
+check_db turbo_blocking http://127.0.0.1:18301/blocking
+run_tests turbo_loop "$pid" http://127.0.0.1:18301
+run_tests turbo_blocking "$pid" http://127.0.0.1:18301/blocking
+stop "$pid"
+
+# --- FastAPI + asyncpg under uvicorn, one worker -------------------------------
+CMDS+=("(cd bench/apps && DB_POOL_SIZE=$POOL taskset -c 0 $PY -m uvicorn fastapi_db:app --host 127.0.0.1 --port 18302 --workers 1 --loop uvloop --http httptools --log-level warning --no-access-log)")
+(cd bench/apps && DB_POOL_SIZE=$POOL exec taskset -c 0 "$PY" -m uvicorn fastapi_db:app --host 127.0.0.1 \
+  --port 18302 --workers 1 --loop uvloop --http httptools --log-level warning --no-access-log) \
+  >"$tmp/fastapi.log" 2>&1 &
+pid=$!
+BENCH_PIDS+=("$pid")
+wait_up http://127.0.0.1:18302/db
+check_db fastapi http://127.0.0.1:18302
+run_tests fastapi "$pid" http://127.0.0.1:18302
+stop "$pid"
+
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# =========================================================================
+# Report
+# =========================================================================
+declare -A label=([turbo_loop]="libturbo C, loop (libpq pipelined)"
+  [turbo_blocking]="libturbo C, blocking pool ($BLOCKING threads)"
+  [fastapi]="FastAPI + asyncpg, uvicorn (uvloop, httptools)")
+servers=(turbo_loop turbo_blocking fastapi)
+# The median run of a server on a test, by req/s.
+median() { awk -v s="$1" -v t="$2" '$1 == s && $2 == t' "$tmp/runs" | sort -k3 -g | awk -v r="$RUNS" 'NR == int((r + 1) / 2)'; }
+pyver() { "$PY" -c "import $1; print($1.__version__)"; }
+rps_of() { median "$1" "$2" | awk '{print $3}'; }
+{
+  echo "# The database tests: libturbo beside FastAPI + asyncpg"
+  echo
+  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, Linux $(uname -r); Debian $(cat /etc/debian_version)."
+  echo "Run: $started, \`bench/db.sh $DURATION $RUNS\` ($RUNS runs of ${DURATION}s per server and test after a 2 s warm-up; the median run by req/s). Load average (1/5/15 min) at start: $load_start, at the end: $load_end."
+  echo
+  echo "Versions: libturbo $(git describe --always --dirty 2>/dev/null || echo ?), $pg_version, libpq $(pkg-config --modversion libpq), $("$PY" --version), FastAPI $(pyver fastapi), Starlette $(pyver starlette), pydantic $(pyver pydantic), uvicorn $(pyver uvicorn), uvloop $(pyver uvloop), asyncpg $(pyver asyncpg), $(wrk -v 2>&1 | head -n1 | awk '{print "wrk", $2}')."
+  echo
+  echo "Same PostgreSQL cluster, same data, same client, same run. Server on core 0 (\`taskset -c 0\`, one I/O thread), \`taskset -c 1 wrk -t1 -c$CONNS --timeout 10s --latency\` on core 1, PostgreSQL on core $PG_CORE. Server CPU = utime+stime of the server's processes / requests; PostgreSQL CPU = the same for every process of the cluster, counted apart. Core busy = each core's busy time (/proc/stat) over the run's wall time."
+  for t in "${TESTS[@]}"; do
+    tn=${t%%\?*}
+    f=$(rps_of fastapi "$tn")
+    echo
+    echo "## \`GET $t\`, $CONNS connections"
+    echo
+    echo "| server | req/s | × FastAPI | p50 | p99 | server CPU µs/req | PostgreSQL CPU µs/req | core 0 busy | core 1 busy | other load on core 0 | non-2xx | socket errors |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for s in "${servers[@]}"; do
+      median "$s" "$tn" | awk -v l="${label[$s]}" -v f="$f" '{
+        printf "| %s | %.0f | %.2f | %s | %s | %s | %s | %s%% | %s%% | %s%% | %s | %s |\n",
+          l, $3, $3 / f, $4, $5, $6, $7, $8, $9, $12, $10, $11 }'
+    done
+  done
+  echo
+  echo "## Target: the loop version ≥ 3 × FastAPI's requests/s"
+  echo
+  echo "| test | loop req/s | FastAPI req/s | ratio | verdict |"
+  echo "|---|---:|---:|---:|---|"
+  for t in "${TESTS[@]}"; do
+    tn=${t%%\?*}
+    awk -v t="$t" -v a="$(rps_of turbo_loop "$tn")" -v b="$(rps_of fastapi "$tn")" 'BEGIN {
+      printf "| `%s` | %.0f | %.0f | %.2f | %s |\n", t, a, b, a / b, (a >= 3 * b) ? "**met**" : "**not met**" }'
+  done
+  echo
+  echo "Reading it: req/s and p99 are what a client sees; a core at ~100% busy is the bound. With PostgreSQL beside wrk on core 1, a fast server can be held back by core 1 rather than by its own: then its server CPU µs/req (and the headroom on core 0) says more than its req/s. PostgreSQL CPU µs/req shows how much database work each request costs under each server (pipelining and prepared statements lower it). Other load on core 0: busy time on the server's core not spent by the server$([ "$PG_CORE" = 0 ] && echo ' or PostgreSQL') — near 0% means nothing else on the machine interfered."
+  echo
+  echo "## Commands"
+  echo
+  echo '```'
+  echo "bench/db.sh $DURATION $RUNS"
+  echo "taskset -c $PG_CORE scripts/pg-cluster.sh start DIR     # PostgreSQL: $PGHOST port $PGPORT; its backends inherit the pinning"
+  for c in "${CMDS[@]}"; do echo "$c"; done
+  echo "# each test: taskset -c 1 wrk -t1 -c$CONNS -d2s --timeout 10s URL (warm-up), then $RUNS x taskset -c 1 wrk -t1 -c$CONNS -d${DURATION}s --timeout 10s --latency URL"
+  echo "# URLs: http://127.0.0.1:18301{,/blocking}{/db,/queries?queries=20}, http://127.0.0.1:18302{/db,/queries?queries=20}"
+  echo '```'
+  echo
+  echo "## Every run"
+  echo
+  echo '```'
+  echo "# server test req/s p50 p99 server_us/req pg_us/req core0% core1% non2xx socket_errors other_core0%"
+  cat "$tmp/runs"
+  echo '```'
+} >"$OUT/db-latest.md"
+cat "$OUT/db-latest.md"
