@@ -191,6 +191,11 @@ rps_of() { median "$1" "$2" | awk '{print $3}'; }
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, Linux $(uname -r); Debian $(cat /etc/debian_version)."
   echo "Run: $started, \`bench/db.sh $DURATION $RUNS\` ($RUNS runs of ${DURATION}s per server and test after a 2 s warm-up; the median run by req/s). Load average (1/5/15 min) at start: $load_start, at the end: $load_end."
+  busy=$(awk '$12 > 5' "$tmp/runs" | wc -l)
+  if [ "$busy" -gt 0 ]; then
+    echo
+    echo "**Contention:** in $busy of $(wc -l <"$tmp/runs") runs, other work on the machine took more than 5% of the server's core (\"other load on core 0\" below, and every run at the end): those runs' req/s and latency tails are pessimistic. Core 1 (wrk and PostgreSQL) may have been shared too; it is not checked."
+  fi
   echo
   echo "Versions: libturbo $(git describe --always --dirty 2>/dev/null || echo ?), $pg_version, libpq $(pkg-config --modversion libpq), $("$PY" --version), FastAPI $(pyver fastapi), Starlette $(pyver starlette), pydantic $(pyver pydantic), uvicorn $(pyver uvicorn), uvloop $(pyver uvloop), asyncpg $(pyver asyncpg), $(wrk -v 2>&1 | head -n1 | awk '{print "wrk", $2}')."
   echo
