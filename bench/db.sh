@@ -54,6 +54,8 @@ pgdir=$(mktemp -u /tmp/turbo-db.XXXXXX) # made by pg-cluster.sh; short: a socket
 trap 'bench_cleanup; scripts/pg-cluster.sh stop "$pgdir"; rm -rf "$tmp"' EXIT
 mkdir -p "$OUT"
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
+# Now: once the report is being written, its own file makes the tree dirty.
+revision=$(git describe --always --dirty 2>/dev/null || echo ?)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- PostgreSQL, pinned: its backends inherit the postmaster's affinity ---
@@ -197,7 +199,7 @@ rps_of() { median "$1" "$2" | awk '{print $3}'; }
     echo "**Contention:** in $busy of $(wc -l <"$tmp/runs") runs, other work on the machine took more than 5% of the server's core (\"other load on core 0\" below, and every run at the end): those runs' req/s and latency tails are pessimistic. Core 1 (wrk and PostgreSQL) may have been shared too; it is not checked."
   fi
   echo
-  echo "Versions: libturbo $(git describe --always --dirty 2>/dev/null || echo ?), $pg_version, libpq $(pkg-config --modversion libpq), $("$PY" --version), FastAPI $(pyver fastapi), Starlette $(pyver starlette), pydantic $(pyver pydantic), uvicorn $(pyver uvicorn), uvloop $(pyver uvloop), asyncpg $(pyver asyncpg), $(wrk -v 2>&1 | head -n1 | awk '{print "wrk", $2}')."
+  echo "Versions: libturbo $revision, $pg_version, libpq $(pkg-config --modversion libpq), $("$PY" --version), FastAPI $(pyver fastapi), Starlette $(pyver starlette), pydantic $(pyver pydantic), uvicorn $(pyver uvicorn), uvloop $(pyver uvloop), asyncpg $(pyver asyncpg), $(wrk -v 2>&1 | head -n1 | awk '{print "wrk", $2}')."
   echo
   echo "Same PostgreSQL cluster, same data, same client, same run. Server on core 0 (\`taskset -c 0\`, one I/O thread), \`taskset -c 1 wrk -t1 -c$CONNS --timeout 10s --latency\` on core 1, PostgreSQL on core $PG_CORE. Server CPU = utime+stime of the server's processes / requests; PostgreSQL CPU = the same for every process of the cluster, counted apart. Core busy = each core's busy time (/proc/stat) over the run's wall time."
   for t in "${TESTS[@]}"; do
