@@ -55,16 +55,19 @@ static PyObject *raise_turbo(int rc, const char *what)
 
 static int Server_init(ServerObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"threads",         "server_name",     "max_body_bytes",
+    static char *kwlist[] = {"threads",          "server_name",       "max_body_bytes",
                              "max_header_bytes", "header_timeout_ms", "idle_timeout_ms",
-                             "exclusive_port",  NULL};
+                             "exclusive_port",   "blocking_threads",  "blocking_queue",
+                             "deferred_timeout_ms", NULL};
     unsigned threads = 0;
     PyObject *name = Py_None;
     unsigned long long max_body = 1048576, max_header = 16384;
     unsigned header_ms = 10000, idle_ms = 60000;
     int exclusive = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|IOKKIIp", kwlist, &threads, &name, &max_body,
-                                     &max_header, &header_ms, &idle_ms, &exclusive))
+    unsigned blocking_threads = 16, blocking_queue = 1024, deferred_ms = 30000;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|IOKKIIpIII", kwlist, &threads, &name, &max_body,
+                                     &max_header, &header_ms, &idle_ms, &exclusive,
+                                     &blocking_threads, &blocking_queue, &deferred_ms))
         return -1;
     turbo_config *cfg = turbo_config_new();
     if (cfg == NULL) {
@@ -86,6 +89,12 @@ static int Server_init(ServerObject *self, PyObject *args, PyObject *kw)
         rc = turbo_config_set_idle_timeout_ms(cfg, idle_ms);
     if (rc == TURBO_OK)
         rc = turbo_config_set_exclusive_port(cfg, exclusive);
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_blocking_threads(cfg, blocking_threads);
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_blocking_queue(cfg, blocking_queue);
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_deferred_timeout_ms(cfg, deferred_ms);
     if (rc != TURBO_OK) {
         turbo_config_free(cfg);
         if (!PyErr_Occurred())
@@ -213,7 +222,9 @@ static PyObject *Server_add_route(ServerObject *self, PyObject *args)
 {
     const char *method, *pattern;
     PyObject *func, *plan;
-    if (!PyArg_ParseTuple(args, "ssOO!", &method, &pattern, &func, &PyTuple_Type, &plan))
+    int blocking = 0;
+    if (!PyArg_ParseTuple(args, "ssOO!|p", &method, &pattern, &func, &PyTuple_Type, &plan,
+                          &blocking))
         return NULL;
     NEED_SERVER(self);
     if (!PyCallable_Check(func)) {
@@ -226,8 +237,9 @@ static PyObject *Server_add_route(ServerObject *self, PyObject *args)
     int rc;
     /* The GIL is dropped: a writer may wait for I/O threads, which may
      * be waiting for the GIL inside a handler. */
-    Py_BEGIN_ALLOW_THREADS rc = turbo_route_add_full(self->srv, method, pattern, tpy_trampoline,
-                                                     ep, tpy_endpoint_release);
+    Py_BEGIN_ALLOW_THREADS rc =
+        turbo_route_add_opts(self->srv, method, pattern, tpy_trampoline, ep, tpy_endpoint_release,
+                             blocking ? TURBO_ROUTE_BLOCKING : 0);
     Py_END_ALLOW_THREADS
     if (rc != TURBO_OK) {
         if (rc == TURBO_EEXIST)
@@ -425,7 +437,7 @@ static PyMethodDef Server_methods[] = {
     {"listen_activated", (PyCFunction)Server_listen_activated, METH_NOARGS,
      "listen_activated() -> bool: serve the socket systemd passed, if any"},
     {"add_route", (PyCFunction)Server_add_route, METH_VARARGS,
-     "add_route(method, pattern, func, plan)"},
+     "add_route(method, pattern, func, plan, blocking=False)"},
     {"remove_route", (PyCFunction)Server_remove_route, METH_VARARGS,
      "remove_route(method, pattern)"},
     {"start", (PyCFunction)Server_start, METH_NOARGS, "start I/O threads and return"},

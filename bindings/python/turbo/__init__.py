@@ -251,11 +251,20 @@ class App:
 
     # -- declaring routes
 
-    def add_route(self, path: str, endpoint, methods=None):
+    def add_route(self, path: str, endpoint, methods=None, blocking: bool = False):
         """Adds endpoint for path and methods (default ["GET"]); works while
-        serving too. ValueError for a duplicate or malformed route."""
+        serving too. ValueError for a duplicate or malformed route.
+
+        blocking=True runs the endpoint on the server's blocking pool, not
+        on the I/O thread that read the request: for a handler that blocks
+        (sqlite3, psycopg 2, requests, a long computation), so that the
+        I/O thread goes on serving meanwhile. A full pool queue answers 503
+        with Retry-After. Costs a hop to a pool thread and back: keep
+        quick handlers inline."""
         if not callable(endpoint):
             raise TypeError("endpoint must be callable")
+        if inspect.iscoroutinefunction(endpoint) and blocking:
+            raise TypeError("blocking=True is for def handlers, not async def")
         methods = ["GET"] if methods is None else [m.upper() for m in methods]
         pattern, names = _translate(path)
         plan = _plan(endpoint, names)
@@ -265,8 +274,8 @@ class App:
                     raise ValueError(f"route already exists: {m} {path}")
             for m in methods:
                 if self._server is not None:
-                    self._server.add_route(m, pattern, endpoint, plan)
-                self._routes[(m, pattern)] = (path, endpoint, plan)
+                    self._server.add_route(m, pattern, endpoint, plan, blocking)
+                self._routes[(m, pattern)] = (path, endpoint, plan, blocking)
         return endpoint
 
     def remove_route(self, path: str, methods=None):
@@ -287,33 +296,33 @@ class App:
                     self._server.remove_route(*k)
                 del self._routes[k]
 
-    def route(self, path: str, methods=None):
+    def route(self, path: str, methods=None, *, blocking: bool = False):
         def deco(func):
-            return self.add_route(path, func, methods)
+            return self.add_route(path, func, methods, blocking)
 
         return deco
 
-    def get(self, path: str):
-        return self.route(path, ["GET"])
+    def get(self, path: str, *, blocking: bool = False):
+        return self.route(path, ["GET"], blocking=blocking)
 
-    def post(self, path: str):
-        return self.route(path, ["POST"])
+    def post(self, path: str, *, blocking: bool = False):
+        return self.route(path, ["POST"], blocking=blocking)
 
-    def put(self, path: str):
-        return self.route(path, ["PUT"])
+    def put(self, path: str, *, blocking: bool = False):
+        return self.route(path, ["PUT"], blocking=blocking)
 
-    def patch(self, path: str):
-        return self.route(path, ["PATCH"])
+    def patch(self, path: str, *, blocking: bool = False):
+        return self.route(path, ["PATCH"], blocking=blocking)
 
-    def delete(self, path: str):
-        return self.route(path, ["DELETE"])
+    def delete(self, path: str, *, blocking: bool = False):
+        return self.route(path, ["DELETE"], blocking=blocking)
 
     # -- serving
 
     def _attach(self, server):
         with self._lock:
-            for (m, pattern), (_path, func, plan) in self._routes.items():
-                server.add_route(m, pattern, func, plan)
+            for (m, pattern), (_path, func, plan, blocking) in self._routes.items():
+                server.add_route(m, pattern, func, plan, blocking)
             self._server = server
 
     def _make_server(self, threads=None, exclusive_port=False):
