@@ -1079,8 +1079,8 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
 }
 
 /* The deferred request at the head of c's queue is past its deadline: the
- * client gets 504 (503 when the server is stopping) and the connection
- * closes after it; the holder is cancelled. */
+ * client gets 504 (503 when the deadline was a stop's grace period) and
+ * the connection closes after it; the holder is cancelled. */
 static void deferred_expired(turbo__conn *c)
 {
     turbo__thread *t = c->t;
