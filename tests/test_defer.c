@@ -390,7 +390,7 @@ static void *stop_and_wait(void *arg)
 START_TEST(a_graceful_stop_waits_for_deferred_answers_then_cancels_them)
 {
     turbo_config *cfg = config_with_threads(1);
-    ck_assert_int_eq(turbo_config_set_stop_grace_ms(cfg, 300), TURBO_OK);
+    ck_assert_int_eq(turbo_config_set_stop_grace_ms(cfg, 1500), TURBO_OK);
     turbo_server *s = start(cfg);
     client *a = client_open(s, 10), *b = client_open(s, 10);
     send_str(a, "GET /held HTTP/1.1\r\nHost: t\r\n\r\n");
