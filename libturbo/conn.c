@@ -291,20 +291,16 @@ static int parked_full(const turbo__conn *c);
 static void drop_parked(turbo__conn *c);
 static void deferred_expired(turbo__conn *c);
 
+static void answer(turbo__conn *c, turbo_response *res, int minor, int is_head, int keep_alive);
+
 static void reject(turbo__conn *c, int status)
 {
     turbo__thread *t = c->t;
     TURBO__COUNT(t, bad_requests);
-    TURBO__COUNT(t, requests);
     turbo_response *res = &t->cur->res;
     turbo__response_error(res, status);
-    size_t from = c->out_len;
-    if (queue_response(c, res, 1, 0, 0) != 0)
-        c->out_len = from;
-    else if (c->park_head != NULL)
-        park_output(c, from);
+    answer(c, res, 1, 0, 0);
     turbo__response_reset(res);
-    c->closing = 1;
 }
 
 static int str_eq(turbo_str s, const char *lit, size_t n)
@@ -338,20 +334,28 @@ static int keeps_alive(turbo__thread *t, const turbo_response *res, int requeste
            !atomic_load_explicit(&t->server->stop_requested, memory_order_relaxed);
 }
 
-/* Queues res (parked behind a deferred answer when one waits), counts the
- * request, and closes after it unless keep_alive. */
-static void answer(turbo__conn *c, turbo_response *res, int minor, int is_head, int keep_alive)
+/* Queues res in c->out, counts the request, and closes after it unless
+ * keep_alive; returns whether the connection stays open. */
+static inline int queue_answer(turbo__conn *c, turbo_response *res, int minor, int is_head,
+                        int keep_alive)
 {
     size_t from = c->out_len;
     if (queue_response(c, res, minor, is_head, keep_alive) != 0) {
-        keep_alive = 0;
-        c->out_len = c->park_head != NULL ? from : 0;
-    } else if (c->park_head != NULL) {
-        park_output(c, from);
+        keep_alive = 0; /* out of memory: this answer is lost, the connection ends */
+        c->out_len = from;
     }
     TURBO__COUNT(c->t, requests);
     if (!keep_alive)
         c->closing = 1;
+    return keep_alive;
+}
+
+static void answer(turbo__conn *c, turbo_response *res, int minor, int is_head, int keep_alive)
+{
+    size_t from = c->out_len;
+    queue_answer(c, res, minor, is_head, keep_alive);
+    if (c->park_head != NULL && c->out_len != from)
+        park_output(c, from);
 }
 
 static void park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_head,
@@ -832,6 +836,18 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
  * drains from the head whenever a deferred request at its head finishes.
  */
 
+/* Unlinks the head of c's queue and returns it. */
+static parked *pop_head(turbo__conn *c)
+{
+    parked *p = c->park_head;
+    c->park_head = p->next;
+    if (c->park_head == NULL)
+        c->park_tail = NULL;
+    c->nparked--;
+    c->parked_bytes -= p->len;
+    return p;
+}
+
 static int parked_full(const turbo__conn *c)
 {
     return c->park_head != NULL &&
@@ -972,11 +988,7 @@ static void drain_parked(turbo__conn *c)
     while ((p = c->park_head) != NULL) {
         if (p->d != NULL)
             break; /* a deferred request still out */
-        c->park_head = p->next;
-        if (c->park_head == NULL)
-            c->park_tail = NULL;
-        c->nparked--;
-        c->parked_bytes -= p->len;
+        pop_head(c);
         char *dst = out_reserve(c, p->len);
         if (dst == NULL) { /* out of memory: the connection ends here */
             free(p);
@@ -996,15 +1008,7 @@ static int send_deferred(turbo__conn *c, turbo_deferred *x)
 {
     turbo__thread *t = c->t;
     handler_result(t, &x->res, x->rc);
-    int ka = keeps_alive(t, &x->res, x->keep_alive);
-    if (queue_response(c, &x->res, x->minor, x->is_head, ka) != 0) {
-        ka = 0;
-        c->out_len = 0;
-    }
-    TURBO__COUNT(t, requests);
-    if (!ka)
-        c->closing = 1;
-    return ka;
+    return queue_answer(c, &x->res, x->minor, x->is_head, keeps_alive(t, &x->res, x->keep_alive));
 }
 
 void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
@@ -1019,11 +1023,7 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
     }
     if (c->park_head->d == x) {
         /* At the head: its answer goes now, then what waited behind it. */
-        parked *p = c->park_head;
-        c->park_head = p->next;
-        if (c->park_head == NULL)
-            c->park_tail = NULL;
-        c->nparked--;
+        pop_head(c);
         x->conn = NULL;
         int ka = send_deferred(c, x);
         turbo__exchange_release(t, x);
@@ -1039,21 +1039,16 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
             link = &(*link)->next;
         parked *p = *link;
         size_t from = c->out_len;
-        handler_result(t, &x->res, x->rc);
-        int ka = keeps_alive(t, &x->res, x->keep_alive);
-        parked *b = NULL;
-        if (queue_response(c, &x->res, x->minor, x->is_head, ka) == 0) {
-            size_t len = c->out_len - from;
-            b = malloc(sizeof(*b) + len);
-            if (b != NULL) {
-                b->bytes = (char *)(b + 1);
-                memcpy(b->bytes, c->out + from, len);
-                b->len = len;
-                b->d = NULL;
-            }
+        int ka = send_deferred(c, x);
+        size_t len = c->out_len - from;
+        parked *b = malloc(sizeof(*b) + len);
+        if (b != NULL) {
+            b->bytes = (char *)(b + 1);
+            memcpy(b->bytes, c->out + from, len);
+            b->len = len;
+            b->d = NULL;
         }
         c->out_len = from;
-        TURBO__COUNT(t, requests);
         x->conn = NULL;
         if (b == NULL) {
             /* Out of memory: this answer and those behind it are lost; the
@@ -1068,10 +1063,8 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
             if (c->park_tail == p)
                 c->park_tail = b;
             c->parked_bytes += b->len;
-            if (!ka) { /* it closes the connection: nothing after it goes */
-                c->closing = 1;
+            if (!ka) /* it closes the connection: nothing after it goes */
                 drop_from(c, &b->next);
-            }
         }
         turbo__exchange_release(t, x);
     }
@@ -1084,22 +1077,15 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
 static void deferred_expired(turbo__conn *c)
 {
     turbo__thread *t = c->t;
-    parked *p = c->park_head;
-    turbo_deferred *x = p->d;
+    turbo_deferred *x = c->park_head->d;
     if (!turbo__exchange_cancel(x))
         return; /* the holder finished just now: its answer is on the way */
-    c->park_head = p->next;
-    if (c->park_head == NULL)
-        c->park_tail = NULL;
-    c->nparked--;
+    pop_head(c);
     TURBO__COUNT(t, timeouts);
     turbo_response *res = &t->cur->res;
     turbo__response_error(res, x->stop_deadline ? 503 : 504);
-    if (queue_response(c, res, x->minor, x->is_head, 0) != 0)
-        c->out_len = 0;
+    queue_answer(c, res, x->minor, x->is_head, 0);
     turbo__response_reset(res);
-    TURBO__COUNT(t, requests);
-    c->closing = 1;
     x->conn = NULL;
     drop_parked(c); /* their finishes go through the inbox: x stays */
     turbo_cancel_fn cb = atomic_load_explicit(&x->cancel_cb, memory_order_acquire);

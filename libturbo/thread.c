@@ -27,11 +27,6 @@
 #include "sync.h"
 #include "thread.h"
 
-turbo__thread *turbo__current_thread(void)
-{
-    return turbo__tls_thread;
-}
-
 static void begin_stop(turbo__thread *t)
 {
     if (t->stopping)

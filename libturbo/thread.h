@@ -120,8 +120,6 @@ void turbo__thread_join(turbo__thread *t);
  * fd, so async-signal-safe. */
 void turbo__thread_wake(turbo__thread *t);
 void turbo__thread_teardown(turbo__thread *t);
-/* The I/O thread running on the calling thread, or NULL. */
-turbo__thread *turbo__current_thread(void);
 
 /* For the layers below: once the thread is stopping, its last connection
  * has closed and every deferred request's holder has finished, leave the

@@ -81,12 +81,11 @@ def bind(host, port, reuse_port, backlog=1024):
 
 
 class _Worker:
-    __slots__ = ("pid", "ready_fd", "started", "ready_at", "retiring")
+    __slots__ = ("pid", "ready_fd", "ready_at", "retiring")
 
     def __init__(self, pid, ready_fd):
         self.pid = pid
         self.ready_fd = ready_fd
-        self.started = time.monotonic()
         self.ready_at = None
         self.retiring = False
 
