@@ -35,7 +35,7 @@ setup(
     ext_modules=[
         Extension(
             "turbo._turbo",
-            sources=["src/module.c", "src/server.c", "src/call.c", "src/request.c",
+            sources=["src/module.c", "src/server.c", "src/call.c", "src/aio.c", "src/request.c",
                      "src/response.c", "src/jsonenc.c"],
             include_dirs=flags("-I", cflags) + ["src"],
             library_dirs=lib_dirs,

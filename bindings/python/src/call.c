@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "aio.h"
 #include "query.h"
 #include "request.h"
 #include "response.h"
@@ -33,6 +34,8 @@ typedef struct param_spec {
 
 struct tpy_endpoint {
     PyObject *func;
+    PyObject *loops;   /* the App's loop provider for coroutines, or NULL */
+    int blocking;      /* runs on the blocking pool: no loop there */
     PyObject *kwnames; /* names of keyword-only parameters (tail), or NULL */
     Py_ssize_t npos;
     Py_ssize_t nparams;
@@ -48,6 +51,7 @@ static void endpoint_free_locked(tpy_endpoint *ep)
         Py_XDECREF(ep->params[i].dflt);
     }
     Py_XDECREF(ep->kwnames);
+    Py_XDECREF(ep->loops);
     Py_XDECREF(ep->func);
     PyMem_RawFree(ep);
 }
@@ -61,7 +65,7 @@ void tpy_endpoint_release(void *ud)
     PyGILState_Release(g);
 }
 
-tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan)
+tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan, PyObject *loops, int blocking)
 {
     if (!PyTuple_Check(plan)) {
         PyErr_SetString(PyExc_TypeError, "plan must be a tuple");
@@ -75,6 +79,8 @@ tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan)
     }
     Py_INCREF(func);
     ep->func = func;
+    ep->loops = loops != Py_None ? Py_XNewRef(loops) : NULL;
+    ep->blocking = blocking;
     ep->nparams = n;
     Py_ssize_t nkw = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -267,6 +273,11 @@ static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *r
         Py_XDECREF(args[i]);
     if (args != stack)
         PyMem_Free(args);
+    if (result != NULL && PyCoro_CheckExact(result) && !ep->blocking) {
+        /* async def: its first step runs here; the Request goes with it. */
+        Py_XDECREF(errors);
+        return tpy_aio_run(ep->func, ep->loops, req, res, result, robj);
+    }
     if (robj != NULL) {
         tpy_request_detach((tpy_RequestObject *)robj);
         Py_DECREF(robj);
@@ -305,6 +316,16 @@ static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *r
 static pthread_key_t tstate_key;
 static _Thread_local PyThreadState *my_tstate;
 
+void tpy_thread_attach(void)
+{
+    PyEval_RestoreThread(my_tstate);
+}
+
+void tpy_thread_detach(void)
+{
+    PyEval_SaveThread();
+}
+
 /* At thread exit. Not PyGILState_Release: glibc has already cleared every
  * thread-specific value, CPython's own GIL-state slot included, before it
  * runs key destructors, so CPython no longer knows this thread's state.
@@ -313,6 +334,7 @@ static void tstate_destroy(void *p)
 {
     if (Py_IsInitialized()) {
         PyEval_RestoreThread(p);
+        tpy_aio_thread_exit();
         PyThreadState_Clear(p);
         PyThreadState_DeleteCurrent(); /* releases the GIL */
     }

@@ -25,10 +25,13 @@ typedef struct tpy_endpoint tpy_endpoint;
  * state when the thread exits. 0, or -1 with an error set. */
 int tpy_call_init(void);
 
+/* loops: the App's provider of asyncio loops for coroutine handlers
+ * (aio.h), or None. blocking: the route runs on the blocking pool, where
+ * a coroutine is refused (a 500). */
 /* plan: tuple of (name: str, source: int, conv: int, default or a missing
  * marker, has_default: bool, kwonly: bool), in signature order. A new
  * endpoint holding func, or NULL with an error set. GIL held. */
-tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan);
+tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan, PyObject *loops, int blocking);
 
 /* libturbo's release callback (turbo_release_fn): runs once no thread can
  * call the route, on whatever thread reclaims it, so it takes the GIL
@@ -36,8 +39,14 @@ tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan);
 void tpy_endpoint_release(void *ud);
 
 /* The turbo_handler of every Python route (ud: its tpy_endpoint). Takes
- * the GIL for the call and the conversion of its result only; always
- * returns TURBO_OK, with a 422 or 500 written when the call failed. */
+ * the GIL for the call and the conversion of its result only; returns
+ * TURBO_OK, with a 422 or 500 written when the call failed, or
+ * TURBO_DEFER for a coroutine that suspended (aio.h). */
 int tpy_trampoline(turbo_request *req, turbo_response *res, void *ud);
+
+/* Attach and detach the calling I/O thread's own Python state (made at
+ * its first request): for libevent callbacks of that thread (aio.c). */
+void tpy_thread_attach(void);
+void tpy_thread_detach(void);
 
 #endif

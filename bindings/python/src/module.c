@@ -6,6 +6,8 @@
  *   server.c    the Server type: listen, routes, run/stop, signals, capsule
  *   call.c      endpoint plans and the trampoline every request goes
  *               through: arguments, the call, 422s, per-thread state
+ *   aio.c       async def handlers: the inline first step, the Task on
+ *               the I/O thread's asyncio loop, deferred answers
  *   request.c   the Request type; query.h: raw query walking (inline)
  *   response.c  results, Response objects and HTTPException to HTTP
  *   jsonenc.c   the JSON encoder
@@ -21,6 +23,7 @@
 
 #include <turbo/turbo.h>
 
+#include "aio.h"
 #include "call.h"
 #include "jsonenc.h"
 #include "request.h"
@@ -74,6 +77,9 @@ static PyMethodDef module_methods[] = {
      "set_parent_death_signal(signum): receive signum when the parent dies (0: none)"},
     {"_set_hooks", set_hooks, METH_VARARGS, "internal: the package's types and logger"},
     {"_json_dumps", json_dumps, METH_O, "the response JSON encoder (tests)"},
+    {"_set_aio_hooks", tpy_aio_set_hooks, METH_VARARGS, "internal: turbo._aio's functions"},
+    {"_first_step_task", tpy_aio_first_step_task, METH_O,
+     "internal: the Task of the coroutine in its first step on this thread, or None"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {
@@ -83,6 +89,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__turbo(void)
 {
     if (tpy_request_init() < 0 || tpy_response_init() < 0 || tpy_call_init() < 0 ||
+        tpy_aio_init() < 0 ||
         PyType_Ready(&tpy_ServerType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);

@@ -221,17 +221,17 @@ static PyObject *Server_listen_activated(ServerObject *self, PyObject *unused)
 static PyObject *Server_add_route(ServerObject *self, PyObject *args)
 {
     const char *method, *pattern;
-    PyObject *func, *plan;
+    PyObject *func, *plan, *loops = Py_None;
     int blocking = 0;
-    if (!PyArg_ParseTuple(args, "ssOO!|p", &method, &pattern, &func, &PyTuple_Type, &plan,
-                          &blocking))
+    if (!PyArg_ParseTuple(args, "ssOO!|pO", &method, &pattern, &func, &PyTuple_Type, &plan,
+                          &blocking, &loops))
         return NULL;
     NEED_SERVER(self);
     if (!PyCallable_Check(func)) {
         PyErr_SetString(PyExc_TypeError, "endpoint must be callable");
         return NULL;
     }
-    tpy_endpoint *ep = tpy_endpoint_new(func, plan);
+    tpy_endpoint *ep = tpy_endpoint_new(func, plan, loops, blocking);
     if (ep == NULL)
         return NULL;
     int rc;
@@ -437,7 +437,7 @@ static PyMethodDef Server_methods[] = {
     {"listen_activated", (PyCFunction)Server_listen_activated, METH_NOARGS,
      "listen_activated() -> bool: serve the socket systemd passed, if any"},
     {"add_route", (PyCFunction)Server_add_route, METH_VARARGS,
-     "add_route(method, pattern, func, plan, blocking=False)"},
+     "add_route(method, pattern, func, plan, blocking=False, loops=None)"},
     {"remove_route", (PyCFunction)Server_remove_route, METH_VARARGS,
      "remove_route(method, pattern)"},
     {"start", (PyCFunction)Server_start, METH_NOARGS, "start I/O threads and return"},

@@ -222,7 +222,6 @@ int main(int argc, char **argv)
     }
     Py_DECREF(r);
     Py_DECREF(capsule);
-    Py_DECREF(app);
     Py_DECREF(turbo);
     Py_DECREF(main_mod);
 
@@ -239,6 +238,15 @@ int main(int argc, char **argv)
     PyEval_RestoreThread(ts);
     int status = rc == TURBO_OK ? 0 : 1;
     server = NULL;
+    /* The app's shutdown (lifespan, on_shutdown) on its event loops, now
+     * that no I/O thread runs. */
+    r = PyObject_CallMethod(app, "_shutdown", NULL);
+    if (r == NULL) {
+        PyErr_Print();
+        status = 1;
+    }
+    Py_XDECREF(r);
+    Py_DECREF(app);
     if (Py_FinalizeEx() < 0 && status == 0)
         status = 1;
     return status;

@@ -19,6 +19,7 @@ route is added, so a request costs no introspection.
 
 from __future__ import annotations
 
+import asyncio
 import http
 import inspect
 import logging
@@ -29,7 +30,7 @@ import threading
 import typing
 from collections.abc import Mapping
 
-from . import _turbo
+from . import _aio, _turbo
 from ._turbo import Request
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "JSONResponse",
     "HTTPException",
     "Headers",
+    "State",
     "mount",
 ]
 
@@ -193,11 +195,6 @@ def _unwrap_optional(tp):
 def _plan(func, path_names):
     """The conversion plan for func: one tuple per parameter, in order:
     (name, source, converter, default, has_default, keyword_only)."""
-    if inspect.iscoroutinefunction(func):
-        raise TypeError(
-            f"{func.__qualname__} is 'async def': libturbo runs handlers inline on its I/O "
-            "threads, without an event loop; declare it with 'def'"
-        )
     sig = inspect.signature(func)
     try:
         hints = typing.get_type_hints(func)
@@ -239,15 +236,85 @@ def _default_threads():
     return 1 if gil else (os.cpu_count() or 1)
 
 
-class App:
-    """An application: routes plus a libturbo server to serve them."""
+class State:
+    """`app.state`: attributes shared by the App's handlers. What the
+    startup (lifespan, on_startup) sets while running on an event loop
+    belongs to that loop, and handlers awaiting on that loop see it: a
+    connection pool made there is used there. Set outside any loop (at
+    import), an attribute is seen by every loop."""
 
-    def __init__(self, server_name: str | None = "libturbo", **limits):
+    def __init__(self):
+        object.__setattr__(self, "_shared", {})
+        object.__setattr__(self, "_per_loop", {})
+
+    def _mine(self, create):
+        loop = asyncio.events._get_running_loop()
+        if loop is None:
+            return self._shared
+        d = self._per_loop.get(loop)
+        if d is None and create:
+            d = self._per_loop[loop] = {}
+        return d
+
+    def __getattr__(self, name):
+        d = self._mine(False)
+        if d is not None and name in d:
+            return d[name]
+        if name in self._shared:
+            return self._shared[name]
+        raise AttributeError(f"app.state has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        self._mine(True)[name] = value
+
+    def __delattr__(self, name):
+        d = self._mine(False)
+        if d is None or name not in d:
+            raise AttributeError(name)
+        del d[name]
+
+    def _forget(self, loop):
+        self._per_loop.pop(loop, None)
+
+
+class App:
+    """An application: routes plus a libturbo server to serve them.
+
+    lifespan: an async context manager factory, called with the App, as
+    FastAPI spells it: what comes before its `yield` runs before the
+    server accepts, what comes after runs once it has stopped; a mapping
+    it yields is merged into `app.state`. on_startup / on_shutdown: lists
+    of functions (def or async def), run before / after the lifespan's.
+    Both run on the event loop `async def` handlers await on, once per
+    loop: one loop per I/O thread, so once per worker process with the
+    default single I/O thread.
+    """
+
+    def __init__(self, server_name: str | None = "libturbo", *, lifespan=None, on_startup=None,
+                 on_shutdown=None, **limits):
         self._server_name = server_name
         self._limits = limits
         self._routes = {}  # (method, libturbo pattern) -> (path, func, plan)
         self._server = None
         self._lock = threading.Lock()
+        self._lifespan = lifespan
+        self._on_startup = list(on_startup or ())
+        self._on_shutdown = list(on_shutdown or ())
+        self._loops = _aio.Loops()
+        self._started = []  # (loop, lifespan context) whose startup ran
+        self.state = State()
+
+    def on_event(self, event: str):
+        """@app.on_event("startup") / ("shutdown"): as on_startup /
+        on_shutdown."""
+        if event not in ("startup", "shutdown"):
+            raise ValueError(f"unknown event {event!r}: 'startup' or 'shutdown'")
+
+        def deco(func):
+            (self._on_startup if event == "startup" else self._on_shutdown).append(func)
+            return func
+
+        return deco
 
     # -- declaring routes
 
@@ -274,7 +341,7 @@ class App:
                     raise ValueError(f"route already exists: {m} {path}")
             for m in methods:
                 if self._server is not None:
-                    self._server.add_route(m, pattern, endpoint, plan, blocking)
+                    self._server.add_route(m, pattern, endpoint, plan, blocking, self._loops)
                 self._routes[(m, pattern)] = (path, endpoint, plan, blocking)
         return endpoint
 
@@ -322,7 +389,7 @@ class App:
     def _attach(self, server):
         with self._lock:
             for (m, pattern), (_path, func, plan, blocking) in self._routes.items():
-                server.add_route(m, pattern, func, plan, blocking)
+                server.add_route(m, pattern, func, plan, blocking, self._loops)
             self._server = server
 
     def _make_server(self, threads=None, exclusive_port=False):
@@ -367,15 +434,100 @@ class App:
         if self._server is not None:
             raise RuntimeError("already serving")
         server, _ = self._new_server(host, port, threads)
+        self._startup_or_close(server)
         server.start()
         return server.port
 
     def stop(self):
         """Stops gracefully: in-flight requests are answered, then the
-        threads are joined."""
+        threads are joined; then the shutdown runs (lifespan, on_shutdown)
+        and the event loops close."""
         server, self._server = self._server, None
         if server is not None:
             server.stop()
+        self._shutdown()
+
+    # -- startup and shutdown
+
+    def _startup_or_close(self, server):
+        try:
+            self._startup(server.threads)
+        except BaseException:
+            self._server = None
+            server.close()
+            raise
+
+    def _startup(self, nloops):
+        """Runs the startup (on_startup, then the lifespan up to its yield)
+        on nloops new event loops, one per I/O thread, which the I/O
+        threads then adopt. Nothing to do for an App without a startup or
+        shutdown: its I/O threads make their loops at their first
+        coroutine. What the startup raises propagates, after the shutdown
+        of the loops whose startup had completed."""
+        if self._lifespan is None and not self._on_startup and not self._on_shutdown:
+            return
+        try:
+            for _ in range(max(1, nloops)):
+                loop = self._loops.new()
+                entry = [loop, None]
+                loop.run_until_complete(self._startup_on(entry))
+                self._started.append(entry)
+                self._loops.ready.append(loop)
+        except BaseException:
+            self._shutdown()
+            raise
+
+    async def _startup_on(self, entry):
+        for func in self._on_startup:
+            r = func()
+            if inspect.isawaitable(r):
+                await r
+        if self._lifespan is not None:
+            cm = self._lifespan(self)
+            state = await cm.__aenter__()
+            entry[1] = cm
+            if state is not None:
+                for k, v in dict(state).items():
+                    setattr(self.state, k, v)
+
+    async def _shutdown_on(self, cm):
+        try:
+            if cm is not None:
+                await cm.__aexit__(None, None, None)
+        finally:
+            for func in self._on_shutdown:
+                try:
+                    r = func()
+                    if inspect.isawaitable(r):
+                        await r
+                except Exception:  # noqa: BLE001 - the others still run
+                    log.exception("shutdown function %s raised",
+                                  getattr(func, "__qualname__", func))
+
+    def _shutdown(self):
+        """Once no I/O thread runs (stopped, or never started): the
+        lifespan's exit and on_shutdown on each loop whose startup ran;
+        then on every loop, tasks still pending are cancelled and awaited,
+        and the loop is closed."""
+        started, self._started = self._started, []
+        cms = {id(loop): cm for loop, cm in started}
+        for loop in self._loops.take_all():
+            loop._turbo_release()
+            try:
+                if id(loop) in cms:
+                    try:
+                        loop.run_until_complete(self._shutdown_on(cms[id(loop)]))
+                    except Exception:  # noqa: BLE001
+                        log.exception("the lifespan's shutdown raised")
+                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                for t in pending:
+                    t.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+                self.state._forget(loop)
 
     def run(self, host="127.0.0.1", port=8000, threads=None, workers=1, announce=True, fd=None,
             reuse_port=False):
@@ -417,11 +569,14 @@ class App:
                 f"({workers} worker(s), {server.threads} I/O thread(s) each)",
                 flush=True,
             )
+        self._startup_or_close(server)
         main = threading.current_thread() is threading.main_thread()
         try:
             server.run(main)
         finally:
             self._server = None
+            server.close()
+            self._shutdown()
 
 
 def _listen_activated(server):
@@ -439,5 +594,13 @@ def _listen_activated(server):
 def mount(app: App, server_capsule):
     """Registers app's routes on a turbo_server a C program created (a
     capsule named "turbo.server"); the C program serves them beside its
-    own routes. Used by turbo-serve."""
-    app._attach(_turbo.Server.from_capsule(server_capsule))
+    own routes. Used by turbo-serve. Runs the App's startup (lifespan,
+    on_startup); the program calls app._shutdown() once the server has
+    stopped."""
+    server = _turbo.Server.from_capsule(server_capsule)
+    app._attach(server)
+    try:
+        app._startup(server.threads)
+    except BaseException:
+        app._server = None
+        raise

@@ -137,6 +137,7 @@ def _serve_worker(load_app, fd, threads, ready_w, parent):
         server = app._make_server(threads)
         server.adopt_fd(fd)
         app._attach(server)
+        app._startup_or_close(server)
         server.start()
         os.write(ready_w, _READY)
         os.close(ready_w)
