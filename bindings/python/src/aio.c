@@ -9,14 +9,16 @@
  * exactly as a `def` handler's result: no Task, no Future, no loop
  * iteration.
  *
- * A coroutine that suspends (it yielded the Future it awaits) becomes an
- * asyncio Task on the loop (turbo._aio.spawn), whose first step hands the
- * coroutine that Future again, so it goes on exactly where it stopped.
- * The request is deferred (turbo_defer); when the Task is done, the
- * Pending object (its done callback) writes the result or the exception
- * into the deferred response, and turbo_deferred_finish() sends it once
- * the thread has let go of Python (finishing can run the next pipelined
- * request's handler at once, which enters Python itself).
+ * A coroutine that suspends (it yielded the Future it awaits) goes on as
+ * an asyncio Task on the loop. The Task drives a Suspended object, which
+ * hands it that Future first, then passes on everything the Task sends or
+ * throws, so the coroutine goes on exactly where it stopped; the Task's
+ * first step runs at once, not on the next iteration. The request is
+ * deferred (turbo_defer); when the coroutine ends, Suspended writes its
+ * result or exception into the deferred response in that same step, and
+ * turbo_deferred_finish() sends it once the thread has let go of Python
+ * (finishing can run the next pipelined request's handler at once, which
+ * enters Python itself).
  *
  * A first step that asks for the current Task (asyncio.timeout,
  * TaskGroup, anyio's cancel scopes) gets the very Task the coroutine will
@@ -47,13 +49,13 @@
 #include "request.h"
 #include "response.h"
 
-/* The package's turbo._aio functions. */
-static PyObject *hook_new_loop;    /* () -> Loop */
-static PyObject *hook_spawn;       /* (loop, coro, yielded, ctx) -> Task */
-static PyObject *hook_materialize; /* (loop, coro, ctx) -> (Task, start) */
-static PyObject *hook_first_done;  /* (loop, task, start, suspended, yielded) */
-static PyObject *s_adopt, *s_turbo_adopt, *s_turbo_tick, *s_add_done_callback, *s_cancel,
-    *s_result;
+/* What turbo._aio hands over (tpy_aio_set_hooks). */
+static PyObject *hook_new_loop; /* () -> Loop */
+static PyObject *task_type;     /* asyncio.Task */
+static PyObject *enter_task, *leave_task; /* asyncio.tasks._enter_task, _leave_task */
+static PyObject *tpy_cancelled_error;     /* asyncio.CancelledError */
+static PyObject *s_adopt, *s_turbo_adopt, *s_turbo_tick, *s_cancel, *s_call_soon, *s_ready,
+    *s_scheduled;
 
 /* One I/O thread's loop and what drives it. */
 typedef struct tpy_aio {
@@ -65,8 +67,8 @@ typedef struct tpy_aio {
     uint64_t timer_due;   /* when it fires, CLOCK_MONOTONIC ms */
     turbo_timer *soon;    /* a 0 ms timer: ready callbacks wait */
     /* The first step running now, if any (borrowed). */
-    PyObject *first_coro, *first_ctx;
-    PyObject *first_task, *first_start; /* made on request, owned */
+    PyObject *first_coro, *first_ctx, *first_func;
+    PyObject *first_task, *first_susp; /* made on request, owned */
     /* Answers written, to be finished once Python is let go. */
     turbo_deferred **done;
     size_t ndone, cap;
@@ -74,18 +76,35 @@ typedef struct tpy_aio {
 
 static _Thread_local tpy_aio *my_aio;
 
-/* ---- Pending: a suspended request's done callback --------------------- */
+/* ---- Suspended: the coroutine as its Task runs it ------------------- */
+
+/*
+ * What the Task drives is not the handler's coroutine itself but this
+ * wrapper around it (an awaitable with send/throw/close, as asyncio.Task
+ * wants), which
+ *   - first hands the Task what the coroutine yielded in its first step
+ *     on the I/O thread (the Future it awaits), then passes everything
+ *     the Task sends or throws (results, CancelledError) to the coroutine;
+ *   - when the coroutine ends, writes its result or exception into the
+ *     deferred response at once, in the same step: no done callback, no
+ *     extra loop iteration. The Task then ends with None (or cancelled).
+ */
+enum { S_FIRST, S_RUNNING, S_ENDED_EARLY, S_DONE };
 
 typedef struct {
     PyObject_HEAD
-    turbo_deferred *d; /* NULL once answered */
+    PyObject *coro;    /* the handler's coroutine; NULL once done */
+    PyObject *first;   /* what it yielded in its first step, until handed */
+    int state;
+    turbo_deferred *d; /* NULL until deferred, and once answered */
     PyObject *func;    /* the handler, for the log */
     PyObject *robj;    /* the Request passed to it, or NULL */
-    PyObject *task;    /* cleared once done: task → callbacks → self */
+    PyObject *task;    /* its Task, for cancellation; cleared when done */
     tpy_aio *aio;
-} PendingObject;
+    int held;          /* libturbo's cancel callback holds a reference */
+} SuspendedObject;
 
-static PyTypeObject PendingType;
+static PyTypeObject SuspendedType;
 
 static uint64_t now_ms(void)
 {
@@ -109,10 +128,10 @@ static void arm(tpy_aio *a, double delay)
             a->soon = turbo_loop_timer(a->tl, 0, on_soon, a);
         return;
     }
+    /* Rounded down: the loop runs timers up to 1 ms early (Loop's clock
+     * resolution), so a timer never waits for the next whole ms. */
     double ms = delay * 1000.0;
     uint64_t wait = ms > 86400000.0 ? 86400000u : (uint64_t)ms;
-    if ((double)wait < ms)
-        wait++; /* rounded up: never before the asyncio timer is due */
     uint64_t due = now_ms() + wait;
     if (a->timer != NULL) {
         if (a->timer_due <= due)
@@ -121,6 +140,40 @@ static void arm(tpy_aio *a, double delay)
     }
     a->timer = turbo_loop_timer(a->tl, wait, on_timer, a);
     a->timer_due = due;
+}
+
+/* When the loop must run next, as _turbo_tick would say it, read in C
+ * (after every first step that suspended): 0 when callbacks are ready,
+ * else the seconds to the earliest timer (Loop keeps (when, seq, handle)
+ * tuples in _scheduled, on time.monotonic()'s clock), else -1. */
+static double next_delay(tpy_aio *a)
+{
+    double delay = 0; /* when in doubt, run soon */
+    PyObject *ready = PyObject_GetAttr(a->loop, s_ready);
+    Py_ssize_t n = ready != NULL ? PyObject_Length(ready) : -1;
+    Py_XDECREF(ready);
+    if (n != 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *sched = PyObject_GetAttr(a->loop, s_scheduled);
+    if (sched != NULL && PyList_CheckExact(sched)) {
+        if (PyList_GET_SIZE(sched) == 0) {
+            delay = -1;
+        } else {
+            PyObject *head = PyList_GET_ITEM(sched, 0);
+            double when = PyTuple_Check(head) && PyTuple_GET_SIZE(head) == 3
+                              ? PyFloat_AsDouble(PyTuple_GET_ITEM(head, 0))
+                              : 0;
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            double now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+            delay = when > now ? when - now : 0;
+        }
+    }
+    Py_XDECREF(sched);
+    PyErr_Clear();
+    return delay;
 }
 
 static int push_done(tpy_aio *a, turbo_deferred *d)
@@ -190,29 +243,28 @@ static void on_io(turbo_watch *w, unsigned revents, void *ud)
     tick(ud, 1);
 }
 
-/* The Task is done: its result or exception becomes the deferred
- * response (unless the request was cancelled), and the handle joins the
- * list finished after the tick. */
-static PyObject *pending_call(PendingObject *self, PyObject *args, PyObject *kw)
+/* The coroutine ended: with result (ok) or with the pending exception
+ * (result NULL). Writes the answer unless the request was cancelled, and
+ * queues the handle to be finished after the tick. Clears the error. */
+static void answer(SuspendedObject *self, PyObject *result)
 {
-    (void)kw;
-    PyObject *task = PyTuple_GET_SIZE(args) == 1 ? PyTuple_GET_ITEM(args, 0) : NULL;
+    self->state = S_DONE;
+    Py_CLEAR(self->coro);
     turbo_deferred *d = self->d;
-    if (d == NULL || task == NULL)
-        Py_RETURN_NONE;
     self->d = NULL;
+    if (d == NULL) { /* never deferred (it cannot happen): drop it */
+        if (result == NULL)
+            tpy_log_exception(self->func);
+        return;
+    }
     turbo_response *res = turbo_deferred_response(d);
-    if (!turbo_deferred_cancelled(d)) {
-        PyObject *result = PyObject_CallMethodNoArgs(task, s_result);
-        if (result == NULL) {
-            tpy_write_exception(res, self->func);
-        } else {
-            if (tpy_write_result(res, result) != 0) {
-                tpy_log_exception(self->func);
-                tpy_plain_500(res);
-            }
-            Py_DECREF(result);
-        }
+    if (turbo_deferred_cancelled(d)) {
+        PyErr_Clear(); /* CancelledError, or what the cancellation led to */
+    } else if (result == NULL) {
+        tpy_write_exception(res, self->func);
+    } else if (tpy_write_result(res, result) != 0) {
+        tpy_log_exception(self->func);
+        tpy_plain_500(res);
     }
     if (self->robj != NULL) {
         tpy_request_detach((tpy_RequestObject *)self->robj);
@@ -226,44 +278,238 @@ static PyObject *pending_call(PendingObject *self, PyObject *args, PyObject *kw)
         Py_BEGIN_ALLOW_THREADS turbo_deferred_finish(d);
         Py_END_ALLOW_THREADS
     }
-    Py_DECREF(self); /* the reference libturbo's cancel callback held */
+    if (self->held) {
+        self->held = 0;
+        Py_DECREF(self); /* libturbo's; the Task still holds another */
+    }
+}
+
+/* What the coroutine did with what the Task sent or threw in: it yielded
+ * (*out, PYGEN_NEXT), or ended. An exception other than CancelledError is
+ * the request's answer and the Task ends normally; CancelledError is
+ * raised on, so that the Task ends cancelled. */
+static PySendResult after_step(SuspendedObject *self, PySendResult st, PyObject **out)
+{
+    if (st == PYGEN_NEXT)
+        return st;
+    if (st == PYGEN_RETURN) {
+        answer(self, *out);
+        Py_DECREF(*out);
+        *out = Py_NewRef(Py_None);
+        return PYGEN_RETURN;
+    }
+    int cancelled = tpy_cancelled_error != NULL && PyErr_ExceptionMatches(tpy_cancelled_error);
+    if (cancelled) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        answer(self, NULL); /* cancelled: nothing is written */
+        PyErr_Restore(t, v, tb);
+        *out = NULL;
+        return PYGEN_ERROR;
+    }
+    answer(self, NULL);
+    *out = Py_NewRef(Py_None);
+    return PYGEN_RETURN;
+}
+
+static PySendResult susp_am_send(SuspendedObject *self, PyObject *arg, PyObject **out)
+{
+    switch (self->state) {
+    case S_FIRST:
+        self->state = S_RUNNING;
+        *out = self->first;
+        self->first = NULL;
+        return PYGEN_NEXT;
+    case S_RUNNING: return after_step(self, PyIter_Send(self->coro, arg, out), out);
+    default: *out = Py_NewRef(Py_None); return PYGEN_RETURN;
+    }
+}
+
+/* send(value): the generator protocol over am_send. */
+static PyObject *susp_send(SuspendedObject *self, PyObject *arg)
+{
+    PyObject *out = NULL;
+    PySendResult st = susp_am_send(self, arg, &out);
+    if (st == PYGEN_NEXT)
+        return out;
+    if (st == PYGEN_RETURN) {
+        Py_DECREF(out);
+        PyErr_SetNone(PyExc_StopIteration);
+    }
+    return NULL;
+}
+
+static PyObject *susp_next(SuspendedObject *self)
+{
+    return susp_send(self, Py_None);
+}
+
+/* throw(exc): CancelledError from Task.cancel(), at the coroutine's await
+ * point (also before the Task's first step: the coroutine is suspended on
+ * what it yielded then). */
+static PyObject *susp_throw(SuspendedObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (self->state == S_FIRST) {
+        self->state = S_RUNNING;
+        Py_CLEAR(self->first);
+    }
+    if (self->state != S_RUNNING) { /* it ended already: the error goes on */
+        if (nargs >= 1 && PyExceptionInstance_Check(args[0]))
+            PyErr_SetObject((PyObject *)Py_TYPE(args[0]), args[0]);
+        else if (nargs >= 1)
+            PyErr_SetObject(args[0], nargs >= 2 ? args[1] : NULL);
+        else
+            PyErr_SetString(PyExc_TypeError, "throw expected at least 1 argument");
+        return NULL;
+    }
+    PyObject *meth = PyObject_GetAttrString(self->coro, "throw");
+    PyObject *out = meth != NULL ? PyObject_Vectorcall(meth, args, (size_t)nargs, NULL) : NULL;
+    Py_XDECREF(meth);
+    PySendResult st = PYGEN_NEXT;
+    if (out == NULL) {
+        st = PYGEN_ERROR;
+        if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
+            PyObject *t, *v, *tb;
+            PyErr_Fetch(&t, &v, &tb);
+            PyErr_NormalizeException(&t, &v, &tb);
+            out = v != NULL ? PyObject_GetAttrString(v, "value") : Py_NewRef(Py_None);
+            Py_XDECREF(t);
+            Py_XDECREF(v);
+            Py_XDECREF(tb);
+            if (out == NULL)
+                return NULL;
+            st = PYGEN_RETURN;
+        }
+    }
+    st = after_step(self, st, &out);
+    if (st == PYGEN_NEXT)
+        return out;
+    if (st == PYGEN_RETURN) {
+        Py_DECREF(out);
+        PyErr_SetNone(PyExc_StopIteration);
+    }
+    return NULL;
+}
+
+static PyObject *susp_close(SuspendedObject *self, PyObject *unused)
+{
+    (void)unused;
+    Py_CLEAR(self->first);
+    if (self->state == S_RUNNING || self->state == S_FIRST) {
+        self->state = S_DONE;
+        PyObject *coro = self->coro;
+        self->coro = NULL;
+        PyObject *r = PyObject_CallMethod(coro, "close", NULL);
+        Py_DECREF(coro);
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+    }
     Py_RETURN_NONE;
 }
 
+static PyObject *susp_await(SuspendedObject *self)
+{
+    return Py_NewRef(self);
+}
+
+static void susp_dealloc(SuspendedObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(self->coro);
+    Py_CLEAR(self->first);
+    Py_CLEAR(self->func);
+    Py_CLEAR(self->robj);
+    Py_CLEAR(self->task);
+    PyObject_GC_Del(self);
+}
+
+static int susp_traverse(SuspendedObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->coro);
+    Py_VISIT(self->first);
+    Py_VISIT(self->func);
+    Py_VISIT(self->robj);
+    Py_VISIT(self->task);
+    return 0;
+}
+
+static int susp_clear(SuspendedObject *self)
+{
+    Py_CLEAR(self->coro);
+    Py_CLEAR(self->first);
+    Py_CLEAR(self->robj);
+    Py_CLEAR(self->task);
+    return 0;
+}
+
+/* Its name in reprs and in asyncio's messages: the handler's. */
+static PyObject *susp_repr(SuspendedObject *self)
+{
+    return PyUnicode_FromFormat("<turbo handler %R>", self->func);
+}
+
+static PyMethodDef susp_methods[] = {
+    {"send", (PyCFunction)susp_send, METH_O, NULL},
+    {"throw", (PyCFunction)(void (*)(void))susp_throw, METH_FASTCALL, NULL},
+    {"close", (PyCFunction)susp_close, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyAsyncMethods susp_async = {
+    .am_await = (unaryfunc)susp_await,
+    .am_send = (sendfunc)susp_am_send,
+};
+
+static PyTypeObject SuspendedType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "turbo._turbo.Suspended",
+    .tp_basicsize = sizeof(SuspendedObject),
+    .tp_dealloc = (destructor)susp_dealloc,
+    .tp_as_async = &susp_async,
+    .tp_repr = (reprfunc)susp_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "A suspended handler's coroutine as its asyncio Task runs it (internal).",
+    .tp_traverse = (traverseproc)susp_traverse,
+    .tp_clear = (inquiry)susp_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)susp_next,
+    .tp_methods = susp_methods,
+};
+
+static SuspendedObject *susp_new(PyObject *coro, PyObject *func, tpy_aio *a)
+{
+    SuspendedObject *s = PyObject_GC_New(SuspendedObject, &SuspendedType);
+    if (s == NULL)
+        return NULL;
+    s->coro = Py_NewRef(coro);
+    s->first = NULL;
+    s->state = S_FIRST;
+    s->d = NULL;
+    s->func = Py_NewRef(func);
+    s->robj = NULL;
+    s->task = NULL;
+    s->aio = a;
+    s->held = 0;
+    PyObject_GC_Track(s);
+    return s;
+}
+
 /* libturbo: the client left, or a deadline passed. On the owning thread,
- * outside Python. */
+ * outside Python. The Task is cancelled; the coroutine sees
+ * CancelledError at its await point when the Task next runs (soon). */
 static void on_cancel(turbo_deferred *d, void *ud)
 {
     (void)d;
-    PendingObject *p = ud;
+    SuspendedObject *s = ud;
     tpy_thread_attach();
-    if (p->task != NULL) {
-        PyObject *r = PyObject_CallMethodNoArgs(p->task, s_cancel);
+    if (s->task != NULL) {
+        PyObject *r = PyObject_CallMethodNoArgs(s->task, s_cancel);
         if (r == NULL)
-            tpy_log_exception(p->func);
+            tpy_log_exception(s->func);
         Py_XDECREF(r);
-        if (p->aio != NULL)
-            arm(p->aio, 0); /* the Task runs to deliver CancelledError */
+        arm(s->aio, 0);
     }
     tpy_thread_detach();
 }
-
-static void pending_dealloc(PendingObject *self)
-{
-    Py_XDECREF(self->func);
-    Py_XDECREF(self->robj);
-    Py_XDECREF(self->task);
-    PyObject_Free(self);
-}
-
-static PyTypeObject PendingType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "turbo._turbo.Pending",
-    .tp_basicsize = sizeof(PendingObject),
-    .tp_dealloc = (destructor)pending_dealloc,
-    .tp_call = (ternaryfunc)pending_call,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "The done callback of a suspended handler's Task (internal).",
-};
 
 /* ---- the thread's loop ------------------------------------------------ */
 
@@ -319,7 +565,7 @@ void tpy_aio_thread_exit(void)
         return;
     my_aio = NULL;
     Py_XDECREF(a->first_task);
-    Py_XDECREF(a->first_start);
+    Py_XDECREF(a->first_susp);
     Py_DECREF(a->tick);
     Py_DECREF(a->loop);
     free(a->done);
@@ -328,6 +574,73 @@ void tpy_aio_thread_exit(void)
 
 /* ---- the first step --------------------------------------------------- */
 
+/* The Task made for s on loop, in ctx. Its first step (handing the Task
+ * what the coroutine yielded) runs here and now rather than on the next
+ * loop iteration: asyncio.Task queues it with loop.call_soon, which is
+ * shadowed for the span of the constructor by capture(). */
+static _Thread_local PyObject *captured_step;
+
+static PyObject *capture(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    (void)kw;
+    if (PyTuple_GET_SIZE(args) != 1 || captured_step != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "unexpected call_soon while a Task is made");
+        return NULL;
+    }
+    captured_step = Py_NewRef(PyTuple_GET_ITEM(args, 0));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef capture_def = {"call_soon", (PyCFunction)(void (*)(void))capture,
+                                  METH_VARARGS | METH_KEYWORDS, NULL};
+static PyObject *capture_fn;
+
+static PyObject *new_task(PyObject *loop, SuspendedObject *s, PyObject *ctx, int eager)
+{
+    PyObject *args = PyTuple_Pack(1, (PyObject *)s);
+    PyObject *kw = args != NULL ? Py_BuildValue("{sOsO}", "loop", loop, "context", ctx) : NULL;
+    if (kw == NULL) {
+        Py_XDECREF(args);
+        return NULL;
+    }
+    if (eager && PyObject_SetAttr(loop, s_call_soon, capture_fn) != 0)
+        eager = 0;
+    PyObject *task = PyObject_Call(task_type, args, kw);
+    Py_DECREF(args);
+    Py_DECREF(kw);
+    if (!eager)
+        return task;
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    if (PyObject_DelAttr(loop, s_call_soon) != 0)
+        PyErr_Clear();
+    PyErr_Restore(t, v, tb);
+    PyObject *step = captured_step;
+    captured_step = NULL;
+    if (task == NULL) {
+        Py_XDECREF(step);
+        return NULL;
+    }
+    if (step == NULL) { /* not asyncio's Task as we know it: nothing queued? */
+        Py_DECREF(task);
+        PyErr_SetString(PyExc_RuntimeError, "asyncio.Task did not schedule its first step");
+        return NULL;
+    }
+    /* As the Handle would run it: in the Task's context. */
+    int rc = PyContext_Enter(ctx);
+    PyObject *r = rc == 0 ? PyObject_CallNoArgs(step) : NULL;
+    if (rc == 0)
+        PyContext_Exit(ctx);
+    Py_DECREF(step);
+    if (r == NULL) {
+        Py_DECREF(task);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return task;
+}
+
 PyObject *tpy_aio_first_step_task(PyObject *mod, PyObject *loop)
 {
     (void)mod;
@@ -335,39 +648,23 @@ PyObject *tpy_aio_first_step_task(PyObject *mod, PyObject *loop)
     if (a == NULL || a->first_coro == NULL || (loop != Py_None && loop != a->loop))
         Py_RETURN_NONE;
     if (a->first_task == NULL) {
-        PyObject *pair = PyObject_CallFunctionObjArgs(hook_materialize, a->loop, a->first_coro,
-                                                      a->first_ctx, NULL);
-        if (pair == NULL)
+        SuspendedObject *s = susp_new(a->first_coro, a->first_func, a);
+        if (s == NULL)
             return NULL;
-        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
-            Py_DECREF(pair);
-            PyErr_SetString(PyExc_TypeError, "materialize must return (task, start)");
+        PyObject *task = new_task(a->loop, s, a->first_ctx, 0);
+        PyObject *r = task != NULL ? PyObject_CallFunctionObjArgs(enter_task, a->loop, task, NULL)
+                                   : NULL;
+        if (r == NULL) {
+            Py_XDECREF(task);
+            s->state = S_DONE;
+            Py_DECREF(s);
             return NULL;
         }
-        a->first_task = Py_NewRef(PyTuple_GET_ITEM(pair, 0));
-        a->first_start = Py_NewRef(PyTuple_GET_ITEM(pair, 1));
-        Py_DECREF(pair);
+        Py_DECREF(r);
+        a->first_task = task;
+        a->first_susp = (PyObject *)s;
     }
     return Py_NewRef(a->first_task);
-}
-
-/* The first step is over: a Task made during it leaves "current", and
- * learns what the coroutine yielded (or that it already ended). Returns
- * the Task (a new reference) or NULL with an error. */
-static PyObject *first_done(tpy_aio *a, PyObject *yielded)
-{
-    PyObject *task = a->first_task, *start = a->first_start;
-    a->first_task = a->first_start = NULL;
-    PyObject *r = PyObject_CallFunctionObjArgs(hook_first_done, a->loop, task, start,
-                                               yielded != NULL ? Py_True : Py_False,
-                                               yielded != NULL ? yielded : Py_None, NULL);
-    Py_DECREF(start);
-    if (r == NULL) {
-        Py_DECREF(task);
-        return NULL;
-    }
-    Py_DECREF(r);
-    return task;
 }
 
 static int fail_500(PyObject *func, turbo_response *res)
@@ -385,55 +682,61 @@ static void drop_robj(PyObject *robj)
     }
 }
 
+static void close_quietly(PyObject *coro)
+{
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyObject *r = PyObject_CallMethod(coro, "close", NULL);
+    Py_XDECREF(r);
+    PyErr_Clear();
+    PyErr_Restore(t, v, tb);
+}
+
 int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_response *res,
                 PyObject *coro, PyObject *robj)
 {
     tpy_aio *a = aio_get(loops, req);
-    if (a == NULL) {
-        PyObject *t, *v, *tb;
-        PyErr_Fetch(&t, &v, &tb);
-        PyObject *r = PyObject_CallMethod(coro, "close", NULL); /* never awaited: no warning */
-        Py_XDECREF(r);
-        PyErr_Clear();
-        PyErr_Restore(t, v, tb);
-        Py_DECREF(coro);
-        drop_robj(robj);
-        return fail_500(func, res);
-    }
-    PyObject *ctx = PyContext_CopyCurrent();
+    PyObject *ctx = a != NULL ? PyContext_CopyCurrent() : NULL;
     if (ctx == NULL || PyContext_Enter(ctx) != 0) {
         Py_XDECREF(ctx);
+        close_quietly(coro); /* never awaited: no warning about it */
         Py_DECREF(coro);
         drop_robj(robj);
         return fail_500(func, res);
     }
     a->first_coro = coro;
     a->first_ctx = ctx;
+    a->first_func = func;
     PyObject *value = NULL;
     PySendResult st = PyIter_Send(coro, Py_None, &value);
-    a->first_coro = a->first_ctx = NULL;
-    /* The exception the step raised, if any, stays pending across Exit
-     * (which does not touch it). */
-    PyContext_Exit(ctx);
+    a->first_coro = a->first_ctx = a->first_func = NULL;
+    PyContext_Exit(ctx); /* leaves a pending exception alone */
 
+    SuspendedObject *s = NULL;
     PyObject *task = NULL;
     if (a->first_task != NULL) {
+        /* The step asked for its Task: it takes over from here (its own
+         * first step is queued), or has nothing to do. */
+        task = a->first_task;
+        s = (SuspendedObject *)a->first_susp;
+        a->first_task = a->first_susp = NULL;
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
-        task = first_done(a, st == PYGEN_NEXT ? value : NULL);
-        if (task == NULL) {
+        PyObject *r = PyObject_CallFunctionObjArgs(leave_task, a->loop, task, NULL);
+        if (r == NULL)
             tpy_log_exception(func);
-            st = PYGEN_ERROR; /* see below: the coroutine is closed */
-            Py_XDECREF(t);
-            Py_XDECREF(v);
-            Py_XDECREF(tb);
-            PyErr_SetString(PyExc_RuntimeError, "cannot hand the coroutine to its Task");
+        Py_XDECREF(r);
+        PyErr_Restore(t, v, tb);
+        if (st == PYGEN_NEXT) {
+            s->first = value;
+            value = NULL;
         } else {
-            PyErr_Restore(t, v, tb);
-        }
-        arm(a, 0); /* its Task's first step is queued */
-        if (st != PYGEN_NEXT)
+            s->state = S_ENDED_EARLY;
+            Py_CLEAR(s->coro);
             Py_CLEAR(task);
+            Py_CLEAR(s);
+        }
+        arm(a, 0);
     }
 
     if (st == PYGEN_RETURN) {
@@ -447,59 +750,58 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
     }
     if (st == PYGEN_ERROR) {
         Py_DECREF(ctx);
-        if (value == NULL && task == NULL && PyErr_Occurred() == NULL)
-            PyErr_SetString(PyExc_RuntimeError, "coroutine failed");
-        Py_XDECREF(value);
         Py_DECREF(coro);
         drop_robj(robj);
         tpy_write_exception(res, func);
         return TURBO_OK;
     }
 
-    /* Suspended: it goes on as a Task on the loop. */
+    /* Suspended: deferred, and on as a Task on the loop. */
     turbo_deferred *d = turbo_defer(req, res);
-    if (task == NULL && d != NULL)
-        task = PyObject_CallFunctionObjArgs(hook_spawn, a->loop, coro, value, ctx, NULL);
-    Py_DECREF(value);
-    Py_DECREF(ctx);
-    PendingObject *p = NULL;
-    if (task != NULL && d != NULL && (p = PyObject_New(PendingObject, &PendingType)) != NULL) {
-        p->d = d;
-        p->func = Py_NewRef(func);
-        p->robj = robj;
-        p->task = Py_NewRef(task);
-        p->aio = a;
-        PyObject *r = PyObject_CallMethodOneArg(task, s_add_done_callback, (PyObject *)p);
-        if (r != NULL) {
-            Py_DECREF(r);
-            /* This reference is libturbo's (on_cancel's ud), dropped by the
-             * done callback: until the Task ends, it and p stay alive even
-             * if nothing else holds the Future it awaits. */
-            turbo_deferred_on_cancel(d, on_cancel, p);
-            Py_DECREF(task);
-            Py_DECREF(coro);
-            arm(a, 0);
-            return TURBO_DEFER;
+    if (d == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "turbo_defer failed");
+    } else if (s == NULL && (s = susp_new(coro, func, a)) != NULL) {
+        s->first = value;
+        value = NULL;
+    }
+    Py_XDECREF(value);
+    if (s != NULL) {
+        s->d = d;
+        s->robj = robj;
+        robj = NULL;
+        /* This reference is libturbo's (on_cancel's ud), dropped when the
+         * coroutine ends: until then s and its Task stay alive even if
+         * nothing else holds the Future the coroutine awaits. */
+        Py_INCREF(s);
+        s->held = 1;
+        if (task == NULL)
+            task = new_task(a->loop, s, ctx, 1);
+        if (task != NULL && s->state != S_DONE) {
+            s->task = Py_NewRef(task);
+            turbo_deferred_on_cancel(d, on_cancel, s);
         }
-        p->d = NULL;
-        p->robj = NULL;
-        Py_DECREF(p);
     }
-    /* Could not hand it over: the request answers 500 now. */
-    PyObject *t, *v, *tb;
-    PyErr_Fetch(&t, &v, &tb);
+    Py_DECREF(ctx);
     if (task != NULL) {
-        PyObject *r = PyObject_CallMethodNoArgs(task, s_cancel);
-        Py_XDECREF(r);
         Py_DECREF(task);
-    } else {
-        PyObject *r = PyObject_CallMethod(coro, "close", NULL);
-        Py_XDECREF(r);
+        Py_DECREF(s);
+        Py_DECREF(coro);
+        arm(a, next_delay(a));
+        return TURBO_DEFER;
     }
-    PyErr_Clear();
-    PyErr_Restore(t, v, tb);
-    if (!PyErr_Occurred())
-        PyErr_SetString(PyExc_RuntimeError, "cannot defer the request");
+    /* Could not hand it over: answered 500 now. */
+    if (s != NULL) {
+        s->d = NULL;
+        if (s->held) {
+            s->held = 0;
+            Py_DECREF(s);
+        }
+        drop_robj(s->robj);
+        s->robj = NULL;
+        s->state = S_DONE;
+        Py_DECREF(s);
+    }
+    close_quietly(coro);
     Py_DECREF(coro);
     drop_robj(robj);
     turbo_response *out = d != NULL ? turbo_deferred_response(d) : res;
@@ -514,13 +816,14 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
 PyObject *tpy_aio_set_hooks(PyObject *mod, PyObject *args)
 {
     (void)mod;
-    PyObject *nl, *sp, *ma, *fd;
-    if (!PyArg_ParseTuple(args, "OOOO", &nl, &sp, &ma, &fd))
+    PyObject *nl, *tt, *et, *lt, *ce;
+    if (!PyArg_ParseTuple(args, "OOOOO", &nl, &tt, &et, &lt, &ce))
         return NULL;
     Py_XSETREF(hook_new_loop, Py_NewRef(nl));
-    Py_XSETREF(hook_spawn, Py_NewRef(sp));
-    Py_XSETREF(hook_materialize, Py_NewRef(ma));
-    Py_XSETREF(hook_first_done, Py_NewRef(fd));
+    Py_XSETREF(task_type, Py_NewRef(tt));
+    Py_XSETREF(enter_task, Py_NewRef(et));
+    Py_XSETREF(leave_task, Py_NewRef(lt));
+    Py_XSETREF(tpy_cancelled_error, Py_NewRef(ce));
     Py_RETURN_NONE;
 }
 
@@ -532,9 +835,12 @@ int tpy_aio_init(void)
     INTERN(s_adopt, "adopt");
     INTERN(s_turbo_adopt, "_turbo_adopt");
     INTERN(s_turbo_tick, "_turbo_tick");
-    INTERN(s_add_done_callback, "add_done_callback");
     INTERN(s_cancel, "cancel");
-    INTERN(s_result, "result");
+    INTERN(s_call_soon, "call_soon");
+    INTERN(s_ready, "_ready");
+    INTERN(s_scheduled, "_scheduled");
 #undef INTERN
-    return PyType_Ready(&PendingType);
+    if ((capture_fn = PyCFunction_New(&capture_def, NULL)) == NULL)
+        return -1;
+    return PyType_Ready(&SuspendedType);
 }

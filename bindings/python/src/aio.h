@@ -19,11 +19,11 @@
 
 typedef struct tpy_endpoint tpy_endpoint;
 
-/* At import: readies the Pending type. 0, or -1 with an error set. */
+/* At import: readies the Suspended type. 0, or -1 with an error set. */
 int tpy_aio_init(void);
 
-/* _turbo._set_aio_hooks(new_loop, spawn, materialize, first_done): the
- * package's turbo._aio functions (see there). */
+/* _turbo._set_aio_hooks(new_loop, Task, enter_task, leave_task,
+ * CancelledError): turbo._aio's Loop and what it takes from asyncio. */
 PyObject *tpy_aio_set_hooks(PyObject *mod, PyObject *args);
 
 /* _turbo._first_step_task(loop): the Task the coroutine now in its first

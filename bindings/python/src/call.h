@@ -25,12 +25,12 @@ typedef struct tpy_endpoint tpy_endpoint;
  * state when the thread exits. 0, or -1 with an error set. */
 int tpy_call_init(void);
 
-/* loops: the App's provider of asyncio loops for coroutine handlers
- * (aio.h), or None. blocking: the route runs on the blocking pool, where
- * a coroutine is refused (a 500). */
 /* plan: tuple of (name: str, source: int, conv: int, default or a missing
- * marker, has_default: bool, kwonly: bool), in signature order. A new
- * endpoint holding func, or NULL with an error set. GIL held. */
+ * marker, has_default: bool, kwonly: bool), in signature order. loops:
+ * the App's provider of asyncio loops for coroutine handlers (aio.h), or
+ * None. blocking: the route runs on the blocking pool, where a coroutine
+ * is not run (a 500). A new endpoint holding func, or NULL with an error
+ * set. GIL held. */
 tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan, PyObject *loops, int blocking);
 
 /* libturbo's release callback (turbo_release_fn): runs once no thread can

@@ -20,15 +20,20 @@ build needs.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import selectors
 import sys
 import threading
-import types
 from asyncio import events, tasks
 
 from . import _turbo
 
 __all__ = ["Loop", "Loops", "current_task"]
+
+_heappush, _heappop = heapq.heappush, heapq.heappop
+_TimerHandle = events.TimerHandle
+_MAX_SELECT_TIMEOUT = 24 * 3600.0
 
 
 class _Selector(selectors.EpollSelector):
@@ -49,11 +54,95 @@ class _Selector(selectors.EpollSelector):
 
 class Loop(asyncio.SelectorEventLoop):
     """asyncio's selector loop, run by an I/O thread's libevent loop once
-    adopted (until then, e.g. for the App's startup, an ordinary loop)."""
+    adopted (until then, e.g. for the App's startup, an ordinary loop).
+
+    Two changes to asyncio's own iteration, both for handlers that wait
+    on timers by the thousand: its timer heap holds (when, seq, handle)
+    tuples, compared in C, where asyncio's compares TimerHandle objects
+    through a Python __lt__ (ten calls per timer with a thousand pending);
+    and a timer may run up to 1 ms before it is due (the clock resolution
+    asyncio allows for), because libevent wakes on whole milliseconds: a
+    timer never waits for the millisecond after it was due.
+    """
 
     def __init__(self):
         super().__init__(_Selector())
         self._turbo_thread = None
+        self._clock_resolution = 0.001
+        self._turbo_seq = itertools.count().__next__
+
+    def call_at(self, when, callback, *args, context=None):
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        timer = _TimerHandle(when, callback, args, self, context)
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        _heappush(self._scheduled, (when, self._turbo_seq(), timer))
+        timer._scheduled = True
+        return timer
+
+    def _run_once(self):
+        """asyncio's iteration (BaseEventLoop._run_once), over the tuple
+        heap: drop cancelled timers, poll (never blocking once adopted),
+        move due timers to the ready queue, run what was ready."""
+        sched = self._scheduled
+        ready = self._ready
+        cancelled = self._timer_cancelled_count
+        if cancelled > 100 and cancelled * 2 > len(sched):
+            kept = []
+            for entry in sched:
+                if entry[2]._cancelled:
+                    entry[2]._scheduled = False
+                else:
+                    kept.append(entry)
+            heapq.heapify(kept)
+            sched[:] = kept
+            self._timer_cancelled_count = 0
+        else:
+            while sched and sched[0][2]._cancelled:
+                self._timer_cancelled_count -= 1
+                _heappop(sched)[2]._scheduled = False
+
+        if ready or self._stopping:
+            timeout = 0
+        elif sched:
+            timeout = min(max(0.0, sched[0][0] - self.time()), _MAX_SELECT_TIMEOUT)
+        else:
+            timeout = None
+        event_list = self._selector.select(timeout)
+        if event_list:
+            self._process_events(event_list)
+        event_list = None
+
+        end = self.time() + self._clock_resolution
+        while sched and sched[0][0] < end:
+            handle = _heappop(sched)[2]
+            handle._scheduled = False
+            ready.append(handle)
+
+        popleft = ready.popleft
+        debug = self._debug
+        for _ in range(len(ready)):
+            handle = popleft()
+            if handle._cancelled:
+                continue
+            if debug:
+                try:
+                    self._current_handle = handle
+                    t0 = self.time()
+                    handle._run()
+                    dt = self.time() - t0
+                    if dt >= self.slow_callback_duration:
+                        asyncio.log.logger.warning("Executing %s took %.3f seconds", handle, dt)
+                finally:
+                    self._current_handle = None
+            else:
+                handle._run()
+        handle = None
 
     def _turbo_adopt(self):
         """On the I/O thread, at its first coroutine: this loop is its
@@ -90,7 +179,7 @@ class Loop(asyncio.SelectorEventLoop):
             return 0.0
         scheduled = self._scheduled
         if scheduled:
-            delay = scheduled[0]._when - self.time()
+            delay = scheduled[0][0] - self.time()
             return delay if delay > 0.0 else 0.0
         return -1.0
 
@@ -98,77 +187,6 @@ class Loop(asyncio.SelectorEventLoop):
         if self._turbo_thread is not None:
             raise RuntimeError("this loop is run by a turbo I/O thread: await instead")
         return super().run_forever()
-
-
-class _Start:
-    """What a Task made for a coroutine's first step needs to take it over."""
-
-    __slots__ = ("coro", "value", "done")
-
-    def __init__(self, coro):
-        self.coro = coro
-        self.value = None
-        self.done = False
-
-
-@types.coroutine
-def _drive(start):
-    """Goes on with a coroutine that suspended in its first step (on the
-    I/O thread, outside any Task) from where it stopped: the Future it
-    yielded is yielded again, now to the Task; what the Task sends or
-    throws (a result, CancelledError) goes to the coroutine."""
-    coro = start.coro
-    start.coro = None
-    if start.done:  # it ended in that first step after all
-        return None
-    value = start.value
-    start.value = None
-    send, throw = coro.send, coro.throw
-    while True:
-        try:
-            sent = yield value
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:  # noqa: BLE001 - CancelledError and the like
-            try:
-                value = throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                value = send(sent)
-            except StopIteration as stop:
-                return stop.value
-
-
-def _spawn(loop, coro, yielded, ctx):
-    """The coroutine suspended in its first step, yielding `yielded`: it
-    goes on as a Task on loop, in the context its first step ran in."""
-    start = _Start(coro)
-    start.value = yielded
-    return asyncio.Task(_drive(start), loop=loop, context=ctx)
-
-
-def _materialize(loop, coro, ctx):
-    """The first step asked for its Task: it is made now (its own first
-    step, queued, takes the coroutine over later) and is current until the
-    first step ends."""
-    start = _Start(coro)
-    task = asyncio.Task(_drive(start), loop=loop, context=ctx)
-    tasks._enter_task(loop, task)
-    return task, start
-
-
-def _first_done(loop, task, start, suspended, yielded):
-    """The first step that made `task` is over: it stopped being current;
-    either it suspended, yielding `yielded` (the Task takes over from
-    there), or it ended (the Task has nothing left to do)."""
-    tasks._leave_task(loop, task)
-    if suspended:
-        start.value = yielded
-    else:
-        start.done = True
 
 
 _c_current_task = tasks.current_task
@@ -195,7 +213,8 @@ def _patch_current_task():
 
 
 _patch_current_task()
-_turbo._set_aio_hooks(Loop, _spawn, _materialize, _first_done)
+_turbo._set_aio_hooks(Loop, asyncio.Task, tasks._enter_task, tasks._leave_task,
+                      asyncio.CancelledError)
 
 
 class Loops:
