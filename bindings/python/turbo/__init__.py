@@ -20,6 +20,7 @@ route is added, so a request costs no introspection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import inspect
 import logging
@@ -281,7 +282,8 @@ class App:
     """An application: routes plus a libturbo server to serve them.
 
     lifespan: an async context manager factory, called with the App, as
-    FastAPI spells it: what comes before its `yield` runs before the
+    FastAPI spells it (an `@asynccontextmanager` function, or a bare async
+    generator function): what comes before its `yield` runs before the
     server accepts, what comes after runs once it has stopped; a mapping
     it yields is merged into `app.state`. on_startup / on_shutdown: lists
     of functions (def or async def), run before / after the lifespan's.
@@ -297,6 +299,8 @@ class App:
         self._routes = {}  # (method, libturbo pattern) -> (path, func, plan)
         self._server = None
         self._lock = threading.Lock()
+        if inspect.isasyncgenfunction(lifespan):  # as Starlette, the bare generator too
+            lifespan = contextlib.asynccontextmanager(lifespan)
         self._lifespan = lifespan
         self._on_startup = list(on_startup or ())
         self._on_shutdown = list(on_shutdown or ())
@@ -563,13 +567,13 @@ class App:
             return
         server, where = self._new_server(host, port, threads, fd=fd, activation=True,
                                          exclusive_port=not reuse_port)
+        self._startup_or_close(server)
         if announce:
             print(
                 f"turbo: serving on {where} "
                 f"({workers} worker(s), {server.threads} I/O thread(s) each)",
                 flush=True,
             )
-        self._startup_or_close(server)
         main = threading.current_thread() is threading.main_thread()
         try:
             server.run(main)
