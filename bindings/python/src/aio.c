@@ -257,6 +257,10 @@ static void answer(SuspendedObject *self, PyObject *result)
             tpy_log_exception(self->func);
         return;
     }
+    /* Until the handle is finished (after the tick), libturbo may still
+     * cancel it (an earlier answer on its connection closes it): that must
+     * not call back into this object, which may be gone by then. */
+    turbo_deferred_on_cancel(d, NULL, NULL);
     turbo_response *res = turbo_deferred_response(d);
     if (turbo_deferred_cancelled(d)) {
         PyErr_Clear(); /* CancelledError, or what the cancellation led to */
@@ -765,7 +769,7 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
         value = NULL;
     }
     Py_XDECREF(value);
-    if (s != NULL) {
+    if (s != NULL && d != NULL) {
         s->d = d;
         s->robj = robj;
         robj = NULL;
@@ -782,14 +786,16 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
         }
     }
     Py_DECREF(ctx);
-    if (task != NULL) {
+    if (task != NULL && d != NULL) {
         Py_DECREF(task);
         Py_DECREF(s);
         Py_DECREF(coro);
         arm(a, next_delay(a));
         return TURBO_DEFER;
     }
-    /* Could not hand it over: answered 500 now. */
+    /* Could not hand it over: answered 500 now. A Task made in the first
+     * step finds s done and ends at its first step. */
+    Py_XDECREF(task);
     if (s != NULL) {
         s->d = NULL;
         if (s->held) {
