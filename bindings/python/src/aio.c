@@ -128,10 +128,12 @@ static void arm(tpy_aio *a, double delay)
             a->soon = turbo_loop_timer(a->tl, 0, on_soon, a);
         return;
     }
-    /* Rounded down: the loop runs timers up to 1 ms early (Loop's clock
-     * resolution), so a timer never waits for the next whole ms. */
+    /* Rounded up to whole ms, as asyncio's own epoll wait is: never
+     * before the asyncio timer is due. */
     double ms = delay * 1000.0;
     uint64_t wait = ms > 86400000.0 ? 86400000u : (uint64_t)ms;
+    if ((double)wait < ms)
+        wait++;
     uint64_t due = now_ms() + wait;
     if (a->timer != NULL) {
         if (a->timer_due <= due)

@@ -25,7 +25,7 @@ import itertools
 import selectors
 import sys
 import threading
-from asyncio import events, tasks
+from asyncio import events, selector_events, tasks
 
 from . import _turbo
 
@@ -52,24 +52,28 @@ class _Selector(selectors.EpollSelector):
         return super().select(0)
 
 
+class _SocketTransport(selector_events._SelectorSocketTransport):
+    max_size = 64 * 1024  # below glibc's mmap threshold (128 KiB)
+
+
 class Loop(asyncio.SelectorEventLoop):
     """asyncio's selector loop, run by an I/O thread's libevent loop once
     adopted (until then, e.g. for the App's startup, an ordinary loop).
 
-    Two changes to asyncio's own iteration, both for handlers that wait
-    on timers by the thousand: its timer heap holds (when, seq, handle)
+    Two changes to asyncio's own: its timer heap holds (when, seq, handle)
     tuples, compared in C, where asyncio's compares TimerHandle objects
     through a Python __lt__ (ten calls per timer with a thousand pending);
-    and a timer may run up to 1 ms before it is due (the clock resolution
-    asyncio allows for), because libevent wakes on whole milliseconds: a
-    timer never waits for the millisecond after it was due.
+    and socket transports read at most 64 KiB at a time, not 256 KiB,
+    which glibc serves with mmap, mremap and munmap on every read.
     """
 
     def __init__(self):
         super().__init__(_Selector())
         self._turbo_thread = None
-        self._clock_resolution = 0.001
         self._turbo_seq = itertools.count().__next__
+
+    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
+        return _SocketTransport(self, sock, protocol, waiter, extra, server)
 
     def call_at(self, when, callback, *args, context=None):
         if when is None:
