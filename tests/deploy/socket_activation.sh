@@ -190,6 +190,9 @@ EOF
     "$SERVE" activated_app:app --workers 2
   URL=http://127.0.0.1:$PORT4
   wait_http "$URL/pid"
+  # A worker answers as soon as it is up; the supervisor prints its line
+  # once every worker is: wait for the line, not just for an answer.
+  wait_for "$TMP/serve.log" "turbo-serve: serving" 10
   check "turbo-serve serves the inherited fd 3" \
     "turbo-serve: serving activated_app:app on $URL/ (inherited fd 3) (2 worker(s), 1 I/O thread(s) each)" \
     "$(grep -a 'turbo-serve: serving' "$TMP/serve.log")"
