@@ -4,14 +4,22 @@
 # and then N2 keep-alive GET /hello requests; (Ir(N2) - Ir(N1)) / (N2 - N1)
 # leaves start-up and shutdown out.
 #
-#   bench/instructions.sh [TURBO_HELLO ...]   (default build/turbo-hello)
+#   bench/instructions.sh [SERVER ...]   (default build/turbo-hello)
 #
-# Several binaries (say main's and a branch's) are measured in turn and
-# printed side by side.
+# A SERVER is a turbo-hello binary, or a Python app as MODULE:APP (say
+# turbo_hello:app), served by `$TURBO_PYTHON -m turbo MODULE:APP` (default
+# /usr/bin/python3) with one I/O thread, its module found in bench/apps and
+# the binding in $TURBO_PYTHONPATH (default build/bindings/python). Either
+# must answer GET /hello. Several servers (say main's and a branch's, or a
+# `def` and an `async def` app) are measured in turn and printed side by
+# side. Python runs ~50 x slower under callgrind: N2 requests take it a
+# minute or so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N1=${N1:-2000}
 N2=${N2:-12000}
+PY=${TURBO_PYTHON:-/usr/bin/python3}
+PYPATH=${TURBO_PYTHONPATH:-build/bindings/python}
 command -v valgrind >/dev/null || { echo "valgrind is missing"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -20,7 +28,7 @@ client() { # port count: requests on one connection, every answer read
   /usr/bin/python3 - "$1" "$2" <<'PY'
 import socket, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
-for _ in range(200):
+for _ in range(1200):  # 60 s: Python starts slowly under callgrind
     try:
         s = socket.create_connection(("127.0.0.1", port))
         break
@@ -42,11 +50,21 @@ for _ in range(n):
 PY
 }
 
-ir() { # binary count -> total instructions
-  local bin=$1 n=$2 port
+# A binary, or MODULE:APP for a Python app.
+is_app() { [[ $1 == *:* && ! -e $1 ]]; }
+
+ir() { # server count -> total instructions
+  local bin=$1 n=$2 port cmd pypath=${PYTHONPATH:-}
   port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "$bin" --port "$port" --threads 1 \
-    >"$tmp/log" 2>&1 &
+  if is_app "$bin"; then
+    cmd=("$PY" -m turbo "$bin")
+    # Set for valgrind itself: through env(1) it would count env, not Python.
+    pypath=$(realpath "$PYPATH"):$PWD/bench/apps
+  else
+    cmd=("$bin")
+  fi
+  PYTHONPATH=$pypath valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "${cmd[@]}" \
+    --port "$port" --threads 1 >"$tmp/log" 2>&1 &
   local pid=$!
   client "$port" "$n"
   kill -TERM "$pid"
