@@ -77,7 +77,6 @@ pg_ticks() {
   done
   echo "$total"
 }
-core_busy() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 
 # --- checks: every server answers the same rules ------------------------------
 ANY_ROW='\{"id":[0-9]+,"randomNumber":[0-9]+\}'
@@ -109,13 +108,6 @@ check_db() { # name base-url (the server's prefix included)
 }
 
 # --- measurement ------------------------------------------------------------
-# wrk's output -> "reqs rps p50 p99 non2xx socket_errors"
-parse_wrk() {
-  awk '/requests in/ {q = $1} /Requests\/sec/ {r = $2} $1 == "50%" {a = $2} $1 == "99%" {b = $2}
-    /Non-2xx or 3xx/ {n = $NF}
-    /Socket errors/ {gsub(",", ""); s = $4 + $6 + $8 + $10}
-    END {printf "%s %s %s %s %d %d\n", q, r, a, b, n, s}'
-}
 # One line per run: "server test rps p50 p99 server_us pg_us core0% core1% non2xx sockerr other0%"
 measure_db() { # name pid url test
   local name=$1 pid=$2 url=$3 test=$4 r

@@ -73,3 +73,14 @@ report() { # runs-file server...
   echo "# every run:"
   sed 's/^/#   /' "$file"
 }
+
+# Busy time of core N (/proc/stat: user nice system irq softirq), in ticks.
+core_busy() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+
+# wrk's output -> "reqs rps p50 p99 non2xx socket_errors"
+parse_wrk() {
+  awk '/requests in/ {q = $1} /Requests\/sec/ {r = $2} $1 == "50%" {a = $2} $1 == "99%" {b = $2}
+    /Non-2xx or 3xx/ {n = $NF}
+    /Socket errors/ {gsub(",", ""); s = $4 + $6 + $8 + $10}
+    END {printf "%s %s %s %s %d %d\n", q, r, a, b, n, s}'
+}
