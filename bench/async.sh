@@ -30,8 +30,9 @@
 # Writes $ASYNC_OUT/async-latest.md (default bench/results); BENCH_NOTE, if
 # set, is printed under its title (say, "a sanity run on a shared machine").
 #
-# Usage: bench/async.sh [DURATION=10] [RUNS=3]   (a full run: ~6 minutes)
-# Environment: SLEEP_CONNS (1000), ASYNC_OUT, BENCH_NOTE, SKIP_CALLGRIND=1.
+# Usage: bench/async.sh [DURATION=10] [RUNS=3]   (a full run: ~4 minutes)
+# Environment: SLEEP_CONNS (1000), ASYNC_OUT, BENCH_NOTE, SKIP_CALLGRIND=1, N1 and N2
+# (bench/instructions.sh's request counts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -198,7 +199,7 @@ row() { # file name sort-column [ideal]
   if [ -n "$ir_note" ]; then
     echo "$ir_note"
   else
-    echo "\`bench/instructions.sh\`: user-space instructions of the server process (all threads) per keep-alive GET /hello on one connection, (Ir(12,000) − Ir(2,000)) / 10,000; the kernel's work is not counted."
+    echo "\`bench/instructions.sh\`: user-space instructions of the server process (all threads) per keep-alive GET /hello on one connection, (Ir(${N2:-12000}) − Ir(${N1:-2000})) / $((${N2:-12000} - ${N1:-2000})); the kernel's work is not counted."
     echo
     echo "| server | Ir/request |"
     echo "|---|---:|"
