@@ -194,6 +194,8 @@ row() { # file name sort-column [ideal]
       printf "**async / def, server CPU µs/request: %.3f ×** (medians; run by run, each async run over the def run beside it: %s). Target ≤ 1.15 ×: **%s**.\n",
         r, p, (r <= 1.15) ? "met" : "not met" }'
   echo
+  echo "When core 1 (wrk) is ~100% busy, req/s here is the load generator's ceiling, not the server's: compare CPU µs/request."
+  echo
   echo "### Instructions per request (callgrind)"
   echo
   if [ -n "$ir_note" ]; then
