@@ -1,79 +1,77 @@
-"""An async def app on turbo with asyncpg: a connection pool made in the
-App's lifespan, handlers that await it. TechEmpower's /db, /queries and
-/fortunes over the schema scripts/pg-cluster.sh loads.
+"""An async def service on turbo with asyncpg: a small item store. The
+connection pool is made in the App's lifespan, on the event loop the
+handlers await on, and closed when the server stops.
+
+    POST /items              {"name": "pen", "price": 1.5} -> 201 and the item
+    GET  /items/{item_id}    the item, or 404
+    GET  /items?limit=N      the newest N items (default 10, at most 100)
+
+Against a throwaway cluster (libpq's environment: PGHOST, PGPORT,
+PGDATABASE, PGUSER, as scripts/pg-cluster.sh prints them):
 
     dir=$(mktemp -d) && chmod 755 "$dir"
     export $(scripts/pg-cluster.sh start "$dir/pg")
-    .venv/bin/python -m turbo examples.python_async_pg.app:app --port 8000
-    curl -s http://127.0.0.1:8000/db
-
-The pool reads libpq's environment (PGHOST, PGPORT, PGDATABASE, PGUSER),
-which `scripts/pg-cluster.sh start` prints.
+    PYTHONPATH=build/bindings/python .venv/bin/python -m turbo examples.python_async_pg.app:app
+    curl -s -d '{"name": "pen", "price": 1.5}' http://127.0.0.1:8000/items
 """
 
-import html
-import os
-import random
 from contextlib import asynccontextmanager
 
 import asyncpg
 
-from turbo import App, HTTPException, Response
+from turbo import App, HTTPException, JSONResponse, Request
 
-POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "16"))
+SCHEMA = """CREATE TABLE IF NOT EXISTS item (
+    id serial PRIMARY KEY,
+    name text NOT NULL,
+    price double precision NOT NULL CHECK (price >= 0))"""
 
 
 @asynccontextmanager
 async def lifespan(app):
-    # Made on the loop the handlers await on (one per I/O thread; one per
-    # worker process by default), closed when the server has stopped.
-    pool = await asyncpg.create_pool(min_size=1, max_size=POOL_SIZE)
-    yield {"pool": pool}
+    pool = await asyncpg.create_pool(min_size=1, max_size=16)
+    async with pool.acquire() as conn:
+        await conn.execute(SCHEMA)
+    yield {"pool": pool}  # app.state.pool, on this loop
     await pool.close()
 
 
 app = App(lifespan=lifespan)
 
 
-def _count(queries: str) -> int:
+def as_item(row):
+    return {"id": row["id"], "name": row["name"], "price": row["price"]}
+
+
+@app.post("/items")
+async def create_item(request: Request):
     try:
-        n = int(queries)
+        data = request.json()
     except ValueError:
-        return 1
-    return min(max(n, 1), 500)
-
-
-@app.get("/db")
-async def db():
+        raise HTTPException(400, "the body is not JSON")
+    name, price = data.get("name") if isinstance(data, dict) else None, None
+    if isinstance(data, dict):
+        price = data.get("price")
+    if not isinstance(name, str) or not name:
+        raise HTTPException(422, "name: a non-empty string is required")
+    if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0:
+        raise HTTPException(422, "price: a number >= 0 is required")
     row = await app.state.pool.fetchrow(
-        "SELECT id, randomnumber FROM world WHERE id = $1", random.randint(1, 10000))
-    return {"id": row[0], "randomNumber": row[1]}
+        "INSERT INTO item (name, price) VALUES ($1, $2) RETURNING id, name, price",
+        name, float(price))
+    return JSONResponse(as_item(row), status_code=201)
 
 
-@app.get("/queries")
-async def queries(queries: str = "1"):
-    ids = random.sample(range(1, 10001), _count(queries))
-    async with app.state.pool.acquire() as conn:
-        stmt = await conn.prepare("SELECT id, randomnumber FROM world WHERE id = $1")
-        return [{"id": i, "randomNumber": (await stmt.fetchrow(i))[1]} for i in ids]
-
-
-@app.get("/world/{world_id}")
-async def world(world_id: int):
-    row = await app.state.pool.fetchrow(
-        "SELECT id, randomnumber FROM world WHERE id = $1", world_id)
+@app.get("/items/{item_id}")
+async def get_item(item_id: int):
+    row = await app.state.pool.fetchrow("SELECT id, name, price FROM item WHERE id = $1", item_id)
     if row is None:
-        raise HTTPException(404, f"no world {world_id}")
-    return {"id": row[0], "randomNumber": row[1]}
+        raise HTTPException(404, f"no item {item_id}")
+    return as_item(row)
 
 
-@app.get("/fortunes")
-async def fortunes():
-    rows = [tuple(r) for r in await app.state.pool.fetch("SELECT id, message FROM fortune")]
-    rows.append((0, "Additional fortune added at request time."))
-    rows.sort(key=lambda r: r[1])
-    cells = "".join(f"<tr><td>{i}</td><td>{html.escape(m, quote=True)}</td></tr>"
-                    for i, m in rows)
-    page = ("<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
-            "<tr><th>id</th><th>message</th></tr>" + cells + "</table></body></html>")
-    return Response(page, media_type="text/html")
+@app.get("/items")
+async def list_items(limit: int = 10):
+    rows = await app.state.pool.fetch(
+        "SELECT id, name, price FROM item ORDER BY id DESC LIMIT $1", min(max(limit, 1), 100))
+    return [as_item(r) for r in rows]
