@@ -59,8 +59,10 @@ static PyObject *s_adopt, *s_turbo_adopt, *s_turbo_tick, *s_cancel, *s_call_soon
 
 /* One I/O thread's loop and what drives it. */
 typedef struct tpy_aio {
-    PyObject *loop; /* turbo._aio.Loop */
-    PyObject *tick; /* loop._turbo_tick */
+    PyObject *loop;  /* turbo._aio.Loop */
+    PyObject *tick;  /* loop._turbo_tick */
+    PyObject *ready; /* loop._ready (a deque) and _scheduled (a heap list of */
+    PyObject *sched; /* (when, seq, handle)): Loop never replaces either */
     turbo_loop *tl;
     turbo_watch *watch;   /* the selector's epoll fd */
     turbo_timer *timer;   /* at the earliest asyncio timer */
@@ -145,37 +147,29 @@ static void arm(tpy_aio *a, double delay)
 }
 
 /* When the loop must run next, as _turbo_tick would say it, read in C
- * (after every first step that suspended): 0 when callbacks are ready,
- * else the seconds to the earliest timer (Loop keeps (when, seq, handle)
- * tuples in _scheduled, on time.monotonic()'s clock), else -1. */
+ * after every first step (it may have queued a callback or a timer): 0
+ * when callbacks are ready, else the seconds to the earliest timer (on
+ * time.monotonic()'s clock), else -1. A few loads when nothing changed. */
 static double next_delay(tpy_aio *a)
 {
-    double delay = 0; /* when in doubt, run soon */
-    PyObject *ready = PyObject_GetAttr(a->loop, s_ready);
-    Py_ssize_t n = ready != NULL ? PyObject_Length(ready) : -1;
-    Py_XDECREF(ready);
-    if (n != 0) {
+    if (PyObject_Length(a->ready) != 0) {
         PyErr_Clear();
         return 0;
     }
-    PyObject *sched = PyObject_GetAttr(a->loop, s_scheduled);
-    if (sched != NULL && PyList_CheckExact(sched)) {
-        if (PyList_GET_SIZE(sched) == 0) {
-            delay = -1;
-        } else {
-            PyObject *head = PyList_GET_ITEM(sched, 0);
-            double when = PyTuple_Check(head) && PyTuple_GET_SIZE(head) == 3
-                              ? PyFloat_AsDouble(PyTuple_GET_ITEM(head, 0))
-                              : 0;
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            double now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-            delay = when > now ? when - now : 0;
-        }
+    if (PyList_GET_SIZE(a->sched) == 0)
+        return -1;
+    PyObject *head = PyList_GET_ITEM(a->sched, 0);
+    double when = PyTuple_Check(head) && PyTuple_GET_SIZE(head) == 3
+                      ? PyFloat_AsDouble(PyTuple_GET_ITEM(head, 0))
+                      : 0;
+    if (when == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
     }
-    Py_XDECREF(sched);
-    PyErr_Clear();
-    return delay;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return when > now ? when - now : 0;
 }
 
 static int push_done(tpy_aio *a, turbo_deferred *d)
@@ -535,15 +529,23 @@ static tpy_aio *aio_get(PyObject *loops, turbo_request *req)
      * selector's fd. */
     PyObject *fdobj = PyObject_CallMethodNoArgs(loop, s_turbo_adopt);
     PyObject *tick_m = fdobj != NULL ? PyObject_GetAttr(loop, s_turbo_tick) : NULL;
+    PyObject *ready = tick_m != NULL ? PyObject_GetAttr(loop, s_ready) : NULL;
+    PyObject *sched = ready != NULL ? PyObject_GetAttr(loop, s_scheduled) : NULL;
     int fd = fdobj != NULL ? PyLong_AsLong(fdobj) : -1;
     Py_XDECREF(fdobj);
-    if (tick_m == NULL || (fd == -1 && PyErr_Occurred())) {
+    if (sched != NULL && !PyList_CheckExact(sched))
+        PyErr_SetString(PyExc_TypeError, "the loop's _scheduled is not a list");
+    if (sched == NULL || PyErr_Occurred()) {
+        Py_XDECREF(sched);
+        Py_XDECREF(ready);
         Py_XDECREF(tick_m);
         Py_DECREF(loop);
         return NULL;
     }
     tpy_aio *a = calloc(1, sizeof(*a));
     if (a == NULL) {
+        Py_DECREF(sched);
+        Py_DECREF(ready);
         Py_DECREF(tick_m);
         Py_DECREF(loop);
         PyErr_NoMemory();
@@ -551,10 +553,14 @@ static tpy_aio *aio_get(PyObject *loops, turbo_request *req)
     }
     a->loop = loop;
     a->tick = tick_m;
+    a->ready = ready;
+    a->sched = sched;
     a->tl = turbo_request_loop(req);
     a->watch = turbo_loop_watch(a->tl, fd, TURBO_READ, on_io, a);
     if (a->watch == NULL) {
         PyErr_SetFromErrno(PyExc_OSError);
+        Py_DECREF(sched);
+        Py_DECREF(ready);
         Py_DECREF(tick_m);
         Py_DECREF(loop);
         free(a);
@@ -572,6 +578,8 @@ void tpy_aio_thread_exit(void)
     my_aio = NULL;
     Py_XDECREF(a->first_task);
     Py_XDECREF(a->first_susp);
+    Py_DECREF(a->sched);
+    Py_DECREF(a->ready);
     Py_DECREF(a->tick);
     Py_DECREF(a->loop);
     free(a->done);
@@ -742,23 +750,22 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
             Py_CLEAR(task);
             Py_CLEAR(s);
         }
-        arm(a, 0);
     }
 
-    if (st == PYGEN_RETURN) {
+    if (st != PYGEN_NEXT) {
+        /* Answered inline. What the step queued on the loop on its way (a
+         * Task, a timer, a woken waiter) still runs. */
         Py_DECREF(ctx);
         Py_DECREF(coro);
         drop_robj(robj);
-        if (tpy_write_result(res, value) != 0)
-            fail_500(func, res);
-        Py_DECREF(value);
-        return TURBO_OK;
-    }
-    if (st == PYGEN_ERROR) {
-        Py_DECREF(ctx);
-        Py_DECREF(coro);
-        drop_robj(robj);
-        tpy_write_exception(res, func);
+        if (st == PYGEN_ERROR) {
+            tpy_write_exception(res, func);
+        } else {
+            if (tpy_write_result(res, value) != 0)
+                fail_500(func, res);
+            Py_DECREF(value);
+        }
+        arm(a, next_delay(a));
         return TURBO_OK;
     }
 

@@ -242,7 +242,9 @@ class State:
     startup (lifespan, on_startup) sets while running on an event loop
     belongs to that loop, and handlers awaiting on that loop see it: a
     connection pool made there is used there. Set outside any loop (at
-    import), an attribute is seen by every loop."""
+    import), an attribute is seen by every loop. Read outside any loop
+    while the App has exactly one (the default: one I/O thread), the
+    loop's value is seen."""
 
     def __init__(self):
         object.__setattr__(self, "_shared", {})
@@ -263,6 +265,13 @@ class State:
             return d[name]
         if name in self._shared:
             return self._shared[name]
+        if d is self._shared and len(self._per_loop) == 1:
+            # Outside any loop (a def handler on a thread that has not run
+            # a coroutine yet, a test): with one loop, there is no doubt
+            # which loop's value is meant.
+            (only,) = self._per_loop.values()
+            if name in only:
+                return only[name]
         raise AttributeError(f"app.state has no attribute {name!r}")
 
     def __setattr__(self, name, value):
