@@ -2,9 +2,8 @@
  * `async def` handlers (aio.h).
  *
  * The first step. The trampoline calls the handler, which returns a
- * coroutine; it is sent None here, on the I/O thread, inside a fresh copy
- * of the thread's context (so contextvars set by one request never reach
- * another) and with the thread's asyncio loop as the running loop. A
+ * coroutine; it is sent None here, on the I/O thread, inside a new empty
+ * context (so contextvars set by one request never reach another) and with the thread's asyncio loop as the running loop. A
  * coroutine that returns or raises in that step is answered at once,
  * exactly as a `def` handler's result: no Task, no Future, no loop
  * iteration.
@@ -710,7 +709,7 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
                 PyObject *coro, PyObject *robj)
 {
     tpy_aio *a = aio_get(loops, req);
-    PyObject *ctx = a != NULL ? PyContext_CopyCurrent() : NULL;
+    PyObject *ctx = a != NULL ? PyContext_New() : NULL; /* this request's alone */
     if (ctx == NULL || PyContext_Enter(ctx) != 0) {
         Py_XDECREF(ctx);
         close_quietly(coro); /* never awaited: no warning about it */

@@ -203,6 +203,41 @@ static const char *const conv_error_msg[] = {
 
 /* ---- the trampoline -------------------------------------------------- */
 
+/*
+ * Handlers run in an empty context that stays entered on the thread (I/O
+ * and blocking-pool threads alike): a contextvar one request sets must not
+ * be seen by the next. Checking that it is still empty after the call is
+ * one length read; entering and leaving a context per call cost twice
+ * that. One that holds a value is left and dropped, and the next request
+ * enters a new one. An async handler's first step gets a new context of
+ * its own on top (aio.c).
+ */
+static _Thread_local PyObject *clean_ctx;
+
+static inline int clean_context(void)
+{
+    if (clean_ctx != NULL)
+        return 0;
+    clean_ctx = PyContext_New();
+    if (clean_ctx == NULL)
+        return -1;
+    if (PyContext_Enter(clean_ctx) != 0) {
+        Py_CLEAR(clean_ctx);
+        return -1;
+    }
+    return 0;
+}
+
+static void drop_context(void)
+{
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    if (PyContext_Exit(clean_ctx) != 0)
+        PyErr_Clear(); /* the handler left a context of its own entered */
+    Py_CLEAR(clean_ctx);
+    PyErr_Restore(t, v, tb);
+}
+
 static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *res)
 {
     PyObject *stack[MAX_STACK_ARGS];
@@ -267,8 +302,15 @@ static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *r
     }
 
     PyObject *result = NULL;
-    if (!failed && errors == NULL)
-        result = PyObject_Vectorcall(ep->func, args, (size_t)ep->npos, ep->kwnames);
+    if (!failed && errors == NULL) {
+        if (clean_context() != 0) {
+            failed = 1;
+        } else {
+            result = PyObject_Vectorcall(ep->func, args, (size_t)ep->npos, ep->kwnames);
+            if (PyObject_Length(clean_ctx) != 0)
+                drop_context(); /* it set a contextvar: not for the next one */
+        }
+    }
     for (Py_ssize_t i = 0; i < filled; i++)
         Py_XDECREF(args[i]);
     if (args != stack)
@@ -335,6 +377,7 @@ static void tstate_destroy(void *p)
     if (Py_IsInitialized()) {
         PyEval_RestoreThread(p);
         tpy_aio_thread_exit();
+        Py_CLEAR(clean_ctx);
         PyThreadState_Clear(p);
         PyThreadState_DeleteCurrent(); /* releases the GIL */
     }
