@@ -21,6 +21,8 @@ pkgs=(
   # the PostgreSQL example (examples/techempower_pg.c) and its test's
   # throwaway server (scripts/pg-cluster.sh)
   postgresql libpq-dev
+  # the Python binding's tests start a throwaway Redis (redis.asyncio)
+  redis-server
   "$@")
 missing=()
 for p in "${pkgs[@]}"; do
