@@ -15,10 +15,12 @@ of this checkout (the default CMake build directory).
 
 import http.client
 import json
+import logging
 import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -248,6 +250,105 @@ def new_app():
     return App()
 
 
+class Answer:
+    """One response read off a raw socket: status, headers (lower-case
+    names, the last field of a name wins) and body."""
+
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    @property
+    def content_type(self):
+        return self.headers.get("content-type")
+
+    def __repr__(self):
+        return "<Answer %d %r %r>" % (self.status, self.content_type, self.body[:200])
+
+
+def parse_answer(data, pos=0):
+    """The response at data[pos:] (bytes holding at least its head) and the
+    offset after it, or None when data does not hold all of it yet. Every
+    answer these tests read has a Content-Length."""
+    end = data.find(b"\r\n\r\n", pos)
+    if end < 0:
+        return None
+    lines = data[pos:end].decode("latin-1").split("\r\n")
+    version, status, _reason = lines[0].split(" ", 2)
+    assert version == "HTTP/1.1", lines[0]
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    assert "content-length" in headers, lines
+    stop = end + 4 + int(headers["content-length"])
+    if len(data) < stop:
+        return None
+    return Answer(int(status), headers, bytes(data[end + 4:stop])), stop
+
+
+class RawConnection:
+    """One plain socket: requests written as bytes (several at once, to
+    pipeline them), answers parsed in the order they come."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def read_answer(self):
+        while True:
+            got = parse_answer(self.buf)
+            if got is not None:
+                answer, used = got
+                self.buf = self.buf[used:]
+                return answer
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError("connection closed; unread: %r" % self.buf)
+            self.buf += chunk
+
+    def read_answers(self, n):
+        return [self.read_answer() for _ in range(n)]
+
+    def read_eof(self):
+        """What the server sends until it closes the connection."""
+        data = self.buf
+        self.buf = b""
+        while True:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+    def close(self):
+        self.sock.close()
+
+
+def request_bytes(target, method="GET", headers=b"", body=None):
+    """The bytes of one HTTP/1.1 request; a body gets its Content-Length."""
+    if body is not None:
+        headers += b"Content-Length: %d\r\n" % len(body)
+    return b"%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n%s" % (
+        method.encode(), target.encode(), headers, body or b"")
+
+
+@pytest.fixture
+def raw():
+    """raw(port) opens a RawConnection; each is closed after the test."""
+    opened = []
+
+    def _raw(port, **kw):
+        c = RawConnection(port, **kw)
+        opened.append(c)
+        return c
+
+    yield _raw
+    for c in opened:
+        c.close()
+
+
 def wait_until(pred, timeout=5.0, interval=0.01):
     """Polls pred() until it is true or timeout passes; returns its last value."""
     deadline = time.monotonic() + timeout
@@ -256,6 +357,22 @@ def wait_until(pred, timeout=5.0, interval=0.01):
         if v or time.monotonic() >= deadline:
             return v
         time.sleep(interval)
+
+
+def turbo_log_with(caplog, *needles):
+    """The first record of the "turbo" logger (or a child) whose formatted
+    text (with its traceback) holds every needle, waiting up to 2 s for it
+    (handlers log on the I/O thread); None if there is none."""
+    def find():
+        fmt = logging.Formatter()
+        for rec in caplog.records:
+            if rec.name != "turbo" and not rec.name.startswith("turbo."):
+                continue
+            text = fmt.format(rec)
+            if all(n in text for n in needles):
+                return text
+        return None
+    return wait_until(find, timeout=2.0)
 
 
 

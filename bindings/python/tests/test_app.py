@@ -16,7 +16,7 @@ from typing import Optional
 import pytest
 
 from conftest import (JSON, NOT_ALLOWED, NOT_FOUND, OCTET, TEXT, Client, assert_422, assert_json,
-                      assert_reply, dumps, err, wait_until)
+                      assert_reply, dumps, err, turbo_log_with)
 from turbo import App, HTTPException, JSONResponse, Request, Response
 
 
@@ -711,19 +711,6 @@ def test_server_header_custom(serve, connect):
 # 500s
 # =============================================================================
 
-def _turbo_records_with(caplog, *needles):
-    def find():
-        fmt = logging.Formatter()
-        for rec in caplog.records:
-            if rec.name != "turbo" and not rec.name.startswith("turbo."):
-                continue
-            text = fmt.format(rec)
-            if all(n in text for n in needles):
-                return text
-        return None
-    return wait_until(find, timeout=2.0)
-
-
 # (target, what the `turbo` logger must show of the error)
 FAILING = [
     # Raised inside the handler: a real traceback.
@@ -753,7 +740,7 @@ def test_handler_error_is_a_logged_500(client, caplog, target, needles):
     assert r.header("Injected") is None
     assert not r.will_close
     assert_json(client.get("/ok"), {"ok": True})    # the same connection goes on
-    assert _turbo_records_with(caplog, *needles), \
+    assert turbo_log_with(caplog, *needles), \
         "error not on the 'turbo' logger; records: %r" % [
             (r.name, r.getMessage()) for r in caplog.records]
 
