@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from conftest import JSON, App, Client, assert_json, assert_reply, dumps
+from conftest import JSON, TEXT, App, Client, assert_422, assert_json, assert_reply, dumps, err
 from turbo import HTTPException
 
 
@@ -34,8 +34,7 @@ def test_a_blocking_handler_runs_off_the_io_thread(serve, connect):
     assert (body["n"], body["tag"]) == (7, "q")
     assert body["thread"] != io_thread
     # the same conversions and 422s as inline
-    r = c.get("/pooled/seven")
-    assert r.status == 422 and json.loads(r.body)["detail"][0]["type"] == "int_parsing"
+    assert_422(c.get("/pooled/seven"), err("int_parsing", "path", "n", "seven"))
 
 
 def test_the_io_thread_serves_while_a_blocking_handler_waits(serve, connect):
@@ -101,14 +100,15 @@ def test_a_full_pool_queue_answers_503(serve, connect):
         threading.Event().wait(0.01)
     assert len(replies) == 1, replies
     (refused,) = replies.values()
-    assert refused.status == 503 and refused.header("Retry-After") == "1"
+    assert_reply(refused, 503, TEXT, b"Service Unavailable\n")
+    assert refused.header("Retry-After") == "1"
     gate.set()
     for t in [first, *more]:
         t.join(20)
     done = [r for r in replies.values() if r.status == 200]
     assert len(done) == 2
     for r in done:
-        assert_reply(r, 200, "text/plain; charset=utf-8", b"done")
+        assert_reply(r, 200, TEXT, b"done")
 
 
 def test_errors_and_http_exceptions_map_as_inline(serve, connect):
@@ -126,10 +126,9 @@ def test_errors_and_http_exceptions_map_as_inline(serve, connect):
     c = connect(app.port)
     r = c.get("/teapot")
     assert_reply(r, 418, JSON, dumps({"detail": "short and stout"}))
-    r = c.get("/boom")
-    assert r.status == 500
-    r = c.get("/teapot")  # the connection serves on
-    assert r.status == 418
+    assert_reply(c.get("/boom"), 500, TEXT, b"Internal Server Error")
+    # the connection serves on
+    assert_reply(c.get("/teapot"), 418, JSON, dumps({"detail": "short and stout"}))
 
 
 def test_sqlite3_on_the_pool(serve, connect, tmp_path):
