@@ -13,16 +13,20 @@ When PYTHONPATH is not set, the package is looked up in build/bindings/python
 of this checkout (the default CMake build directory).
 """
 
+import asyncio
+import glob
 import http.client
 import json
 import logging
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -334,6 +338,27 @@ def request_bytes(target, method="GET", headers=b"", body=None):
         method.encode(), target.encode(), headers, body or b"")
 
 
+def fetch_all(port, targets, timeout=60):
+    """GETs every target at once, each on a connection of its own (an
+    asyncio client on the calling thread); returns the Answers in the
+    targets' order."""
+    async def fetch(target):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(request_bytes(target, headers=b"Connection: close\r\n"))
+            data = await reader.read()  # the server closes after its answer
+        finally:
+            writer.close()
+        got = parse_answer(data)
+        assert got is not None and got[1] == len(data), data
+        return got[0]
+
+    async def main():
+        return await asyncio.wait_for(asyncio.gather(*(fetch(t) for t in targets)), timeout)
+
+    return asyncio.run(main())
+
+
 @pytest.fixture
 def raw():
     """raw(port) opens a RawConnection; each is closed after the test."""
@@ -582,3 +607,106 @@ def wait_gone(pgid, pids):
 
 def wait_output(served, want, timeout=START_TIMEOUT):
     return served.wait_output(want, timeout)
+
+
+
+# ---- real servers for the async drivers (test_async_db.py) -------------------
+#
+# Started once per session and stopped at its end. A missing server program
+# fails the tests that need it, saying so: scripts/install-deps.sh installs
+# both (Debian's postgresql and redis-server).
+
+class PgCluster:
+    """A running throwaway cluster: conninfo (a libpq string), host (the
+    socket directory), port, dbname, user."""
+
+    def __init__(self, directory, settings):
+        self.directory = directory
+        self.host = settings["PGHOST"]
+        self.port = int(settings["PGPORT"])
+        self.dbname = settings["PGDATABASE"]
+        self.user = settings["PGUSER"]
+        self.conninfo = "host=%s port=%d dbname=%s user=%s" % (
+            self.host, self.port, self.dbname, self.user)
+
+    def asyncpg_args(self):
+        return {"host": self.host, "port": self.port, "database": self.dbname,
+                "user": self.user}
+
+
+# The rows of turbo_item, the table the pg_cluster fixture adds.
+PG_ITEMS = [(1, "hammer", 3), (2, "saw", 0), (3, "caf\u00e9 \u2615", 12)]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL cluster made by scripts/pg-cluster.sh for the session,
+    with a table turbo_item(id, name, qty) holding PG_ITEMS."""
+    if not glob.glob("/usr/lib/postgresql/*/bin/postgres"):
+        pytest.fail("no PostgreSQL server under /usr/lib/postgresql: "
+                    "scripts/install-deps.sh installs Debian's postgresql")
+    script = os.path.join(REPO_ROOT, "scripts", "pg-cluster.sh")
+    # Under /tmp: the cluster's owner (a system user when run as root) must
+    # be let through every parent directory.
+    directory = tempfile.mkdtemp(prefix="turbo-pg-", dir="/tmp")
+    try:
+        p = subprocess.run([script, "start", directory], capture_output=True, text=True,
+                           timeout=180)
+        if p.returncode != 0:
+            pytest.fail("scripts/pg-cluster.sh start failed (%d): %s%s"
+                        % (p.returncode, p.stdout, p.stderr))
+        settings = dict(kv.split("=", 1) for kv in p.stdout.split())
+        cluster = PgCluster(directory, settings)
+        import psycopg  # (here: the tests without a database run without it)
+        with psycopg.connect(cluster.conninfo, autocommit=True) as conn:
+            conn.execute("CREATE TABLE turbo_item (id int PRIMARY KEY, name text NOT NULL, "
+                         "qty int NOT NULL)")
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO turbo_item VALUES (%s, %s, %s)", PG_ITEMS)
+        yield cluster
+    finally:
+        subprocess.run([script, "stop", directory], timeout=120)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A redis-server for the session, on a Unix socket only (no TCP port),
+    keeping nothing on disk: yields the socket's path."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.fail("redis-server is not installed: scripts/install-deps.sh installs "
+                    "Debian's redis-server")
+    directory = tmp_path_factory.mktemp("redis")
+    path = str(directory / "redis.sock")
+    log = open(directory / "redis.log", "wb")
+    proc = subprocess.Popen([exe, "--port", "0", "--unixsocket", path, "--save", "",
+                             "--appendonly", "no", "--dir", str(directory)],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+
+    def pong():
+        if proc.poll() is not None:
+            return "exited"
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(2)
+                s.connect(path)
+                s.sendall(b"PING\r\n")
+                return s.recv(64) == b"+PONG\r\n"
+        except OSError:
+            return False
+
+    try:
+        ready = wait_until(pong, timeout=20, interval=0.05)
+        if ready is not True:
+            with open(directory / "redis.log", "rb") as f:
+                pytest.fail("redis-server did not answer PING (%s); its log: %r"
+                            % (ready or "timed out", f.read().decode("utf-8", "replace")))
+        yield path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()

@@ -21,7 +21,7 @@ import time
 import pytest
 
 from conftest import (JSON, OCTET, TEXT, App, Client, assert_422, assert_json, assert_reply,
-                      distinct_pids, dumps, err, parse_answer, python_m_turbo, request_bytes,
+                      distinct_pids, dumps, err, fetch_all, python_m_turbo, request_bytes,
                       turbo_log_with, wait_until)
 from turbo import HTTPException, Request, Response
 
@@ -310,26 +310,6 @@ def test_async_and_def_handlers_alternate_on_one_connection(client):
         assert_json(client.get("/def/%d" % i), {"def": i})
         assert_json(client.get("/yield/%d" % i), {"i": i, "yielded": True})
         assert_json(client.get("/plain"), {"async": True})
-
-
-def fetch_all(port, targets, timeout=60):
-    """GETs every target at once, each on its own connection (an asyncio
-    client in this thread); returns the answers in the targets' order."""
-    async def fetch(target):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            writer.write(request_bytes(target, headers=b"Connection: close\r\n"))
-            data = await reader.read()  # the server closes after its answer
-        finally:
-            writer.close()
-        got = parse_answer(data)
-        assert got is not None and got[1] == len(data), data
-        return got[0]
-
-    async def main():
-        return await asyncio.wait_for(asyncio.gather(*(fetch(t) for t in targets)), timeout)
-
-    return asyncio.run(main())
 
 
 def test_a_thousand_sleeping_requests_run_concurrently(server):
