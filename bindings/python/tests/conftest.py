@@ -616,6 +616,17 @@ def wait_output(served, want, timeout=START_TIMEOUT):
 # fails the tests that need it, saying so: scripts/install-deps.sh installs
 # both (Debian's postgresql and redis-server).
 
+def server_env():
+    """The environment for a server program the tests start: without the
+    sanitizer runtime the sanitizer build preloads into the interpreter
+    (PostgreSQL's initdb hangs under it; those servers are not what is
+    checked)."""
+    env = dict(os.environ)
+    for name in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        env.pop(name, None)
+    return env
+
+
 class PgCluster:
     """A running throwaway cluster: conninfo (a libpq string), host (the
     socket directory), port, dbname, user."""
@@ -651,7 +662,7 @@ def pg_cluster():
     directory = tempfile.mkdtemp(prefix="turbo-pg-", dir="/tmp")
     try:
         p = subprocess.run([script, "start", directory], capture_output=True, text=True,
-                           timeout=180)
+                           env=server_env(), timeout=120)
         if p.returncode != 0:
             pytest.fail("scripts/pg-cluster.sh start failed (%d): %s%s"
                         % (p.returncode, p.stdout, p.stderr))
@@ -665,7 +676,7 @@ def pg_cluster():
                 cur.executemany("INSERT INTO turbo_item VALUES (%s, %s, %s)", PG_ITEMS)
         yield cluster
     finally:
-        subprocess.run([script, "stop", directory], timeout=120)
+        subprocess.run([script, "stop", directory], env=server_env(), timeout=120)
 
 
 @pytest.fixture(scope="session")
@@ -681,7 +692,8 @@ def redis_server(tmp_path_factory):
     log = open(directory / "redis.log", "wb")
     proc = subprocess.Popen([exe, "--port", "0", "--unixsocket", path, "--save", "",
                              "--appendonly", "no", "--dir", str(directory)],
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            env=server_env())
 
     def pong():
         if proc.poll() is not None:

@@ -12,7 +12,6 @@ import contextlib
 import contextvars
 import json
 import logging
-import os
 import signal
 import socket
 import threading
@@ -275,6 +274,17 @@ def make_app():
                 "params": req.path_params, "x_tag": req.headers.get("x-tag"),
                 "ct": req.headers["content-type"], "body": req.body.decode()}
 
+    @app.get("/big/{n}")
+    async def big(n: int):
+        await asyncio.sleep(0)
+        return bytes(range(256)) * (n // 256)
+
+    @app.post("/keep/{k}")
+    async def keep(req: Request, k: str):
+        await asyncio.sleep(0)
+        KEPT.append(req)
+        return "kept %s" % k
+
     @app.post("/echo")
     def echo(req: Request):
         return {"x_tag": req.headers.get("x-tag"), "len": len(req.body)}
@@ -283,6 +293,7 @@ def make_app():
 
 
 BACKGROUND = set()
+KEPT = []
 
 
 # =============================================================================
@@ -353,6 +364,41 @@ def test_pipelined_answers_keep_request_order_across_def_and_async(server, raw):
     assert (a.status, a.body) == (200, dumps({"i": 9, "yielded": True}))
 
 
+def test_head_on_a_suspending_route(client):
+    get = client.get("/sleep/3?ms=1")
+    assert_json(get, {"i": 3, "slept_ms": 1})
+    head = client.request("HEAD", "/sleep/3?ms=1")
+    assert (head.status, head.content_type, head.body) == (200, JSON, b"")
+    assert head.header("Content-Length") == str(len(get.body))
+    assert_json(client.get("/yield/3"), {"i": 3, "yielded": True})  # nothing stray was sent
+
+
+def test_a_large_answer_after_a_suspension(client):
+    n = 3 * 1024 * 1024
+    assert_reply(client.get("/big/%d" % n), 200, OCTET, bytes(range(256)) * (n // 256))
+    assert_json(client.get("/yield/5"), {"i": 5, "yielded": True})
+
+
+def test_a_request_kept_after_its_deferred_answer(client):
+    """The Request outlives its answer (and later requests reuse the I/O
+    thread's memory): what it holds stays right. Its body came chunked."""
+    KEPT.clear()
+    r = client.request("POST", "/keep/k%21?a=1&b=x+y", body=iter([b"chunked ", b"body"]),
+                       headers={"X-Keep": "yes", "Content-Type": "text/x-kept"},
+                       encode_chunked=True)
+    assert_reply(r, 200, TEXT, b"kept k!")
+    for i in range(20):
+        assert_json(client.request("POST", "/echo", body=b"Z" * 5000, headers={"X-Tag": "o"}),
+                    {"x_tag": "o", "len": 5000})
+    (req,) = KEPT
+    assert (req.method, req.path, req.query_string) == ("POST", "/keep/k%21", "a=1&b=x+y")
+    assert req.query_params == {"a": "1", "b": "x y"}
+    assert req.path_params == {"k": "k!"}
+    assert (req.headers["x-keep"], req.headers["content-type"]) == ("yes", "text/x-kept")
+    assert req.body == b"chunked body"
+    assert req.client == ("127.0.0.1", client.local_port)
+
+
 # =============================================================================
 # cancellation
 # =============================================================================
@@ -376,14 +422,18 @@ def test_a_client_that_leaves_cancels_its_coroutine(server, client, raw, how):
     assert_json(client.get("/yield/1"), {"i": 1, "yielded": True})
 
 
-def test_pipelined_requests_behind_a_cancelled_one_are_dropped(server, client, raw):
+def test_answers_behind_a_cancelled_request_are_never_written(server, client, raw):
+    """Two requests pipelined behind the waiting one have been answered
+    (inline) but wait for it, to leave in order: when its client leaves,
+    the coroutine is cancelled and not one byte goes out."""
     tag = "leave-pipelined"
     c = raw(server.port)
     c.send(request_bytes("/wait/" + tag) + request_bytes("/def/1") + request_bytes("/plain"))
     assert flag(tag + ":waiting").wait(5)
-    c.close()
+    c.sock.shutdown(socket.SHUT_WR)
     assert flag(tag + ":finally").wait(5)
     assert seen(tag) == ["started", "cancelled", "finally"]
+    assert c.read_eof() == b""
     assert_json(client.get("/plain"), {"async": True})
 
 
