@@ -7,7 +7,8 @@ Run from the repository root after the CMake build, e.g.
 
 (.venv is made by scripts/venv.sh from /usr/bin/python3, the interpreter
 the module is built for; /usr/bin/python3 with Debian's python3-pytest
-runs them too.)
+runs them too, except test_async_db.py, which needs the database, Redis
+and HTTP clients pinned in requirements-dev.txt.)
 
 When PYTHONPATH is not set, the package is looked up in build/bindings/python
 of this checkout (the default CMake build directory).
