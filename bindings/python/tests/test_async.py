@@ -592,6 +592,32 @@ def test_concurrent_requests_each_see_their_own_context(server):
         assert (a.status, a.body) == (200, dumps({"before": "unset", "after": "r%d" % i}))
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "call.c: a def handler runs in its I/O thread's own context, so a variable it "
+    "sets stays set there for the next request, def or async (whose context is a "
+    "copy of the thread's)"))
+def test_a_context_variable_a_def_handler_sets_does_not_reach_the_next_request(serve,
+                                                                               connect):
+    var = contextvars.ContextVar("def_var", default="unset")
+    app = App()
+
+    @app.get("/def-set/{tag}")
+    def def_set(tag: str):
+        before = var.get()
+        var.set(tag)
+        return {"before": before}
+
+    @app.get("/async-get")
+    async def async_get():
+        return {"var": var.get()}
+
+    serve(app)
+    c = connect(app.port)
+    assert_json(c.get("/def-set/a"), {"before": "unset"})
+    assert_json(c.get("/def-set/b"), {"before": "unset"})
+    assert_json(c.get("/async-get"), {"var": "unset"})
+
+
 # =============================================================================
 # what a handler may await
 # =============================================================================
