@@ -1,4 +1,4 @@
-"""Served by test_async.py: async handlers, and a lifespan whose startup
+"""Served by test_async_lifespan.py: async handlers, and a lifespan whose startup
 and shutdown each append a line ("startup PID", "shutdown PID") to the
 file $ASYNC_APP_LOG names."""
 
