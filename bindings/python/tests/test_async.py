@@ -433,10 +433,6 @@ def test_answers_behind_a_cancelled_request_are_never_written(server, client, ra
     assert_json(client.get("/plain"), {"async": True})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "turbo/_aio.py _drive: a Task cancelled before its first step throws CancelledError "
-    "into the unstarted _drive generator, which never passes it on: the coroutine is "
-    "dropped and closed by the garbage collector instead"))
 def test_a_client_that_leaves_before_the_task_ran_cancels_its_coroutine(server, client, raw):
     """The client leaves while the first step still runs: the cancellation
     reaches the coroutine's Task before the loop has run it at all (as when
@@ -588,10 +584,6 @@ def test_concurrent_requests_each_see_their_own_context(server):
         assert (a.status, a.body) == (200, dumps({"before": "unset", "after": "r%d" % i}))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "call.c: a def handler runs in its I/O thread's own context, so a variable it "
-    "sets stays set there for the next request, def or async (whose context is a "
-    "copy of the thread's)"))
 def test_a_context_variable_a_def_handler_sets_does_not_reach_the_next_request(serve,
                                                                                connect):
     var = contextvars.ContextVar("def_var", default="unset")
@@ -655,16 +647,11 @@ def test_a_background_task_outlives_its_request(client):
     assert seen(tag) == ["background done"]
 
 
-# aio.c, tpy_aio_run(): a first step that returns (or raises) without
-# suspending is answered inline and the loop is not armed, so whatever that
-# step scheduled on the loop (call_soon, create_task, a Future's result
-# waking another coroutine, call_later) waits for some unrelated wake-up.
-INLINE_SCHEDULING_BUG = (
-    "aio.c tpy_aio_run: an inline answer does not arm the loop, so what its first "
-    "step scheduled (create_task, Event.set, call_later) does not run")
+# A first step that returns (or raises) without suspending is answered
+# inline; what it scheduled on the loop on its way (call_soon, create_task,
+# a Future's result waking another coroutine, call_later) must still run.
 
 
-@pytest.mark.xfail(strict=True, reason=INLINE_SCHEDULING_BUG)
 @pytest.mark.parametrize("how", ["create_task", "call_later"])
 def test_an_inline_answer_runs_what_it_scheduled(serve, connect, how):
     """A coroutine that starts a Task (or a timer) and returns at once is
@@ -693,7 +680,6 @@ def test_an_inline_answer_runs_what_it_scheduled(serve, connect, how):
     assert ran.wait(2), "what the handler scheduled did not run"
 
 
-@pytest.mark.xfail(strict=True, reason=INLINE_SCHEDULING_BUG)
 def test_an_inline_answer_that_sets_an_event_wakes_its_waiter(serve, connect, raw):
     app = App()
     waiting = threading.Event()

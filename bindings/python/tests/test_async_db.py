@@ -40,13 +40,9 @@ def seen(tag):
 
 async def watched(tag, awaitable):
     """Awaits awaitable, telling the side channels what happened to it.
-
-    It runs the awaitable once the handler's Task runs it, after a first
-    suspension: the driver sends its command from the Task, so a command
-    the server runs means a Task the client's leaving cancels. (Sent from
-    the first step, the client may leave before the Task's first step, a
-    window test_async.py's leave_early test covers.)"""
-    await asyncio.sleep(0)
+    The driver sends its command from the first step, on the I/O thread;
+    the client may leave before the Task's own first step has run, which
+    must cancel the coroutine all the same."""
     try:
         return await awaitable
     except asyncio.CancelledError:

@@ -50,10 +50,6 @@ def test_the_lifespan_runs_before_serving_and_after_the_stop(serve, connect):
     assert len({loop for _, loop in events}) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "turbo/__init__.py State: the lifespan's state belongs to its loop, which an I/O "
-    "thread makes its running loop only at its first coroutine; before that a def "
-    "handler there sees none of it (and a blocking=True handler never does)"))
 def test_the_lifespan_state_is_seen_by_def_handlers_too(serve, connect):
     @contextlib.asynccontextmanager
     async def lifespan(app):
