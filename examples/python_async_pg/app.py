@@ -49,9 +49,9 @@ async def create_item(request: Request):
         data = request.json()
     except ValueError:
         raise HTTPException(400, "the body is not JSON")
-    name, price = data.get("name") if isinstance(data, dict) else None, None
-    if isinstance(data, dict):
-        price = data.get("price")
+    if not isinstance(data, dict):
+        raise HTTPException(422, "the body must be a JSON object")
+    name, price = data.get("name"), data.get("price")
     if not isinstance(name, str) or not name:
         raise HTTPException(422, "name: a non-empty string is required")
     if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0:
