@@ -804,8 +804,10 @@ static void on_readable(turbo__conn *c)
             in_release(c);
         return;
     }
-    /* EOF or error. Every complete request was answered when it arrived;
-     * a partial one can never complete. */
+    /* EOF or error. Every complete inline request was answered when it
+     * arrived; a partial one can never complete; deferred ones still
+     * waiting are cancelled by the close (a client that only half-closed
+     * after its request is treated as gone, as nginx does). */
     turbo__conn_close(c);
 }
 
