@@ -324,11 +324,11 @@ static PySendResult susp_am_send(SuspendedObject *self, PyObject *arg, PyObject 
     }
 }
 
-/* send(value): the generator protocol over am_send. */
-static PyObject *susp_send(SuspendedObject *self, PyObject *arg)
+/* A step's outcome as the generator protocol says it: the value yielded,
+ * or NULL with StopIteration (ended; the Task's result is None) or the
+ * error raised. */
+static PyObject *generator_result(PySendResult st, PyObject *out)
 {
-    PyObject *out = NULL;
-    PySendResult st = susp_am_send(self, arg, &out);
     if (st == PYGEN_NEXT)
         return out;
     if (st == PYGEN_RETURN) {
@@ -336,6 +336,13 @@ static PyObject *susp_send(SuspendedObject *self, PyObject *arg)
         PyErr_SetNone(PyExc_StopIteration);
     }
     return NULL;
+}
+
+/* send(value): the generator protocol over am_send. */
+static PyObject *susp_send(SuspendedObject *self, PyObject *arg)
+{
+    PyObject *out = NULL;
+    return generator_result(susp_am_send(self, arg, &out), out);
 }
 
 static PyObject *susp_next(SuspendedObject *self)
@@ -380,14 +387,7 @@ static PyObject *susp_throw(SuspendedObject *self, PyObject *const *args, Py_ssi
             st = PYGEN_RETURN;
         }
     }
-    st = after_step(self, st, &out);
-    if (st == PYGEN_NEXT)
-        return out;
-    if (st == PYGEN_RETURN) {
-        Py_DECREF(out);
-        PyErr_SetNone(PyExc_StopIteration);
-    }
-    return NULL;
+    return generator_result(after_step(self, st, &out), out);
 }
 
 static PyObject *susp_close(SuspendedObject *self, PyObject *unused)
