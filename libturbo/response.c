@@ -13,6 +13,8 @@ const char *turbo__reason(int status, size_t *len)
     switch (status) {
     case 100: r = "Continue"; break;
     case 101: r = "Switching Protocols"; break;
+    case 102: r = "Processing"; break;
+    case 103: r = "Early Hints"; break;
     case 200: r = "OK"; break;
     case 201: r = "Created"; break;
     case 202: r = "Accepted"; break;
@@ -20,6 +22,9 @@ const char *turbo__reason(int status, size_t *len)
     case 204: r = "No Content"; break;
     case 205: r = "Reset Content"; break;
     case 206: r = "Partial Content"; break;
+    case 207: r = "Multi-Status"; break;
+    case 208: r = "Already Reported"; break;
+    case 226: r = "IM Used"; break;
     case 300: r = "Multiple Choices"; break;
     case 301: r = "Moved Permanently"; break;
     case 302: r = "Found"; break;
@@ -44,18 +49,27 @@ const char *turbo__reason(int status, size_t *len)
     case 415: r = "Unsupported Media Type"; break;
     case 416: r = "Range Not Satisfiable"; break;
     case 417: r = "Expectation Failed"; break;
+    case 418: r = "I'm a Teapot"; break;
     case 421: r = "Misdirected Request"; break;
     case 422: r = "Unprocessable Content"; break;
+    case 423: r = "Locked"; break;
+    case 424: r = "Failed Dependency"; break;
+    case 425: r = "Too Early"; break;
     case 426: r = "Upgrade Required"; break;
     case 428: r = "Precondition Required"; break;
     case 429: r = "Too Many Requests"; break;
     case 431: r = "Request Header Fields Too Large"; break;
+    case 451: r = "Unavailable For Legal Reasons"; break;
     case 500: r = "Internal Server Error"; break;
     case 501: r = "Not Implemented"; break;
     case 502: r = "Bad Gateway"; break;
     case 503: r = "Service Unavailable"; break;
     case 504: r = "Gateway Timeout"; break;
     case 505: r = "HTTP Version Not Supported"; break;
+    case 506: r = "Variant Also Negotiates"; break;
+    case 507: r = "Insufficient Storage"; break;
+    case 508: r = "Loop Detected"; break;
+    case 511: r = "Network Authentication Required"; break;
     default: r = "Unknown"; break;
     }
     *len = strlen(r);

@@ -434,6 +434,10 @@ static const answer_case answers[] = {
            "odd status\n"),
     ANSWER("handler_status_200_is_sent", GET("/bad/status?200"), 200, "OK", "text/plain",
            "odd status\n"),
+    ANSWER("handler_status_418_has_its_reason_phrase", GET("/bad/status?418"), 418,
+           "I'm a Teapot", "text/plain", "odd status\n"),
+    ANSWER("handler_status_451_has_its_reason_phrase", GET("/bad/status?451"), 451,
+           "Unavailable For Legal Reasons", "text/plain", "odd status\n"),
     ANSWER("handler_setting_the_body_twice_sends_the_last", GET("/bad/twice"), 200, "OK",
            "text/plain", "second\n"),
 };
