@@ -512,6 +512,37 @@ def test_a_stop_waits_for_a_suspended_coroutine(serve, raw):
     assert (a.status, a.content_type, a.body) == (200, TEXT, b"finished before the stop")
 
 
+def test_a_stop_cancels_what_still_waits_after_its_grace_period(serve, raw):
+    """App(stop_grace_ms=300): a coroutine still waiting when the grace
+    period ends is cancelled (its finally runs) and its client gets 503."""
+    app = serve(App(stop_grace_ms=300))
+    tag = "stop-grace"
+
+    @app.get("/forever")
+    async def forever():
+        flag(tag + ":waiting").set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            SEEN.append((tag, "cancelled"))
+            raise
+        finally:
+            SEEN.append((tag, "finally"))
+        return "never"
+
+    c = raw(app.port)
+    c.send(request_bytes("/forever"))
+    assert flag(tag + ":waiting").wait(5)
+    stopper = threading.Thread(target=app.stop)
+    stopper.start()
+    a = c.read_answer()
+    c.close()
+    stopper.join(20)
+    assert not stopper.is_alive()
+    assert (a.status, a.body) == (503, b"Service Unavailable\n")
+    assert seen(tag) == ["cancelled", "finally"]
+
+
 # =============================================================================
 # exceptions and results after a suspension (and before one: the same)
 # =============================================================================
