@@ -342,7 +342,8 @@ static PyObject *generator_result(PySendResult st, PyObject *out)
 static PyObject *susp_send(SuspendedObject *self, PyObject *arg)
 {
     PyObject *out = NULL;
-    return generator_result(susp_am_send(self, arg, &out), out);
+    PySendResult st = susp_am_send(self, arg, &out); /* before out is read */
+    return generator_result(st, out);
 }
 
 static PyObject *susp_next(SuspendedObject *self)
@@ -387,7 +388,8 @@ static PyObject *susp_throw(SuspendedObject *self, PyObject *const *args, Py_ssi
             st = PYGEN_RETURN;
         }
     }
-    return generator_result(after_step(self, st, &out), out);
+    st = after_step(self, st, &out); /* before out is read */
+    return generator_result(st, out);
 }
 
 static PyObject *susp_close(SuspendedObject *self, PyObject *unused)
