@@ -392,13 +392,18 @@ static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char
     int st = turbo__rtable_match(turbo__routes_enter(t), h->method, h->path, m);
     turbo_handler fn = st == 200 ? m->fn : s->fallback;
     void *data = st == 200 ? m->user_data : s->fallback_data;
+    unsigned flags = st == 200 ? m->flags : s->fallback_flags;
     if (fn != NULL && st != 200) {
         /* The fallback writes the 404/405 answer: status and Allow set. */
         res->status = st;
         if (st == 405)
             turbo_response_header(res, "Allow", 5, m->allow.ptr, m->allow.len);
+        /* The pool thread calls what the match holds. The fallback and
+         * its data live as long as the server, unlike a route's. */
+        m->fn = fn;
+        m->user_data = data;
     }
-    if (fn != NULL && st == 200 && (m->flags & TURBO_ROUTE_BLOCKING)) {
+    if (fn != NULL && (flags & TURBO_ROUTE_BLOCKING)) {
         /* To the pool: the exchange leaves first (the pool's thread may
          * start at once), and a full queue is a 503 now. */
         if (turbo__conn_detach(x) == 0) {

@@ -179,12 +179,24 @@ int turbo_server_listen_activated(turbo_server *s)
 
 int turbo_server_set_fallback(turbo_server *s, turbo_handler fn, void *user_data)
 {
-    if (s == NULL)
+    return turbo_server_set_fallback_opts(s, fn, user_data, NULL, 0);
+}
+
+int turbo_server_set_fallback_opts(turbo_server *s, turbo_handler fn, void *user_data,
+                                   turbo_release_fn release, unsigned flags)
+{
+    if (s == NULL || (flags & ~(unsigned)TURBO_ROUTE_BLOCKING) != 0 ||
+        (fn == NULL && (flags != 0 || release != NULL)))
         return TURBO_EINVAL;
     if (s->state != TURBO__NEW && s->state != TURBO__LISTENING)
         return TURBO_ESTATE; /* the I/O threads read it unlocked */
+    /* No thread has started: nothing can be inside the one replaced. */
+    if (s->fallback_release != NULL)
+        s->fallback_release(s->fallback_data);
     s->fallback = fn;
     s->fallback_data = user_data;
+    s->fallback_release = release;
+    s->fallback_flags = flags;
     return TURBO_OK;
 }
 
@@ -338,5 +350,8 @@ void turbo_server_free(turbo_server *s)
         free(s->threads);
     }
     turbo__listen_close(s);
+    /* Every thread is joined and the pool is gone: nothing runs it. */
+    if (s->fallback_release != NULL)
+        s->fallback_release(s->fallback_data);
     free(s);
 }

@@ -68,6 +68,8 @@ struct turbo_server {
     /* turbo_server_set_fallback(): set before start, read by I/O threads */
     turbo_handler fallback;
     void *fallback_data;
+    turbo_release_fn fallback_release; /* at free, or when replaced */
+    unsigned fallback_flags;           /* TURBO_ROUTE_BLOCKING */
     int *listen_fds; /* nthreads owned SO_REUSEPORT sockets, or NULL */
     turbo__pool pool; /* TURBO_ROUTE_BLOCKING handlers (pool.c) */
     turbo__thread *threads;

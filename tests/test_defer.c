@@ -828,6 +828,65 @@ START_TEST(blocking_routes_run_on_the_pool_while_the_io_thread_serves_on)
 }
 END_TEST
 
+/* A blocking fallback: every path no route serves runs on the pool, with
+ * the status the router found (404, or 405 and its Allow), while the I/O
+ * thread serves its routes; its release runs once, at free. */
+static _Atomic int fallback_released;
+
+static void fallback_release(void *ud)
+{
+    ck_assert_str_eq(ud, "fb");
+    atomic_fetch_add(&fallback_released, 1);
+}
+
+static int blocking_fallback(turbo_request *req, turbo_response *res, void *ud)
+{
+    if (pthread_equal(pthread_self(), atomic_load(&handler_thread)))
+        return TURBO_EHANDLER; /* must not run on the I/O thread */
+    char body[96];
+    turbo_str path = turbo_request_path(req);
+    int n = snprintf(body, sizeof body, "%s %d %.*s", (const char *)ud,
+                     turbo_response_status_code(res), (int)path.len, path.ptr);
+    turbo_response_status(res, 200);
+    return turbo_response_body(res, body, (size_t)n);
+}
+
+START_TEST(a_blocking_fallback_runs_on_the_pool_and_is_released_at_free)
+{
+    atomic_store(&fallback_released, 0);
+    turbo_config *cfg = config_with_threads(1);
+    ck_assert_int_eq(turbo_config_set_blocking_threads(cfg, 1), TURBO_OK);
+    turbo_server *s = server_listening(cfg);
+    ck_assert_int_eq(turbo_server_set_fallback_opts(s, blocking_fallback, "fb", NULL, 1u << 7),
+                     TURBO_EINVAL);
+    ck_assert_int_eq(turbo_server_set_fallback_opts(s, NULL, NULL, fallback_release, 0),
+                     TURBO_EINVAL);
+    /* Replaced before start: the first one's release runs then. */
+    ck_assert_int_eq(turbo_server_set_fallback_opts(s, blocking_fallback, "fb", fallback_release,
+                                                    0), TURBO_OK);
+    ck_assert_int_eq(turbo_server_set_fallback_opts(s, blocking_fallback, "fb", fallback_release,
+                                                    TURBO_ROUTE_BLOCKING), TURBO_OK);
+    ck_assert_int_eq(atomic_load(&fallback_released), 1);
+    ck_assert_int_eq(turbo_route_add(s, "GET", "/io", io_thread_probe, NULL), TURBO_OK);
+    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
+    ck_assert_int_eq(turbo_server_set_fallback_opts(s, NULL, NULL, NULL, 0), TURBO_ESTATE);
+    client *c = client_open(s, 10);
+    send_str(c, "GET /io HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(c, 200, "io");
+    for (int i = 0; i < 50; i++) {
+        send_str(c, "GET /any/where HTTP/1.1\r\nHost: t\r\n\r\n");
+        expect(c, 200, "fb 404 /any/where");
+        send_str(c, "POST /io HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+        expect(c, 200, "fb 405 /io");
+    }
+    client_close(c);
+    assert_stat(s, TURBO_STAT_HANDLER_ERRORS, 0);
+    ck_assert_int_eq(atomic_load(&fallback_released), 1);
+    stop_and_free(s);
+    ck_assert_int_eq(atomic_load(&fallback_released), 2);
+}
+END_TEST
+
 /* ---- a route's release waits for its deferred requests ----------------- */
 
 static _Atomic int released;
@@ -1089,6 +1148,7 @@ static Suite *defer_suite(void)
     tc = tcase_create("pool");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, blocking_routes_run_on_the_pool_while_the_io_thread_serves_on);
+    tcase_add_test(tc, a_blocking_fallback_runs_on_the_pool_and_is_released_at_free);
     tcase_add_test(tc, blocking_holder_finishes_before_handler_returns);
     tcase_add_test(tc, blocking_handler_defers_inline_many);
     tcase_add_test(tc, blocking_cancel_callback_race);

@@ -35,7 +35,7 @@ extern "C" {
 
 /** Library version, also returned at run time by turbo_version(). */
 #define TURBO_VERSION_MAJOR 0
-#define TURBO_VERSION_MINOR 3
+#define TURBO_VERSION_MINOR 4
 #define TURBO_VERSION_PATCH 0
 /** Bumped on every incompatible ABI change; equals the SONAME's number. */
 #define TURBO_ABI_VERSION 0
@@ -322,6 +322,15 @@ TURBO_API int turbo_route_remove(turbo_server *s, const char *method, const char
  *  NULL restores the default. Before start (TURBO_ESTATE after), from the
  *  controlling thread. */
 TURBO_API int turbo_server_set_fallback(turbo_server *s, turbo_handler fn, void *user_data);
+/** turbo_server_set_fallback() with a release callback and route flags:
+ *  release(user_data), if not NULL, runs once when the server is freed or
+ *  this fallback is replaced (on the controlling thread, after every I/O
+ *  and pool thread has ended); flags is 0 or TURBO_ROUTE_BLOCKING, which
+ *  runs the fallback on the blocking pool as for a route (a catch-all
+ *  application, such as a blocking WSGI app, that serves every path).
+ *  TURBO_EINVAL for unknown flags, or flags or release without fn. */
+TURBO_API int turbo_server_set_fallback_opts(turbo_server *s, turbo_handler fn, void *user_data,
+                                             turbo_release_fn release, unsigned flags);
 
 /** Starts the I/O threads and returns. Needs a listening socket. A failed
  *  start is final: the server can then only be freed. */
