@@ -249,6 +249,8 @@ static int queue_response(turbo__conn *c, turbo_response *res, int minor, int is
     f.keep_alive = keep_alive;
     f.body_allowed = !(st < 200 || st == 204 || st == 304);
     f.body_len = turbo__response_body_len(res);
+    if (is_head && res->has_head_len && f.body_len == 0)
+        f.body_len = res->head_len; /* what the GET answer would have been */
     int send_body = f.body_allowed && !is_head && f.body_len != 0;
 
     size_t bound = turbo__response_head_bound(res, t->server);

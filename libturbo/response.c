@@ -98,6 +98,16 @@ void turbo__response_reset(turbo_response *res)
     res->has_server = 0;
     res->close = 0;
     res->invalid = 0;
+    res->has_head_len = 0;
+}
+
+int turbo_response_head_length(turbo_response *res, uint64_t len)
+{
+    if (res == NULL)
+        return TURBO_EINVAL;
+    res->head_len = len;
+    res->has_head_len = 1;
+    return TURBO_OK;
 }
 
 void turbo_response_reset(turbo_response *res)

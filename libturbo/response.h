@@ -28,6 +28,8 @@ struct turbo_response {
     void *ref_ctx;
     unsigned has_date : 1, has_server : 1, close : 1;
     unsigned invalid : 1; /* the handler tried something unsendable: 500 */
+    unsigned has_head_len : 1; /* turbo_response_head_length() was called */
+    uint64_t head_len;
 };
 
 /* How the connection wants the head framed. */

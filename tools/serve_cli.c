@@ -37,9 +37,12 @@ static int parse_num(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
-enum { OPT_HELP, OPT_REUSE_PORT, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_FD, OPT_WORKERS, NOPTS };
-static const char *const option_names[NOPTS] = {"--help", "--reuse-port", "--host", "--port",
-                                                "--threads", "--fd", "--workers"};
+enum { OPT_HELP, OPT_REUSE_PORT, OPT_BLOCKING, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_FD,
+       OPT_WORKERS, OPT_INTERFACE, OPT_ROOT_PATH, NOPTS };
+static const char *const option_names[NOPTS] = {"--help",    "--reuse-port", "--blocking",
+                                                "--host",    "--port",       "--threads",
+                                                "--fd",      "--workers",    "--interface",
+                                                "--root-path"};
 
 void serve_cli_parse(serve_cli *c, int argc, char **argv)
 {
@@ -50,6 +53,9 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
     c->reuse_port = 0;
     c->positional = NULL;
     c->have_host = c->have_port = 0;
+    c->interface = "auto";
+    c->root_path = "";
+    c->blocking = 0;
     int options_done = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -71,13 +77,19 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
         for (int k = 0; k < NOPTS; k++)
             if (strlen(option_names[k]) == nlen && strncmp(arg, option_names[k], nlen) == 0)
                 which = k;
-        if (which < 0 || (which == OPT_WORKERS && !c->with_workers))
+        int app_option = which == OPT_INTERFACE || which == OPT_ROOT_PATH || which == OPT_BLOCKING;
+        if (which < 0 || (which == OPT_WORKERS && !c->with_workers) ||
+            (app_option && !c->with_interface))
             serve_cli_fail(c, "unknown option '%.*s' (see --help)", (int)nlen, arg);
-        if (which == OPT_HELP || which == OPT_REUSE_PORT) {
+        if (which == OPT_HELP || which == OPT_REUSE_PORT || which == OPT_BLOCKING) {
             if (value != NULL)
                 serve_cli_fail(c, "option %s takes no value", option_names[which]);
             if (which == OPT_REUSE_PORT) {
                 c->reuse_port = 1;
+                continue;
+            }
+            if (which == OPT_BLOCKING) {
+                c->blocking = 1;
                 continue;
             }
             c->usage(stdout);
@@ -106,6 +118,18 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
             if (parse_num(value, 1, 1024, &c->workers) != 0)
                 serve_cli_fail(c, "--workers must be a number from 1 to 1024, not '%s'", value);
             break;
+        case OPT_INTERFACE:
+            if (strcmp(value, "auto") != 0 && strcmp(value, "turbo") != 0 &&
+                strcmp(value, "wsgi") != 0 && strcmp(value, "asgi") != 0)
+                serve_cli_fail(c, "--interface must be auto, turbo, wsgi or asgi, not '%s'", value);
+            c->interface = value;
+            break;
+        case OPT_ROOT_PATH:
+            if (value[0] != '\0' && (value[0] != '/' || value[strlen(value) - 1] == '/'))
+                serve_cli_fail(c, "--root-path must start with '/' and not end with one, not '%s'",
+                               value);
+            c->root_path = value;
+            break;
         default:
             if (parse_num(value, 0, INT_MAX, &c->fd) != 0)
                 serve_cli_fail(c, "--fd must be a file descriptor number, not '%s'", value);
@@ -114,6 +138,8 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
     }
     if (c->fd >= 0 && (c->have_host || c->have_port))
         serve_cli_fail(c, "--fd cannot be combined with --host or --port");
+    if (c->blocking && strcmp(c->interface, "wsgi") != 0 && strcmp(c->interface, "auto") != 0)
+        serve_cli_fail(c, "--blocking is for WSGI applications (--interface wsgi)");
 }
 
 /* turbo_server_listen_fd()'s errno, as the reader of a message wants it. */

@@ -36,7 +36,7 @@ setup(
         Extension(
             "turbo._turbo",
             sources=["src/module.c", "src/server.c", "src/call.c", "src/aio.c", "src/request.c",
-                     "src/response.c", "src/jsonenc.c"],
+                     "src/response.c", "src/jsonenc.c", "src/wsgi.c", "src/asgi.c"],
             include_dirs=flags("-I", cflags) + ["src"],
             library_dirs=lib_dirs,
             libraries=flags("-l", libs),

@@ -481,6 +481,14 @@ TURBO_API int turbo_response_status_code(const turbo_response *res);
  *  TURBO_EINVAL (the library frames the message) and otherwise ignored. */
 TURBO_API int turbo_response_header(turbo_response *res, const char *name, size_t name_len,
                                     const char *value, size_t value_len);
+/** For the answer to a HEAD request that sets no body: the Content-Length
+ *  it announces, the length the GET answer's body would have had (an
+ *  application that answers HEAD itself, as WSGI and ASGI frameworks do,
+ *  says that length in its own Content-Length header). Without it, or
+ *  once a body is set, a HEAD answer announces the length of the body the
+ *  handler set, as always; other methods ignore it. TURBO_EINVAL for
+ *  NULL. Since 0.4.0. */
+TURBO_API int turbo_response_head_length(turbo_response *res, uint64_t len);
 /** Discards everything set so far (status back to 200, no headers, empty
  *  body; a referenced body's free_fn is called). For handlers and
  *  bindings that must turn a half-built response into an error. */

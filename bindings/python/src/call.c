@@ -383,7 +383,7 @@ static void tstate_destroy(void *p)
     }
 }
 
-int tpy_trampoline(turbo_request *req, turbo_response *res, void *ud)
+void tpy_thread_enter(void)
 {
     if (my_tstate == NULL) {
         /* The thread's first request: make its state (and take the GIL);
@@ -394,9 +394,31 @@ int tpy_trampoline(turbo_request *req, turbo_response *res, void *ud)
     } else {
         PyEval_RestoreThread(my_tstate);
     }
+}
+
+int tpy_trampoline(turbo_request *req, turbo_response *res, void *ud)
+{
+    tpy_thread_enter();
     int rc = call_endpoint(ud, req, res);
     PyEval_SaveThread();
     return rc;
+}
+
+int tpy_fallback_trampoline(turbo_request *req, turbo_response *res, void *ud)
+{
+    turbo_response_reset(res); /* not the router's 404/405 and Allow */
+    return tpy_trampoline(req, res, ud);
+}
+
+int tpy_in_clean_context(void)
+{
+    return clean_context();
+}
+
+void tpy_leave_clean_context(void)
+{
+    if (clean_ctx != NULL && PyObject_Length(clean_ctx) != 0)
+        drop_context();
 }
 
 int tpy_call_init(void)

@@ -44,6 +44,23 @@ void tpy_endpoint_release(void *ud);
  * TURBO_DEFER for a coroutine that suspended (aio.h). */
 int tpy_trampoline(turbo_request *req, turbo_response *res, void *ud);
 
+/* The trampoline of a fallback (an App serving every path, as the ASGI
+ * adapter does): the router's 404/405 status and Allow header are
+ * dropped first. */
+int tpy_fallback_trampoline(turbo_request *req, turbo_response *res, void *ud);
+
+/* Takes this thread's own Python state (made at its first request) and
+ * the GIL; PyEval_SaveThread() gives them back. For C handlers of the
+ * package other than the trampoline (wsgi.c). */
+void tpy_thread_enter(void);
+
+/* Bracket calls into Python that must run in the thread's clean context
+ * (see call.c), so that what they set in contextvars is not seen by the
+ * next request: an app, then its iterable and close(). Enter: 0, or -1
+ * with an error set. Leave drops the context if it now holds values. */
+int tpy_in_clean_context(void);
+void tpy_leave_clean_context(void);
+
 /* Attach and detach the calling I/O thread's own Python state (made at
  * its first request): for libevent callbacks of that thread (aio.c). */
 void tpy_thread_attach(void);

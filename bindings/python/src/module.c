@@ -24,11 +24,13 @@
 #include <turbo/turbo.h>
 
 #include "aio.h"
+#include "asgi.h"
 #include "call.h"
 #include "jsonenc.h"
 #include "request.h"
 #include "response.h"
 #include "server.h"
+#include "wsgi.h"
 
 static PyObject *set_hooks(PyObject *mod, PyObject *args)
 {
@@ -77,6 +79,8 @@ static PyMethodDef module_methods[] = {
      "set_parent_death_signal(signum): receive signum when the parent dies (0: none)"},
     {"_set_hooks", set_hooks, METH_VARARGS, "internal: the package's types and logger"},
     {"_json_dumps", json_dumps, METH_O, "the response JSON encoder (tests)"},
+    {"asgi_scope", (PyCFunction)(void (*)(void))tpy_asgi_scope, METH_FASTCALL,
+     "asgi_scope(request, base): base's copy with the request's part of an ASGI http scope"},
     {"_set_aio_hooks", tpy_aio_set_hooks, METH_VARARGS, "internal: turbo._aio's functions"},
     {"_first_step_task", tpy_aio_first_step_task, METH_O,
      "internal: the Task of the coroutine in its first step on this thread, or None"},
@@ -89,7 +93,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__turbo(void)
 {
     if (tpy_request_init() < 0 || tpy_response_init() < 0 || tpy_call_init() < 0 ||
-        tpy_aio_init() < 0 ||
+        tpy_aio_init() < 0 || tpy_wsgi_init() < 0 || tpy_asgi_init() < 0 ||
         PyType_Ready(&tpy_ServerType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
@@ -103,6 +107,8 @@ PyMODINIT_FUNC PyInit__turbo(void)
 #endif
     if (PyModule_AddObjectRef(m, "Server", (PyObject *)&tpy_ServerType) < 0 ||
         PyModule_AddObjectRef(m, "Request", (PyObject *)&tpy_RequestType) < 0 ||
+        PyModule_AddObjectRef(m, "FileWrapper", (PyObject *)&tpy_FileWrapperType) < 0 ||
+        PyModule_AddObjectRef(m, "RawResponse", (PyObject *)&tpy_RawResponseType) < 0 ||
         PyModule_AddStringConstant(m, "libturbo_version", turbo_version()) < 0 ||
         PyModule_AddIntConstant(m, "SRC_PATH", TPY_SRC_PATH) < 0 ||
         PyModule_AddIntConstant(m, "SRC_QUERY", TPY_SRC_QUERY) < 0 ||

@@ -53,6 +53,27 @@ void tpy_log_exception(PyObject *func);
 /* Replaces whatever the response held with a text/plain 500. */
 void tpy_plain_500(turbo_response *res);
 
+/* An application's Content-Length header on the answer to a HEAD request
+ * (the length its GET answer would have): announced, if it is a plain
+ * decimal number, since the body is not produced. */
+static inline void tpy_head_length(turbo_response *res, const char *v, size_t n)
+{
+    uint64_t len = 0;
+    if (n == 0 || n > 19)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return;
+        len = len * 10 + (uint64_t)(v[i] - '0');
+    }
+    turbo_response_head_length(res, len);
+}
+
+/* The ASGI adapter's answer (asgi.h), and how it is written: 0, or -1
+ * with a Python error set. */
+extern PyTypeObject tpy_RawResponseType;
+int tpy_write_raw(turbo_response *res, PyObject *obj);
+
 /* Converts what the handler returned. 0, or -1 with a Python error set.
  * Inline: every request that returns comes through here. */
 static inline int tpy_write_result(turbo_response *res, PyObject *result)
@@ -78,6 +99,8 @@ static inline int tpy_write_result(turbo_response *res, PyObject *result)
     }
     if (PyObject_TypeCheck(result, (PyTypeObject *)tpy_ResponseType))
         return tpy_write_response_object(res, result);
+    if (Py_IS_TYPE(result, &tpy_RawResponseType))
+        return tpy_write_raw(res, result);
     return tpy_json_body(res, result); /* refuses what JSON cannot hold */
 }
 

@@ -18,6 +18,7 @@
 #include <turbo/turbo.h>
 
 #include "call.h"
+#include "wsgi.h"
 
 typedef struct {
     PyObject_HEAD
@@ -255,6 +256,53 @@ static PyObject *Server_add_route(ServerObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* Every request no route takes goes to func (a plan as for add_route),
+ * as a handler of its own: the ASGI adapter. */
+static PyObject *Server_set_fallback(ServerObject *self, PyObject *args)
+{
+    PyObject *func, *plan, *loops = Py_None;
+    int blocking = 0;
+    if (!PyArg_ParseTuple(args, "OO!|pO", &func, &PyTuple_Type, &plan, &blocking, &loops))
+        return NULL;
+    NEED_SERVER(self);
+    if (!PyCallable_Check(func)) {
+        PyErr_SetString(PyExc_TypeError, "fallback must be callable");
+        return NULL;
+    }
+    tpy_endpoint *ep = tpy_endpoint_new(func, plan, loops, blocking);
+    if (ep == NULL)
+        return NULL;
+    int rc = turbo_server_set_fallback_opts(self->srv, tpy_fallback_trampoline, ep,
+                                            tpy_endpoint_release,
+                                            blocking ? TURBO_ROUTE_BLOCKING : 0);
+    if (rc != TURBO_OK) {
+        tpy_endpoint_release(ep);
+        return raise_turbo(rc, "cannot set the fallback");
+    }
+    Py_RETURN_NONE;
+}
+
+/* Every request no route takes goes to a WSGI application (wsgi.h). */
+static PyObject *Server_set_wsgi(ServerObject *self, PyObject *args)
+{
+    PyObject *app, *base, *root_path, *default_port;
+    int blocking = 0;
+    if (!PyArg_ParseTuple(args, "OO!UU|p", &app, &PyDict_Type, &base, &root_path, &default_port,
+                          &blocking))
+        return NULL;
+    NEED_SERVER(self);
+    void *w = tpy_wsgi_new(app, base, root_path, default_port);
+    if (w == NULL)
+        return NULL;
+    int rc = turbo_server_set_fallback_opts(self->srv, tpy_wsgi_handler, w, tpy_wsgi_release,
+                                            blocking ? TURBO_ROUTE_BLOCKING : 0);
+    if (rc != TURBO_OK) {
+        tpy_wsgi_release(w);
+        return raise_turbo(rc, "cannot serve the WSGI application");
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *Server_remove_route(ServerObject *self, PyObject *args)
 {
     const char *method, *pattern;
@@ -442,6 +490,11 @@ static PyMethodDef Server_methods[] = {
      "add_route(method, pattern, func, plan, blocking=False, loops=None)"},
     {"remove_route", (PyCFunction)Server_remove_route, METH_VARARGS,
      "remove_route(method, pattern)"},
+    {"set_fallback", (PyCFunction)Server_set_fallback, METH_VARARGS,
+     "set_fallback(func, plan, blocking=False, loops=None): every request no route takes"},
+    {"set_wsgi", (PyCFunction)Server_set_wsgi, METH_VARARGS,
+     "set_wsgi(app, base_environ, root_path, default_port, blocking=False): every request no "
+     "route takes goes to a WSGI application"},
     {"start", (PyCFunction)Server_start, METH_NOARGS, "start I/O threads and return"},
     {"stop", (PyCFunction)Server_stop, METH_NOARGS, "stop gracefully and wait"},
     {"run", (PyCFunction)Server_run, METH_VARARGS, "run(handle_signals=False): serve until stopped"},

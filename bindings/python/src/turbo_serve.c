@@ -46,11 +46,15 @@ static void usage(FILE *out)
 {
     fputs("usage: turbo-serve MODULE:APP [--host HOST] [--port PORT] [--reuse-port]\n"
           "                              [--threads N] [--workers N]\n"
+          "                              [--interface auto|turbo|wsgi|asgi] [--root-path PATH]\n"
+          "                              [--blocking]\n"
           "       turbo-serve MODULE:APP --fd N [--threads N] [--workers N]\n"
           "\n"
-          "Serves the turbo App object APP of the Python module MODULE (imported with the\n"
-          "current directory on sys.path, as python -m turbo does) until SIGINT or\n"
-          "SIGTERM, which stop accepting, finish the requests in flight and exit 0.\n"
+          "Serves the object APP of the Python module MODULE (imported with the current\n"
+          "directory on sys.path, as python -m turbo does) until SIGINT or SIGTERM, which\n"
+          "stop accepting, finish the requests in flight and exit 0. APP is a turbo App,\n"
+          "a WSGI application (Flask, Django) or an ASGI 3 application (FastAPI,\n"
+          "Starlette).\n"
           "\n"
           "Options (--name VALUE or --name=VALUE):\n"
           "  --host HOST    address to bind (default 127.0.0.1)\n"
@@ -70,6 +74,13 @@ static void usage(FILE *out)
           "                 time with the code as it is now (a new one serves before an\n"
           "                 old one stops; a new one that fails ends the reload), and they\n"
           "                 stop when this process dies\n"
+          "  --interface I  what APP is: turbo, wsgi, asgi, or auto (default): a turbo\n"
+          "                 App, else asgi when APP (or its __call__) is a coroutine\n"
+          "                 function, else wsgi\n"
+          "  --root-path P  the path prefix the app is mounted at (WSGI SCRIPT_NAME, ASGI\n"
+          "                 root_path; default none)\n"
+          "  --blocking     run a WSGI app on the blocking pool instead of the I/O thread\n"
+          "                 (for apps that wait on a database or an upstream)\n"
           "  --help         show this text and exit\n"
           "\n"
           "Environment:\n"
@@ -79,6 +90,8 @@ static void usage(FILE *out)
           "                 LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are then removed\n"
           "                 from the environment (the app and the workers do not see them).\n"
           "  PYTHONPATH     where MODULE and the turbo package are found\n"
+          "  VIRTUAL_ENV    an activated virtual environment (of the Python this program\n"
+          "                 embeds): its packages are importable, as under its python\n"
           "\n"
           "Exit status:\n"
           "  0  stopped by SIGINT or SIGTERM\n"
@@ -100,6 +113,32 @@ static void on_stop_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* The interpreter this program embeds. Inside an activated virtual
+ * environment (VIRTUAL_ENV set, as `source venv/bin/activate` does) it is
+ * that environment's, as if its own python had been run: its
+ * site-packages (Flask, FastAPI, ...) are importable. The environment
+ * must have been made from the Python this program is linked with. */
+static void init_python(void)
+{
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    const char *venv = getenv("VIRTUAL_ENV");
+    char exe[4096];
+    if (venv != NULL && venv[0] == '/' &&
+        snprintf(exe, sizeof(exe), "%s/bin/python3", venv) < (int)sizeof(exe) &&
+        access(exe, X_OK) == 0) {
+        PyStatus st = PyConfig_SetBytesString(&config, &config.executable, exe);
+        if (PyStatus_Exception(st)) {
+            PyConfig_Clear(&config);
+            Py_ExitStatusException(st);
+        }
+    }
+    PyStatus st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st))
+        Py_ExitStatusException(st);
+}
+
 /* --workers 2 or more: an inherited socket is checked here, with the
  * messages of one process, then turbo.__main__.serve_workers() (Python)
  * binds if there was none and supervises. Returns the exit status. */
@@ -115,7 +154,7 @@ static int serve_workers(const serve_cli *cli, const char *spec)
     fd = serve_cli_inherited(cli, probe, where, sizeof(where));
     turbo_server_free(probe); /* never closes an inherited fd */
 
-    Py_Initialize();
+    init_python();
     int status = 1;
     PyObject *main_mod = PyImport_ImportModule("turbo.__main__");
     PyObject *fn = main_mod != NULL ? PyObject_GetAttrString(main_mod, "serve_workers") : NULL;
@@ -125,12 +164,14 @@ static int serve_workers(const serve_cli *cli, const char *spec)
     snprintf(serving, sizeof(serving), "turbo-serve: serving %s on {where}", spec);
     PyObject *fd_obj = fd >= 0 ? PyLong_FromLong(fd) : Py_NewRef(Py_None);
     PyObject *kw = args != NULL && fd_obj != NULL
-                       ? Py_BuildValue("{sssisOslslsOssssss}", "host", cli->host, "port",
+                       ? Py_BuildValue("{sssisOslslsOsssssssssssO}", "host", cli->host, "port",
                                        (int)cli->port, "fd", fd_obj, "workers", cli->workers,
                                        "threads", cli->threads, "reuse_port",
                                        cli->reuse_port ? Py_True : Py_False, "prog",
                                        "turbo-serve", "serving", serving, "where",
-                                       fd >= 0 ? where : "")
+                                       fd >= 0 ? where : "", "interface", cli->interface,
+                                       "root_path", cli->root_path, "blocking",
+                                       cli->blocking ? Py_True : Py_False)
                        : NULL;
     Py_XDECREF(fd_obj);
     PyObject *r = kw != NULL ? PyObject_Call(fn, args, kw) : NULL;
@@ -165,7 +206,7 @@ static int give_up(int status)
 int main(int argc, char **argv)
 {
     serve_cli cli = {.prog = "turbo-serve", .usage = usage, .with_workers = 1,
-                     .with_positional = 1, .threads = 1};
+                     .with_positional = 1, .with_interface = 1, .threads = 1};
     serve_cli_parse(&cli, argc, argv);
     const char *spec = cli.positional;
     if (spec == NULL)
@@ -178,12 +219,17 @@ int main(int argc, char **argv)
 
     if (cli.workers > 1)
         return serve_workers(&cli, spec);
-    Py_Initialize();
+    init_python();
     /* MODULE:APP is loaded as `python -m turbo` loads it (the current
      * directory importable). */
     PyObject *main_mod = PyImport_ImportModule("turbo.__main__");
     PyObject *turbo = main_mod != NULL ? PyImport_ImportModule("turbo") : NULL;
-    PyObject *app = turbo != NULL ? PyObject_CallMethod(main_mod, "load_app", "s", spec) : NULL;
+    PyObject *obj = turbo != NULL ? PyObject_CallMethod(main_mod, "load_app", "s", spec) : NULL;
+    /* A WSGI or ASGI application is served through its adapter App. */
+    PyObject *app = obj != NULL ? PyObject_CallMethod(main_mod, "adapt", "Ossi", obj, cli.interface,
+                                                      cli.root_path, cli.blocking)
+                                : NULL;
+    Py_XDECREF(obj);
     if (app == NULL) {
         PyErr_Print();
         fprintf(stderr, "turbo-serve: cannot load %s\n", spec);

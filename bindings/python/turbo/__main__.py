@@ -1,9 +1,10 @@
 """python -m turbo module:app [--host H] [--port P | --fd N] [--threads N] [--workers W]
-[--reuse-port]"""
+[--reuse-port] [--interface auto|turbo|wsgi|asgi] [--root-path P] [--blocking]"""
 
 import argparse
 import errno
 import importlib
+import inspect
 import os
 import sys
 
@@ -20,6 +21,49 @@ def load_app(spec: str):
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def detect_interface(obj) -> str:
+    """'turbo' for a turbo App, 'asgi' for a coroutine function or an object
+    whose __call__ is one (FastAPI, Starlette, Django's ASGIHandler), else
+    'wsgi' for any other callable (Flask, Django's WSGIHandler)."""
+    from . import App
+
+    if isinstance(obj, App):
+        return "turbo"
+    if inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(
+            getattr(obj, "__call__", None)):
+        return "asgi"
+    if callable(obj):
+        return "wsgi"
+    raise ValueError(f"{type(obj).__name__} object is neither a turbo App nor a WSGI or ASGI "
+                     "application")
+
+
+def adapt(obj, interface="auto", root_path="", blocking=False, workers=1):
+    """What turbo serves for the loaded object: a turbo App as it is, a
+    WSGI or ASGI application through its adapter (turbo.wsgi.WSGIApp,
+    turbo.asgi.ASGIApp). ValueError when it cannot be served so."""
+    kind = detect_interface(obj) if interface == "auto" else interface
+    if blocking and kind != "wsgi":
+        raise ValueError(f"--blocking is for WSGI applications, and this one is {kind}")
+    if kind == "turbo":
+        from . import App
+
+        if not isinstance(obj, App):
+            raise ValueError(f"--interface turbo needs a turbo App, not a {type(obj).__name__}")
+        if root_path:
+            raise ValueError("--root-path is for WSGI and ASGI applications")
+        return obj
+    if kind == "wsgi":
+        from .wsgi import WSGIApp
+
+        return WSGIApp(obj, root_path=root_path, blocking=blocking, multiprocess=workers > 1)
+    if kind == "asgi":
+        from .asgi import ASGIApp
+
+        return ASGIApp(obj, root_path=root_path)
+    raise ValueError(f"unknown interface {interface!r}: auto, turbo, wsgi or asgi")
 
 
 def main(argv=None):
@@ -39,7 +83,16 @@ def main(argv=None):
                    help="share the port with another process that holds it (SO_REUSEPORT, "
                         "for a hand-over between an old and a new instance) instead of "
                         "refusing it")
+    p.add_argument("--interface", choices=("auto", "turbo", "wsgi", "asgi"), default="auto",
+                   help="what APP is (default auto: a turbo App, else asgi when APP or its "
+                        "__call__ is a coroutine function, else wsgi)")
+    p.add_argument("--root-path", default="",
+                   help="the path prefix a WSGI/ASGI app is mounted at (SCRIPT_NAME, root_path)")
+    p.add_argument("--blocking", action="store_true",
+                   help="run a WSGI app on the blocking pool instead of the I/O thread")
     args = p.parse_args(argv)
+    if args.root_path and (not args.root_path.startswith("/") or args.root_path.endswith("/")):
+        p.error("--root-path must start with '/' and not end with one")
     if args.fd is not None and (args.host is not None or args.port is not None):
         p.error("--fd cannot be combined with --host or --port")
     if args.fd is not None and args.fd < 0:
@@ -60,9 +113,10 @@ def main(argv=None):
         return serve_workers(args.app, host=args.host, port=args.port, fd=args.fd,
                              workers=args.workers, threads=args.threads,
                              reuse_port=args.reuse_port, prog="python -m turbo",
-                             serving="turbo: serving on {where}")
+                             serving="turbo: serving on {where}", interface=args.interface,
+                             root_path=args.root_path, blocking=args.blocking)
     try:
-        app = load_app(args.app)
+        app = adapt(load_app(args.app), args.interface, args.root_path, args.blocking)
     except (ImportError, AttributeError, ValueError) as e:
         print(f"python -m turbo: cannot load {args.app}: {e}", file=sys.stderr)
         return 2
@@ -86,7 +140,8 @@ def listen_failed(prog, host, port, reuse_port, e):
     return f"{prog}: cannot listen on {host}:{port}: {e.strerror or e}{hint}"
 
 
-def serve_workers(spec, *, host, port, fd, workers, threads, reuse_port, prog, serving, where=""):
+def serve_workers(spec, *, host, port, fd, workers, threads, reuse_port, prog, serving, where="",
+                  interface="auto", root_path="", blocking=False):
     """--workers 2 or more (here and in turbo-serve): a supervising parent
     (turbo.workers) that never imports the app; each worker does, after
     its fork, so a reload loads the code as it is now. fd: an inherited
@@ -97,7 +152,7 @@ def serve_workers(spec, *, host, port, fd, workers, threads, reuse_port, prog, s
 
     def load():
         try:
-            return load_app(spec)
+            return adapt(load_app(spec), interface, root_path, blocking, workers)
         except (ImportError, AttributeError, ValueError) as e:
             raise LoadError(f"{prog}: cannot load {spec}: {e}") from None
 

@@ -1,0 +1,267 @@
+"""Serving an ASGI 3 application (FastAPI, Starlette, ...) on libturbo.
+
+    from turbo.asgi import ASGIApp
+    from myapi import app as fastapi_app
+
+    ASGIApp(fastapi_app).run(port=8000)
+
+or, without a line of Python: `turbo-serve --interface asgi myapi:app`.
+
+The application's coroutine runs as an `async def` handler of turbo does:
+its first step inline on the I/O thread that read the request (a request
+the app answers without waiting costs no Task and no loop iteration), then,
+if it waits, on that thread's own asyncio loop. The scope is made in C
+(src/asgi.c) from the parsed request; the whole body is the one
+`http.request` message (libturbo reads bodies whole, up to
+max_body_bytes). The answer is sent as soon as the app sends its last body
+message: work the app does after that (Starlette's BackgroundTasks) goes
+on as a Task of its own and does not delay the client. A client that
+leaves cancels the app while it has not answered.
+
+The lifespan protocol runs before the server accepts, on each I/O thread's
+loop ("auto": an app that raises on the lifespan scope is served without
+one, as uvicorn does; "on": that is an error; "off": not run). What the
+app puts in the lifespan scope's "state" is copied into each request's
+scope["state"].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import types
+
+from . import App, _turbo
+
+__all__ = ["ASGIApp"]
+
+log = logging.getLogger("turbo")
+
+_running_loop = asyncio.events._get_running_loop
+_RawResponse = _turbo.RawResponse
+_asgi_scope = _turbo.asgi_scope
+_REQUEST_ONLY = (("request", _turbo.SRC_REQUEST, _turbo.CONV_STR, None, False, False),)
+_DISCONNECT = {"type": "http.disconnect"}
+
+
+class _Exchange:
+    """One request's receive and send: the body, then what the app sends."""
+
+    __slots__ = ("body", "status", "headers", "chunks", "done", "waiter")
+
+    def __init__(self, body):
+        self.body = body
+        self.status = None
+        self.headers = ()
+        self.chunks = []
+        self.done = False
+        self.waiter = None
+
+    async def receive(self):
+        body = self.body
+        if body is not None:
+            self.body = None
+            return {"type": "http.request", "body": body, "more_body": False}
+        if not self.done:
+            # Nothing more will come: wait for the end of the response (or
+            # be cancelled, when the client leaves first).
+            self.waiter = _running_loop().create_future()
+            await self.waiter
+        return _DISCONNECT
+
+    async def send(self, message):
+        kind = message["type"]
+        if kind == "http.response.body":
+            if self.status is None:
+                raise RuntimeError("ASGI: 'http.response.body' sent before 'http.response.start'")
+            if self.done:
+                raise RuntimeError("ASGI: 'http.response.body' sent after the response ended")
+            body = message.get("body", b"")
+            if body:
+                self.chunks.append(body)
+            if not message.get("more_body", False):
+                self.done = True
+                if self.waiter is not None and not self.waiter.done():
+                    self.waiter.set_result(None)
+        elif kind == "http.response.start":
+            if self.status is not None:
+                raise RuntimeError("ASGI: 'http.response.start' sent twice")
+            status = message["status"]
+            if type(status) is not int:
+                raise TypeError(f"ASGI: status must be an int, not {type(status).__name__}")
+            self.status = status
+            self.headers = message.get("headers", ())
+        else:
+            raise RuntimeError(f"ASGI: unexpected message type {kind!r} for an http scope")
+
+
+@types.coroutine
+def _drive(coro, ex):
+    """Runs the app's coroutine as `await coro` would, except that once the
+    response is complete and the app still waits (background work), the
+    rest goes on as a Task of its own and this returns, so that the answer
+    is sent now."""
+    try:
+        pending = coro.send(None)
+    except StopIteration:
+        return
+    while True:
+        if ex.done:
+            asyncio.ensure_future(_rest(coro, pending))
+            return
+        try:
+            value = yield pending
+        except BaseException as e:  # CancelledError included: the app's to handle
+            try:
+                pending = coro.throw(e)
+            except StopIteration:
+                return
+            continue
+        try:
+            pending = coro.send(value)
+        except StopIteration:
+            return
+
+
+@types.coroutine
+def _resume(coro, pending):
+    while True:
+        try:
+            value = yield pending
+        except BaseException as e:
+            try:
+                pending = coro.throw(e)
+            except StopIteration:
+                return
+            continue
+        try:
+            pending = coro.send(value)
+        except StopIteration:
+            return
+
+
+async def _rest(coro, pending):
+    try:
+        await _resume(coro, pending)
+    except Exception:
+        log.exception("the ASGI application raised after its response was sent")
+
+
+class ASGIApp(App):
+    """A turbo App whose every path no native route takes goes to the ASGI 3
+    application `app` (`async def app(scope, receive, send)`).
+
+    root_path: the prefix the app is mounted at (scope["root_path"]).
+    url_scheme: scope["scheme"] ("https" behind a proxy that terminates
+    TLS). lifespan: "auto", "on" or "off" (see the module's doc). The other
+    keywords are App's (server_name, limits such as max_body_bytes)."""
+
+    def __init__(self, app, *, root_path: str = "", url_scheme: str = "http",
+                 lifespan: str = "auto", **kwargs):
+        if not callable(app):
+            raise TypeError(f"an ASGI application must be callable, not {type(app).__name__}")
+        if lifespan not in ("auto", "on", "off"):
+            raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {lifespan!r}")
+        if url_scheme not in ("http", "https"):
+            raise ValueError(f"url_scheme must be 'http' or 'https', not {url_scheme!r}")
+        if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
+            raise ValueError(f"root_path must start with '/' and not end with one: {root_path!r}")
+        if kwargs.get("lifespan") is not None:
+            raise TypeError("ASGIApp runs the application's own lifespan; pass lifespan='on'/'off'")
+        super().__init__(lifespan=None if lifespan == "off" else self._asgi_lifespan, **kwargs)
+        self.asgi_app = app
+        self.root_path = root_path
+        self.url_scheme = url_scheme
+        self.lifespan_mode = lifespan
+        self._states = {}  # loop -> the lifespan scope's state
+        self._base = None
+
+    def _attach(self, server):
+        super()._attach(server)
+        host = getattr(self, "_bound_host", None) or "127.0.0.1"
+        self._base = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "scheme": self.url_scheme,
+            "root_path": self.root_path,
+            "server": (host, server.port),
+        }
+        server.set_fallback(self._handle, _REQUEST_ONLY, False, self._loops)
+
+    def _new_server(self, host, port, threads, fd=None, activation=False, exclusive_port=False):
+        self._bound_host = host
+        return super()._new_server(host, port, threads, fd=fd, activation=activation,
+                                   exclusive_port=exclusive_port)
+
+    async def _handle(self, request):
+        scope = _asgi_scope(request, self._base)
+        if self._states:
+            state = self._states.get(_running_loop())
+            if state is not None:
+                scope["state"] = state.copy()
+        method = scope["method"]
+        ex = _Exchange(request.body)
+        await _drive(self.asgi_app(scope, ex.receive, ex.send), ex)
+        if ex.status is None:
+            raise RuntimeError("ASGI: the application returned without sending 'http.response.start'")
+        if not ex.done:
+            raise RuntimeError("ASGI: the application returned before its last 'http.response.body'")
+        return _RawResponse(ex.status, ex.headers, ex.chunks, method == "HEAD")
+
+    # -- the lifespan protocol
+
+    @contextlib.asynccontextmanager
+    async def _asgi_lifespan(self, _app):
+        loop = asyncio.get_running_loop()
+        state = {}
+        to_app = asyncio.Queue()
+        from_app = asyncio.Queue()
+
+        async def receive():
+            return await to_app.get()
+
+        async def send(message):
+            await from_app.put(message)
+
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
+                 "state": state}
+        task = loop.create_task(self.asgi_app(scope, receive, send))
+        await to_app.put({"type": "lifespan.startup"})
+        if await self._lifespan_step(task, from_app, "startup") is None:
+            task = None  # the app does not speak lifespan
+        self._states[loop] = state
+        try:
+            yield None
+        finally:
+            self._states.pop(loop, None)
+            if task is not None:
+                await to_app.put({"type": "lifespan.shutdown"})
+                try:
+                    await self._lifespan_step(task, from_app, "shutdown")
+                except RuntimeError as e:
+                    log.error("%s", e)
+
+    async def _lifespan_step(self, task, from_app, phase):
+        """Waits for the app's answer to lifespan.<phase>: the message, or
+        None when the app ended (raised) without one and lifespan is
+        "auto" at startup. RuntimeError for a failure."""
+        get = asyncio.ensure_future(from_app.get())
+        await asyncio.wait({get, task}, return_when=asyncio.FIRST_COMPLETED)
+        if get.done():
+            message = get.result()
+            kind = message.get("type")
+            if kind == f"lifespan.{phase}.complete":
+                return message
+            if kind == f"lifespan.{phase}.failed":
+                raise RuntimeError(f"ASGI lifespan {phase} failed: {message.get('message', '')}")
+            raise RuntimeError(f"ASGI lifespan {phase}: unexpected message {kind!r}")
+        get.cancel()
+        exc = task.exception() if not task.cancelled() else None
+        if phase == "startup" and self.lifespan_mode == "auto":
+            log.info("the ASGI application does not support the lifespan protocol (%r); "
+                     "serving without it", exc)
+            return None
+        if exc is not None:
+            raise RuntimeError(f"ASGI lifespan {phase}: the application raised {exc!r}") from exc
+        raise RuntimeError(f"ASGI lifespan {phase}: the application returned without answering")
