@@ -222,6 +222,12 @@ class ASGIApp(App):
             return await to_app.get()
 
         async def send(message):
+            kind = message.get("type") if isinstance(message, dict) else None
+            if kind not in ("lifespan.startup.complete", "lifespan.startup.failed",
+                            "lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                # An app that ignores the scope's type and answers as for
+                # http: it does not speak lifespan (in "auto" mode).
+                raise RuntimeError(f"ASGI: unexpected message {kind!r} in a lifespan scope")
             await from_app.put(message)
 
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
@@ -229,8 +235,9 @@ class ASGIApp(App):
         task = loop.create_task(self.asgi_app(scope, receive, send))
         await to_app.put({"type": "lifespan.startup"})
         if await self._lifespan_step(task, from_app, "startup") is None:
-            task = None  # the app does not speak lifespan
-        self._states[loop] = state
+            task = None  # the app does not speak lifespan: no "state" in scopes
+        else:
+            self._states[loop] = state
         try:
             yield None
         finally:
