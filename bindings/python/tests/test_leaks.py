@@ -113,7 +113,47 @@ def async_case(i):
     return (b"GET /async/items/x1?flag=maybe HTTP/1.1\r\nHost: t\r\n\r\n", 422, b"application/json",
             ERR422)
 
-case = {"items": item_case, "mixed": mixed_case, "async": async_case}[mode]
+def wsgi_case(i):
+    """The WSGI adapter: plain, body echoed, generator, and failures before
+    start_response, during iteration and in a header."""
+    k = i % 6
+    if k == 0:
+        return (b"GET /w/hello/%d HTTP/1.1\r\nHost: t\r\nX-A: 1\r\nX-A: 2\r\n\r\n" % i, 200,
+                b"text/plain", b"hello %d 1, 2" % i)
+    if k == 1:
+        body = b"wbody-%d" % i
+        return (b"POST /w/echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body) + body, 200, b"text/plain", body)
+    if k == 2:
+        return (b"GET /w/gen?n=%d HTTP/1.1\r\nHost: t\r\n\r\n" % (i % 7), 200, b"text/plain",
+                b"".join(b"%d," % j for j in range(i % 7)))
+    failure = {3: b"raise", 4: b"iterfail", 5: b"badheader"}[k]
+    return (b"GET /w/%s HTTP/1.1\r\nHost: t\r\n\r\n" % failure, 500,
+            b"text/plain; charset=utf-8", b"Internal Server Error")
+
+def asgi_case(i):
+    """The ASGI adapter: inline, after a suspension, body echoed, streamed,
+    and failures before and after http.response.start."""
+    k = i % 6
+    if k == 0:
+        return (b"GET /a/hello/%d HTTP/1.1\r\nHost: t\r\n\r\n" % i, 200, b"text/plain",
+                b"hello %d" % i)
+    if k == 1:
+        return (b"GET /a/sleep/%d HTTP/1.1\r\nHost: t\r\n\r\n" % i, 200, b"text/plain",
+                b"slept %d" % i)
+    if k == 2:
+        body = b"abody-%d" % i
+        return (b"POST /a/echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body)
+                + body, 200, b"text/plain", body)
+    if k == 3:
+        return (b"GET /a/stream?n=%d HTTP/1.1\r\nHost: t\r\n\r\n" % (i % 5), 200, b"text/plain",
+                b"".join(b"%d;" % j for j in range(i % 5)))
+    failure = b"raise" if k == 4 else b"late"
+    return (b"GET /a/%s HTTP/1.1\r\nHost: t\r\n\r\n" % failure, 500,
+            b"text/plain; charset=utf-8", b"Internal Server Error")
+
+case = {"items": item_case, "mixed": mixed_case, "async": async_case, "wsgi": wsgi_case,
+        "asgi": asgi_case}[mode]
 HEAD_END = re.compile(rb"\r\n\r\n")
 CL = re.compile(rb"\r\ncontent-length: *([0-9]+)\r\n", re.I)
 CT = re.compile(rb"\r\ncontent-type: *([^\r]*)\r\n", re.I)
@@ -347,3 +387,90 @@ def test_no_leak_async_handlers(server, quiet_turbo_log):
     assert server.stats()["requests"] - served == ASYNC_REQUESTS
     assert_flat(before, after, ASYNC_REQUESTS)
     assert loop_state(server) == {"tasks": 0, "ready": 0, "scheduled": 0}
+
+
+# ---- the WSGI and ASGI adapters --------------------------------------------
+
+ADAPTER_REQUESTS = 120_000
+
+
+def leak_wsgi_app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path.startswith("/w/hello/"):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello %s %s" % (path[9:].encode(), environ["HTTP_X_A"].encode())]
+    if path == "/w/echo":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["wsgi.input"].read()]
+    if path == "/w/gen":
+        n = int(environ["QUERY_STRING"][2:])
+
+        def gen():
+            for j in range(n):
+                yield b"%d," % j
+
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return gen()
+    if path == "/w/raise":
+        raise RuntimeError("wsgi boom")
+    if path == "/w/iterfail":
+        def failing():
+            yield b"x"
+            raise ValueError("mid-iteration")
+
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return failing()
+    start_response("200 OK", [("X-Bad", "a\r\nb")])
+    return [b""]
+
+
+async def leak_asgi_app(scope, receive, send):
+    if scope["type"] != "http":
+        raise RuntimeError("no lifespan here")
+    path = scope["path"]
+    start = {"type": "http.response.start", "status": 200,
+             "headers": [(b"content-type", b"text/plain")]}
+    if path.startswith("/a/hello/"):
+        await send(start)
+        await send({"type": "http.response.body", "body": b"hello " + path[9:].encode()})
+    elif path.startswith("/a/sleep/"):
+        await asyncio.sleep(0)
+        await send(start)
+        await send({"type": "http.response.body", "body": b"slept " + path[9:].encode()})
+    elif path == "/a/echo":
+        message = await receive()
+        await send(start)
+        await send({"type": "http.response.body", "body": message["body"]})
+    elif path == "/a/stream":
+        await send(start)
+        for j in range(int(scope["query_string"][2:])):
+            await asyncio.sleep(0)
+            await send({"type": "http.response.body", "body": b"%d;" % j, "more_body": True})
+        await send({"type": "http.response.body"})
+    elif path == "/a/raise":
+        raise RuntimeError("asgi boom")
+    else:
+        await send(start)
+        await asyncio.sleep(0)
+        raise RuntimeError("asgi late boom")
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_no_leak_through_the_adapters(kind, serve, quiet_turbo_log):
+    """Answers and failures at every stage through the WSGI and ASGI
+    adapters leave objects, blocks, RSS and reference counts flat."""
+    from turbo.asgi import ASGIApp
+    from turbo.wsgi import WSGIApp
+
+    target = leak_wsgi_app if kind == "wsgi" else leak_asgi_app
+    app = serve(WSGIApp(target) if kind == "wsgi" else ASGIApp(target))
+    HANDLERS[:] = [target]
+    load(app.port, WARMUP, kind)
+    served = app.stats()["requests"]
+    before = snapshot(app)
+    load(app.port, ADAPTER_REQUESTS, kind)
+    after = snapshot(app)
+    assert app.stats()["requests"] - served == ADAPTER_REQUESTS
+    assert_flat(before, after, ADAPTER_REQUESTS)
+    if kind == "asgi":
+        assert loop_state(app) == {"tasks": 0, "ready": 0, "scheduled": 0}
