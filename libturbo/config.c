@@ -24,6 +24,7 @@ void turbo__config_defaults(turbo_config *cfg)
     cfg->blocking_queue = 1024;
     cfg->deferred_timeout_ms = 30000;
     cfg->stop_grace_ms = 10000;
+    cfg->access_log_fd = -1;
 }
 
 turbo_config *turbo_config_new(void)
@@ -88,6 +89,14 @@ int turbo_config_set_stop_grace_ms(turbo_config *cfg, unsigned ms)
     if (ms > 86400000)
         return TURBO_ERANGE;
     cfg->stop_grace_ms = ms;
+    return TURBO_OK;
+}
+
+int turbo_config_set_access_log(turbo_config *cfg, int fd)
+{
+    if (cfg == NULL || fd < -1)
+        return TURBO_EINVAL;
+    cfg->access_log_fd = fd;
     return TURBO_OK;
 }
 

@@ -32,6 +32,7 @@ struct turbo_config {
     unsigned blocking_queue;
     unsigned deferred_timeout_ms;
     unsigned stop_grace_ms;
+    int access_log_fd; /* -1: no access log */
 };
 
 void turbo__config_defaults(turbo_config *cfg);

@@ -293,7 +293,8 @@ static int parked_full(const turbo__conn *c);
 static void drop_parked(turbo__conn *c);
 static void deferred_expired(turbo__conn *c);
 
-static void answer(turbo__conn *c, turbo_response *res, int minor, int is_head, int keep_alive);
+static void answer(turbo__conn *c, turbo_response *res, int minor, int is_head, int keep_alive,
+                   const turbo__head *h);
 
 static void reject(turbo__conn *c, int status)
 {
@@ -301,7 +302,7 @@ static void reject(turbo__conn *c, int status)
     TURBO__COUNT(t, bad_requests);
     turbo_response *res = &t->cur->res;
     turbo__response_error(res, status);
-    answer(c, res, 1, 0, 0);
+    answer(c, res, 1, 0, 0, NULL);
     turbo__response_reset(res);
 }
 
@@ -336,10 +337,30 @@ static int keeps_alive(turbo__thread *t, const turbo_response *res, int requeste
            !atomic_load_explicit(&t->server->stop_requested, memory_order_relaxed);
 }
 
-/* Queues res in c->out, counts the request, and closes after it unless
- * keep_alive; returns whether the connection stays open. */
+/* The access log's line for an answer (alog.h); h NULL: a request
+ * refused before it was understood. */
+static void __attribute__((noinline)) log_answer(turbo__conn *c, const turbo_response *res,
+                                                 const turbo__head *h, int is_head)
+{
+    char addr[INET6_ADDRSTRLEN];
+    turbo_str peer = {NULL, 0};
+    const void *bin = c->peer.sa.sa_family == AF_INET6 ? (const void *)&c->peer.v6.sin6_addr
+                                                       : (const void *)&c->peer.v4.sin_addr;
+    if ((c->peer.sa.sa_family == AF_INET || c->peer.sa.sa_family == AF_INET6) &&
+        inet_ntop(c->peer.sa.sa_family, bin, addr, sizeof(addr)) != NULL)
+        peer = (turbo_str){addr, strlen(addr)};
+    int st = res->status;
+    uint64_t sent = is_head || st < 200 || st == 204 || st == 304 ? 0 : turbo__response_body_len(res);
+    turbo_str none = {NULL, 0};
+    turbo__alog_line(&c->t->alog, peer, h != NULL ? h->method : none, h != NULL ? h->target : none,
+                     h != NULL ? h->minor : 1, st, sent, c->t->date.sec);
+}
+
+/* Queues res in c->out, counts the request, logs it, and closes after it
+ * unless keep_alive; returns whether the connection stays open. h: the
+ * request's head, for the access log (NULL when there is none). */
 static inline int queue_answer(turbo__conn *c, turbo_response *res, int minor, int is_head,
-                        int keep_alive)
+                        int keep_alive, const turbo__head *h)
 {
     size_t from = c->out_len;
     if (queue_response(c, res, minor, is_head, keep_alive) != 0) {
@@ -347,15 +368,18 @@ static inline int queue_answer(turbo__conn *c, turbo_response *res, int minor, i
         c->out_len = from;
     }
     TURBO__COUNT(c->t, requests);
+    if (c->t->alog.fd >= 0)
+        log_answer(c, res, h, is_head);
     if (!keep_alive)
         c->closing = 1;
     return keep_alive;
 }
 
-static void answer(turbo__conn *c, turbo_response *res, int minor, int is_head, int keep_alive)
+static void answer(turbo__conn *c, turbo_response *res, int minor, int is_head, int keep_alive,
+                   const turbo__head *h)
 {
     size_t from = c->out_len;
-    queue_answer(c, res, minor, is_head, keep_alive);
+    queue_answer(c, res, minor, is_head, keep_alive, h);
     if (c->park_head != NULL && c->out_len != from)
         park_output(c, from);
 }
@@ -445,7 +469,7 @@ static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char
         if (st == 405)
             turbo_response_header(res, "Allow", 5, m->allow.ptr, m->allow.len);
     }
-    answer(c, res, h->minor, is_head, keeps_alive(t, res, keep_alive));
+    answer(c, res, h->minor, is_head, keeps_alive(t, res, keep_alive), h);
     if (x->deferred) /* finished before its handler returned: t->cur is new */
         turbo__exchange_release(t, x);
     else
@@ -1017,7 +1041,8 @@ static int send_deferred(turbo__conn *c, turbo_deferred *x)
 {
     turbo__thread *t = c->t;
     handler_result(t, &x->res, x->rc);
-    return queue_answer(c, &x->res, x->minor, x->is_head, keeps_alive(t, &x->res, x->keep_alive));
+    return queue_answer(c, &x->res, x->minor, x->is_head, keeps_alive(t, &x->res, x->keep_alive),
+                        &x->head);
 }
 
 void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
@@ -1093,7 +1118,7 @@ static void deferred_expired(turbo__conn *c)
     TURBO__COUNT(t, timeouts);
     turbo_response *res = &t->cur->res;
     turbo__response_error(res, x->stop_deadline ? 503 : 504);
-    queue_answer(c, res, x->minor, x->is_head, 0);
+    queue_answer(c, res, x->minor, x->is_head, 0, &x->head);
     turbo__response_reset(res);
     x->conn = NULL;
     drop_parked(c); /* their finishes go through the inbox: x stays */

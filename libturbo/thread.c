@@ -125,6 +125,7 @@ void turbo__thread_teardown(turbo__thread *t)
         m = next;
     }
     turbo__exchanges_free_all(t);
+    turbo__alog_free(&t->alog);
     turbo__bufpool_destroy(&t->pool);
     free(t->headers);
     t->headers = NULL;
@@ -138,6 +139,7 @@ int turbo__thread_setup(turbo_server *s, turbo__thread *t, unsigned index)
     t->wake_fd = -1;
     turbo__bufpool_init(&t->pool, s->buf_size, 64);
     turbo__date_init(&t->date);
+    turbo__alog_init(&t->alog, s->cfg.access_log_fd);
     t->loop.thread = t;
     atomic_init(&t->inbox.head, NULL);
     turbo__routes_register(s, t);
@@ -190,6 +192,8 @@ void turbo__thread_run(turbo__thread *t)
     while (!t->done) {
         if (event_base_loop(t->base, EVLOOP_ONCE) < 0)
             break;
+        if (t->alog.buf.len != 0) /* this iteration's lines, one write */
+            turbo__alog_flush(&t->alog);
         if (t->pool_queued) { /* the whole batch queued: one wake-up */
             t->pool_queued = 0;
             turbo__pool_wake(&t->server->pool);

@@ -25,6 +25,7 @@
 
 #include "arena.h"
 #include "bufpool.h"
+#include "alog.h"
 #include "date.h"
 #include "exchange.h"
 #include "inbox.h"
@@ -76,6 +77,7 @@ struct turbo__thread {
 
     turbo__bufpool pool;
     turbo__date date;
+    turbo__alog alog; /* the access log's lines (alog.h) */
     turbo__header *headers; /* max_headers slots for the parser */
     turbo_deferred *cur;    /* the exchange the next inline request uses */
     turbo_deferred *handling; /* whose handler runs now, or NULL (this thread only) */

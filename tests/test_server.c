@@ -467,6 +467,78 @@ START_TEST(request_gets_its_exact_answer_and_the_connection_goes_on)
 }
 END_TEST
 
+/* The access log: one Common Log Format line per answer, from both I/O
+ * threads, none lost, none split; a refused request is logged as "-". */
+START_TEST(access_log_writes_one_clf_line_per_answer)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    turbo_config *cfg = test_config();
+    ck_assert_int_eq(turbo_config_set_access_log(cfg, -2), TURBO_EINVAL);
+    ck_assert_int_eq(turbo_config_set_access_log(NULL, 1), TURBO_EINVAL);
+    ck_assert_int_eq(turbo_config_set_access_log(cfg, fds[1]), TURBO_OK);
+    turbo_server *s = start_server(cfg);
+    enum { N = 40 };
+    client *c[2] = {client_open(s, CLIENT_TIMEOUT_S), client_open(s, CLIENT_TIMEOUT_S)};
+    response *r = response_new();
+    for (int i = 0; i < N; i++) {
+        exchange(c[i % 2], GET("/"), r);
+        ck_assert_int_eq(r->status, 200);
+    }
+    exchange(c[0], GET("/no/such?q=\"x\""), r);
+    ck_assert_int_eq(r->status, 404);
+    send_str(c[0], "HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    read_response_ex(c[0], r, 1);
+    ck_assert_int_eq(r->status, 200);
+    client *bad = client_open(s, CLIENT_TIMEOUT_S);
+    send_str(bad, "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+    read_response(bad, r);
+    ck_assert_int_eq(r->status, 400);
+    client_close(bad);
+    client_close(c[0]);
+    client_close(c[1]);
+    free(r);
+    stop_server(s); /* every thread's last lines are written by now */
+    close(fds[1]);
+
+    char buf[65536];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fds[0]);
+    buf[len] = '\0';
+    int root = 0, lines = 0, missing = 0, head = 0, refused = 0;
+    for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        lines++;
+        char stamp[64], rest[512];
+        ck_assert_msg(sscanf(line, "127.0.0.1 - - [%63[^]]] %511[^\n]", stamp, rest) == 2,
+                      "not a CLF line: %s", line);
+        int day, year, hh, mm, ss;
+        char mon[4];
+        ck_assert_msg(sscanf(stamp, "%2d/%3s/%4d:%2d:%2d:%2d +0000", &day, mon, &year, &hh, &mm,
+                             &ss) == 6, "bad time: %s", stamp);
+        char want[64];
+        snprintf(want, sizeof want, "\"GET / HTTP/1.1\" 200 %zu", sizeof(ROOT_BODY) - 1);
+        if (strcmp(rest, want) == 0)
+            root++;
+        else if (strcmp(rest, "\"GET /no/such?q=\\x22x\\x22 HTTP/1.1\" 404 10") == 0)
+            missing++;
+        else if (strcmp(rest, "\"HEAD / HTTP/1.0\" 200 -") == 0)
+            head++;
+        else if (strcmp(rest, "\"-\" 400 12") == 0)
+            refused++;
+        else
+            ck_abort_msg("unexpected line: %s", line);
+    }
+    ck_assert_int_eq(root, N);
+    ck_assert_int_eq(missing, 1);
+    ck_assert_int_eq(head, 1);
+    ck_assert_int_eq(refused, 1);
+    ck_assert_int_eq(lines, N + 3);
+}
+END_TEST
+
 /* A fallback that answers in JSON, saying what it was given. */
 static int json_fallback(turbo_request *req, turbo_response *res, void *ud)
 {
@@ -1735,7 +1807,8 @@ static Suite *server_suite(void)
          request_gets_its_exact_answer_and_the_connection_goes_on,
          COUNT(answers),
          {fallback_answers_404_and_405_in_its_own_format,
-          head_on_get_route_sends_same_headers_without_body}},
+          head_on_get_route_sends_same_headers_without_body,
+          access_log_writes_one_clf_line_per_answer}},
         {"messages",
          NULL,
          0,

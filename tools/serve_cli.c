@@ -38,11 +38,11 @@ static int parse_num(const char *s, long lo, long hi, long *out)
 }
 
 enum { OPT_HELP, OPT_REUSE_PORT, OPT_BLOCKING, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_FD,
-       OPT_WORKERS, OPT_INTERFACE, OPT_ROOT_PATH, NOPTS };
+       OPT_WORKERS, OPT_INTERFACE, OPT_ROOT_PATH, OPT_ACCESS_LOG, NOPTS };
 static const char *const option_names[NOPTS] = {"--help",    "--reuse-port", "--blocking",
                                                 "--host",    "--port",       "--threads",
                                                 "--fd",      "--workers",    "--interface",
-                                                "--root-path"};
+                                                "--root-path", "--access-log"};
 
 void serve_cli_parse(serve_cli *c, int argc, char **argv)
 {
@@ -56,6 +56,7 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
     c->interface = "auto";
     c->root_path = "";
     c->blocking = 0;
+    c->access_log = NULL;
     int options_done = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -77,7 +78,8 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
         for (int k = 0; k < NOPTS; k++)
             if (strlen(option_names[k]) == nlen && strncmp(arg, option_names[k], nlen) == 0)
                 which = k;
-        int app_option = which == OPT_INTERFACE || which == OPT_ROOT_PATH || which == OPT_BLOCKING;
+        int app_option = which == OPT_INTERFACE || which == OPT_ROOT_PATH ||
+                         which == OPT_BLOCKING || which == OPT_ACCESS_LOG;
         if (which < 0 || (which == OPT_WORKERS && !c->with_workers) ||
             (app_option && !c->with_interface))
             serve_cli_fail(c, "unknown option '%.*s' (see --help)", (int)nlen, arg);
@@ -129,6 +131,11 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
                 serve_cli_fail(c, "--root-path must start with '/' and not end with one, not '%s'",
                                value);
             c->root_path = value;
+            break;
+        case OPT_ACCESS_LOG:
+            if (value[0] == '\0')
+                serve_cli_fail(c, "--access-log needs a file, or - for standard output");
+            c->access_log = value;
             break;
         default:
             if (parse_num(value, 0, INT_MAX, &c->fd) != 0)

@@ -20,7 +20,7 @@ typedef struct serve_cli {
     void (*usage)(FILE *out);     /* the program's --help text */
     int with_workers;             /* accept --workers N (1..1024) */
     int with_positional;          /* one positional argument is required */
-    int with_interface;           /* accept --interface, --root-path, --blocking */
+    int with_interface;           /* accept --interface, --root-path, --blocking, --access-log */
     long threads;                 /* default for --threads */
     /* results */
     const char *host;             /* default 127.0.0.1 */
@@ -33,6 +33,7 @@ typedef struct serve_cli {
     const char *interface;        /* auto (default), turbo, wsgi, asgi */
     const char *root_path;        /* default "" */
     int blocking;                 /* --blocking: a WSGI app on the blocking pool */
+    const char *access_log;       /* --access-log FILE ("-": stdout), or NULL */
 } serve_cli;
 
 /* Parses argv into c (defaults first); exits 0 after --help, 2 on an error. */

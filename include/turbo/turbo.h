@@ -188,6 +188,16 @@ TURBO_API int turbo_config_set_deferred_timeout_ms(turbo_config *cfg, unsigned m
  *  the holders are cancelled; turbo_server_wait() still returns only once
  *  every holder has called turbo_deferred_finish(). */
 TURBO_API int turbo_config_set_stop_grace_ms(turbo_config *cfg, unsigned ms);
+/** An access log: one line per answer, in the Common Log Format
+ *  (`127.0.0.1 - - [04/Dec/2026:14:08:31 +0000] "GET /x HTTP/1.1" 200 25`,
+ *  the body bytes sent last, "-" for none), written to fd, which stays the
+ *  caller's (never closed by the library) and must stay open while the
+ *  server runs. Each I/O thread buffers its lines and writes them once per
+ *  loop iteration, in writes of whole lines of at most PIPE_BUF bytes, so
+ *  lines from several threads never mix on a pipe or an O_APPEND file.
+ *  -1 (the default) turns it off. TURBO_EINVAL for another negative fd.
+ *  Since 0.4.0. */
+TURBO_API int turbo_config_set_access_log(turbo_config *cfg, int fd);
 /** listen() backlog (default 1024, range 1..65535). */
 TURBO_API int turbo_config_set_backlog(turbo_config *cfg, int backlog);
 /** When on (default off), turbo_server_listen() refuses a port that

@@ -59,16 +59,18 @@ static int Server_init(ServerObject *self, PyObject *args, PyObject *kw)
     static char *kwlist[] = {"threads",          "server_name",       "max_body_bytes",
                              "max_header_bytes", "header_timeout_ms", "idle_timeout_ms",
                              "exclusive_port",   "blocking_threads",  "blocking_queue",
-                             "deferred_timeout_ms", "stop_grace_ms", NULL};
+                             "deferred_timeout_ms", "stop_grace_ms", "access_log_fd", NULL};
     unsigned threads = 0;
     PyObject *name = Py_None;
     unsigned long long max_body = 1048576, max_header = 16384;
     unsigned header_ms = 10000, idle_ms = 60000;
     int exclusive = 0;
     unsigned blocking_threads = 16, blocking_queue = 1024, deferred_ms = 30000, grace_ms = 10000;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|IOKKIIpIIII", kwlist, &threads, &name, &max_body,
+    int access_log_fd = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|IOKKIIpIIIIi", kwlist, &threads, &name, &max_body,
                                      &max_header, &header_ms, &idle_ms, &exclusive,
-                                     &blocking_threads, &blocking_queue, &deferred_ms, &grace_ms))
+                                     &blocking_threads, &blocking_queue, &deferred_ms, &grace_ms,
+                                     &access_log_fd))
         return -1;
     turbo_config *cfg = turbo_config_new();
     if (cfg == NULL) {
@@ -98,6 +100,8 @@ static int Server_init(ServerObject *self, PyObject *args, PyObject *kw)
         rc = turbo_config_set_deferred_timeout_ms(cfg, deferred_ms);
     if (rc == TURBO_OK)
         rc = turbo_config_set_stop_grace_ms(cfg, grace_ms);
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_access_log(cfg, access_log_fd);
     if (rc != TURBO_OK) {
         turbo_config_free(cfg);
         if (!PyErr_Occurred())

@@ -47,7 +47,7 @@ static void usage(FILE *out)
     fputs("usage: turbo-serve MODULE:APP [--host HOST] [--port PORT] [--reuse-port]\n"
           "                              [--threads N] [--workers N]\n"
           "                              [--interface auto|turbo|wsgi|asgi] [--root-path PATH]\n"
-          "                              [--blocking]\n"
+          "                              [--blocking] [--access-log FILE]\n"
           "       turbo-serve MODULE:APP --fd N [--threads N] [--workers N]\n"
           "\n"
           "Serves the object APP of the Python module MODULE (imported with the current\n"
@@ -81,6 +81,9 @@ static void usage(FILE *out)
           "                 root_path; default none)\n"
           "  --blocking     run a WSGI app on the blocking pool instead of the I/O thread\n"
           "                 (for apps that wait on a database or an upstream)\n"
+          "  --access-log F an access log line per answer (Common Log Format), written by\n"
+          "                 the I/O threads to file F (appended), or to standard output\n"
+          "                 for - (default: none)\n"
           "  --help         show this text and exit\n"
           "\n"
           "Environment:\n"
@@ -164,14 +167,15 @@ static int serve_workers(const serve_cli *cli, const char *spec)
     snprintf(serving, sizeof(serving), "turbo-serve: serving %s on {where}", spec);
     PyObject *fd_obj = fd >= 0 ? PyLong_FromLong(fd) : Py_NewRef(Py_None);
     PyObject *kw = args != NULL && fd_obj != NULL
-                       ? Py_BuildValue("{sssisOslslsOsssssssssssO}", "host", cli->host, "port",
+                       ? Py_BuildValue("{sssisOslslsOsssssssssssOsz}", "host", cli->host, "port",
                                        (int)cli->port, "fd", fd_obj, "workers", cli->workers,
                                        "threads", cli->threads, "reuse_port",
                                        cli->reuse_port ? Py_True : Py_False, "prog",
                                        "turbo-serve", "serving", serving, "where",
                                        fd >= 0 ? where : "", "interface", cli->interface,
                                        "root_path", cli->root_path, "blocking",
-                                       cli->blocking ? Py_True : Py_False)
+                                       cli->blocking ? Py_True : Py_False, "access_log",
+                                       cli->access_log)
                        : NULL;
     Py_XDECREF(fd_obj);
     PyObject *r = kw != NULL ? PyObject_Call(fn, args, kw) : NULL;
@@ -226,8 +230,9 @@ int main(int argc, char **argv)
     PyObject *turbo = main_mod != NULL ? PyImport_ImportModule("turbo") : NULL;
     PyObject *obj = turbo != NULL ? PyObject_CallMethod(main_mod, "load_app", "s", spec) : NULL;
     /* A WSGI or ASGI application is served through its adapter App. */
-    PyObject *app = obj != NULL ? PyObject_CallMethod(main_mod, "adapt", "Ossi", obj, cli.interface,
-                                                      cli.root_path, cli.blocking)
+    PyObject *app = obj != NULL ? PyObject_CallMethod(main_mod, "adapt", "Ossiiz", obj,
+                                                      cli.interface, cli.root_path, cli.blocking,
+                                                      1, cli.access_log)
                                 : NULL;
     Py_XDECREF(obj);
     if (app == NULL) {

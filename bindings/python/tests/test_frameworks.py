@@ -179,3 +179,49 @@ def test_the_framework_answers_identically_under_turbo_and_its_reference_server(
         assert mine == theirs
     # Not vacuous: the corpus reached the app's routes.
     assert any(status == 200 for _m, _p, status, _h, _b in got["turbo"])
+
+
+CLF = re.compile(r'^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000\] '
+                 r'"GET (/|/items/\d+/) HTTP/1\.1" 200 \d+$')
+
+
+def test_turbo_serve_runs_django_with_workers_reload_and_an_access_log(turbo_serve, tmp_path):
+    """turbo-serve (C, embedding CPython) in an activated virtual
+    environment: Django's WSGI handler detected, two workers, SIGHUP
+    replacing them, SIGTERM stopping, and the access log's lines."""
+    import signal
+
+    log = tmp_path / "access.log"
+    port = free_port()
+    e = env()
+    e["VIRTUAL_ENV"] = sys.prefix  # the venv the tests run in: Django is there
+    proc = subprocess.Popen([turbo_serve, "django_app:application", "--port", str(port),
+                             "--workers", "2", "--access-log", str(log)],
+                            cwd=APPS_DIR, env=e, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+        assert (r.status_code, r.text) == (200, "Hello from Django")
+        proc.send_signal(signal.SIGHUP)
+        for i in range(20):
+            r = httpx.get(f"http://127.0.0.1:{port}/items/{i}/", timeout=5)
+            assert r.json()["id"] == i
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "Traceback" not in text, text
+    lines = log.read_text().splitlines()
+    assert len(lines) == 21, lines
+    assert all(CLF.match(line) for line in lines), lines

@@ -299,12 +299,18 @@ class App:
     Both run on the event loop `async def` handlers await on, once per
     loop: one loop per I/O thread, so once per worker process with the
     default single I/O thread.
+
+    access_log: None (off, the default), "-" for standard output, or a
+    file path (appended to): one Common Log Format line per answer,
+    written by libturbo's I/O threads in C (turbo_config_set_access_log),
+    not through Python's logging.
     """
 
     def __init__(self, server_name: str | None = "libturbo", *, lifespan=None, on_startup=None,
-                 on_shutdown=None, **limits):
+                 on_shutdown=None, access_log=None, **limits):
         self._server_name = server_name
         self._limits = limits
+        self.access_log = access_log
         self._routes = {}  # (method, libturbo pattern) -> (path, func, plan)
         self._server = None
         self._lock = threading.Lock()
@@ -412,10 +418,27 @@ class App:
             threads=_default_threads() if threads is None else threads,
             server_name=self._server_name,
             exclusive_port=exclusive_port,
+            access_log_fd=self._access_log_fd(),
             **self._limits,
         )
         server.use_json_errors()  # 404/405 as FastAPI answers them
         return server
+
+    def _access_log_fd(self):
+        """The descriptor libturbo writes access log lines to: -1 (off:
+        None or False), 1 for "-" (standard output), else the path opened
+        for appending (kept open for the process's life: a server may be
+        handed to turbo-serve, which outlives this call)."""
+        target = self.access_log
+        if target is None or target is False:
+            return -1
+        if target == "-" or target is True:
+            sys.stdout.flush()
+            return 1
+        fd = os.open(os.fspath(target), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                     0o644)
+        self._log_fds = getattr(self, "_log_fds", []) + [fd]
+        return fd
 
     def _new_server(self, host, port, threads, fd=None, activation=False, exclusive_port=False):
         """A configured server listening on fd (an inherited listening

@@ -40,10 +40,17 @@ def detect_interface(obj) -> str:
                      "application")
 
 
-def adapt(obj, interface="auto", root_path="", blocking=False, workers=1):
+def adapt(obj, interface="auto", root_path="", blocking=False, workers=1, access_log=None):
     """What turbo serves for the loaded object: a turbo App as it is, a
     WSGI or ASGI application through its adapter (turbo.wsgi.WSGIApp,
     turbo.asgi.ASGIApp). ValueError when it cannot be served so."""
+    app = _adapt(obj, interface, root_path, blocking, workers)
+    if access_log:
+        app.access_log = access_log
+    return app
+
+
+def _adapt(obj, interface, root_path, blocking, workers):
     kind = detect_interface(obj) if interface == "auto" else interface
     if blocking and kind != "wsgi":
         raise ValueError(f"--blocking is for WSGI applications, and this one is {kind}")
@@ -90,6 +97,9 @@ def main(argv=None):
                    help="the path prefix a WSGI/ASGI app is mounted at (SCRIPT_NAME, root_path)")
     p.add_argument("--blocking", action="store_true",
                    help="run a WSGI app on the blocking pool instead of the I/O thread")
+    p.add_argument("--access-log", metavar="FILE", default=None,
+                   help="write an access log line per answer (Common Log Format) to FILE, "
+                        "or to standard output for '-' (default: none)")
     args = p.parse_args(argv)
     if args.root_path and (not args.root_path.startswith("/") or args.root_path.endswith("/")):
         p.error("--root-path must start with '/' and not end with one")
@@ -114,9 +124,11 @@ def main(argv=None):
                              workers=args.workers, threads=args.threads,
                              reuse_port=args.reuse_port, prog="python -m turbo",
                              serving="turbo: serving on {where}", interface=args.interface,
-                             root_path=args.root_path, blocking=args.blocking)
+                             root_path=args.root_path, blocking=args.blocking,
+                             access_log=args.access_log)
     try:
-        app = adapt(load_app(args.app), args.interface, args.root_path, args.blocking)
+        app = adapt(load_app(args.app), args.interface, args.root_path, args.blocking,
+                    access_log=args.access_log)
     except (ImportError, AttributeError, ValueError) as e:
         print(f"python -m turbo: cannot load {args.app}: {e}", file=sys.stderr)
         return 2
@@ -141,7 +153,7 @@ def listen_failed(prog, host, port, reuse_port, e):
 
 
 def serve_workers(spec, *, host, port, fd, workers, threads, reuse_port, prog, serving, where="",
-                  interface="auto", root_path="", blocking=False):
+                  interface="auto", root_path="", blocking=False, access_log=None):
     """--workers 2 or more (here and in turbo-serve): a supervising parent
     (turbo.workers) that never imports the app; each worker does, after
     its fork, so a reload loads the code as it is now. fd: an inherited
@@ -152,7 +164,7 @@ def serve_workers(spec, *, host, port, fd, workers, threads, reuse_port, prog, s
 
     def load():
         try:
-            return adapt(load_app(spec), interface, root_path, blocking, workers)
+            return adapt(load_app(spec), interface, root_path, blocking, workers, access_log)
         except (ImportError, AttributeError, ValueError) as e:
             raise LoadError(f"{prog}: cannot load {spec}: {e}") from None
 
