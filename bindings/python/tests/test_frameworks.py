@@ -29,6 +29,9 @@ MASKS = [
     (re.compile(r'name="csrfmiddlewaretoken" value="[A-Za-z0-9]+"'),
      'name="csrfmiddlewaretoken" value="MASKED"'),
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
+    # Dates computed from the clock (Expires, a cookie's expiry) differ
+    # between the two runs.
+    (re.compile(r"[A-Za-z]{3}, \d\d[ -][A-Za-z]{3}[ -]\d{4} \d\d:\d\d:\d\d GMT"), "DATE"),
 ]
 
 
