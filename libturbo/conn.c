@@ -18,6 +18,7 @@
  * timer heap.
  */
 #include <arpa/inet.h>
+#include <sys/sendfile.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,8 @@ typedef struct out_ref {
     size_t len;
     turbo_free_fn fn;
     void *ctx;
+    int fd;       /* >= 0: len bytes of this file from off, by sendfile(2) */
+    uint64_t off; /* (the response's dup of the file: closed when released) */
 } out_ref;
 
 struct turbo__conn {
@@ -182,9 +185,12 @@ static size_t out_total(const turbo__conn *c)
 
 static void out_release(turbo__conn *c)
 {
-    for (unsigned i = 0; i < c->nrefs; i++)
+    for (unsigned i = 0; i < c->nrefs; i++) {
         if (c->refs[i].fn != NULL)
             c->refs[i].fn((void *)c->refs[i].ptr, c->refs[i].ctx);
+        if (c->refs[i].fd >= 0)
+            close(c->refs[i].fd);
+    }
     c->nrefs = 0;
     if (c->out != NULL) {
         if (c->out_pooled)
@@ -239,6 +245,28 @@ static char *out_reserve(turbo__conn *c, size_t need)
  * will be parked, as refs are placed by offset in c->out). Returns -1 when
  * out of memory (the connection is then dropped).
  */
+/* A file body where no reference slot is free (or behind a deferred
+ * answer): read into the output. -1 when out of memory, unreadable, or
+ * shorter than announced (the answer cannot be completed). */
+static int copy_file(turbo__conn *c, const turbo_response *res)
+{
+    size_t len = (size_t)res->file_len;
+    if (out_reserve(c, len) == NULL)
+        return -1;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(res->file_fd, c->out + c->out_len + got, len - got,
+                          (off_t)(res->file_off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    c->out_len += len;
+    return 0;
+}
+
 static int queue_response(turbo__conn *c, turbo_response *res, int minor, int is_head,
                           int keep_alive)
 {
@@ -254,7 +282,7 @@ static int queue_response(turbo__conn *c, turbo_response *res, int minor, int is
     int send_body = f.body_allowed && !is_head && f.body_len != 0;
 
     size_t bound = turbo__response_head_bound(res, t->server);
-    int copy_body = send_body && res->ref == NULL;
+    int copy_body = send_body && res->ref == NULL && !res->has_file;
     char *p = out_reserve(c, bound + (copy_body ? res->body.len : 0));
     if (p == NULL)
         return -1;
@@ -273,13 +301,18 @@ static int queue_response(turbo__conn *c, turbo_response *res, int minor, int is
         out_ref *r = &c->refs[c->nrefs++];
         r->at = c->out_len;
         r->ptr = res->ref;
-        r->len = res->ref_len;
+        r->len = turbo__response_body_len(res);
         r->fn = res->ref_free;
         r->ctx = res->ref_ctx;
+        r->fd = res->has_file ? res->file_fd : -1;
+        r->off = res->file_off;
         res->ref_free = NULL; /* ownership moved to the output */
+        res->has_file = 0;
         return 0;
     }
     /* No slot: copy, then the reference can go now. */
+    if (res->has_file)
+        return copy_file(c, res);
     if (out_reserve(c, res->ref_len) == NULL)
         return -1;
     memcpy(c->out + c->out_len, res->ref, res->ref_len);
@@ -653,10 +686,14 @@ static int flush(turbo__conn *c)
 {
     struct iovec iov[2 * MAX_REFS + 1];
     while (out_total(c) > c->out_sent) {
-        /* Lay the pieces out in stream order, skipping what was sent. */
+        /* Lay the pieces out in stream order, skipping what was sent, up
+         * to the first file body not sent yet: sendfile(2) takes it on
+         * its own once what comes before it is out. */
         int n = 0;
         size_t skip = c->out_sent, pos = 0;
-        for (unsigned i = 0; i <= c->nrefs; i++) {
+        const out_ref *file = NULL;
+        size_t file_skip = 0;
+        for (unsigned i = 0; i <= c->nrefs && file == NULL; i++) {
             size_t end = i < c->nrefs ? c->refs[i].at : c->out_len;
             if (end > pos) {
                 size_t len = end - pos;
@@ -674,6 +711,9 @@ static int flush(turbo__conn *c)
                 const out_ref *r = &c->refs[i];
                 if (skip >= r->len) {
                     skip -= r->len;
+                } else if (r->fd >= 0) {
+                    file = r;
+                    file_skip = skip;
                 } else {
                     iov[n].iov_base = (char *)r->ptr + skip;
                     iov[n].iov_len = r->len - skip;
@@ -681,6 +721,24 @@ static int flush(turbo__conn *c)
                     n++;
                 }
             }
+        }
+        if (n == 0 && file != NULL) {
+            off_t off = (off_t)(file->off + file_skip);
+            ssize_t w = sendfile(c->fd, file->fd, &off, file->len - file_skip);
+            TURBO__COUNT(c->t, writes);
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    return 0;
+                return -1;
+            }
+            if (w == 0)
+                return -1; /* the file shrank under its announced length */
+            c->out_sent += (size_t)w;
+            if (c->phase == PH_WRITE)
+                c->deadline = c->t->now_ms + c->t->server->cfg.write_timeout_ms;
+            continue;
         }
         struct msghdr msg;
         memset(&msg, 0, sizeof(msg));

@@ -1,4 +1,7 @@
+#include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "date.h"
 #include "parse.h"
@@ -80,6 +83,10 @@ const char *turbo__reason(int status, size_t *len)
 
 static void drop_ref(turbo_response *res)
 {
+    if (res->has_file) {
+        close(res->file_fd);
+        res->has_file = 0;
+    }
     if (res->ref_free != NULL)
         res->ref_free((void *)res->ref, res->ref_ctx);
     res->ref = NULL;
@@ -230,7 +237,7 @@ int turbo_response_body(turbo_response *res, const void *data, size_t len)
 
 int turbo_response_append(turbo_response *res, const void *data, size_t len)
 {
-    if (res == NULL || (data == NULL && len != 0))
+    if (res == NULL || (data == NULL && len != 0) || res->has_file)
         return TURBO_EINVAL;
     if (res->ref != NULL) {
         /* Appending to a referenced body: copy it first, then let it go. */
@@ -261,10 +268,28 @@ int turbo_response_body_ref(turbo_response *res, const void *data, size_t len, t
     return TURBO_OK;
 }
 
+int turbo_response_body_file(turbo_response *res, int fd, uint64_t offset, uint64_t len)
+{
+    if (res == NULL || fd < 0 || len > (uint64_t)SIZE_MAX || offset > (uint64_t)INT64_MAX - len)
+        return TURBO_EINVAL;
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0)
+        return TURBO_ESYS;
+    drop_ref(res);
+    res->body.len = 0;
+    res->has_file = 1;
+    res->file_fd = dup_fd;
+    res->file_off = offset;
+    res->file_len = len;
+    return TURBO_OK;
+}
+
 /* ---- serialization -------------------------------------------------- */
 
 size_t turbo__response_body_len(const turbo_response *res)
 {
+    if (res->has_file)
+        return (size_t)res->file_len;
     return res->ref != NULL ? res->ref_len : res->body.len;
 }
 

@@ -29,7 +29,10 @@ struct turbo_response {
     unsigned has_date : 1, has_server : 1, close : 1;
     unsigned invalid : 1; /* the handler tried something unsendable: 500 */
     unsigned has_head_len : 1; /* turbo_response_head_length() was called */
+    unsigned has_file : 1;     /* the body is file_len bytes of file_fd */
     uint64_t head_len;
+    int file_fd;               /* the library's own dup, closed with the body */
+    uint64_t file_off, file_len;
 };
 
 /* How the connection wants the head framed. */

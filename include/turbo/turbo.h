@@ -517,6 +517,17 @@ TURBO_API int turbo_response_append(turbo_response *res, const void *data, size_
 TURBO_API int turbo_response_body_ref(turbo_response *res, const void *data, size_t len,
                                       turbo_free_fn free_fn, void *ctx);
 
+/** Sets the body to len bytes of the file fd from offset, sent by
+ *  sendfile(2) without passing through user space (for a regular file).
+ *  The library sends its own duplicate of fd, closed once the body is
+ *  sent or dropped, so fd stays the caller's and may be closed at once.
+ *  Those bytes must stay in the file while they are sent: a file that
+ *  shrinks meanwhile closes the connection after what could be sent (its
+ *  length was announced). Replaces any earlier body; turbo_response_append()
+ *  after it is TURBO_EINVAL. TURBO_EINVAL for a negative fd or a range past
+ *  INT64_MAX, TURBO_ESYS when fd cannot be duplicated. Since 0.4.0. */
+TURBO_API int turbo_response_body_file(turbo_response *res, int fd, uint64_t offset, uint64_t len);
+
 /* ------------------------------------------------------------------------
  * Waiting without blocking
  *

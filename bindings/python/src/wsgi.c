@@ -175,6 +175,11 @@ static PyObject *sr_call(StartResponse *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError, "start_response(): the request is over");
         return NULL;
     }
+    /* sys.exc_info() outside an except block is (None, None, None): no
+     * error, so as if exc_info were not given. */
+    if (PyTuple_Check(exc_info) && PyTuple_GET_SIZE(exc_info) == 3 &&
+        PyTuple_GET_ITEM(exc_info, 0) == Py_None)
+        exc_info = Py_None;
     if (exc_info != Py_None) {
         if (self->body_started) {
             /* Too late to change the answer: the error goes on up. */
@@ -332,15 +337,10 @@ PyTypeObject tpy_FileWrapperType = {
     .tp_new = fw_new,
 };
 
-static void free_malloced(void *data, void *ctx)
-{
-    (void)ctx;
-    free(data);
-}
-
 /* The rest of a regular file, from its logical position (tell(), which
- * knows about a buffered reader's read-ahead) to its end, read into the
- * body with the GIL released. 1 done, 0 not a regular file with a
+ * knows about a buffered reader's read-ahead) to its end: sent by
+ * sendfile(2) (turbo_response_body_file), or, after bytes given to
+ * write(), read and appended with the GIL released. 1 done, 0 not a regular file with a
  * descriptor (iterate instead; no error set), -1 with an error set. */
 static int file_body(StartResponse *sr, FileWrapper *fw)
 {
@@ -382,6 +382,15 @@ static int file_body(StartResponse *sr, FileWrapper *fw)
     if ((long long)st.st_size <= pos)
         return 1;
     size_t len = (size_t)(st.st_size - pos);
+    if (!sr->body_started) { /* sendfile(2): no copy, no memory per byte */
+        if (turbo_response_body_file(sr->res, fd, (uint64_t)pos, (uint64_t)len) != TURBO_OK) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        sr->body_started = 1;
+        return 1;
+    }
+    /* write() was used too: the file's bytes go after those, copied. */
     char *buf = malloc(len);
     if (buf == NULL) {
         PyErr_NoMemory();
@@ -407,18 +416,12 @@ static int file_body(StartResponse *sr, FileWrapper *fw)
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    int rc;
-    if (sr->body_started) { /* write() was used too: after those bytes */
-        rc = turbo_response_append(sr->res, buf, got);
-        free(buf);
-    } else {
-        rc = turbo_response_body_ref(sr->res, buf, got, free_malloced, NULL);
-    }
+    int rc = turbo_response_append(sr->res, buf, got);
+    free(buf);
     if (rc != TURBO_OK) {
         PyErr_NoMemory();
         return -1;
     }
-    sr->body_started = got != 0;
     return 1;
 }
 

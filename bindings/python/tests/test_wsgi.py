@@ -356,6 +356,22 @@ def test_file_wrapper_sends_a_regular_file_from_its_position(serve, raw, tmp_pat
     assert opened[0].closed
 
 
+def test_file_wrapper_after_write_comes_after_the_written_bytes(serve, raw, tmp_path):
+    path = tmp_path / "tail"
+    path.write_bytes(b"0123456789" * 1000)
+
+    def app(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"head:")
+        return environ["wsgi.file_wrapper"](open(path, "rb"))
+
+    served = serve_wsgi(serve, app)
+    c = raw(served.port)
+    for _ in range(3):
+        c.send(request_bytes("/"))
+        assert c.read_answer().body == b"head:" + b"0123456789" * 1000
+
+
 def test_file_wrapper_iterates_what_has_no_descriptor(serve, raw):
     def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])
