@@ -10,6 +10,7 @@ import io
 import json
 import os
 import threading
+import time
 import warnings
 from wsgiref.validate import WSGIWarning, validator
 
@@ -423,3 +424,24 @@ def test_a_client_that_leaves_mid_body_harms_nothing(serve, raw):
     c.send(request_bytes("/after", "POST", body=b"y" * 200_000))
     a = c.read_answer()
     assert a.status == 200 and json.loads(a.body)["body"] == "y" * 200_000
+
+
+def test_huge_bodies_up_to_the_limit_and_a_trickling_client(serve, raw):
+    def app(environ, start_response):
+        data = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"%d %d" % (len(data), sum(data) % 251)]
+
+    served = serve(WSGIApp(validator(app), max_body_bytes=4_000_000))
+    body = bytes(range(256)) * 15_000  # 3.84 MB
+    c = raw(served.port)
+    c.send(request_bytes("/", "POST", body=body))
+    assert c.read_answer().body == b"%d %d" % (len(body), sum(body) % 251)
+    c.send(request_bytes("/", "POST", body=body + b"x" * 200_000))
+    assert c.read_answer().status == 413
+    # A client that sends its request a few bytes at a time.
+    slow = raw(served.port)
+    for piece in [b"POST / HTTP/1.1\r\nHo", b"st: t\r\nContent-Le", b"ngth: 5\r\n\r\nab", b"cde"]:
+        slow.send(piece)
+        time.sleep(0.05)
+    assert slow.read_answer().body == b"5 %d" % (sum(b"abcde") % 251)
