@@ -10,7 +10,10 @@
 # turbo_hello:app), served by `$TURBO_PYTHON -m turbo MODULE:APP` (default
 # /usr/bin/python3) with one I/O thread, its module found in bench/apps and
 # the binding in $TURBO_PYTHONPATH (default build/bindings/python). Either
-# must answer GET /hello. Several servers (say main's and a branch's, or a
+# must answer GET /hello. A SERVER bjoern:MODULE:APP is that WSGI app
+# under bjoern (bench/apps/bjoern_run.py, with $BJOERN_PYTHON, default
+# build-bench/bench-venv/bin/python as bench/adapters.sh makes it): the
+# same count for the C WSGI server peers measure against. Several servers (say main's and a branch's, or a
 # `def` and an `async def` app) are measured in turn and printed side by
 # side. Python runs ~50 x slower under callgrind: N2 requests take it a
 # minute or so.
@@ -56,15 +59,23 @@ is_app() { [[ $1 == *:* && ! -e $1 ]]; }
 ir() { # server count -> total instructions
   local bin=$1 n=$2 port cmd pypath=${PYTHONPATH:-}
   port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  if is_app "$bin"; then
+  if [[ $bin == bjoern:* ]]; then
+    cmd=("${BJOERN_PYTHON:-build-bench/bench-venv/bin/python}" bench/apps/bjoern_run.py
+         "${bin#bjoern:}" 127.0.0.1 "$port")
+    pypath=$(realpath "$PYPATH"):$PWD/bench/apps
+    PYTHONPATH=$pypath valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "${cmd[@]}" \
+      >"$tmp/log" 2>&1 &
+  elif is_app "$bin"; then
     cmd=("$PY" -m turbo "$bin")
     # Set for valgrind itself: through env(1) it would count env, not Python.
     pypath=$(realpath "$PYPATH"):$PWD/bench/apps
   else
     cmd=("$bin")
   fi
-  PYTHONPATH=$pypath valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "${cmd[@]}" \
-    --port "$port" --threads 1 >"$tmp/log" 2>&1 &
+  if [[ $bin != bjoern:* ]]; then
+    PYTHONPATH=$pypath valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "${cmd[@]}" \
+      --port "$port" --threads 1 >"$tmp/log" 2>&1 &
+  fi
   local pid=$!
   client "$port" "$n"
   kill -TERM "$pid"

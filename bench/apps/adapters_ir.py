@@ -7,7 +7,7 @@ from turbo.asgi import ASGIApp
 from turbo.wsgi import WSGIApp
 
 BODY = b'{"message":"Hello, World!"}'
-HEADERS = [("Content-Type", "application/json")]
+HEADERS = [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))]
 
 
 def hello_wsgi(environ, start_response):

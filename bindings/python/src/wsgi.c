@@ -98,14 +98,19 @@ typedef struct {
 
 static PyTypeObject StartResponseType;
 
-static int is_tchar(unsigned c)
+/* RFC 9110 token characters, by byte. */
+static unsigned char tchar[256];
+
+static void init_tchar(void)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", (int)c) != NULL);
+    for (unsigned c = 0; c < 256; c++)
+        tchar[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   (c != 0 && strchr("!#$%&'*+-.^_`|~", (int)c) != NULL);
 }
 
 /* A header name must be a token, a value latin-1 without CR, LF or NUL;
- * both str (PEP 3333). 0, or -1 with ValueError / TypeError set. */
+ * both str (PEP 3333). 0, or -1 with ValueError / TypeError set. Works on
+ * the strings' bytes: a str wider than latin-1 is refused first. */
 static int check_header(PyObject *item)
 {
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 ||
@@ -116,20 +121,26 @@ static int check_header(PyObject *item)
         return -1;
     }
     PyObject *name = PyTuple_GET_ITEM(item, 0), *value = PyTuple_GET_ITEM(item, 1);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(name), v = PyUnicode_GET_LENGTH(value);
-    int bad = n == 0;
-    for (Py_ssize_t i = 0; !bad && i < n; i++)
-        bad = !is_tchar(PyUnicode_READ_CHAR(name, i));
+    if (PyUnicode_KIND(name) != PyUnicode_1BYTE_KIND ||
+        PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND) {
+        PyErr_Format(PyExc_ValueError,
+                     "start_response(): header %R: %R has a character outside latin-1", name, value);
+        return -1;
+    }
+    const unsigned char *n = PyUnicode_1BYTE_DATA(name), *v = PyUnicode_1BYTE_DATA(value);
+    Py_ssize_t nl = PyUnicode_GET_LENGTH(name), vl = PyUnicode_GET_LENGTH(value);
+    int bad = nl == 0;
+    for (Py_ssize_t i = 0; i < nl; i++)
+        bad |= !tchar[n[i]];
     if (bad) {
         PyErr_Format(PyExc_ValueError, "start_response(): invalid header name %R", name);
         return -1;
     }
-    for (Py_ssize_t i = 0; i < v; i++) {
-        Py_UCS4 c = PyUnicode_READ_CHAR(value, i);
-        if (c == '\r' || c == '\n' || c == '\0' || c > 0xFF) {
+    for (Py_ssize_t i = 0; i < vl; i++) {
+        if (v[i] < 0x20 && (v[i] == '\r' || v[i] == '\n' || v[i] == '\0')) {
             PyErr_Format(PyExc_ValueError,
-                         "start_response(): header %R has a value with %s: %R", name,
-                         c > 0xFF ? "a character outside latin-1" : "CR, LF or NUL", value);
+                         "start_response(): header %R has a value with CR, LF or NUL: %R", name,
+                         value);
             return -1;
         }
     }
@@ -458,6 +469,18 @@ static PyObject *decoded_path(turbo_request *req, const char *p, size_t n)
     return latin1(out, o);
 }
 
+/* A non-negative number as a str, without printf's machinery. */
+static PyObject *decimal(unsigned long long v)
+{
+    char buf[24];
+    int n = (int)sizeof(buf);
+    do {
+        buf[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return PyUnicode_FromStringAndSize(buf + n, (Py_ssize_t)sizeof(buf) - n);
+}
+
 static int set_new(PyObject *env, PyObject *key, PyObject *value)
 {
     if (value == NULL)
@@ -539,7 +562,7 @@ static PyObject *build_environ(tpy_wsgi *w, turbo_request *req)
         set_new(env, k_raw_uri, latin1(target.ptr, target.len)) != 0 ||
         PyDict_SetItem(env, k_proto, turbo_request_version(req) == 10 ? v_http10 : v_http11) != 0 ||
         set_new(env, k_raddr, latin1(addr.ptr, addr.len)) != 0 ||
-        set_new(env, k_rport, PyUnicode_FromFormat("%d", turbo_request_remote_port(req))) != 0)
+        set_new(env, k_rport, decimal((unsigned)turbo_request_remote_port(req))) != 0)
         goto fail;
 
     size_t nh = turbo_request_header_count(req);
@@ -586,7 +609,7 @@ static PyObject *build_environ(tpy_wsgi *w, turbo_request *req)
             goto fail;
     }
     if ((has_length || body.len != 0) &&
-        set_new(env, k_clen, PyUnicode_FromFormat("%zu", body.len)) != 0)
+        set_new(env, k_clen, decimal(body.len)) != 0)
         goto fail;
     PyObject *bytes = PyBytes_FromStringAndSize(body.ptr != NULL ? body.ptr : "", (Py_ssize_t)body.len);
     if (bytes == NULL)
@@ -645,17 +668,23 @@ static int finish(StartResponse *sr, turbo_response *res, int is_head)
     turbo_response_status(res, sr->code);
     PyObject *headers = sr->headers;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
+        /* Checked in start_response(); the list may have been changed
+         * since, so its items' types and width are checked again, and
+         * turbo_response_header() checks the bytes. */
         PyObject *item = PyList_GET_ITEM(headers, i);
-        if (check_header(item) != 0) /* the list may have changed since */
-            return -1;
-        PyObject *name = PyTuple_GET_ITEM(item, 0), *value = PyTuple_GET_ITEM(item, 1);
-        Py_ssize_t nl = PyUnicode_GET_LENGTH(name), vl = PyUnicode_GET_LENGTH(value);
-        const char *ns = PyUnicode_KIND(name) == PyUnicode_1BYTE_KIND ? (const char *)PyUnicode_1BYTE_DATA(name) : NULL;
-        const char *vs = PyUnicode_KIND(value) == PyUnicode_1BYTE_KIND ? (const char *)PyUnicode_1BYTE_DATA(value) : NULL;
-        if (ns == NULL || vs == NULL) { /* checked: cannot be wider than latin-1 */
-            PyErr_SetString(PyExc_ValueError, "header outside latin-1");
+        PyObject *name, *value;
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 ||
+            !PyUnicode_Check(name = PyTuple_GET_ITEM(item, 0)) ||
+            !PyUnicode_Check(value = PyTuple_GET_ITEM(item, 1)) ||
+            PyUnicode_KIND(name) != PyUnicode_1BYTE_KIND ||
+            PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND)
+        {
+            check_header(item); /* sets the error that says what is wrong */
             return -1;
         }
+        Py_ssize_t nl = PyUnicode_GET_LENGTH(name), vl = PyUnicode_GET_LENGTH(value);
+        const char *ns = (const char *)PyUnicode_1BYTE_DATA(name);
+        const char *vs = (const char *)PyUnicode_1BYTE_DATA(value);
         if (lower_eq(ns, (size_t)nl, "content-length")) {
             if (is_head) /* the GET's length, announced for the body not produced */
                 tpy_head_length(res, vs, (size_t)vl);
@@ -840,5 +869,6 @@ int tpy_wsgi_init(void)
         return -1;
     if (PyType_Ready(&StartResponseType) < 0 || PyType_Ready(&tpy_FileWrapperType) < 0)
         return -1;
+    init_tchar();
     return 0;
 }

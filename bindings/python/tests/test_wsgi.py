@@ -437,8 +437,14 @@ def test_huge_bodies_up_to_the_limit_and_a_trickling_client(serve, raw):
     c = raw(served.port)
     c.send(request_bytes("/", "POST", body=body))
     assert c.read_answer().body == b"%d %d" % (len(body), sum(body) % 251)
-    c.send(request_bytes("/", "POST", body=body + b"x" * 200_000))
-    assert c.read_answer().status == 413
+    # Over the limit: refused from its head (the server may close before
+    # the client has sent it all).
+    c2 = raw(served.port)
+    try:
+        c2.send(request_bytes("/", "POST", body=body + b"x" * 200_000))
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    assert c2.read_answer().status == 413
     # A client that sends its request a few bytes at a time.
     slow = raw(served.port)
     for piece in [b"POST / HTTP/1.1\r\nHo", b"st: t\r\nContent-Le", b"ngth: 5\r\n\r\nab", b"cde"]:
