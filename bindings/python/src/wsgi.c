@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,16 +57,16 @@ enum { N_COMMON = sizeof common_headers / sizeof *common_headers, H_HOST = 0, H_
 static PyObject *header_keys[N_COMMON];
 
 /* obj.name into *out, or NULL there when obj has no such attribute. 0, or
- * -1 with an error set. (PyObject_GetOptionalAttr is 3.13's.) */
+ * -1 with an error set. */
 static int optional_attr(PyObject *obj, PyObject *name, PyObject **out)
 {
-    *out = PyObject_GetAttr(obj, name);
-    if (*out != NULL)
-        return 0;
-    if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-        return -1;
-    PyErr_Clear();
-    return 0;
+    /* Without making (and dropping) an AttributeError: most iterables
+     * have no close(), and that exception cost more than the adapter. */
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyObject_GetOptionalAttr(obj, name, out) < 0 ? -1 : 0;
+#else
+    return _PyObject_LookupAttr(obj, name, out) < 0 ? -1 : 0;
+#endif
 }
 
 static PyObject *latin1(const char *p, size_t n)
@@ -89,6 +90,7 @@ static int lower_eq(const char *a, size_t n, const char *lower)
 
 typedef struct {
     PyObject_HEAD
+    vectorcallfunc vectorcall; /* sr_vectorcall: no argument tuple per call */
     PyObject *status;  /* the status str given, or NULL before the call */
     PyObject *headers; /* the list given */
     int code;
@@ -175,6 +177,9 @@ static PyObject *sr_write(StartResponse *self, PyObject *data);
 static PyMethodDef write_def = {"write", (PyCFunction)sr_write, METH_O,
                                 "write(data): append bytes to the response body"};
 
+static PyObject *start(StartResponse *self, PyObject *status, PyObject *headers,
+                       PyObject *exc_info);
+
 static PyObject *sr_call(StartResponse *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"status", "headers", "exc_info", NULL};
@@ -182,6 +187,42 @@ static PyObject *sr_call(StartResponse *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:start_response", kwlist, &status, &headers,
                                      &exc_info))
         return NULL;
+    return start(self, status, headers, exc_info);
+}
+
+/* The call as apps make it, positionally: no tuple, no parsing. */
+static PyObject *sr_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                               PyObject *kwnames)
+{
+    Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+    if (kwnames != NULL || n < 2 || n > 3) {
+        PyObject *tuple = PyTuple_New(n);
+        if (tuple == NULL)
+            return NULL;
+        for (Py_ssize_t i = 0; i < n; i++)
+            PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
+        PyObject *kw = NULL;
+        if (kwnames != NULL) {
+            kw = PyDict_New();
+            for (Py_ssize_t i = 0; kw != NULL && i < PyTuple_GET_SIZE(kwnames); i++)
+                if (PyDict_SetItem(kw, PyTuple_GET_ITEM(kwnames, i), args[n + i]) != 0)
+                    Py_CLEAR(kw);
+            if (kw == NULL) {
+                Py_DECREF(tuple);
+                return NULL;
+            }
+        }
+        PyObject *r = sr_call((StartResponse *)callable, tuple, kw);
+        Py_DECREF(tuple);
+        Py_XDECREF(kw);
+        return r;
+    }
+    return start((StartResponse *)callable, args[0], args[1], n == 3 ? args[2] : Py_None);
+}
+
+static PyObject *start(StartResponse *self, PyObject *status, PyObject *headers,
+                       PyObject *exc_info)
+{
     if (self->res == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "start_response(): the request is over");
         return NULL;
@@ -269,7 +310,8 @@ static PyTypeObject StartResponseType = {
     .tp_basicsize = sizeof(StartResponse),
     .tp_dealloc = (destructor)sr_dealloc,
     .tp_call = (ternaryfunc)sr_call,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_vectorcall_offset = offsetof(StartResponse, vectorcall),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = "start_response(status, headers, exc_info=None) -> write",
 };
 
@@ -708,7 +750,9 @@ static int close_result(PyObject *app, PyObject *result)
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
     int rc = 0;
-    if (optional_attr(result, s_close, &close) < 0) {
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
+        /* no close() */
+    } else if (optional_attr(result, s_close, &close) < 0) {
         rc = -1;
     } else if (close != NULL) {
         PyObject *r = PyObject_CallNoArgs(close);
@@ -740,6 +784,7 @@ static void serve(tpy_wsgi *w, turbo_request *req, turbo_response *res)
         tpy_leave_clean_context();
         return;
     }
+    sr->vectorcall = sr_vectorcall;
     sr->status = sr->headers = NULL;
     sr->code = 0;
     sr->body_started = 0;

@@ -451,3 +451,19 @@ def test_huge_bodies_up_to_the_limit_and_a_trickling_client(serve, raw):
         slow.send(piece)
         time.sleep(0.05)
     assert slow.read_answer().body == b"5 %d" % (sum(b"abcde") % 251)
+
+
+def test_start_response_takes_keywords_too(serve, raw):
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/kw":
+            start_response(status="202 Accepted", headers=[("Content-Type", "text/plain")])
+        else:
+            start_response("203 Non-Authoritative Information",
+                           [("Content-Type", "text/plain")], exc_info=None)
+        return [environ["PATH_INFO"].encode()]
+
+    served = serve(WSGIApp(app))
+    c = raw(served.port)
+    c.send(request_bytes("/kw") + request_bytes("/pos"))
+    a, b = c.read_answers(2)
+    assert (a.status, a.body, b.status, b.body) == (202, b"/kw", 203, b"/pos")
