@@ -21,7 +21,7 @@ cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
 echo "== the Python package as pip builds and installs it (needs PyPI for the build backend)"
-bindings/python/tests/pip_install.sh build/pip-install
+bindings/python/tests/pip_install.sh build/pip-install build
 
 echo "== the integration suites under valgrind (leaks and memory errors)"
 for t in test_server test_routes_live test_smuggling test_abuse test_listen test_defer; do

@@ -7,13 +7,17 @@
 #    PATH when it is another interpreter, and a free-threaded build when one
 #    is installed; the module exports PyInit__turbo and nothing else;
 #  - the README's three lines, `python3 -m venv v`, `v/bin/pip install .`,
-#    `v/bin/turbo app:app`, in that clean copy.
+#    `v/bin/turbo app:app`, in that clean copy;
+#  - with BUILD_DIR, a CMake build of the project: the distributors' variant,
+#    the sdist built with TURBO_PY_SYSTEM_LIBTURBO=ON against that build's
+#    libturbo installed to a prefix (pkg-config turbo).
 # pip builds in isolation, so this needs PyPI (scikit-build-core); pip's
 # downloads are cached under WORK_DIR.
-# Usage: pip_install.sh WORK_DIR   (e.g. build/pip-install)
+# Usage: pip_install.sh WORK_DIR [BUILD_DIR]   (e.g. build/pip-install build)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
 work=$(mkdir -p "$1" && cd "$1" && pwd)
+build=${2:-}
 export PIP_CACHE_DIR=$work/pip-cache PIP_DISABLE_PIP_VERSION_CHECK=1 CMAKE_BUILD_PARALLEL_LEVEL=2
 tmp=$(mktemp -d)
 server=""
@@ -117,3 +121,17 @@ cp "$tmp/app.py" "$tmp/repo/app.py"
 (cd "$tmp/repo" && /usr/bin/python3 -m venv v && v/bin/pip install -q .)
 serve "$tmp/repo/v/bin/turbo" "$tmp/repo"
 echo "ok: python3 -m venv v && v/bin/pip install . && v/bin/turbo app:app"
+
+if [ -n "$build" ]; then
+  echo "== TURBO_PY_SYSTEM_LIBTURBO=ON: the module links the installed libturbo"
+  cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+  rm -rf "$tmp/v"
+  /usr/bin/python3 -m venv "$tmp/v"
+  PKG_CONFIG_PATH=$tmp/prefix/lib/pkgconfig "$tmp/v/bin/pip" install -q \
+    --config-settings=cmake.define.TURBO_PY_SYSTEM_LIBTURBO=ON "$sdist"
+  so=$(echo "$tmp"/v/lib/python3*/site-packages/turbo/_turbo*.so)
+  ldd "$so" >"$tmp/ldd.out"
+  grep -q "libturbo.so.0 => $tmp/prefix/" "$tmp/ldd.out" || { cat "$tmp/ldd.out" >&2; exit 1; }
+  check_venv "$tmp/v"
+  echo "ok: linked against $tmp/prefix/lib/libturbo.so.0"
+fi
