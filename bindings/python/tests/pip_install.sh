@@ -19,6 +19,9 @@ repo=$(cd "$(dirname "$0")/../../.." && pwd)
 work=$(mkdir -p "$1" && cd "$1" && pwd)
 build=${2:-}
 export PIP_CACHE_DIR=$work/pip-cache PIP_DISABLE_PIP_VERSION_CHECK=1 CMAKE_BUILD_PARALLEL_LEVEL=2
+# The pip build leaves warnings as warnings (a user's compiler may warn
+# where ours does not); here, as in the project's own builds, they fail.
+export SKBUILD_CMAKE_DEFINE=CMAKE_COMPILE_WARNING_AS_ERROR=ON
 tmp=$(mktemp -d)
 server=""
 cleanup() {
