@@ -7,7 +7,7 @@ pkgs=(
   # build and unit tests
   build-essential cmake pkg-config libevent-dev libck-dev check curl
   # the Python binding
-  python3-dev python3-pytest python3-pip python3-setuptools
+  python3-dev python3-pytest python3-pip
   # .venv (scripts/venv.sh): the tests' and peers' PyPI packages, pinned
   python3-venv
   # hardening: differential test, fuzzing (clang, llvm's coverage tools), valgrind

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian packages; the pinned PyPI packages into
 # .venv), builds, and runs every test: the optimised build (C suites,
-# Python suites in .venv), the integration suites under valgrind,
+# Python suites in .venv), the Python package built and installed by pip
+# into fresh venvs, the integration suites under valgrind,
 # the C suites again under AddressSanitizer + UBSan, the multi-threaded
 # suites under ThreadSanitizer, and each fuzz target for a bounded time.
 set -euo pipefail
@@ -18,6 +19,9 @@ echo "== build (RelWithDebInfo) and test"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${pyflags[@]}" >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== the Python package as pip builds and installs it (needs PyPI for the build backend)"
+bindings/python/tests/pip_install.sh build/pip-install build
 
 echo "== the integration suites under valgrind (leaks and memory errors)"
 for t in test_server test_routes_live test_smuggling test_abuse test_listen test_defer; do

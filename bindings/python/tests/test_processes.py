@@ -5,15 +5,17 @@ supervision (replacement, reload, parent death): test_workers.py."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from conftest import (STOP_TIMEOUT, Client, alive, check_pid_app, child_env, distinct_pids,
+from conftest import (REPO_ROOT, STOP_TIMEOUT, Client, alive, check_pid_app, child_env, distinct_pids,
                       dumps, err, pids_in_group, ppid_of, python_m_turbo, wait_gone)
 
 # =============================================================================
@@ -104,6 +106,60 @@ def test_python_m_turbo_refuses_a_bad_fd(tmp_path, args, message):
     assert p.returncode == 2, (p.stdout, p.stderr)
     assert message in p.stderr.decode(), p.stderr
     assert b"serving" not in p.stdout
+
+
+def turbo_h_version():
+    """MAJOR.MINOR.PATCH from include/turbo/turbo.h, where it is written once."""
+    with open(os.path.join(REPO_ROOT, "include", "turbo", "turbo.h")) as f:
+        h = f.read()
+    return ".".join(re.search(rf"#define TURBO_VERSION_{part} (\d+)", h).group(1)
+                    for part in ("MAJOR", "MINOR", "PATCH"))
+
+
+def run_cli(argv, tmp_path):
+    return subprocess.run(argv, cwd=str(tmp_path), env=child_env(), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=20)
+
+
+def test_python_m_turbo_version_is_turbo_h_version(tmp_path):
+    p = run_cli(python_m_turbo("--version"), tmp_path)
+    assert (p.returncode, p.stdout, p.stderr) == (0, f"python -m turbo {turbo_h_version()}\n", "")
+
+
+def test_the_console_script_names_itself_turbo(tmp_path):
+    # What pip writes for the console script `turbo`: a file named turbo
+    # that calls turbo.__main__:main.
+    script = tmp_path / "turbo"
+    script.write_text("import sys\nfrom turbo.__main__ import main\nsys.exit(main())\n")
+    p = run_cli([sys.executable, str(script), "--version"], tmp_path)
+    assert (p.returncode, p.stdout) == (0, f"turbo {turbo_h_version()}\n")
+    p = run_cli([sys.executable, str(script), "nocolon"], tmp_path)
+    assert (p.returncode, p.stderr) == (2, "turbo: cannot load nocolon: expected MODULE:APP\n")
+
+
+@pytest.mark.parametrize("level,shown", [
+    (None, ["WARNING"]),              # unconfigured: Python's last resort, warnings up
+    ("info", ["INFO", "WARNING"]),
+    ("error", []),
+])
+def test_log_level_sets_the_turbo_loggers_level(tmp_path, level, shown):
+    # The app module logs while it is imported, then the app is not found.
+    (tmp_path / "logging_app.py").write_text(
+        "import logging\n"
+        "log = logging.getLogger('turbo.app')\n"
+        "log.debug('at DEBUG')\nlog.info('at INFO')\nlog.warning('at WARNING')\n")
+    argv = python_m_turbo("logging_app:missing") + (["--log-level", level] if level else [])
+    p = run_cli(argv, tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert [lv for lv in ("DEBUG", "INFO", "WARNING") if f"at {lv}" in p.stderr] == shown, p.stderr
+    if level == "info":  # the handler --log-level adds: level and logger's name
+        assert "INFO turbo.app: at INFO\n" in p.stderr, p.stderr
+
+
+def test_log_level_refuses_an_unknown_level(tmp_path):
+    p = run_cli(python_m_turbo("pid_app:app", "--log-level", "verbose"), tmp_path)
+    assert p.returncode == 2
+    assert "argument --log-level: invalid choice: 'verbose'" in p.stderr, p.stderr
 
 
 def test_python_m_turbo_workers(spawn):

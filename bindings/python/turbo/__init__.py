@@ -8,7 +8,8 @@
     def get_user(user_id: int, verbose: bool = False):
         return {"id": user_id, "verbose": verbose}
 
-    app.run(host="127.0.0.1", port=8000)
+    if __name__ == "__main__":
+        app.run(host="127.0.0.1", port=8000)
 
 A handler is called on the I/O thread that parsed its request, holding the
 GIL only for the call and the conversion of its result; there is no queue,
@@ -29,10 +30,16 @@ import re
 import sys
 import threading
 import typing
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
 
 from . import _aio, _turbo
 from ._turbo import Request
+
+__version__: str = _turbo.libturbo_version
+"""The package's version: that of the libturbo it runs on, which is the
+one it was built from (turbo.h's TURBO_VERSION_*)."""
 
 __all__ = [
     "App",
@@ -47,43 +54,46 @@ __all__ = [
 
 log = logging.getLogger("turbo")
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+"""A handler or hook function: decorators hand it back unchanged."""
 
-class Headers(Mapping):
+
+class Headers(Mapping[str, str]):
     """Request headers: a read-only, case-insensitive mapping (the first
     field of a name wins; `getlist` returns all of them)."""
 
     __slots__ = ("_items", "_map")
 
-    def __init__(self, items):
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
         self._items = list(items)
-        self._map = {}
+        self._map: dict[str, str] = {}
         for name, value in self._items:
             self._map.setdefault(name.lower(), value)
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> str:
         return self._map[name.lower()]
 
-    def __contains__(self, name):
+    def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._map
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._map)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._map)
 
-    def get(self, name, default=None):
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
         return self._map.get(name.lower(), default)
 
-    def getlist(self, name):
+    def getlist(self, name: str) -> list[str]:
         key = name.lower()
         return [v for n, v in self._items if n.lower() == key]
 
-    def raw(self):
+    def raw(self) -> list[tuple[str, str]]:
         """The fields as sent: a list of (name, value)."""
         return list(self._items)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Headers({self._items!r})"
 
 
@@ -96,14 +106,15 @@ class Response:
 
     media_type: str | None = None
 
-    def __init__(self, content=b"", status_code: int = 200, headers=None, media_type=None):
+    def __init__(self, content: Any = b"", status_code: int = 200,
+                 headers: Mapping[str, str] | None = None, media_type: str | None = None) -> None:
         self.status_code = status_code
         self.headers = headers
         if media_type is not None:
             self.media_type = media_type
         self.body = self.render(content)
 
-    def render(self, content) -> bytes:
+    def render(self, content: Any) -> bytes:
         if content is None:
             return b""
         if isinstance(content, bytes):
@@ -120,7 +131,8 @@ class JSONResponse(Response):
 
     media_type = "application/json"
 
-    def __init__(self, content=None, status_code: int = 200, headers=None, media_type=None):
+    def __init__(self, content: Any = None, status_code: int = 200,
+                 headers: Mapping[str, str] | None = None, media_type: str | None = None) -> None:
         self.content = content
         super().__init__(b"", status_code, headers, media_type)
 
@@ -129,7 +141,8 @@ class HTTPException(Exception):
     """Raise to answer with `status_code` and a JSON body `{"detail": detail}`;
     detail defaults to the status's reason phrase."""
 
-    def __init__(self, status_code: int, detail=None, headers=None):
+    def __init__(self, status_code: int, detail: Any = None,
+                 headers: Mapping[str, str] | None = None) -> None:
         if detail is None:
             try:
                 detail = http.HTTPStatus(status_code).phrase
@@ -140,7 +153,7 @@ class HTTPException(Exception):
         self.detail = detail
         self.headers = headers
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.status_code}: {self.detail}"
 
 
@@ -246,7 +259,7 @@ class State:
     while the App has exactly one (the default: one I/O thread), the
     loop's value is seen."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         object.__setattr__(self, "_shared", {})
         object.__setattr__(self, "_per_loop", {})
 
@@ -259,7 +272,7 @@ class State:
             d = self._per_loop[loop] = {}
         return d
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         d = self._mine(False)
         if d is not None and name in d:
             return d[name]
@@ -274,10 +287,10 @@ class State:
                 return only[name]
         raise AttributeError(f"app.state has no attribute {name!r}")
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         self._mine(True)[name] = value
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         d = self._mine(False)
         if d is None or name not in d:
             raise AttributeError(name)
@@ -306,30 +319,36 @@ class App:
     not through Python's logging.
     """
 
-    def __init__(self, server_name: str | None = "libturbo", *, lifespan=None, on_startup=None,
-                 on_shutdown=None, access_log=None, **limits):
+    def __init__(self, server_name: str | None = "libturbo", *,
+                 lifespan: Callable[[App], AbstractAsyncContextManager[Any]]
+                 | Callable[[App], AsyncIterator[Any]] | None = None,
+                 on_startup: Iterable[Callable[[], Any]] | None = None,
+                 on_shutdown: Iterable[Callable[[], Any]] | None = None,
+                 access_log: str | os.PathLike[str] | bool | None = None,
+                 **limits: int) -> None:
         self._server_name = server_name
         self._limits = limits
         self.access_log = access_log
-        self._routes = {}  # (method, libturbo pattern) -> (path, func, plan)
-        self._server = None
+        # (method, libturbo pattern) -> (path, func, plan, blocking)
+        self._routes: dict[tuple[str, str], tuple[str, Callable[..., Any], Any, bool]] = {}
+        self._server: Any = None
         self._lock = threading.Lock()
         if inspect.isasyncgenfunction(lifespan):  # as Starlette, the bare generator too
             lifespan = contextlib.asynccontextmanager(lifespan)
-        self._lifespan = lifespan
+        self._lifespan: Any = lifespan
         self._on_startup = list(on_startup or ())
         self._on_shutdown = list(on_shutdown or ())
         self._loops = _aio.Loops()
-        self._started = []  # (loop, lifespan context) whose startup ran
+        self._started: list[list[Any]] = []  # (loop, lifespan context) whose startup ran
         self.state = State()
 
-    def on_event(self, event: str):
+    def on_event(self, event: str) -> Callable[[_F], _F]:
         """@app.on_event("startup") / ("shutdown"): as on_startup /
         on_shutdown."""
         if event not in ("startup", "shutdown"):
             raise ValueError(f"unknown event {event!r}: 'startup' or 'shutdown'")
 
-        def deco(func):
+        def deco(func: _F) -> _F:
             (self._on_startup if event == "startup" else self._on_shutdown).append(func)
             return func
 
@@ -337,7 +356,8 @@ class App:
 
     # -- declaring routes
 
-    def add_route(self, path: str, endpoint, methods=None, blocking: bool = False):
+    def add_route(self, path: str, endpoint: _F, methods: Iterable[str] | None = None,
+                  blocking: bool = False) -> _F:
         """Adds endpoint for path and methods (default ["GET"]); works while
         serving too. ValueError for a duplicate or malformed route.
 
@@ -364,7 +384,7 @@ class App:
                 self._routes[(m, pattern)] = (path, endpoint, plan, blocking)
         return endpoint
 
-    def remove_route(self, path: str, methods=None):
+    def remove_route(self, path: str, methods: Iterable[str] | None = None) -> None:
         """Removes path's routes for methods (default: every method added
         for it); works while serving. LookupError when there is none."""
         pattern, _ = _translate(path)
@@ -382,25 +402,26 @@ class App:
                     self._server.remove_route(*k)
                 del self._routes[k]
 
-    def route(self, path: str, methods=None, *, blocking: bool = False):
-        def deco(func):
+    def route(self, path: str, methods: Iterable[str] | None = None, *,
+              blocking: bool = False) -> Callable[[_F], _F]:
+        def deco(func: _F) -> _F:
             return self.add_route(path, func, methods, blocking)
 
         return deco
 
-    def get(self, path: str, *, blocking: bool = False):
+    def get(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
         return self.route(path, ["GET"], blocking=blocking)
 
-    def post(self, path: str, *, blocking: bool = False):
+    def post(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
         return self.route(path, ["POST"], blocking=blocking)
 
-    def put(self, path: str, *, blocking: bool = False):
+    def put(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
         return self.route(path, ["PUT"], blocking=blocking)
 
-    def patch(self, path: str, *, blocking: bool = False):
+    def patch(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
         return self.route(path, ["PATCH"], blocking=blocking)
 
-    def delete(self, path: str, *, blocking: bool = False):
+    def delete(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
         return self.route(path, ["DELETE"], blocking=blocking)
 
     # -- serving
@@ -424,7 +445,7 @@ class App:
         server.use_json_errors()  # 404/405 as FastAPI answers them
         return server
 
-    def _access_log_fd(self):
+    def _access_log_fd(self) -> int:
         """The descriptor libturbo writes access log lines to: -1 (off:
         None or False), 1 for "-" (standard output), else the path opened
         for appending (kept open for the process's life: a server may be
@@ -458,13 +479,13 @@ class App:
         return server, where
 
     @property
-    def port(self):
+    def port(self) -> int | None:
         return self._server.port if self._server is not None else None
 
-    def stats(self):
+    def stats(self) -> dict[str, Any]:
         return self._server.stats() if self._server is not None else {}
 
-    def start(self, host="127.0.0.1", port=0, threads=None):
+    def start(self, host: str = "127.0.0.1", port: int = 0, threads: int | None = None) -> int:
         """Starts serving on background I/O threads and returns (tests,
         embedding). `port` then gives the bound port."""
         if self._server is not None:
@@ -474,7 +495,7 @@ class App:
         server.start()
         return server.port
 
-    def stop(self):
+    def stop(self) -> None:
         """Stops gracefully: in-flight requests are answered, then the
         threads are joined; then the shutdown runs (lifespan, on_shutdown)
         and the event loops close."""
@@ -565,8 +586,9 @@ class App:
                 loop.close()
                 self.state._forget(loop)
 
-    def run(self, host="127.0.0.1", port=8000, threads=None, workers=1, announce=True, fd=None,
-            reuse_port=False):
+    def run(self, host: str = "127.0.0.1", port: int = 8000, threads: int | None = None,
+            workers: int = 1, announce: bool = True, fd: int | None = None,
+            reuse_port: bool = False) -> None:
         """Serves until SIGINT/SIGTERM.
 
         Where: fd, an inherited listening socket, if given; else the socket
@@ -627,7 +649,7 @@ def _listen_activated(server):
                 os.environ.pop(k, None)
 
 
-def mount(app: App, server_capsule):
+def mount(app: App, server_capsule: object) -> None:
     """Registers app's routes on a turbo_server a C program created (a
     capsule named "turbo.server"); the C program serves them beside its
     own routes. Used by turbo-serve. Runs the App's startup (lifespan,

@@ -1,12 +1,18 @@
-"""python -m turbo module:app [--host H] [--port P | --fd N] [--threads N] [--workers W]
-[--reuse-port] [--interface auto|turbo|wsgi|asgi] [--root-path P] [--blocking]"""
+"""turbo (or python -m turbo) module:app [--host H] [--port P | --fd N] [--threads N]
+[--workers W] [--reuse-port] [--interface auto|turbo|wsgi|asgi] [--root-path P] [--blocking]
+[--log-level debug|info|warning|error] [--version]
+
+`turbo` is the console script pip installs; it runs main() here."""
 
 import argparse
 import errno
 import importlib
 import inspect
+import logging
 import os
 import sys
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def load_app(spec: str):
@@ -73,8 +79,34 @@ def _adapt(obj, interface, root_path, blocking, workers):
     raise ValueError(f"unknown interface {interface!r}: auto, turbo, wsgi or asgi")
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m turbo", description="Serve a turbo App.")
+def invoked_as(argv0):
+    """The command's name as the user typed it: `turbo` for the console
+    script (argv[0] is its path), `python -m turbo` for the module (argv[0]
+    is this file's path)."""
+    name = os.path.basename(argv0 or "")
+    if not name or name in ("__main__.py", "-c", "-m"):
+        return "python -m turbo"
+    return name
+
+
+def configure_logging(level):
+    """--log-level: the `turbo` logger (and its children: handler errors,
+    the workers' supervisor, the adapters) logs from `level` up to
+    standard error."""
+    logger = logging.getLogger("turbo")
+    logger.setLevel(level.upper())
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
+def main(argv=None, prog=None):
+    from . import __version__
+
+    prog = prog or invoked_as(sys.argv[0])
+    p = argparse.ArgumentParser(prog=prog, description="Serve a turbo App, or a WSGI or ASGI "
+                                "application.")
     p.add_argument("app", help="MODULE:APP, e.g. myapi:app")
     p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port, 0 for any free one (default 8000)")
@@ -100,6 +132,10 @@ def main(argv=None):
     p.add_argument("--access-log", metavar="FILE", default=None,
                    help="write an access log line per answer (Common Log Format) to FILE, "
                         "or to standard output for '-' (default: none)")
+    p.add_argument("--log-level", choices=LOG_LEVELS, default=None,
+                   help="log the `turbo` logger's records from this level up to standard "
+                        "error (default: Python's, warnings and errors only)")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = p.parse_args(argv)
     if args.root_path and (not args.root_path.startswith("/") or args.root_path.endswith("/")):
         p.error("--root-path must start with '/' and not end with one")
@@ -117,12 +153,14 @@ def main(argv=None):
         p.error("--threads must be from 0 to 1024")
     module_name, sep, attr = args.app.partition(":")
     if not sep or not module_name or not attr:
-        print(f"python -m turbo: cannot load {args.app}: expected MODULE:APP", file=sys.stderr)
+        print(f"{prog}: cannot load {args.app}: expected MODULE:APP", file=sys.stderr)
         return 2
+    if args.log_level is not None:
+        configure_logging(args.log_level)
     if args.workers > 1:
         return serve_workers(args.app, host=args.host, port=args.port, fd=args.fd,
                              workers=args.workers, threads=args.threads,
-                             reuse_port=args.reuse_port, prog="python -m turbo",
+                             reuse_port=args.reuse_port, prog=prog,
                              serving="turbo: serving on {where}", interface=args.interface,
                              root_path=args.root_path, blocking=args.blocking,
                              access_log=args.access_log)
@@ -130,16 +168,16 @@ def main(argv=None):
         app = adapt(load_app(args.app), args.interface, args.root_path, args.blocking,
                     access_log=args.access_log)
     except (ImportError, AttributeError, ValueError) as e:
-        print(f"python -m turbo: cannot load {args.app}: {e}", file=sys.stderr)
+        print(f"{prog}: cannot load {args.app}: {e}", file=sys.stderr)
         return 2
     try:
         app.run(host=args.host, port=args.port, threads=args.threads, fd=args.fd,
                 reuse_port=args.reuse_port)
     except ValueError as e:  # an inherited fd or LISTEN_FDS that cannot be served
-        print(f"python -m turbo: {e}", file=sys.stderr)
+        print(f"{prog}: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # the address cannot be bound
-        print(listen_failed("python -m turbo", args.host, args.port, args.reuse_port, e),
+        print(listen_failed(prog, args.host, args.port, args.reuse_port, e),
               file=sys.stderr)
         return 1
     return 0
