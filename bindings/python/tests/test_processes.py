@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import (REPO_ROOT, STOP_TIMEOUT, Client, alive, check_pid_app, child_env, distinct_pids,
-                      dumps, err, pids_in_group, ppid_of, python_m_turbo, wait_gone)
+                      dumps, err, pids_in_group, ppid_of, python_m_turbo, wait_gone, wait_until)
 
 # =============================================================================
 # python -m turbo
@@ -197,6 +197,9 @@ def assert_workers_then_stop(s, seen):
     (["pid_app:app", "--workers", "0"], "--workers"),
     (["pid_app:app", "--threads", "x"], "x"),
     (["pid_app:app", "--port"], "--port"),
+    (["pid_app:app", "--reload", "--workers", "2"], "--reload is for development"),
+    (["pid_app:app", "--interface", "grpc"], "--interface"),
+    (["pid_app:app", "--root-path", "api/"], "--root-path"),
     ([], "usage"),
 ])
 def test_python_m_turbo_bad_flags(tmp_path, args, needle):
@@ -397,3 +400,55 @@ def workers_stop_on_sigint(spawn, argv):
     assert len(seen) == 2
     assert s.stop(signal.SIGINT) == 0, "".join(s.output)
     assert wait_gone(s.proc.pid, list(seen)) == []
+
+
+def test_reload_serves_the_new_code_after_a_change(tmp_path):
+    """--reload: the code is served as it is on disk after each change; a
+    change that breaks the import is waited out; SIGTERM stops it all."""
+    app = tmp_path / "reload_app.py"
+    version = ["v1"]
+
+    def write(text):
+        app.write_text("from turbo import App\napp = App()\n"
+                       "@app.get('/v')\ndef v():\n    return %r\n" % text)
+        st = os.stat(app)  # a new mtime even within the clock's granularity
+        os.utime(app, (st.st_atime, st.st_mtime + len(version)))
+        version.append(text)
+
+    write("v1")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(python_m_turbo("reload_app:app", "--port", str(port), "--reload"),
+                            cwd=str(tmp_path), env=child_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def body():
+        try:
+            c = Client(port, timeout=2)
+            try:
+                return c.get("/v").body
+            finally:
+                c.close()
+        except OSError:
+            return None
+
+    try:
+        assert wait_until(lambda: body() == b"v1", timeout=20)
+        write("v2")
+        assert wait_until(lambda: body() == b"v2", timeout=20)
+        app.write_text("this is not python\n")
+        os.utime(app, (time.time(), time.time() + 100))
+        assert wait_until(lambda: body() is None, timeout=20)  # the child could not start
+        write("v3")
+        assert wait_until(lambda: body() == b"v3", timeout=20)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "reload_app.py changed; restarting" in text, text
+    assert body() is None  # nothing serves the port any more

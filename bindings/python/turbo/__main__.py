@@ -135,8 +135,16 @@ def main(argv=None, prog=None):
     p.add_argument("--log-level", choices=LOG_LEVELS, default=None,
                    help="log the `turbo` logger's records from this level up to standard "
                         "error (default: Python's, warnings and errors only)")
+    p.add_argument("--reload", action="store_true",
+                   help="for development: serve in a child process, started anew whenever a "
+                        ".py file under the current directory changes (not with --workers)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    raw_argv = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(argv)
+    if args.reload and args.workers > 1:
+        p.error("--reload is for development, one process: not with --workers")
+    if args.reload and args.fd is not None:
+        p.error("--reload cannot be combined with --fd")
     if args.root_path and (not args.root_path.startswith("/") or args.root_path.endswith("/")):
         p.error("--root-path must start with '/' and not end with one")
     if args.fd is not None and (args.host is not None or args.port is not None):
@@ -155,6 +163,10 @@ def main(argv=None, prog=None):
     if not sep or not module_name or not attr:
         print(f"{prog}: cannot load {args.app}: expected MODULE:APP", file=sys.stderr)
         return 2
+    if args.reload:
+        from .reload import run as run_reloading
+
+        return run_reloading([a for a in raw_argv if a != "--reload"], prog)
     if args.log_level is not None:
         configure_logging(args.log_level)
     if args.workers > 1:
