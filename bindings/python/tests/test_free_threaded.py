@@ -35,7 +35,10 @@ def change_until(stop, shared_list, shared_dict):
         shared_list.append({"i": i, "s": "x" * (i % 7)})
         shared_dict["k%d" % (i % 50)] = [i, str(i)]
         if i % 3 == 0:
-            shared_list.pop(0)
+            try:
+                shared_list.pop(0)
+            except IndexError:  # the other changer cleared it
+                pass
             shared_dict.pop("k%d" % ((i * 7) % 50), None)
         if i % 200 == 0:
             shared_list.clear()
