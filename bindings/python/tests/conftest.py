@@ -71,8 +71,8 @@ def needs(*modules):
     for name in modules:
         if FREE_THREADED:
             got.append(pytest.importorskip(
-                name, reason="%s has no wheel for a free-threaded CPython (requirements-ft.txt)"
-                % name))
+                name, reason="%s is not in .venv-ft: it, or a package it needs, has no wheel "
+                "for a free-threaded CPython (requirements-ft.txt)" % name))
         else:
             try:
                 got.append(importlib.import_module(name))
