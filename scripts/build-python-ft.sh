@@ -80,7 +80,10 @@ else
 fi
 ./configure -q "${conf[@]}" LDFLAGS="$ldflags" >&2
 make -s -j"$jobs" >&2
-rm -f "$stamp"
+# A prefix that holds another configuration of ours (its stamp says so)
+# is emptied first: a static build over a shared one would leave the old
+# libpython .so for CMake to find.
+[ -f "$stamp" ] && rm -rf "$prefix"
 make -s install >&2
 
 gil=$("$python" -c 'import sys; print(sys._is_gil_enabled())')
