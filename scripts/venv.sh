@@ -11,12 +11,29 @@
 # (a stamp in .venv records both): otherwise this takes milliseconds and
 # needs no network.
 #
+# A free-threaded interpreter (built with --disable-gil, e.g. by
+# scripts/build-python-ft.sh) gets .venv-ft from requirements-ft.txt
+# instead: many of requirements-dev.txt's pins have no wheel it can load.
+#
 # Usage: venv_python=$(scripts/venv.sh)
+#        venv_python=$(TURBO_PYTHON=build-ft/python/bin/python3.13t scripts/venv.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${TURBO_PYTHON:-/usr/bin/python3}
-reqs=requirements-dev.txt
-venv=$PWD/.venv
+if [ "$("$base" -c 'import sysconfig; print(sysconfig.get_config_var("Py_GIL_DISABLED") or 0)')" = 1 ]; then
+  reqs=requirements-ft.txt
+  venv=$PWD/.venv-ft
+  # The same versions as the GIL build's tests: a pin of its own here
+  # would let the two suites drift apart unseen.
+  stray=$(grep -E '^[A-Za-z]' "$reqs" | grep -vxF -f requirements-dev.txt || true)
+  if [ -n "$stray" ]; then
+    echo "venv: $reqs pins what requirements-dev.txt does not: $stray" >&2
+    exit 1
+  fi
+else
+  reqs=requirements-dev.txt
+  venv=$PWD/.venv
+fi
 stamp=$venv/.turbo-stamp
 
 want=$( (sha256sum "$reqs" | cut -d' ' -f1; "$base" -c 'import sys; print(sys.executable, sys.version)') | tr '\n' ' ')

@@ -21,6 +21,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Thread safety on a free-threaded CPython (3.13t): handlers on several
+ * I/O threads may encode the same list or dict while another handler
+ * changes it. An exact list or dict is therefore walked inside its
+ * critical section (CPython's per-object lock, as 3.14's json does):
+ * otherwise an append elsewhere may free the item array being read, and a
+ * store elsewhere may drop an item between reading and holding it. A
+ * nested container takes its own; CPython suspends the outer ones if one
+ * must wait, so there is no lock order to keep. Tuples and str are
+ * immutable. With the GIL the macros do nothing (and before 3.13 they do
+ * not exist).
+ */
+#ifndef Py_BEGIN_CRITICAL_SECTION
+#define Py_BEGIN_CRITICAL_SECTION(op) {
+#define Py_END_CRITICAL_SECTION() }
+#endif
+
 /* ---- growable buffer ------------------------------------------------- */
 
 int tpy_buf_reserve(tpy_buf *b, size_t extra)
@@ -393,14 +410,40 @@ static int mark_leave(encoder *e, PyObject *o)
 }
 
 /*
- * A list or tuple. Exact ones are read in place; a subclass is first
- * turned into a list through its __iter__, as json does.
+ * The items of a list or tuple, comma-separated. The size is re-read
+ * every time: encoding an item can run user code (a subclass's items() or
+ * __iter__) that shrinks this list. The item is held for the same reason.
+ */
+static int encode_items(encoder *e, PyObject *items, int is_list)
+{
+#define TPY_SEQ_SIZE(s) (is_list ? PyList_GET_SIZE(s) : PyTuple_GET_SIZE(s))
+    for (Py_ssize_t i = 0; i < TPY_SEQ_SIZE(items); i++) {
+        PyObject *item = is_list ? PyList_GET_ITEM(items, i)
+                                 : PyTuple_GET_ITEM(items, i);
+        int item_rc;
+
+        if (i > 0 && buf_putc(e->out, ',') < 0)
+            return -1;
+        Py_INCREF(item);
+        item_rc = encode_obj(e, item);
+        Py_DECREF(item);
+        if (item_rc < 0)
+            return -1;
+    }
+#undef TPY_SEQ_SIZE
+    return 0;
+}
+
+/*
+ * A list or tuple. Exact ones are read in place (a list in its critical
+ * section); a subclass is first turned into a list through its __iter__,
+ * as json does.
  */
 static int encode_sequence(encoder *e, PyObject *seq)
 {
     tpy_buf *b = e->out;
     PyObject *items;
-    int is_list, rc = -1;
+    int is_list, empty, rc = -1;
 
     if (PyList_CheckExact(seq) || PyTuple_CheckExact(seq)) {
         items = seq;
@@ -412,30 +455,23 @@ static int encode_sequence(encoder *e, PyObject *seq)
     }
     is_list = PyList_Check(items);
 
-#define TPY_SEQ_SIZE(s) (is_list ? PyList_GET_SIZE(s) : PyTuple_GET_SIZE(s))
-    if (TPY_SEQ_SIZE(items) == 0) {
+    empty = is_list ? PyList_GET_SIZE(items) == 0 : PyTuple_GET_SIZE(items) == 0;
+    if (empty) {
         rc = buf_append(b, "[]", 2);
         goto done;
     }
     if (mark_enter(e, seq) < 0 || buf_putc(b, '[') < 0)
         goto done;
-    /* The size is re-read every time: encoding an item can run user code
-     * (a subclass's items() or __iter__) that shrinks this list. The item
-     * is held for the same reason. */
-    for (Py_ssize_t i = 0; i < TPY_SEQ_SIZE(items); i++) {
-        PyObject *item = is_list ? PyList_GET_ITEM(items, i)
-                                 : PyTuple_GET_ITEM(items, i);
-        int item_rc;
-
-        if (i > 0 && buf_putc(b, ',') < 0)
-            goto done;
-        Py_INCREF(item);
-        item_rc = encode_obj(e, item);
-        Py_DECREF(item);
-        if (item_rc < 0)
-            goto done;
+    if (is_list) {
+        Py_BEGIN_CRITICAL_SECTION(items);
+        rc = encode_items(e, items, 1);
+        Py_END_CRITICAL_SECTION();
+    } else {
+        rc = encode_items(e, items, 0);
     }
-#undef TPY_SEQ_SIZE
+    if (rc < 0)
+        goto done;
+    rc = -1;
     if (buf_putc(b, ']') < 0)
         goto done;
     rc = mark_leave(e, seq);
@@ -495,21 +531,21 @@ static int encode_dict(encoder *e, PyObject *dict)
     if (PyDict_CheckExact(dict)) {
         Py_ssize_t pos = 0;
         PyObject *key, *value;
-        int first = 1;
+        int first = 1, rc = 0;
 
-        while (PyDict_Next(dict, &pos, &key, &value)) {
-            int rc;
-
+        Py_BEGIN_CRITICAL_SECTION(dict);
+        while (rc == 0 && PyDict_Next(dict, &pos, &key, &value)) {
             /* Held: nested user code could mutate this dict. */
             Py_INCREF(key);
             Py_INCREF(value);
             rc = encode_member(e, key, value, first);
             Py_DECREF(key);
             Py_DECREF(value);
-            if (rc < 0)
-                return -1;
             first = 0;
         }
+        Py_END_CRITICAL_SECTION();
+        if (rc < 0)
+            return -1;
     } else {
         PyObject *items = PyMapping_Items(dict);
 

@@ -17,6 +17,7 @@ of this checkout (the default CMake build directory).
 import asyncio
 import glob
 import http.client
+import importlib
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -51,6 +53,33 @@ from turbo import App  # noqa: E402
 
 # The directory that holds the turbo package these tests import.
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(turbo.__file__)))
+
+# A free-threaded interpreter (3.13t: built with --disable-gil). Its venv,
+# .venv-ft from requirements-ft.txt, lacks the packages that have no wheel
+# it can load.
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def needs(*modules):
+    """Imports the third-party modules a test file or test needs and
+    returns the first. Under a free-threaded interpreter a missing one
+    skips, naming it (requirements-ft.txt says why it is not there); under
+    the GIL build it stays an ImportError, loudly: .venv has every pin of
+    requirements-dev.txt, so a missing one is a broken environment, not a
+    reason to test less."""
+    got = []
+    for name in modules:
+        if FREE_THREADED:
+            got.append(pytest.importorskip(
+                name, reason="%s is not in .venv-ft: it, or a package it needs, has no wheel "
+                "for a free-threaded CPython (requirements-ft.txt)" % name))
+        else:
+            try:
+                got.append(importlib.import_module(name))
+            except ImportError as e:
+                raise ImportError("%s is pinned in requirements-dev.txt: run the tests with "
+                                  ".venv/bin/python (scripts/venv.sh makes it): %s" % (name, e)) from e
+    return got[0]
 
 
 def pytest_report_header(config):

@@ -218,7 +218,9 @@ def make_lifespan_app(log, fail=None):
 def test_lifespan_runs_before_serving_and_after_stopping_and_state_reaches_requests(raw):
     log = []
     app = ASGIApp(make_lifespan_app(log))
-    app.start(port=0)
+    # One I/O thread, so one loop and one startup (a free-threaded build's
+    # default is one thread per CPU, each loop with its own lifespan).
+    app.start(port=0, threads=1)
     try:
         assert log == ["lifespan.startup"]
         c = raw(app.port)

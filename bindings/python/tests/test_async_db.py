@@ -12,19 +12,14 @@ import threading
 
 import pytest
 
-try:
-    import asyncpg
-    import httpx
-    import psycopg
-    import redis
-    import redis.asyncio
-except ImportError as e:  # loudly: a collection error, not a skip
-    raise ImportError("test_async_db.py needs the drivers pinned in requirements-dev.txt: run "
-                      "the tests with .venv/bin/python (scripts/venv.sh makes it): %s" % e) from e
-
 from conftest import (JSON, PG_ITEMS, TEXT, App, assert_json, assert_reply, dumps, fetch_all,
-                      request_bytes, start_app, wait_until)
+                      needs, request_bytes, start_app, wait_until)
 from turbo import HTTPException, Response
+
+asyncpg = needs("asyncpg")
+httpx = needs("httpx")
+psycopg = needs("psycopg")
+redis = needs("redis", "redis.asyncio")
 
 SEEN = []
 FLAGS = {}

@@ -136,15 +136,17 @@ def test_a_startup_that_raises_makes_start_raise_and_nothing_serves():
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
+    # One I/O thread, one loop: the events counted below are its lifespan's
+    # (a free-threaded build's default is one thread, and loop, per CPU).
     with pytest.raises(RuntimeError, match="database unreachable"):
-        app.start(port=port)
+        app.start(port=port, threads=1)
     assert app.port is None
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
     assert events == ["enter"]
     # Once the cause is gone the App starts.
     broken[0] = False
-    app.start(port=0)
+    app.start(port=0, threads=1)
     try:
         c = Client(app.port)
         assert_reply(c.get("/up"), 200, TEXT, b"up")
@@ -204,7 +206,9 @@ def test_programs_serve_an_async_app_with_its_lifespan(spawn, turbo_serve, tmp_p
                                                        workers):
     log = str(tmp_path / "lifespan.log")
     spec = "async_app:app"
-    args = ["--port", "0", "--workers", str(workers)]
+    # One I/O thread per worker, so one startup per worker (a free-threaded
+    # build's default is one thread, and loop, per CPU).
+    args = ["--port", "0", "--workers", str(workers), "--threads", "1"]
     argv = [turbo_serve, spec, *args] if program == "turbo-serve" else python_m_turbo(spec, *args)
     s = spawn(argv, env_extra={"ASYNC_APP_LOG": log})
     _, port = s.wait_url()

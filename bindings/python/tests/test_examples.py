@@ -8,13 +8,9 @@ import os
 
 import pytest
 
-from conftest import JSON, REPO_ROOT, Client, assert_json, assert_reply, dumps
+from conftest import JSON, REPO_ROOT, Client, assert_json, assert_reply, dumps, needs
 
-try:
-    import asyncpg  # noqa: F401
-except ImportError as e:  # pragma: no cover - a collection error with the reason
-    raise ImportError("examples/python_async_pg needs asyncpg: run the tests with .venv/bin/python "
-                      "(scripts/venv.sh makes it)") from e
+needs("asyncpg", "psycopg")  # the example uses asyncpg; the fixture, psycopg
 
 
 def load_example():

@@ -17,10 +17,11 @@ import sys
 import tempfile
 import time
 
-import httpx
 import pytest
 
-from conftest import APPS_DIR, PACKAGE_ROOT
+from conftest import APPS_DIR, PACKAGE_ROOT, needs
+
+httpx = needs("httpx")
 
 NOT_COMPARED = {"date", "server", "connection", "content-length", "transfer-encoding",
                 "keep-alive"}
@@ -167,6 +168,7 @@ CORPORA = {
 @pytest.mark.parametrize("framework", sorted(CORPORA))
 def test_the_framework_answers_identically_under_turbo_and_its_reference_server(framework):
     spec, reference, corpus = CORPORA[framework]
+    needs(framework, reference)
     got = {}
     for server in ("turbo", reference):
         port = free_port()
@@ -194,6 +196,7 @@ def test_turbo_serve_runs_django_with_workers_reload_and_an_access_log(turbo_ser
     replacing them, SIGTERM stopping, and the access log's lines."""
     import signal
 
+    needs("django")
     log = tmp_path / "access.log"
     port = free_port()
     e = env()
