@@ -63,19 +63,6 @@ static char *put_escaped(char *p, turbo_str s)
     return p;
 }
 
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0)
-        *p++ = tmp[--n];
-    return p;
-}
-
 static void make_stamp(turbo__alog *l, time_t now)
 {
     struct tm tm;
@@ -118,12 +105,12 @@ void turbo__alog_line(turbo__alog *l, turbo_str peer, turbo_str method, turbo_st
     }
     *p++ = '"';
     *p++ = ' ';
-    p = put_u64(p, (uint64_t)status);
+    p = turbo__put_u64(p, (uint64_t)status);
     *p++ = ' ';
     if (bytes == 0)
         *p++ = '-';
     else
-        p = put_u64(p, bytes);
+        p = turbo__put_u64(p, bytes);
     *p++ = '\n';
     l->buf.len += (size_t)(p - start);
 }

@@ -722,31 +722,21 @@ static int flush(turbo__conn *c)
                 }
             }
         }
+        ssize_t w;
         if (n == 0 && file != NULL) {
             off_t off = (off_t)(file->off + file_skip);
-            ssize_t w = sendfile(c->fd, file->fd, &off, file->len - file_skip);
-            TURBO__COUNT(c->t, writes);
-            if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    return 0;
-                return -1;
-            }
+            w = sendfile(c->fd, file->fd, &off, file->len - file_skip);
             if (w == 0)
                 return -1; /* the file shrank under its announced length */
-            c->out_sent += (size_t)w;
-            if (c->phase == PH_WRITE)
-                c->deadline = c->t->now_ms + c->t->server->cfg.write_timeout_ms;
-            continue;
+        } else {
+            struct msghdr msg;
+            memset(&msg, 0, sizeof(msg));
+            msg.msg_iov = iov;
+            msg.msg_iovlen = (size_t)n;
+            /* sendmsg rather than writev: MSG_NOSIGNAL spares the
+             * application a SIGPIPE when the peer has gone. */
+            w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
         }
-        struct msghdr msg;
-        memset(&msg, 0, sizeof(msg));
-        msg.msg_iov = iov;
-        msg.msg_iovlen = (size_t)n;
-        /* sendmsg rather than writev: MSG_NOSIGNAL spares the application
-         * a SIGPIPE when the peer has gone. */
-        ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
         TURBO__COUNT(c->t, writes);
         if (w < 0) {
             if (errno == EINTR)

@@ -300,19 +300,6 @@ size_t turbo__response_head_bound(const turbo_response *res, const turbo_server 
     return 64 + res->headers.len + s->server_line_len + TURBO__DATE_LINE_LEN + 40 + 26 + 2;
 }
 
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0)
-        *p++ = tmp[--n];
-    return p;
-}
-
 size_t turbo__response_write_head(const turbo_response *res, const turbo__thread *t,
                                   const turbo__framing *f, char *dst)
 {
@@ -348,7 +335,7 @@ size_t turbo__response_write_head(const turbo_response *res, const turbo__thread
      * would have to repeat the GET's length, which we do not know. */
     if (f->body_allowed) {
         memcpy(p, "Content-Length: ", 16);
-        p = put_u64(p + 16, f->body_len);
+        p = turbo__put_u64(p + 16, f->body_len);
         *p++ = '\r';
         *p++ = '\n';
     }

@@ -27,6 +27,26 @@ static inline int tpy_hexval(int c)
     return -1;
 }
 
+/* Percent-decodes p[0..n) into out (room for n bytes), '+' as a space when
+ * plus; a stray '%' stays as it is. Returns the decoded length. */
+static inline size_t tpy_percent_decode(const char *p, size_t n, int plus, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int h, l;
+        if (p[i] == '%' && i + 2 < n && (h = tpy_hexval((unsigned char)p[i + 1])) >= 0 &&
+            (l = tpy_hexval((unsigned char)p[i + 2])) >= 0) {
+            out[o++] = (char)(h * 16 + l);
+            i += 2;
+        } else if (plus && p[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = p[i];
+        }
+    }
+    return o;
+}
+
 /* Walks the raw query one "key=value" pair at a time: *pos starts at 0;
  * returns 0 when there is no pair left. A pair without '=' has an empty
  * value. */

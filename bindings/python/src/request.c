@@ -26,19 +26,7 @@ PyObject *tpy_decode_component(turbo_request *req, turbo_str raw, int plus)
     char *out = turbo_request_alloc(req, n + 1);
     if (out == NULL)
         return PyErr_NoMemory();
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int h, l;
-        if (p[i] == '%' && i + 2 < n && (h = tpy_hexval((unsigned char)p[i + 1])) >= 0 &&
-            (l = tpy_hexval((unsigned char)p[i + 2])) >= 0) {
-            out[o++] = (char)(h * 16 + l);
-            i += 2;
-        } else if (plus && p[i] == '+') {
-            out[o++] = ' ';
-        } else {
-            out[o++] = p[i]; /* a stray '%' stays as it is */
-        }
-    }
+    size_t o = tpy_percent_decode(p, n, plus, out);
     return PyUnicode_DecodeUTF8(out, (Py_ssize_t)o, "replace");
 }
 

@@ -497,17 +497,7 @@ static PyObject *decoded_path(turbo_request *req, const char *p, size_t n)
     char *out = turbo_request_alloc(req, n + 1);
     if (out == NULL)
         return PyErr_NoMemory();
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int h, l;
-        if (p[i] == '%' && i + 2 < n && (h = tpy_hexval((unsigned char)p[i + 1])) >= 0 &&
-            (l = tpy_hexval((unsigned char)p[i + 2])) >= 0) {
-            out[o++] = (char)(h * 16 + l);
-            i += 2;
-        } else {
-            out[o++] = p[i];
-        }
-    }
+    size_t o = tpy_percent_decode(p, n, 0, out);
     return latin1(out, o);
 }
 

@@ -106,30 +106,20 @@ def _drive(coro, ex):
         pending = coro.send(None)
     except StopIteration:
         return
+    yield from _resume(coro, pending, ex)
+
+
+@types.coroutine
+def _resume(coro, pending, ex=None):
+    """Goes on with coro, which waits on `pending`, to its end; or, given
+    an exchange, until its response is complete (see _drive)."""
     while True:
-        if ex.done:
+        if ex is not None and ex.done:
             asyncio.ensure_future(_rest(coro, pending))
             return
         try:
             value = yield pending
         except BaseException as e:  # CancelledError included: the app's to handle
-            try:
-                pending = coro.throw(e)
-            except StopIteration:
-                return
-            continue
-        try:
-            pending = coro.send(value)
-        except StopIteration:
-            return
-
-
-@types.coroutine
-def _resume(coro, pending):
-    while True:
-        try:
-            value = yield pending
-        except BaseException as e:
             try:
                 pending = coro.throw(e)
             except StopIteration:
