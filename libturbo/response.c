@@ -81,12 +81,16 @@ const char *turbo__reason(int status, size_t *len)
 
 /* ---- handler-facing setters ---------------------------------------- */
 
-static void drop_ref(turbo_response *res)
+static void __attribute__((noinline, cold)) drop_file(turbo_response *res)
 {
-    if (res->has_file) {
-        close(res->file_fd);
-        res->has_file = 0;
-    }
+    close(res->file_fd);
+    res->has_file = 0;
+}
+
+static inline void drop_ref(turbo_response *res)
+{
+    if (__builtin_expect(res->has_file, 0)) /* out of line: keeps this inlined */
+        drop_file(res);
     if (res->ref_free != NULL)
         res->ref_free((void *)res->ref, res->ref_ctx);
     res->ref = NULL;
