@@ -195,3 +195,26 @@ PROGRAMS = {
 }
 for name, prog in PROGRAMS.items():
     write("fuzz_router", name, prog)
+
+# fuzz_alog: control byte, then method 0xFF target 0xFF host.
+def alog(ctl, method, target, host):
+    return bytes([ctl]) + method + b"\xff" + target + b"\xff" + host
+
+ALOG = {
+    "plain": alog(0, b"GET", b"/a?b=1", b"example.com:8080"),
+    "refused": alog(1, b"", b"", b""),
+    "http10": alog(2, b"HEAD", b"/", b"example.com"),
+    "quote_backslash": alog(0, b"GET", b'/x?q="a"\\b', b"h"),
+    "controls_and_utf8": alog(0, b"GET", b"/\x01\x1f\x7f\xc3\xa9\xff", b"h"),
+    "percent_forms": alog(4, b"POST", b"/a%20b%2Fc%zz%4%%+x+", b"[::1]:8080"),
+    "stray_percent_end": alog(0, b"GET", b"/%", b"[::1]"),
+    "v6_unclosed": alog(0, b"GET", b"/", b"[::1"),
+    "empty_port": alog(0, b"GET", b"/", b"host:"),
+    "port_only": alog(0, b"GET", b"/", b":80"),
+    "many_colons": alog(0, b"GET", b"/", b"a:b:c"),
+    "bracket_then_junk": alog(0, b"GET", b"/", b"[v6]x:1"),
+    "long_target": alog(0, b"GET", b"/" + b"\"" * 3000, b"h"),
+    "status_599": alog(199, b"M" * 40, b"/", b"h"),
+}
+for name, data in ALOG.items():
+    write("fuzz_alog", name, data)

@@ -47,6 +47,32 @@ static inline size_t tpy_percent_decode(const char *p, size_t n, int plus, char 
     return o;
 }
 
+/* WSGI's SERVER_NAME and SERVER_PORT from a Host header value: "name",
+ * "name:port", "[v6]" or "[v6]:port" (the brackets stay in the name). An
+ * absent or empty port leaves port {NULL, 0}. Both are slices of host. */
+static inline void tpy_split_host(turbo_str host, turbo_str *name, turbo_str *port)
+{
+    const char *p = host.ptr != NULL ? host.ptr : "";
+    size_t n = host.len, name_end = n;
+    const char *colon = NULL;
+    if (n > 0 && p[0] == '[') {
+        const char *close = memchr(p, ']', n);
+        if (close != NULL) {
+            name_end = (size_t)(close - p) + 1;
+            if (name_end < n && p[name_end] == ':')
+                colon = p + name_end;
+        }
+    } else {
+        colon = memchr(p, ':', n);
+        if (colon != NULL)
+            name_end = (size_t)(colon - p);
+    }
+    *name = (turbo_str){p, name_end};
+    *port = (turbo_str){NULL, 0};
+    if (colon != NULL && colon + 1 < p + n)
+        *port = (turbo_str){colon + 1, (size_t)(p + n - colon - 1)};
+}
+
 /* Walks the raw query one "key=value" pair at a time: *pos starts at 0;
  * returns 0 when there is no pair left. A pair without '=' has an empty
  * value. */

@@ -549,27 +549,12 @@ static PyObject *header_key(turbo_request *req, turbo_str name, int *which)
  * "[v6]" or "[v6]:port". */
 static int set_host(tpy_wsgi *w, PyObject *env, turbo_str host)
 {
-    const char *p = host.ptr;
-    size_t n = host.len, name_end = n;
-    const char *port = NULL;
-    if (n > 0 && p[0] == '[') {
-        const char *close = memchr(p, ']', n);
-        if (close != NULL) {
-            name_end = (size_t)(close - p) + 1;
-            if (name_end < n && p[name_end] == ':')
-                port = p + name_end + 1;
-        }
-    } else {
-        const char *colon = memchr(p, ':', n);
-        if (colon != NULL) {
-            name_end = (size_t)(colon - p);
-            port = colon + 1;
-        }
-    }
-    if (set_new(env, k_sname, latin1(p, name_end)) != 0)
+    turbo_str name, port;
+    tpy_split_host(host, &name, &port);
+    if (set_new(env, k_sname, latin1(name.ptr, name.len)) != 0)
         return -1;
-    if (port != NULL && port < p + n)
-        return set_new(env, k_sport, latin1(port, (size_t)(p + n - port)));
+    if (port.ptr != NULL)
+        return set_new(env, k_sport, latin1(port.ptr, port.len));
     return PyDict_SetItem(env, k_sport, w->default_port);
 }
 
