@@ -25,6 +25,8 @@ void turbo__config_defaults(turbo_config *cfg)
     cfg->deferred_timeout_ms = 30000;
     cfg->stop_grace_ms = 10000;
     cfg->access_log_fd = -1;
+    cfg->write_high = 262144;
+    cfg->write_low = 65536;
 }
 
 turbo_config *turbo_config_new(void)
@@ -97,6 +99,17 @@ int turbo_config_set_access_log(turbo_config *cfg, int fd)
     if (cfg == NULL || fd < -1)
         return TURBO_EINVAL;
     cfg->access_log_fd = fd;
+    return TURBO_OK;
+}
+
+int turbo_config_set_write_watermarks(turbo_config *cfg, uint64_t high, uint64_t low)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (high == 0 || high > ((uint64_t)1 << 40) || low > high)
+        return TURBO_ERANGE;
+    cfg->write_high = high;
+    cfg->write_low = low;
     return TURBO_OK;
 }
 

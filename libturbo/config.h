@@ -33,6 +33,7 @@ struct turbo_config {
     unsigned deferred_timeout_ms;
     unsigned stop_grace_ms;
     int access_log_fd; /* -1: no access log */
+    uint64_t write_high, write_low; /* streamed responses' queue marks */
 };
 
 void turbo__config_defaults(turbo_config *cfg);

@@ -87,6 +87,7 @@ struct turbo__conn {
     unsigned in_pooled : 1, out_pooled : 1;
     unsigned used : 1;          /* a byte was ever read from it */
     unsigned in_moved : 1;      /* a deferred request took the read buffer */
+    unsigned dirty : 1;         /* on t->dirty: streamed bytes to flush */
     uint8_t nrefs;
     uint64_t deadline;
     struct event ev;
@@ -111,6 +112,7 @@ struct turbo__conn {
     size_t parked_bytes;
 
     turbo__peer peer;
+    turbo__conn *dirty_next; /* t->dirty's link */
 };
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
@@ -220,6 +222,16 @@ static char *out_reserve(turbo__conn *c, size_t need)
             return NULL;
         }
     } else if (c->out_cap - c->out_len < need) {
+        if (c->out_sent != 0 && c->nrefs == 0) {
+            /* A stream keeps appending while the socket drains: drop what
+             * was sent before growing, so the buffer stays near the
+             * queue's size instead of the total written. */
+            memmove(c->out, c->out + c->out_sent, c->out_len - c->out_sent);
+            c->out_len -= c->out_sent;
+            c->out_sent = 0;
+            if (c->out_cap - c->out_len >= need)
+                return c->out + c->out_len;
+        }
         size_t cap = c->out_cap * 2;
         if (cap < c->out_len + need)
             cap = c->out_len + need;
@@ -275,6 +287,7 @@ static int queue_response(turbo__conn *c, turbo_response *res, int minor, int is
     turbo__framing f;
     f.minor = minor;
     f.keep_alive = keep_alive;
+    f.mode = TURBO__FRAME_LENGTH;
     f.body_allowed = !(st < 200 || st == 204 || st == 304);
     f.body_len = turbo__response_body_len(res);
     if (is_head && res->has_head_len && f.body_len == 0)
@@ -373,7 +386,8 @@ static int keeps_alive(turbo__thread *t, const turbo_response *res, int requeste
 /* The access log's line for an answer (alog.h); h NULL: a request
  * refused before it was understood. */
 static void __attribute__((noinline)) log_answer(turbo__conn *c, const turbo_response *res,
-                                                 const turbo__head *h, int is_head)
+                                                 const turbo__head *h, int is_head,
+                                                 const turbo_deferred *stream)
 {
     char addr[INET6_ADDRSTRLEN];
     turbo_str peer = {NULL, 0};
@@ -383,7 +397,9 @@ static void __attribute__((noinline)) log_answer(turbo__conn *c, const turbo_res
         inet_ntop(c->peer.sa.sa_family, bin, addr, sizeof(addr)) != NULL)
         peer = (turbo_str){addr, strlen(addr)};
     int st = res->status;
-    uint64_t sent = is_head || st < 200 || st == 204 || st == 304 ? 0 : turbo__response_body_len(res);
+    uint64_t sent = is_head || st < 200 || st == 204 || st == 304 ? 0
+                    : stream != NULL                             ? stream->s.framed
+                                                                 : turbo__response_body_len(res);
     turbo_str none = {NULL, 0};
     turbo__alog_line(&c->t->alog, peer, h != NULL ? h->method : none, h != NULL ? h->target : none,
                      h != NULL ? h->minor : 1, st, sent, c->t->date.sec);
@@ -402,7 +418,7 @@ static inline int queue_answer(turbo__conn *c, turbo_response *res, int minor, i
     }
     TURBO__COUNT(c->t, requests);
     if (c->t->alog.fd >= 0)
-        log_answer(c, res, h, is_head);
+        log_answer(c, res, h, is_head, NULL);
     if (!keep_alive)
         c->closing = 1;
     return keep_alive;
@@ -420,6 +436,8 @@ static void answer(turbo__conn *c, turbo_response *res, int minor, int is_head, 
 static void park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_head,
                           int keep_alive);
 static void unpark_tail(turbo__conn *c, turbo_deferred *x);
+static void stream_at_head(turbo__conn *c, turbo_deferred *x);
+static void stream_progress(turbo__conn *c);
 
 /*
  * Routes and runs one complete request, queueing its response. Returns the
@@ -828,8 +846,12 @@ static void conn_run(turbo__conn *c)
          * left in the buffer is picked up when the socket drains. */
         if (c->phase != PH_WRITE)
             set_deadline(c, PH_WRITE, t->server->cfg.write_timeout_ms);
-        if (set_events(c, EV_WRITE) != 0)
+        if (set_events(c, EV_WRITE) != 0) {
             turbo__conn_close(c);
+            return;
+        }
+        if (__builtin_expect(c->park_head != NULL, 0) && c->park_head->d->s.begun)
+            stream_progress(c);
         return;
     }
     if (c->closing && c->park_head == NULL) {
@@ -838,6 +860,8 @@ static void conn_run(turbo__conn *c)
     }
     if (c->phase == PH_WRITE)
         set_deadline(c, PH_IDLE, t->server->cfg.idle_timeout_ms);
+    if (__builtin_expect(c->park_head != NULL, 0) && c->park_head->d->s.begun)
+        stream_progress(c);
     /* Behind a deferred answer with its queue full and a full buffer: no
      * more reading until that answer goes (the deferred timeout bounds
      * the wait). Otherwise reading also sees a client that leaves. */
@@ -1045,6 +1069,8 @@ static void park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_h
     park(c, p);
     if (!x->keep_alive)
         c->closing = 1; /* nothing after it will be read */
+    if (c->park_head == p)
+        stream_at_head(c, x);
 }
 
 /* Takes back x, just parked at the tail (its pool queue was full). */
@@ -1067,8 +1093,10 @@ static void drain_parked(turbo__conn *c)
 {
     parked *p;
     while ((p = c->park_head) != NULL) {
-        if (p->d != NULL)
-            break; /* a deferred request still out */
+        if (p->d != NULL) { /* a deferred request still out */
+            stream_at_head(c, p->d);
+            break;
+        }
         pop_head(c);
         char *dst = out_reserve(c, p->len);
         if (dst == NULL) { /* out of memory: the connection ends here */
@@ -1085,9 +1113,13 @@ static void drain_parked(turbo__conn *c)
 
 /* The answer of x, at the head of c's queue: queued in c->out. Returns
  * whether the connection stays open after it. */
+static int stream_end(turbo__conn *c, turbo_deferred *x);
+
 static int send_deferred(turbo__conn *c, turbo_deferred *x)
 {
     turbo__thread *t = c->t;
+    if (x->s.begun)
+        return stream_end(c, x);
     handler_result(t, &x->res, x->rc);
     return queue_answer(c, &x->res, x->minor, x->is_head, keeps_alive(t, &x->res, x->keep_alive),
                         &x->head);
@@ -1160,6 +1192,12 @@ static void deferred_expired(turbo__conn *c)
 {
     turbo__thread *t = c->t;
     turbo_deferred *x = c->park_head->d;
+    if (x->s.begun) {
+        /* A stream whose head went (a stop's grace ended): it can only be
+         * cut off. Closing abandons it, which runs its cancel callback. */
+        turbo__conn_close(c);
+        return;
+    }
     if (!turbo__exchange_cancel(x))
         return; /* the holder finished just now: its answer is on the way */
     pop_head(c);
@@ -1250,6 +1288,235 @@ void turbo__conn_undetach(turbo_deferred *x)
     x->deferred = 0;
 }
 
+/* ---- streamed responses ------------------------------------------------ */
+
+/*
+ * A streamed response (turbo.h, "Streamed responses") is a deferred one
+ * whose head and body pieces are framed as the holder hands them over,
+ * on the owning thread (directly, or from the inbox: stream.c). While its
+ * request is first in the connection's queue (at_head) the bytes go to
+ * c->out and out by the thread's end-of-iteration flush; before that they
+ * wait in x->s.pending, and move to c->out when it gets there.
+ */
+
+static void mark_dirty(turbo__conn *c)
+{
+    if (c->dirty)
+        return;
+    c->dirty = 1;
+    c->dirty_next = c->t->dirty;
+    c->t->dirty = c;
+}
+
+void turbo__conns_flush_dirty(turbo__thread *t)
+{
+    turbo__conn *c;
+    while ((c = t->dirty) != NULL) {
+        t->dirty = c->dirty_next;
+        c->dirty = 0;
+        if (c->ev_what & EV_WRITE)
+            continue; /* blocked: its writable event flushes */
+        conn_run(c);
+    }
+}
+
+/* Room for n framed bytes of x's stream, committed by stream_commit. */
+static char *stream_room(turbo__conn *c, turbo_deferred *x, size_t n)
+{
+    if (x->s.at_head)
+        return out_reserve(c, n);
+    if (turbo__vec_reserve(&x->s.pending, n) != 0)
+        return NULL;
+    return x->s.pending.ptr + x->s.pending.len;
+}
+
+static void stream_commit(turbo__conn *c, turbo_deferred *x, size_t n)
+{
+    if (x->s.at_head) {
+        c->out_len += n;
+        mark_dirty(c);
+    } else {
+        x->s.pending.len += n;
+    }
+}
+
+/* Out of memory mid-stream: the answer cannot be completed. Later pieces
+ * are dropped and the connection closes after what was framed. */
+static void stream_broken(turbo_deferred *x)
+{
+    x->s.discard = 1;
+    x->s.broken = 1;
+    x->keep_alive = 0;
+}
+
+/* x is (now) first in c's queue. */
+static void stream_at_head(turbo__conn *c, turbo_deferred *x)
+{
+    if (x->s.at_head)
+        return;
+    x->s.at_head = 1;
+    if (!x->s.begun)
+        return;
+    x->deadline = UINT64_MAX; /* its head is out: no 504 any more */
+    if (x->s.pending.len != 0) {
+        char *p = out_reserve(c, x->s.pending.len);
+        if (p == NULL) {
+            stream_broken(x);
+        } else {
+            memcpy(p, x->s.pending.ptr, x->s.pending.len);
+            c->out_len += x->s.pending.len;
+        }
+        x->s.pending.len = 0;
+    }
+    mark_dirty(c);
+}
+
+/* The holder's start, on the owning thread (x parked, or cancelled). */
+void turbo__conn_stream_start(turbo_deferred *x)
+{
+    turbo__conn *c = x->conn;
+    if (c == NULL)
+        return; /* cancelled: nothing will be sent */
+    turbo__thread *t = x->thread;
+    turbo_response *res = &x->res;
+    if (x->rc != TURBO_OK || res->invalid)
+        return; /* answered 500 at the finish, as an unstreamed one */
+    int st = res->status;
+    int body_allowed = !(st < 200 || st == 204 || st == 304);
+    uint64_t len = x->s.len;
+    turbo__framing f;
+    f.minor = x->minor;
+    f.body_allowed = body_allowed;
+    f.body_len = len;
+    f.mode = !body_allowed || len != TURBO_LENGTH_UNKNOWN ? TURBO__FRAME_LENGTH
+             : x->minor == 1                              ? TURBO__FRAME_CHUNKED
+                                                          : TURBO__FRAME_CLOSE;
+    int ka = keeps_alive(t, res, x->keep_alive);
+    if (f.mode == TURBO__FRAME_CLOSE && !x->is_head)
+        ka = 0;
+    f.keep_alive = ka;
+    x->keep_alive = ka != 0;
+    if (!ka)
+        c->closing = 1; /* nothing after it will be read */
+    char *p = stream_room(c, x, turbo__response_head_bound(res, t->server));
+    if (p == NULL) {
+        /* No head could be framed: nothing of this stream can go. */
+        x->s.begun = 1;
+        stream_broken(x);
+        return;
+    }
+    stream_commit(c, x, turbo__response_write_head(res, t, &f, p));
+    x->s.begun = 1;
+    x->s.chunked = f.mode == TURBO__FRAME_CHUNKED && !x->is_head;
+    x->s.close_delimited = f.mode == TURBO__FRAME_CLOSE && !x->is_head;
+    x->s.discard = !body_allowed || x->is_head;
+    if (x->s.at_head)
+        x->deadline = UINT64_MAX;
+}
+
+/* One piece, on the owning thread. Framed as a chunk when chunked. */
+void turbo__conn_stream_data(turbo_deferred *x, const char *data, size_t n)
+{
+    x->s.framed += n; /* counted as gone when dropped: no backlog */
+    turbo__conn *c = x->conn;
+    if (c == NULL || !x->s.begun || x->s.discard)
+        return;
+    if (x->s.len != TURBO_LENGTH_UNKNOWN && x->s.framed > x->s.len)
+        return; /* the holder checked; never past the announced length */
+    char *p = stream_room(c, x, n + (x->s.chunked ? 20 : 0));
+    if (p == NULL) {
+        stream_broken(x);
+        return;
+    }
+    char *start = p;
+    if (x->s.chunked) {
+        char hex[16];
+        int k = 0;
+        size_t v = n;
+        do {
+            hex[k++] = "0123456789abcdef"[v & 15];
+            v >>= 4;
+        } while (v != 0);
+        while (k > 0)
+            *p++ = hex[--k];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    memcpy(p, data, n);
+    p += n;
+    if (x->s.chunked) {
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    stream_commit(c, x, (size_t)(p - start));
+}
+
+/* The finish of a started stream (send_deferred): the last chunk, the
+ * count and the log line. When x is not at the head its framed bytes go
+ * to c->out from where turbo__conn_finished moves them to their place in
+ * the queue. Returns whether the connection stays open. */
+static int stream_end(turbo__conn *c, turbo_deferred *x)
+{
+    int ka = x->keep_alive;
+    if (x->s.chunked && !x->s.discard) {
+        char *p = stream_room(c, x, 5);
+        if (p == NULL) {
+            ka = 0;
+        } else {
+            memcpy(p, "0\r\n\r\n", 5);
+            stream_commit(c, x, 5);
+        }
+    }
+    if (x->s.close_delimited || x->s.broken)
+        ka = 0;
+    if (x->s.len != TURBO_LENGTH_UNKNOWN && x->s.framed < x->s.len && !x->s.discard)
+        ka = 0; /* shorter than announced: the client must see an end */
+    if (!x->s.at_head && x->s.pending.len != 0) {
+        char *p = out_reserve(c, x->s.pending.len);
+        if (p == NULL) {
+            ka = 0;
+        } else {
+            memcpy(p, x->s.pending.ptr, x->s.pending.len);
+            c->out_len += x->s.pending.len;
+        }
+        x->s.pending.len = 0;
+    }
+    TURBO__COUNT(c->t, requests);
+    if (c->t->alog.fd >= 0)
+        log_answer(c, &x->res, &x->head, x->is_head, x);
+    if (!ka)
+        c->closing = 1;
+    return ka;
+}
+
+/* After a flush, for the stream first in c's queue: how much of it has
+ * gone, and its drain callback once the queue is down to the low mark. */
+static void stream_progress(turbo__conn *c)
+{
+    turbo_deferred *x = c->park_head->d;
+    turbo__thread *t = c->t;
+    uint64_t backlog = out_total(c) - c->out_sent;
+    uint64_t gone = x->s.framed > backlog ? x->s.framed - backlog : 0;
+    /* release: pairs with the holder's acquire in turbo_deferred_write. */
+    atomic_store_explicit(&x->s.gone, gone, memory_order_release);
+    if (!atomic_load_explicit(&x->s.want_drain, memory_order_relaxed))
+        return;
+    uint64_t written = atomic_load_explicit(&x->s.written, memory_order_acquire);
+    if (written - gone > t->server->cfg.write_low)
+        return;
+    atomic_store_explicit(&x->s.want_drain, 0, memory_order_relaxed);
+    turbo_drain_fn cb = atomic_load_explicit(&x->s.drain_cb, memory_order_acquire);
+    if (cb == NULL)
+        return;
+    /* As a cancel callback runs: a finish it calls goes through the
+     * inbox, since the connection code around it must not be re-entered;
+     * its writes are framed at once. */
+    int outer = t->in_callback;
+    t->in_callback = 1;
+    cb(x, atomic_load_explicit(&x->s.drain_ud, memory_order_relaxed));
+    t->in_callback = outer;
+}
+
 /* ---- life cycle ------------------------------------------------------ */
 
 int turbo__conn_open(turbo__thread *t, int fd, const struct sockaddr *peer, socklen_t peerlen)
@@ -1293,6 +1560,13 @@ int turbo__conn_open(turbo__thread *t, int fd, const struct sockaddr *peer, sock
 void turbo__conn_close(turbo__conn *c)
 {
     turbo__thread *t = c->t;
+    if (c->dirty) {
+        turbo__conn **link = &t->dirty;
+        while (*link != c)
+            link = &(*link)->dirty_next;
+        *link = c->dirty_next;
+        c->dirty = 0;
+    }
     drop_parked(c); /* the client left: deferred requests are cancelled */
     event_del(&c->ev);
     close(c->fd);
@@ -1353,8 +1627,11 @@ void turbo__conns_sweep(turbo__thread *t)
     while (c != NULL) {
         turbo__conn *next = c->next;
         if (c->park_head != NULL) { /* not idle: only the deferred timeout */
-            if (t->now_ms >= c->park_head->d->deadline)
+            turbo_deferred *x = c->park_head->d;
+            if (t->now_ms >= x->deadline)
                 deferred_expired(c);
+            else if (x->s.begun && c->phase == PH_WRITE && t->now_ms >= c->deadline)
+                expire(c); /* a stream's client stopped reading */
         } else if (t->now_ms >= c->deadline) {
             expire(c);
         }

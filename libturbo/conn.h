@@ -30,6 +30,13 @@ void turbo__conns_free_all(turbo__thread *t);
 int turbo__conn_detach(turbo_deferred *x);
 void turbo__conn_undetach(turbo_deferred *x);
 void turbo__conn_finished(turbo__thread *t, turbo_deferred *x);
+/* A streamed response's start and pieces (stream.c), on the owning
+ * thread, once x is parked (or cancelled). */
+void turbo__conn_stream_start(turbo_deferred *x);
+void turbo__conn_stream_data(turbo_deferred *x, const char *data, size_t n);
+/* Flushes the connections streamed bytes were queued on in this loop
+ * iteration (thread.c, at its end). */
+void turbo__conns_flush_dirty(turbo__thread *t);
 
 /* Peer address as text (into arena a; a NULL: port only) and port. */
 void turbo__conn_remote(const turbo__conn *c, turbo__arena *a, turbo_str *addr, int *port);

@@ -52,14 +52,16 @@ int turbo_deferred_finish(turbo_deferred *x)
             turbo__exchange_post(x);
         return TURBO_OK;
     }
-    if (in_own_handler(x)) {
+    if (in_own_handler(x) && !x->s.started) {
         /* Still inside its handler: answered when the handler returns,
-         * as an inline request is. */
+         * as an inline request is. (A stream started in its handler went
+         * to the inbox, and its finish follows it there.) */
         x->finished_inline = 1;
         return TURBO_OK;
     }
     turbo__thread *t = x->thread;
-    if (turbo__tls_thread == t && t->handling == NULL && !t->in_callback) {
+    if (turbo__tls_thread == t && t->handling == NULL && !t->in_callback &&
+        atomic_load_explicit(&x->s.msgs, memory_order_acquire) == 0) {
         /* The owner, in a callback of its own loop: at once, no queue. */
         int expected = TURBO__X_PENDING;
         atomic_compare_exchange_strong_explicit(&x->state, &expected, TURBO__X_FINISHED,

@@ -8,6 +8,7 @@ const char *turbo_strerror(int code)
     switch (code) {
     case TURBO_OK: return "success";
     case TURBO_DEFER: return "response deferred";
+    case TURBO_FULL: return "written; the stream's queue is above its high-water mark";
     case TURBO_EINVAL: return "invalid argument";
     case TURBO_ENOMEM: return "out of memory";
     case TURBO_EEXIST: return "route already exists";

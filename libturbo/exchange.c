@@ -41,6 +41,7 @@ turbo_deferred *turbo__exchange_new(turbo__thread *t)
 
 static void destroy(turbo_deferred *x)
 {
+    turbo__vec_free(&x->s.pending);
     turbo__response_release(&x->res);
     turbo__arena_destroy(&x->arena);
     free(x);
@@ -69,6 +70,18 @@ void turbo__exchange_release(turbo__thread *t, turbo_deferred *x)
     atomic_store_explicit(&x->cancel_cb, NULL, memory_order_relaxed);
     atomic_store_explicit(&x->cancel_ud, NULL, memory_order_relaxed);
     x->in = NULL;
+    /* The stream's state; its pending buffer keeps its memory for the next. */
+    x->s.started = 0;
+    x->s.len = 0;
+    atomic_store_explicit(&x->s.written, 0, memory_order_relaxed);
+    atomic_store_explicit(&x->s.gone, 0, memory_order_relaxed);
+    atomic_store_explicit(&x->s.want_drain, 0, memory_order_relaxed);
+    atomic_store_explicit(&x->s.drain_cb, NULL, memory_order_relaxed);
+    atomic_store_explicit(&x->s.drain_ud, NULL, memory_order_relaxed);
+    x->s.begun = x->s.at_head = x->s.chunked = x->s.close_delimited = 0;
+    x->s.discard = x->s.broken = 0;
+    x->s.framed = 0;
+    x->s.pending.len = 0;
     t->nlive--;
     if (t->nfree_x < KEEP_FREE) {
         x->next_free = t->free_x;

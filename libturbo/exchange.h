@@ -28,6 +28,7 @@
 #include "request.h"
 #include "response.h"
 #include "router.h"
+#include "vec.h"
 
 typedef struct turbo__conn turbo__conn;
 typedef struct turbo__thread turbo__thread;
@@ -87,7 +88,50 @@ struct turbo_deferred {
     turbo__peer peer;      /* the client's address, copied at detach */
 
     turbo_deferred *next_free; /* the owner's free list */
+
+    /* A streamed response (stream.c, conn.c: turbo_deferred_stream). */
+    struct turbo__stream {
+        /* The holder's, written before the start message or call
+         * publishes them to the owner. */
+        unsigned char started;
+        uint64_t len; /* announced Content-Length, or TURBO_LENGTH_UNKNOWN */
+        /* Shared. written: payload accepted by turbo_deferred_write (the
+         * holder adds); gone: payload the owner saw leave for the socket
+         * (the owner stores, release; the holder loads, acquire). The
+         * holder's queue is written - gone. want_drain: a write reported
+         * TURBO_FULL (stored by the holder before its message is pushed,
+         * or on the owner's own thread), cleared by the owner as it runs
+         * the drain callback. msgs: stream messages pushed and not yet
+         * handled, so that a holder on the owner's thread never overtakes
+         * one pushed by an earlier holder elsewhere. */
+        _Atomic uint64_t written, gone;
+        _Atomic int want_drain;
+        _Atomic unsigned msgs;
+        /* ud stored before cb (release), read after it (acquire). */
+        _Atomic(turbo_drain_fn) drain_cb;
+        void *_Atomic drain_ud;
+        /* The owner's. */
+        unsigned begun : 1;   /* the head is framed (in out or pending) */
+        unsigned at_head : 1; /* first in its connection's queue: bytes go to the socket */
+        unsigned chunked : 1, close_delimited : 1;
+        unsigned discard : 1; /* pieces are dropped: HEAD, 204, 304, broken */
+        unsigned broken : 1;  /* out of memory: the connection closes after it */
+        uint64_t framed;   /* payload bytes framed so far */
+        turbo__vec pending; /* framed bytes while not at the head */
+    } s;
 };
+
+/* A stream operation another thread hands the owner (stream.c). */
+typedef struct turbo__smsg {
+    turbo__msg msg; /* kind TURBO__MSG_STREAM (first member) */
+    turbo_deferred *x;
+    int start;      /* 1: the start; else len bytes of data */
+    size_t len;
+    char data[];
+} turbo__smsg;
+
+/* Runs a stream message on the owning thread and frees it (thread.c). */
+void turbo__stream_msg(turbo__msg *m);
 
 /* The thread's spare exchange, ready for the next request: recycled from
  * its free list or new. NULL when out of memory. */

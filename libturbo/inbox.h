@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <unistd.h>
 
-enum turbo__msg_kind { TURBO__MSG_FINISHED, TURBO__MSG_POST };
+enum turbo__msg_kind { TURBO__MSG_FINISHED, TURBO__MSG_POST, TURBO__MSG_STREAM };
 
 typedef struct turbo__msg {
     struct turbo__msg *next;

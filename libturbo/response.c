@@ -300,8 +300,9 @@ size_t turbo__response_body_len(const turbo_response *res)
 size_t turbo__response_head_bound(const turbo_response *res, const turbo_server *s)
 {
     /* status line <= 13 + 31 (longest reason) + 2; Content-Length line
-     * <= 16 + 20 + 2; Connection line <= 24; final CRLF. */
-    return 64 + res->headers.len + s->server_line_len + TURBO__DATE_LINE_LEN + 40 + 26 + 2;
+     * <= 16 + 20 + 2, Transfer-Encoding 28, Upgrade and Connection 41;
+     * Connection line <= 24; final CRLF. */
+    return 64 + res->headers.len + s->server_line_len + TURBO__DATE_LINE_LEN + 48 + 26 + 2;
 }
 
 size_t turbo__response_write_head(const turbo_response *res, const turbo__thread *t,
@@ -337,13 +338,25 @@ size_t turbo__response_write_head(const turbo_response *res, const turbo__thread
     }
     /* 1xx and 204 carry no Content-Length (RFC 9110 8.6); 304 may, but
      * would have to repeat the GET's length, which we do not know. */
-    if (f->body_allowed) {
+    if (__builtin_expect(f->mode != TURBO__FRAME_LENGTH, 0)) {
+        static const char te[] = "Transfer-Encoding: chunked\r\n";
+        static const char up[] = "Upgrade: websocket\r\nConnection: Upgrade\r\n";
+        if (f->mode == TURBO__FRAME_CHUNKED) {
+            memcpy(p, te, sizeof(te) - 1);
+            p += sizeof(te) - 1;
+        } else if (f->mode == TURBO__FRAME_UPGRADE) {
+            memcpy(p, up, sizeof(up) - 1);
+            p += sizeof(up) - 1;
+        }
+    } else if (f->body_allowed) {
         memcpy(p, "Content-Length: ", 16);
         p = turbo__put_u64(p + 16, f->body_len);
         *p++ = '\r';
         *p++ = '\n';
     }
-    if (!f->keep_alive) {
+    if (f->mode == TURBO__FRAME_UPGRADE) {
+        /* Connection: Upgrade said it all */
+    } else if (!f->keep_alive) {
         memcpy(p, "Connection: close\r\n", 19);
         p += 19;
     } else if (f->minor == 0) {

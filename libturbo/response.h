@@ -35,11 +35,20 @@ struct turbo_response {
     uint64_t file_off, file_len;
 };
 
+/* How the body's end is found (turbo__framing.mode). */
+enum turbo__frame_mode {
+    TURBO__FRAME_LENGTH = 0, /* Content-Length: body_len */
+    TURBO__FRAME_CHUNKED,    /* Transfer-Encoding: chunked (a stream, HTTP/1.1) */
+    TURBO__FRAME_CLOSE,      /* neither: the body ends with the connection (HTTP/1.0) */
+    TURBO__FRAME_UPGRADE     /* 101 to WebSocket: Upgrade and Connection: Upgrade */
+};
+
 /* How the connection wants the head framed. */
 typedef struct turbo__framing {
     int minor;          /* the request's HTTP/1.minor */
     int keep_alive;     /* the connection stays open after this response */
     int body_allowed;   /* 0 for 1xx/204/304 */
+    int mode;           /* enum turbo__frame_mode */
     uint64_t body_len;  /* Content-Length to announce */
 } turbo__framing;
 

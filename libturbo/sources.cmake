@@ -35,6 +35,7 @@ set(TURBO_SOURCES
   routes.c
   server.c
   signals.c
+  stream.c
   thread.c
   vec.c
 )

@@ -58,6 +58,8 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
             turbo__msg *next = m->next;
             if (m->kind == TURBO__MSG_FINISHED)
                 turbo__conn_finished(t, (turbo_deferred *)m);
+            else if (m->kind == TURBO__MSG_STREAM)
+                turbo__stream_msg(m);
             else
                 turbo__loop_run_post(m);
             m = next;
@@ -192,6 +194,8 @@ void turbo__thread_run(turbo__thread *t)
     while (!t->done) {
         if (event_base_loop(t->base, EVLOOP_ONCE) < 0)
             break;
+        if (t->dirty != NULL) /* streamed bytes: one flush per connection */
+            turbo__conns_flush_dirty(t);
         if (t->alog.buf.len != 0) /* this iteration's lines, one write */
             turbo__alog_flush(&t->alog);
         if (t->pool_queued) { /* the whole batch queued: one wake-up */
@@ -212,7 +216,10 @@ void turbo__thread_run(turbo__thread *t)
     turbo__msg *m = turbo__inbox_take(&t->inbox);
     while (m != NULL) {
         turbo__msg *next = m->next;
-        turbo__loop_run_post(m); /* no FINISHED ones: every exchange is back */
+        if (m->kind == TURBO__MSG_POST) /* no FINISHED ones: every exchange is back */
+            turbo__loop_run_post(m);
+        else
+            free(m); /* a stream piece written after its finish, against the rules */
         m = next;
     }
     turbo__tls_thread = NULL;

@@ -72,6 +72,7 @@ struct turbo__thread {
 
     turbo__conn *conns;     /* open connections, doubly linked */
     unsigned nconns;
+    turbo__conn *dirty;      /* streamed bytes queued this iteration (conn.c) */
     turbo__conn *free_conns; /* recycled connection structs */
     unsigned nfree_conns;
 

@@ -28,7 +28,7 @@ STACK = {
     2: "exchange.c",
     3: "pool.c",
     4: "conn.c conn.h",
-    5: "defer.c listener.c listener.h loop.c request.c",
+    5: "defer.c listener.c listener.h loop.c request.c stream.c",
     6: "signals.c signals.h thread.c",
     7: "server.c",
 }

@@ -35,7 +35,7 @@ extern "C" {
 
 /** Library version, also returned at run time by turbo_version(). */
 #define TURBO_VERSION_MAJOR 0
-#define TURBO_VERSION_MINOR 4
+#define TURBO_VERSION_MINOR 5
 #define TURBO_VERSION_PATCH 0
 /** Bumped on every incompatible ABI change; equals the SONAME's number. */
 #define TURBO_ABI_VERSION 0
@@ -53,6 +53,10 @@ enum turbo_result {
      *  "Waiting without blocking"). Without a turbo_defer() call first, a
      *  handler that returns it is answered with 500. */
     TURBO_DEFER = 1,
+    /** turbo_deferred_write(): the bytes were taken, and the response's
+     *  queue is now above the high-water mark: write more once the drain
+     *  callback has run (turbo_deferred_on_drain). Since 0.5.0. */
+    TURBO_FULL = 2,
     TURBO_EINVAL = -1,   /**< an argument is invalid (NULL, out of range, bad characters) */
     TURBO_ENOMEM = -2,   /**< out of memory */
     TURBO_EEXIST = -3,   /**< a route with this method and pattern already exists */
@@ -99,6 +103,9 @@ typedef struct turbo_watch turbo_watch;
 typedef struct turbo_timer turbo_timer;
 /** Called when a deferred request is cancelled (turbo_deferred_on_cancel). */
 typedef void (*turbo_cancel_fn)(turbo_deferred *d, void *ud);
+/** Called when a streamed response's queue has drained below its low-water
+ *  mark after a write returned TURBO_FULL (turbo_deferred_on_drain). */
+typedef void (*turbo_drain_fn)(turbo_deferred *d, void *ud);
 /** A function run on a loop's thread (turbo_loop_post, turbo_loop_timer). */
 typedef void (*turbo_loop_fn)(void *ud);
 /** Called while a watched fd is ready (turbo_loop_watch). */
@@ -198,6 +205,12 @@ TURBO_API int turbo_config_set_stop_grace_ms(turbo_config *cfg, unsigned ms);
  *  -1 (the default) turns it off. TURBO_EINVAL for another negative fd.
  *  Since 0.4.0. */
 TURBO_API int turbo_config_set_access_log(turbo_config *cfg, int fd);
+/** A streamed response's queue limits (turbo_deferred_write): a write
+ *  that leaves more than high bytes queued for the client returns
+ *  TURBO_FULL, and the drain callback runs once the queue is down to low
+ *  bytes. Defaults 262144 and 65536; high 1..2^40, low 0..high. Since
+ *  0.5.0. */
+TURBO_API int turbo_config_set_write_watermarks(turbo_config *cfg, uint64_t high, uint64_t low);
 /** listen() backlog (default 1024, range 1..65535). */
 TURBO_API int turbo_config_set_backlog(turbo_config *cfg, int backlog);
 /** When on (default off), turbo_server_listen() refuses a port that
@@ -594,6 +607,70 @@ TURBO_API int turbo_deferred_cancelled(const turbo_deferred *d);
 /** The deferred request and response, for the holder until finish. */
 TURBO_API turbo_request *turbo_deferred_request(turbo_deferred *d);
 TURBO_API turbo_response *turbo_deferred_response(turbo_deferred *d);
+
+/* ------------------------------------------------------------------------
+ * Streamed responses
+ *
+ * A deferred response may be sent in pieces as they are produced, for a
+ * body that is large, endless or slow (a download, a proxy, a token
+ * stream, Server-Sent Events):
+ *
+ *     turbo_deferred *d = turbo_defer(req, res);
+ *     turbo_response_header(res, "Content-Type", 12, "text/event-stream", 17);
+ *     turbo_deferred_stream(d, TURBO_LENGTH_UNKNOWN);   // the head goes
+ *     turbo_deferred_write(d, piece, n);                // ... as often as needed
+ *     turbo_deferred_finish(d);                          // the end
+ *
+ * From the holder of d, on any thread, like the rest of d's functions;
+ * the owning I/O thread writes the bytes. Pieces leave in the order they
+ * were written, and nothing written is lost unless the client leaves
+ * (then the cancel callback runs, and writes return TURBO_ESTATE).
+ *
+ * Framing: with a known length, plain bytes after Content-Length (fewer
+ * bytes than announced when finishing: the connection is closed, since
+ * the client cannot tell the answer ended); with TURBO_LENGTH_UNKNOWN,
+ * Transfer-Encoding: chunked for HTTP/1.1 and bytes until the connection
+ * closes for HTTP/1.0. A HEAD request, 204 and 304 get the head alone;
+ * writes are then taken and dropped.
+ *
+ * Memory: every write is copied and queued. A write that leaves more
+ * than the high-water mark queued (turbo_config_set_write_watermarks)
+ * returns TURBO_FULL; the drain callback runs on the owning I/O thread
+ * once the queue is below the low-water mark. A holder that waits for it
+ * keeps the memory a response takes at about the high-water mark, for
+ * any body size; one that ignores it queues without bound.
+ *
+ * Time: a streamed response has no deferred timeout once it has started
+ * (its head has gone); the write timeout closes a connection whose client
+ * stops reading, and a graceful stop's grace period ends it.
+ * --------------------------------------------------------------------- */
+
+/** turbo_deferred_stream()'s length when it is not known in advance. */
+#define TURBO_LENGTH_UNKNOWN UINT64_MAX
+
+/** Starts sending d's response as it stands (status and headers from
+ *  turbo_deferred_response(d); a body set there is ignored) with
+ *  content_length bytes to follow, or TURBO_LENGTH_UNKNOWN. After it the
+ *  response's setters have no effect. Once per handle: TURBO_ESTATE the
+ *  second time or after a cancellation; TURBO_EINVAL for NULL. A response
+ *  marked invalid by a refused header becomes a 500 and its writes are
+ *  dropped. Since 0.5.0. */
+TURBO_API int turbo_deferred_stream(turbo_deferred *d, uint64_t content_length);
+/** Queues a copy of len bytes of data as the next piece of d's streamed
+ *  response. TURBO_OK; TURBO_FULL when taken but the queue is above the
+ *  high-water mark (see above); TURBO_ESTATE before turbo_deferred_stream()
+ *  or once the request was cancelled (nothing taken); TURBO_ERANGE past
+ *  the announced length (nothing taken); TURBO_EINVAL, TURBO_ENOMEM. A
+ *  zero-length write does nothing. Since 0.5.0. */
+TURBO_API int turbo_deferred_write(turbo_deferred *d, const void *data, size_t len);
+/** Sets the callback run, on the owning I/O thread, each time the queue
+ *  of d's streamed response has fallen to the low-water mark after a
+ *  write returned TURBO_FULL; NULL removes it. It may write and finish.
+ *  Since 0.5.0. */
+TURBO_API void turbo_deferred_on_drain(turbo_deferred *d, turbo_drain_fn cb, void *ud);
+/** Bytes of d's streamed response written and not yet handed to the
+ *  client's socket (an estimate that counts framing). Since 0.5.0. */
+TURBO_API uint64_t turbo_deferred_queued(const turbo_deferred *d);
 
 /** The loop of the I/O thread that owns the request: for non-blocking
  *  I/O on that thread (turbo_loop_watch, turbo_loop_timer) and for posting
