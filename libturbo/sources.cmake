@@ -37,6 +37,7 @@ set(TURBO_SOURCES
   signals.c
   thread.c
   vec.c
+  ws.c
 )
 list(TRANSFORM TURBO_SOURCES PREPEND ${CMAKE_CURRENT_LIST_DIR}/)
 
