@@ -38,6 +38,7 @@ set(TURBO_SOURCES
   stream.c
   thread.c
   vec.c
+  ws.c
 )
 list(TRANSFORM TURBO_SOURCES PREPEND ${CMAKE_CURRENT_LIST_DIR}/)
 

@@ -22,7 +22,7 @@ import sys
 # are at thread.c's level.
 STACK = {
     0: "arena.c arena.h bufpool.c bufpool.h clock.c clock.h config.c config.h "
-       "date.c date.h error.c inbox.h parse.c parse.h router.c router.h sync.h vec.c vec.h",
+       "date.c date.h error.c inbox.h parse.c parse.h router.c router.h sync.h vec.c vec.h ws.c ws.h",
     1: "alog.c alog.h exchange.h loop.h pool.h request.h response.c response.h routes.c routes.h server.h "
        "thread.h",
     2: "exchange.c",
