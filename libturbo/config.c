@@ -27,6 +27,9 @@ void turbo__config_defaults(turbo_config *cfg)
     cfg->access_log_fd = -1;
     cfg->write_high = 262144;
     cfg->write_low = 65536;
+    cfg->ws_max_message = 16777216;
+    cfg->ws_ping_ms = 30000;
+    cfg->ws_timeout_ms = 10000;
 }
 
 turbo_config *turbo_config_new(void)
@@ -110,6 +113,20 @@ int turbo_config_set_write_watermarks(turbo_config *cfg, uint64_t high, uint64_t
         return TURBO_ERANGE;
     cfg->write_high = high;
     cfg->write_low = low;
+    return TURBO_OK;
+}
+
+int turbo_config_set_ws(turbo_config *cfg, uint64_t max_message, unsigned ping_ms,
+                        unsigned timeout_ms)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (max_message == 0 || max_message > ((uint64_t)1 << 40) || ping_ms > 86400000 ||
+        timeout_ms < 10 || timeout_ms > 86400000)
+        return TURBO_ERANGE;
+    cfg->ws_max_message = max_message;
+    cfg->ws_ping_ms = ping_ms;
+    cfg->ws_timeout_ms = timeout_ms;
     return TURBO_OK;
 }
 

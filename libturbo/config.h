@@ -34,6 +34,8 @@ struct turbo_config {
     unsigned stop_grace_ms;
     int access_log_fd; /* -1: no access log */
     uint64_t write_high, write_low; /* streamed responses' queue marks */
+    uint64_t ws_max_message;
+    unsigned ws_ping_ms, ws_timeout_ms;
 };
 
 void turbo__config_defaults(turbo_config *cfg);

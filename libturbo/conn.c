@@ -35,6 +35,7 @@
 #include "routes.h"
 #include "server.h"
 #include "thread.h"
+#include "ws.h"
 
 #define MAX_REFS 8
 /* Flush in the middle of a pipelined batch once this much is queued. */
@@ -49,7 +50,8 @@ enum phase {
     PH_HEAD,   /* part of a head received: header timeout */
     PH_BODY,   /* head done, body incomplete: body timeout */
     PH_WRITE,  /* output blocked: write timeout */
-    PH_LINGER  /* final response sent, write side shut: drain then close */
+    PH_LINGER, /* final response sent, write side shut: drain then close */
+    PH_WS      /* a WebSocket: its next ping, or the answer it waits for */
 };
 
 enum body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
@@ -88,6 +90,7 @@ struct turbo__conn {
     unsigned used : 1;          /* a byte was ever read from it */
     unsigned in_moved : 1;      /* a deferred request took the read buffer */
     unsigned dirty : 1;         /* on t->dirty: streamed bytes to flush */
+    unsigned upgrade_wait : 1;  /* a deferred request may upgrade: parse no further */
     uint8_t nrefs;
     uint64_t deadline;
     struct event ev;
@@ -113,6 +116,24 @@ struct turbo__conn {
 
     turbo__peer peer;
     turbo__conn *dirty_next; /* t->dirty's link */
+    struct turbo_ws *ws;     /* upgraded: frames, not requests */
+};
+
+/* A WebSocket (turbo.h): its reader, callbacks and close state. */
+struct turbo_ws {
+    turbo__conn *conn; /* NULL until upgraded, and once closed */
+    turbo__thread *t;
+    turbo_ws_message_fn on_message;
+    turbo_ws_close_fn on_close;
+    turbo_ws_drain_fn on_drain;
+    void *ud;
+    struct turbo__ws_reader rd;
+    turbo__vec msg; /* a message that arrived in more than one piece */
+    int msg_binary;
+    unsigned close_sent : 1, close_rcvd : 1, paused : 1, want_drain : 1, ping_out : 1;
+    unsigned code; /* what on_close reports; 0: 1006 */
+    size_t reason_len;
+    char reason[TURBO__WS_MAX_REASON];
 };
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
@@ -287,7 +308,7 @@ static int queue_response(turbo__conn *c, turbo_response *res, int minor, int is
     turbo__framing f;
     f.minor = minor;
     f.keep_alive = keep_alive;
-    f.mode = TURBO__FRAME_LENGTH;
+    f.mode = __builtin_expect(res->upgrade, 0) ? TURBO__FRAME_UPGRADE : TURBO__FRAME_LENGTH;
     f.body_allowed = !(st < 200 || st == 204 || st == 304);
     f.body_len = turbo__response_body_len(res);
     if (is_head && res->has_head_len && f.body_len == 0)
@@ -438,6 +459,11 @@ static void park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_h
 static void unpark_tail(turbo__conn *c, turbo_deferred *x);
 static void stream_at_head(turbo__conn *c, turbo_deferred *x);
 static void stream_progress(turbo__conn *c);
+static void ws_open(turbo__conn *c, struct turbo_ws *ws);
+static void ws_abort(turbo__thread *t, struct turbo_ws *ws);
+static void ws_process(turbo__conn *c);
+static void ws_progress(turbo__conn *c);
+static int has_upgrade(const turbo__head *h);
 
 /*
  * Routes and runs one complete request, queueing its response. Returns the
@@ -510,11 +536,27 @@ static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char
              * that answer a 500 (kept in x->rc: res is the holder's now). */
             x->rc = rc == TURBO_DEFER ? TURBO_OK : rc;
             park_deferred(c, x, h->minor, is_head, keep_alive);
+            if (has_upgrade(h))
+                c->upgrade_wait = 1; /* what follows may be frames, not requests */
             return x;
         }
         if (x->finished_inline && rc == TURBO_DEFER)
             rc = TURBO_OK; /* deferred, then finished before returning */
         handler_result(t, res, rc);
+        if (__builtin_expect(x->ws != NULL, 0)) {
+            struct turbo_ws *ws = x->ws;
+            x->ws = NULL;
+            if (res->status == 101) {
+                answer(c, res, h->minor, 0, 1, h);
+                ws_open(c, ws);
+                if (x->deferred) /* finished before its handler returned */
+                    turbo__exchange_release(t, x);
+                else
+                    turbo__exchange_reset(x);
+                return NULL;
+            }
+            ws_abort(t, ws); /* the handler failed after accepting: a 500 */
+        }
     } else if (st != 0) {
         turbo__response_error(res, st);
         if (st == 405)
@@ -531,8 +573,10 @@ static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char
 static void request_done(turbo__conn *c)
 {
     /* The next request's head timer starts with its first byte
-     * (handle_one); until then the connection is idle. */
-    set_deadline(c, PH_IDLE, c->t->server->cfg.idle_timeout_ms);
+     * (handle_one); until then the connection is idle. An upgraded one
+     * keeps the deadline ws_open gave it. */
+    if (__builtin_expect(c->ws == NULL, 1))
+        set_deadline(c, PH_IDLE, c->t->server->cfg.idle_timeout_ms);
     c->head_len = 0;
     c->head_parsed = 0;
     c->continue_sent = 0;
@@ -774,14 +818,20 @@ static int flush(turbo__conn *c)
 /* Parses and answers every complete request in the read buffer. */
 static void process(turbo__conn *c)
 {
+    if (__builtin_expect(c->ws != NULL, 0)) {
+        ws_process(c);
+        return;
+    }
     size_t pos = 0;
     size_t need = 0;
-    while (!c->closing && pos < c->in_len && !parked_full(c)) {
+    while (!c->closing && pos < c->in_len && !parked_full(c) && !c->upgrade_wait) {
         long r = handle_one(c, c->in + pos, c->in_len - pos, &need);
         if (r <= 0)
             break;
         pos += (size_t)r;
         need = 0;
+        if (__builtin_expect(c->ws != NULL, 0))
+            break; /* upgraded: what follows is frames */
         if (c->in_moved) { /* what followed the deferred request, from 0 */
             c->in_moved = 0;
             pos = 0;
@@ -802,6 +852,8 @@ static void process(turbo__conn *c)
      * (on_readable), so a head announcing a large body costs nothing
      * until the body is actually sent. */
     c->need = c->closing ? 0 : need;
+    if (__builtin_expect(c->ws != NULL, 0)) /* upgraded: the rest is frames */
+        ws_process(c);
 }
 
 static void start_linger(turbo__conn *c)
@@ -852,14 +904,24 @@ static void conn_run(turbo__conn *c)
         }
         if (__builtin_expect(c->park_head != NULL, 0) && c->park_head->d->s.begun)
             stream_progress(c);
+        else if (__builtin_expect(c->ws != NULL, 0))
+            ws_progress(c);
         return;
     }
     if (c->closing && c->park_head == NULL) {
         start_linger(c);
         return;
     }
-    if (c->phase == PH_WRITE)
+    if (__builtin_expect(c->ws != NULL, 0)) {
+        if (c->phase == PH_WRITE)
+            set_deadline(c, PH_WS, c->ws->close_sent ? t->server->cfg.ws_timeout_ms
+                                                     : t->server->cfg.ws_ping_ms);
+        ws_progress(c);
+        if (c->ws == NULL || c->closing)
+            return; /* the drain callback closed it: linger next time */
+    } else if (c->phase == PH_WRITE) {
         set_deadline(c, PH_IDLE, t->server->cfg.idle_timeout_ms);
+    }
     if (__builtin_expect(c->park_head != NULL, 0) && c->park_head->d->s.begun)
         stream_progress(c);
     /* Behind a deferred answer with its queue full and a full buffer: no
@@ -869,13 +931,17 @@ static void conn_run(turbo__conn *c)
     if (__builtin_expect(c->park_head != NULL, 0) && parked_full(c) && c->in != NULL &&
         c->in_len == c->in_cap)
         what = 0;
+    if (__builtin_expect(c->ws != NULL, 0) && c->ws->paused)
+        what = 0; /* the client's frames wait in its TCP window */
+    if (__builtin_expect(c->upgrade_wait, 0) && c->in != NULL && c->in_len == c->in_cap)
+        what = 0; /* frames sent before the 101: no more until it goes */
     if (set_events(c, what) != 0) {
         turbo__conn_close(c);
         return;
     }
     if (c->in_len == 0) {
         in_release(c);
-        if (t->stopping && c->park_head == NULL)
+        if (t->stopping && c->park_head == NULL && c->ws == NULL)
             turbo__conn_close(c);
     }
 }
@@ -1121,6 +1187,17 @@ static int send_deferred(turbo__conn *c, turbo_deferred *x)
     if (x->s.begun)
         return stream_end(c, x);
     handler_result(t, &x->res, x->rc);
+    c->upgrade_wait = 0;
+    if (__builtin_expect(x->ws != NULL, 0)) {
+        struct turbo_ws *ws = x->ws;
+        x->ws = NULL;
+        if (x->res.status == 101) {
+            queue_answer(c, &x->res, x->minor, 0, 1, &x->head);
+            ws_open(c, ws);
+            return 1;
+        }
+        ws_abort(t, ws);
+    }
     return queue_answer(c, &x->res, x->minor, x->is_head, keeps_alive(t, &x->res, x->keep_alive),
                         &x->head);
 }
@@ -1131,6 +1208,10 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
     if (c == NULL || atomic_load_explicit(&x->state, memory_order_acquire) ==
                          TURBO__X_CANCELLED) {
         /* Cancelled first, or its connection is gone: only freed. */
+        if (x->ws != NULL) { /* accepted, never upgraded */
+            ws_abort(t, x->ws);
+            x->ws = NULL;
+        }
         turbo__exchange_release(t, x);
         turbo__thread_check_done(t);
         return;
@@ -1517,6 +1598,410 @@ static void stream_progress(turbo__conn *c)
     t->in_callback = outer;
 }
 
+/* ---- WebSocket ------------------------------------------------------------ */
+
+/*
+ * An upgraded connection (turbo.h, "WebSocket"): process() hands its input
+ * to ws_process, which feeds the frame reader (ws.c) and acts on its
+ * events; frames the server sends go to c->out like any answer, flushed
+ * at the end of the loop iteration (mark_dirty). Deadlines: PH_WS is the
+ * next ping while open, the answer to a ping, or the peer's close after
+ * ours; PH_WRITE while the client does not read.
+ */
+
+static int has_upgrade(const turbo__head *h)
+{
+    for (size_t i = 0; i < h->num_headers; i++)
+        if (turbo__ieq(h->headers[i].name.ptr, h->headers[i].name.len, "upgrade"))
+            return 1;
+    return 0;
+}
+
+static void ws_arm(turbo__conn *c, unsigned ms)
+{
+    c->phase = PH_WS;
+    c->deadline = ms == 0 ? UINT64_MAX : c->t->now_ms + ms;
+}
+
+static void ws_free(struct turbo_ws *ws)
+{
+    turbo__vec_free(&ws->msg);
+    free(ws);
+}
+
+/* Reports the end (on_close, once) and frees ws. The connection is gone
+ * or going: ws->conn is NULL. */
+static void ws_abort(turbo__thread *t, struct turbo_ws *ws)
+{
+    if (ws->on_close != NULL) {
+        int outer = t->in_callback; /* finishes from it go through the inbox */
+        t->in_callback = 1;
+        ws->on_close(ws, ws->code != 0 ? (int)ws->code : 1006, ws->reason, ws->reason_len,
+                        ws->ud);
+        t->in_callback = outer;
+    }
+    ws_free(ws);
+}
+
+static void ws_open(turbo__conn *c, struct turbo_ws *ws)
+{
+    c->ws = ws;
+    ws->conn = c;
+    c->need = 0;
+    ws_arm(c, c->t->server->cfg.ws_ping_ms);
+}
+
+/* Queues one frame. -1 when out of memory (the connection then closes). */
+static int ws_frame(turbo__conn *c, unsigned opcode, const void *data, size_t len)
+{
+    char *p = out_reserve(c, len + 10);
+    if (p == NULL) {
+        c->closing = 1;
+        return -1;
+    }
+    size_t h = turbo__ws_frame_header((uint8_t *)p, 1, opcode, len);
+    if (len != 0)
+        memcpy(p + h, data, len);
+    c->out_len += h + len;
+    mark_dirty(c);
+    return 0;
+}
+
+/* Sends our close (code 0: none), once; the peer's close is waited for
+ * the WebSocket timeout, then the connection goes. */
+static void ws_send_close(turbo__conn *c, unsigned code, const char *reason, size_t len)
+{
+    struct turbo_ws *ws = c->ws;
+    if (ws->close_sent)
+        return;
+    uint8_t payload[TURBO__WS_MAX_CONTROL];
+    size_t n = turbo__ws_close_payload(payload, code, reason, len);
+    ws->close_sent = 1;
+    ws_frame(c, TURBO__WS_OP_CLOSE, payload, n);
+    if (c->phase != PH_WRITE)
+        ws_arm(c, c->t->server->cfg.ws_timeout_ms);
+}
+
+/* A protocol violation: our close with its code, then the end. */
+static void ws_fail(turbo__conn *c, unsigned code)
+{
+    struct turbo_ws *ws = c->ws;
+    ws->code = code;
+    ws_send_close(c, code, NULL, 0);
+    c->closing = 1; /* after the close frame: linger, then close */
+}
+
+static void ws_deliver(turbo__conn *c, struct turbo_ws *ws, int binary, const void *data,
+                       size_t len)
+{
+    if (ws->on_message != NULL && !ws->close_sent)
+        ws->on_message(ws, binary, data, len, ws->ud);
+    (void)c;
+}
+
+static void ws_process(turbo__conn *c)
+{
+    struct turbo_ws *ws = c->ws;
+    size_t pos = 0;
+    if (c->in_len != 0 && !ws->close_sent && c->phase != PH_WRITE) {
+        ws_arm(c, c->t->server->cfg.ws_ping_ms); /* it spoke: alive, not idle */
+        ws->ping_out = 0;
+    }
+    while (pos < c->in_len && !ws->paused && !c->closing && c->ws == ws) {
+        struct turbo__ws_event ev;
+        ssize_t r = turbo__ws_reader_feed(&ws->rd, (uint8_t *)c->in + pos, c->in_len - pos, &ev);
+        if (r < 0) {
+            ws_fail(c, (unsigned)-r);
+            pos = c->in_len;
+            break;
+        }
+        pos += (size_t)r;
+        if (ev.type == TURBO__WS_NONE)
+            break;
+        if (ev.type == TURBO__WS_DATA) {
+            int binary = ev.opcode == TURBO__WS_OP_BINARY;
+            if (ev.first && ev.fin) { /* whole in the buffer: no copy */
+                ws_deliver(c, ws, binary, ev.data, ev.len);
+                continue;
+            }
+            if (turbo__vec_append(&ws->msg, ev.data, ev.len) != 0) {
+                ws_fail(c, 1011);
+                pos = c->in_len;
+                break;
+            }
+            if (ev.fin) {
+                ws_deliver(c, ws, binary, ws->msg.ptr, ws->msg.len);
+                ws->msg.len = 0;
+            }
+        } else if (ev.type == TURBO__WS_PING) {
+            if (!ws->close_sent)
+                ws_frame(c, TURBO__WS_OP_PONG, ev.data, ev.len);
+        } else if (ev.type == TURBO__WS_PONG) {
+            ws->ping_out = 0;
+        } else { /* TURBO__WS_CLOSE */
+            ws->close_rcvd = 1;
+            if (ws->code == 0) {
+                ws->code = ev.close_code;
+                ws->reason_len = ev.len <= sizeof(ws->reason) ? ev.len : sizeof(ws->reason);
+                memcpy(ws->reason, ev.data, ws->reason_len);
+            }
+            /* Echo its code (none for none), then close: the server ends
+             * the TCP connection first (RFC 6455 7.1.1). */
+            ws_send_close(c, ev.close_code == 1005 ? 0 : ev.close_code, NULL, 0);
+            c->closing = 1;
+            pos = c->in_len;
+            break;
+        }
+    }
+    if (c->closing) {
+        c->in_len = 0;
+    } else if (pos != 0) {
+        memmove(c->in, c->in + pos, c->in_len - pos);
+        c->in_len -= pos;
+    }
+}
+
+/* After a flush: the drain callback once the queue is at the low mark. */
+static void ws_progress(turbo__conn *c)
+{
+    struct turbo_ws *ws = c->ws;
+    if (!ws->want_drain || out_total(c) - c->out_sent > c->t->server->cfg.write_low)
+        return;
+    ws->want_drain = 0;
+    if (ws->on_drain != NULL) {
+        turbo__thread *t = c->t;
+        int outer = t->in_callback;
+        t->in_callback = 1;
+        ws->on_drain(ws, ws->ud);
+        t->in_callback = outer;
+    }
+}
+
+static void ws_expire(turbo__conn *c)
+{
+    struct turbo_ws *ws = c->ws;
+    const turbo_config *cfg = &c->t->server->cfg;
+    if (ws->close_sent) { /* no close came back in time */
+        turbo__conn_close(c);
+        return;
+    }
+    if (ws->ping_out) { /* no pong came back in time */
+        ws->code = 1011;
+        turbo__conn_close(c);
+        return;
+    }
+    ws->ping_out = 1;
+    ws_frame(c, TURBO__WS_OP_PING, NULL, 0);
+    ws_arm(c, cfg->ws_timeout_ms);
+}
+
+/* A stop: 1001, then the peer's close or the timeout. */
+static void ws_going_away(turbo__conn *c)
+{
+    struct turbo_ws *ws = c->ws;
+    if (ws->code == 0)
+        ws->code = 1001;
+    ws_send_close(c, 1001, NULL, 0);
+    c->closing = 1;
+}
+
+/* The handshake's request fields (RFC 6455 4.2.1). */
+static int has_token(turbo_str v, const char *tok)
+{
+    const char *p = v.ptr, *end = v.ptr + v.len;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        const char *s = p;
+        while (p < end && *p != ',')
+            p++;
+        const char *e = p;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (turbo__ieq(s, (size_t)(e - s), tok))
+            return 1;
+    }
+    return 0;
+}
+
+static int any_header_has(const turbo_request *req, const char *name, const char *tok)
+{
+    size_t n = turbo_request_header_count(req);
+    for (size_t i = 0; i < n; i++) {
+        turbo_str k, v;
+        turbo_request_header_at(req, i, &k, &v);
+        if (turbo__ieq(k.ptr, k.len, name) && has_token(v, tok))
+            return 1;
+    }
+    return 0;
+}
+
+static turbo_ws *ws_refuse(turbo_response *res, int status, int err)
+{
+    turbo__response_error(res, status);
+    if (status == 426) {
+        turbo_response_header(res, "Sec-WebSocket-Version", 21, "13", 2);
+        turbo_response_header(res, "Upgrade", 7, "websocket", 9);
+    }
+    errno = err;
+    return NULL;
+}
+
+turbo_ws *turbo_ws_accept(turbo_request *req, turbo_response *res, turbo_ws_message_fn on_message,
+                          turbo_ws_close_fn on_close, void *ud, const char *protocol)
+{
+    if (req == NULL || res == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    turbo_deferred *x = turbo__exchange_of(req);
+    turbo__thread *t = x->thread;
+    if (res != &x->res || x->blocking || turbo__tls_thread != t || x->ws != NULL ||
+        x->s.started) {
+        errno = EPERM;
+        return NULL;
+    }
+    /* Upgraded in request order, with nothing parked ahead of it: inline
+     * with an empty queue, or deferred and first in it. */
+    turbo__conn *c = x->deferred ? x->conn : req->conn;
+    if (c == NULL) {
+        errno = EPERM;
+        return NULL;
+    }
+    if (x->deferred ? c->park_head != &x->node : c->park_head != NULL)
+        return ws_refuse(res, 400, EINVAL);
+    const turbo__head *h = req->head;
+    turbo_str key, version;
+    if (!str_eq(h->method, "GET", 3) || h->minor != 1 ||
+        !any_header_has(req, "upgrade", "websocket") ||
+        !any_header_has(req, "connection", "upgrade"))
+        return ws_refuse(res, 400, EINVAL);
+    if (turbo_request_header(req, "Sec-WebSocket-Version", 21, &version) != TURBO_OK ||
+        !str_eq(version, "13", 2))
+        return ws_refuse(res, 426, EINVAL);
+    char accept[29];
+    if (turbo_request_header(req, "Sec-WebSocket-Key", 17, &key) != TURBO_OK ||
+        turbo__ws_accept_key(key.ptr, key.len, accept) != 0)
+        return ws_refuse(res, 400, EINVAL);
+    struct turbo_ws *ws = calloc(1, sizeof(*ws));
+    if (ws == NULL) {
+        errno = ENOMEM;
+        return ws_refuse(res, 500, ENOMEM);
+    }
+    ws->t = t;
+    ws->on_message = on_message;
+    ws->on_close = on_close;
+    ws->ud = ud;
+    const turbo_config *cfg = &t->server->cfg;
+    turbo__ws_reader_init(&ws->rd, cfg->ws_max_message, cfg->ws_max_message);
+    if (turbo_response_header(res, "Sec-WebSocket-Accept", 20, accept, 28) != TURBO_OK ||
+        (protocol != NULL &&
+         turbo_response_header(res, "Sec-WebSocket-Protocol", 22, protocol, strlen(protocol)) !=
+             TURBO_OK)) {
+        ws_free(ws);
+        return ws_refuse(res, 500, ENOMEM);
+    }
+    res->status = 101;
+    res->upgrade = 1;
+    res->body.len = 0;
+    x->ws = ws;
+    return ws;
+}
+
+/* The ws may be used here and now: its thread, upgraded, not closing. */
+static turbo__conn *ws_usable(const struct turbo_ws *ws)
+{
+    if (ws == NULL || turbo__tls_thread != ws->t || ws->conn == NULL || ws->close_sent ||
+        ws->close_rcvd)
+        return NULL;
+    return ws->conn;
+}
+
+int turbo_ws_send(turbo_ws *ws, int binary, const void *data, size_t len)
+{
+    if (ws == NULL || (data == NULL && len != 0))
+        return TURBO_EINVAL;
+    turbo__conn *c = ws_usable(ws);
+    if (c == NULL)
+        return TURBO_ESTATE;
+    if (ws_frame(c, binary ? TURBO__WS_OP_BINARY : TURBO__WS_OP_TEXT, data, len) != 0)
+        return TURBO_ENOMEM;
+    if (out_total(c) - c->out_sent > c->t->server->cfg.write_high) {
+        ws->want_drain = 1;
+        return TURBO_FULL;
+    }
+    return TURBO_OK;
+}
+
+int turbo_ws_ping(turbo_ws *ws, const void *data, size_t len)
+{
+    if (ws == NULL || (data == NULL && len != 0))
+        return TURBO_EINVAL;
+    if (len > TURBO__WS_MAX_CONTROL)
+        return TURBO_ERANGE;
+    turbo__conn *c = ws_usable(ws);
+    if (c == NULL)
+        return TURBO_ESTATE;
+    return ws_frame(c, TURBO__WS_OP_PING, data, len) == 0 ? TURBO_OK : TURBO_ENOMEM;
+}
+
+int turbo_ws_close(turbo_ws *ws, int code, const char *reason, size_t len)
+{
+    if (ws == NULL || (reason == NULL && len != 0) ||
+        (code != 0 && (code < 0 || !turbo__ws_close_code_valid((unsigned)code))))
+        return TURBO_EINVAL;
+    turbo__conn *c = ws_usable(ws);
+    if (c == NULL)
+        return TURBO_ESTATE;
+    if (ws->code == 0) {
+        ws->code = code != 0 ? (unsigned)code : 1005;
+        size_t n = len < sizeof(ws->reason) ? len : sizeof(ws->reason);
+        memcpy(ws->reason, reason, n);
+        ws->reason_len = n;
+    }
+    ws_send_close(c, (unsigned)code, reason, len);
+    return TURBO_OK;
+}
+
+void turbo_ws_on_drain(turbo_ws *ws, turbo_ws_drain_fn on_drain)
+{
+    if (ws != NULL)
+        ws->on_drain = on_drain;
+}
+
+void turbo_ws_pause(turbo_ws *ws, int paused)
+{
+    if (ws == NULL || turbo__tls_thread != ws->t || ws->conn == NULL)
+        return;
+    int was = ws->paused;
+    ws->paused = paused != 0;
+    if (was && !ws->paused)
+        mark_dirty(ws->conn); /* what waits in the buffer, then read again */
+}
+
+uint64_t turbo_ws_queued(const turbo_ws *ws)
+{
+    if (ws == NULL || ws->conn == NULL)
+        return 0;
+    return out_total(ws->conn) - ws->conn->out_sent;
+}
+
+turbo_loop *turbo_ws_loop(const turbo_ws *ws)
+{
+    return ws != NULL ? &ws->t->loop : NULL;
+}
+
+void *turbo_ws_data(const turbo_ws *ws)
+{
+    return ws != NULL ? ws->ud : NULL;
+}
+
+void turbo_ws_set_data(turbo_ws *ws, void *ud)
+{
+    if (ws != NULL)
+        ws->ud = ud;
+}
+
 /* ---- life cycle ------------------------------------------------------ */
 
 int turbo__conn_open(turbo__thread *t, int fd, const struct sockaddr *peer, socklen_t peerlen)
@@ -1568,6 +2053,13 @@ void turbo__conn_close(turbo__conn *c)
         c->dirty = 0;
     }
     drop_parked(c); /* the client left: deferred requests are cancelled */
+    if (c->ws != NULL) {
+        struct turbo_ws *ws = c->ws;
+        c->ws = NULL;
+        ws->conn = NULL;
+        ws_abort(t, ws); /* on_close, then freed */
+    }
+    c->upgrade_wait = 0;
     event_del(&c->ev);
     close(c->fd);
     in_release(c);
@@ -1591,6 +2083,8 @@ void turbo__conn_close(turbo__conn *c)
     turbo__thread_check_done(t);
 }
 
+static void ws_expire(turbo__conn *c);
+
 static void expire(turbo__conn *c)
 {
     turbo__thread *t = c->t;
@@ -1600,6 +2094,10 @@ static void expire(turbo__conn *c)
          * after a 400 never timed out. Counting here counted the first
          * twice and the second falsely (tests/test_abuse.c). */
         turbo__conn_close(c);
+        return;
+    }
+    if (c->phase == PH_WS) {
+        ws_expire(c);
         return;
     }
     if (t->stopping && c->phase == PH_IDLE && !c->used) {
@@ -1643,6 +2141,8 @@ void turbo__conns_sweep(turbo__thread *t)
  * first request yet, is waited for. */
 #define STOP_GRACE_MS 2000
 
+static void ws_going_away(turbo__conn *c);
+
 void turbo__conns_stop(turbo__thread *t)
 {
     unsigned grace = t->server->cfg.header_timeout_ms < STOP_GRACE_MS
@@ -1652,6 +2152,11 @@ void turbo__conns_stop(turbo__thread *t)
     turbo__conn *c = t->conns;
     while (c != NULL) {
         turbo__conn *next = c->next;
+        if (c->ws != NULL) {
+            ws_going_away(c);
+            c = next;
+            continue;
+        }
         if (c->park_head != NULL) {
             /* Deferred answers still to come: waited for up to the grace
              * period, then 503 (deferred_expired). */

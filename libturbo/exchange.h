@@ -86,6 +86,7 @@ struct turbo_deferred {
     char *in;              /* the read buffer it took with it */
     turbo__head head;      /* copies of what the parser left on its stack */
     turbo__peer peer;      /* the client's address, copied at detach */
+    struct turbo_ws *ws;   /* accepted, upgraded when its 101 is sent (conn.c) */
 
     turbo_deferred *next_free; /* the owner's free list */
 

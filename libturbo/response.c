@@ -110,6 +110,7 @@ void turbo__response_reset(turbo_response *res)
     res->close = 0;
     res->invalid = 0;
     res->has_head_len = 0;
+    res->upgrade = 0;
 }
 
 int turbo_response_head_length(turbo_response *res, uint64_t len)

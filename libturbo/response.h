@@ -30,6 +30,7 @@ struct turbo_response {
     unsigned invalid : 1; /* the handler tried something unsendable: 500 */
     unsigned has_head_len : 1; /* turbo_response_head_length() was called */
     unsigned has_file : 1;     /* the body is file_len bytes of file_fd */
+    unsigned upgrade : 1;      /* a 101 to WebSocket (turbo_ws_accept) */
     uint64_t head_len;
     int file_fd;               /* the library's own dup, closed with the body */
     uint64_t file_off, file_len;

@@ -719,6 +719,107 @@ TURBO_API turbo_timer *turbo_loop_timer(turbo_loop *l, uint64_t ms, turbo_loop_f
  *  callback ran (it is gone then). Loop's thread only; NULL allowed. */
 TURBO_API void turbo_timer_cancel(turbo_timer *t);
 
+/* ------------------------------------------------------------------------
+ * WebSocket (RFC 6455)
+ *
+ * A handler upgrades its request with turbo_ws_accept(); once the 101
+ * answer is sent the connection speaks WebSocket and stays on its I/O
+ * thread, which calls the callbacks there:
+ *
+ *     if (turbo_ws_accept(req, res, on_message, on_close, my_state, NULL) == NULL)
+ *         return TURBO_OK;                 // the 400 or 426 it set goes
+ *     return TURBO_OK;                     // the 101 goes
+ *
+ * The handler is the place for an Origin check, authentication or the
+ * choice of a subprotocol: it sees the request and may answer 403
+ * instead. The library checks the handshake, reads frames (masking, RSV
+ * bits, opcodes, control frames, UTF-8 of text incrementally across
+ * fragments, size limits), answers pings, sends idle pings and runs the
+ * close handshake; a violation closes with the RFC's code (1002, 1007,
+ * 1009). Messages go out through the connection's write path: a send that
+ * leaves more than the high-water mark queued returns TURBO_FULL, and the
+ * drain callback runs at the low mark (turbo_config_set_write_watermarks,
+ * turbo_ws_on_drain).
+ *
+ * Threads. Every turbo_ws_* function is for the connection's I/O thread
+ * (callbacks, handlers, loop callbacks there); another thread reaches it
+ * with turbo_loop_post(turbo_ws_loop(ws), ...). A ws is valid until
+ * on_close returns.
+ * --------------------------------------------------------------------- */
+
+typedef struct turbo_ws turbo_ws;
+
+/** A whole message: text (binary 0, valid UTF-8) or binary; data is valid
+ *  during the call. */
+typedef void (*turbo_ws_message_fn)(turbo_ws *ws, int binary, const void *data, size_t len,
+                                    void *ud);
+/** The connection has ended, exactly once per accepted ws: code is the
+ *  peer's close code (1005 when its close had none), the code the library
+ *  closed with for a protocol violation (1002, 1007, 1009) or a timeout
+ *  (1001 at a server stop, 1011 when pings went unanswered), the code
+ *  given to turbo_ws_close(), or 1006 when the connection dropped without
+ *  a close (or the 101 was never sent). reason is the peer's (or the one
+ *  given to turbo_ws_close), NOT NUL-terminated. ws is freed when it
+ *  returns. */
+typedef void (*turbo_ws_close_fn)(turbo_ws *ws, int code, const char *reason, size_t len,
+                                  void *ud);
+/** The send queue fell to the low-water mark after a send returned
+ *  TURBO_FULL. */
+typedef void (*turbo_ws_drain_fn)(turbo_ws *ws, void *ud);
+
+/** Accepts the WebSocket handshake of req (a GET with Upgrade: websocket,
+ *  Connection: upgrade, Sec-WebSocket-Version: 13 and a valid
+ *  Sec-WebSocket-Key), from its handler or, for a deferred request, from
+ *  its holder on the owning I/O thread before turbo_deferred_finish().
+ *  res becomes the 101 answer (with Sec-WebSocket-Accept, and
+ *  Sec-WebSocket-Protocol when protocol is not NULL; header fields the
+ *  handler added stay); the upgrade happens when it is sent. on_message
+ *  and on_close may be NULL. Returns the WebSocket, or NULL with res set to the error
+ *  answer: 426 with Sec-WebSocket-Version: 13 for another version, 400
+ *  for any other fault of the handshake (errno EINVAL), or when called
+ *  from a blocking-pool handler or another thread (errno EPERM: nothing
+ *  set), or out of memory (ENOMEM). A request that arrived pipelined
+ *  behind others still unanswered is refused (400). Since 0.5.0. */
+TURBO_API turbo_ws *turbo_ws_accept(turbo_request *req, turbo_response *res,
+                                    turbo_ws_message_fn on_message, turbo_ws_close_fn on_close,
+                                    void *ud, const char *protocol);
+/** Sets the drain callback (NULL: none). Since 0.5.0. */
+TURBO_API void turbo_ws_on_drain(turbo_ws *ws, turbo_ws_drain_fn on_drain);
+/** Sends a text (binary 0; data must be UTF-8, unchecked) or binary
+ *  message in one frame. TURBO_OK; TURBO_FULL when queued above the
+ *  high-water mark; TURBO_ESTATE once a close was sent or received, or
+ *  before the 101 is sent; TURBO_EINVAL, TURBO_ENOMEM. Since 0.5.0. */
+TURBO_API int turbo_ws_send(turbo_ws *ws, int binary, const void *data, size_t len);
+/** Sends a ping with up to 125 bytes of data (TURBO_ERANGE beyond).
+ *  Since 0.5.0. */
+TURBO_API int turbo_ws_ping(turbo_ws *ws, const void *data, size_t len);
+/** Starts the close handshake: sends a close frame with code (a code an
+ *  endpoint may send: 1000-1003, 1007-1014, 3000-4999; 0 for none) and up
+ *  to 123 bytes of reason (cut at a UTF-8 boundary), then waits for the
+ *  peer's close (the write timeout at most) and closes the connection;
+ *  on_close follows. TURBO_EINVAL for a code that may not be sent,
+ *  TURBO_ESTATE when a close was already sent. Since 0.5.0. */
+TURBO_API int turbo_ws_close(turbo_ws *ws, int code, const char *reason, size_t len);
+/** Stops (paused 1) or resumes (0) reading the connection: while paused
+ *  no message is delivered and the client's sends back up into its TCP
+ *  window (flow control for a consumer that is behind). Since 0.5.0. */
+TURBO_API void turbo_ws_pause(turbo_ws *ws, int paused);
+/** Bytes queued for the client and not yet taken by its socket. */
+TURBO_API uint64_t turbo_ws_queued(const turbo_ws *ws);
+/** The I/O thread's loop, for turbo_loop_post() from other threads. */
+TURBO_API turbo_loop *turbo_ws_loop(const turbo_ws *ws);
+/** The ud given to turbo_ws_accept(), and a way to change it. */
+TURBO_API void *turbo_ws_data(const turbo_ws *ws);
+TURBO_API void turbo_ws_set_data(turbo_ws *ws, void *ud);
+
+/** WebSocket limits: the largest message (default 16777216 bytes, range
+ *  1..2^40; larger: closed with 1009), the interval after which an idle
+ *  connection is pinged (default 30000 ms; 0: never) and how long a ping
+ *  or a close may wait for its answer (default 10000 ms; unanswered: the
+ *  connection is closed, 1011 for a ping). Since 0.5.0. */
+TURBO_API int turbo_config_set_ws(turbo_config *cfg, uint64_t max_message, unsigned ping_ms,
+                                  unsigned timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif
