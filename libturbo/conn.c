@@ -1186,6 +1186,10 @@ static int send_deferred(turbo__conn *c, turbo_deferred *x)
     turbo__thread *t = c->t;
     if (x->s.begun)
         return stream_end(c, x);
+    if (__builtin_expect(x->s.aborted, 0)) {
+        c->closing = 1; /* turbo_deferred_abort before anything was sent */
+        return 0;
+    }
     handler_result(t, &x->res, x->rc);
     c->upgrade_wait = 0;
     if (__builtin_expect(x->ws != NULL, 0)) {
@@ -1539,7 +1543,11 @@ void turbo__conn_stream_data(turbo_deferred *x, const char *data, size_t n)
 static int stream_end(turbo__conn *c, turbo_deferred *x)
 {
     int ka = x->keep_alive;
-    if (x->s.chunked && !x->s.discard) {
+    if (x->s.aborted) {
+        /* Cut short on purpose: no last chunk, and the connection ends,
+         * so the client cannot take what it got for the whole body. */
+        ka = 0;
+    } else if (x->s.chunked && !x->s.discard) {
         char *p = stream_room(c, x, 5);
         if (p == NULL) {
             ka = 0;

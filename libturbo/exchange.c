@@ -72,6 +72,7 @@ void turbo__exchange_release(turbo__thread *t, turbo_deferred *x)
     x->in = NULL;
     /* The stream's state; its pending buffer keeps its memory for the next. */
     x->s.started = 0;
+    x->s.aborted = 0;
     x->s.len = 0;
     atomic_store_explicit(&x->s.written, 0, memory_order_relaxed);
     atomic_store_explicit(&x->s.gone, 0, memory_order_relaxed);

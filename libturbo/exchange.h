@@ -95,6 +95,7 @@ struct turbo_deferred {
         /* The holder's, written before the start message or call
          * publishes them to the owner. */
         unsigned char started;
+        unsigned char aborted; /* turbo_deferred_abort: end without a proper end */
         uint64_t len; /* announced Content-Length, or TURBO_LENGTH_UNKNOWN */
         /* Shared. written: payload accepted by turbo_deferred_write (the
          * holder adds); gone: payload the owner saw leave for the socket

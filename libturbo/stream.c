@@ -136,3 +136,11 @@ uint64_t turbo_deferred_queued(const turbo_deferred *x)
     uint64_t g = atomic_load_explicit(&x->s.gone, memory_order_acquire);
     return w > g ? w - g : 0;
 }
+
+int turbo_deferred_abort(turbo_deferred *x)
+{
+    if (x == NULL)
+        return TURBO_EINVAL;
+    x->s.aborted = 1; /* published to the owner by the finish */
+    return turbo_deferred_finish(x);
+}

@@ -359,6 +359,30 @@ START_TEST(a_stream_behind_a_deferred_answer_waits_its_turn)
 }
 END_TEST
 
+START_TEST(an_aborted_stream_ends_the_connection_without_a_last_chunk)
+{
+    turbo_server *s = start(config_with_threads(1));
+    client *c = client_open(s, 10);
+    send_str(c, "GET /held HTTP/1.1\r\nHost: t\r\n\r\n");
+    turbo_deferred *d = wait_held();
+    turbo_deferred_stream(d, TURBO_LENGTH_UNKNOWN);
+    turbo_deferred_write(d, "partial", 7);
+    ck_assert_int_eq(turbo_deferred_abort(d), TURBO_OK);
+    char head[2048];
+    read_head(c, head, sizeof(head), "aborted");
+    ck_assert_uint_eq(read_until_eof(c), 12);
+    ck_assert(memcmp(c->buf, "7\r\npartial\r\n", 12) == 0); /* no 0\r\n\r\n */
+    client_close(c);
+    /* Before any byte: closed without an answer. */
+    c = client_open(s, 10);
+    send_str(c, "GET /held HTTP/1.1\r\nHost: t\r\n\r\n");
+    turbo_deferred_abort(wait_held());
+    ck_assert_uint_eq(read_until_eof(c), 0);
+    client_close(c);
+    stop_and_free(s);
+}
+END_TEST
+
 /* ---- backpressure ------------------------------------------------------- */
 
 #define PIECE 65536
@@ -590,6 +614,7 @@ Suite *stream_suite(void)
     tcase_add_test(tc, head_gets_the_head_alone);
     tcase_add_test(tc, streamed_from_its_own_handler_and_from_the_loop);
     tcase_add_test(tc, a_stream_behind_a_deferred_answer_waits_its_turn);
+    tcase_add_test(tc, an_aborted_stream_ends_the_connection_without_a_last_chunk);
     suite_add_tcase(s, tc);
     tc = tcase_create("flow");
     tcase_set_timeout(tc, 300);

@@ -668,6 +668,14 @@ TURBO_API int turbo_deferred_write(turbo_deferred *d, const void *data, size_t l
  *  write returned TURBO_FULL; NULL removes it. It may write and finish.
  *  Since 0.5.0. */
 TURBO_API void turbo_deferred_on_drain(turbo_deferred *d, turbo_drain_fn cb, void *ud);
+/** Ends d without its proper end and releases it, as turbo_deferred_finish
+ *  does otherwise: the connection closes after what was already sent, so
+ *  the client sees the body cut short (a chunked body lacks its last
+ *  chunk, a sized one the rest of its length) rather than complete. For a
+ *  producer that failed mid-stream. Before turbo_deferred_stream(), the
+ *  connection closes without an answer. TURBO_EINVAL for NULL. Since
+ *  0.5.0. */
+TURBO_API int turbo_deferred_abort(turbo_deferred *d);
 /** Bytes of d's streamed response written and not yet handed to the
  *  client's socket (an estimate that counts framing). Since 0.5.0. */
 TURBO_API uint64_t turbo_deferred_queued(const turbo_deferred *d);
