@@ -128,8 +128,10 @@ struct turbo_ws {
     turbo_ws_drain_fn on_drain;
     void *ud;
     struct turbo__ws_reader rd;
-    turbo__vec msg; /* a message that arrived in more than one piece */
+    turbo__vec msg;   /* a message that arrived in more than one piece */
+    turbo__vec early; /* frames sent between the accept and the 101 */
     int msg_binary;
+    unsigned opened : 1; /* the 101 went: conn is set until the end */
     unsigned close_sent : 1, close_rcvd : 1, paused : 1, want_drain : 1, ping_out : 1;
     unsigned code; /* what on_close reports; 0: 1006 */
     size_t reason_len;
@@ -1625,6 +1627,8 @@ static int has_upgrade(const turbo__head *h)
     return 0;
 }
 
+static int ws_frame(turbo__conn *c, unsigned opcode, const void *data, size_t len);
+
 static void ws_arm(turbo__conn *c, unsigned ms)
 {
     c->phase = PH_WS;
@@ -1634,6 +1638,7 @@ static void ws_arm(turbo__conn *c, unsigned ms)
 static void ws_free(struct turbo_ws *ws)
 {
     turbo__vec_free(&ws->msg);
+    turbo__vec_free(&ws->early);
     free(ws);
 }
 
@@ -1655,8 +1660,35 @@ static void ws_open(turbo__conn *c, struct turbo_ws *ws)
 {
     c->ws = ws;
     ws->conn = c;
+    ws->opened = 1;
     c->need = 0;
-    ws_arm(c, c->t->server->cfg.ws_ping_ms);
+    const turbo_config *cfg = &c->t->server->cfg;
+    ws_arm(c, ws->close_sent ? cfg->ws_timeout_ms : cfg->ws_ping_ms);
+    if (ws->early.len != 0) { /* sent before the 101: right behind it */
+        char *p = out_reserve(c, ws->early.len);
+        if (p == NULL) {
+            c->closing = 1;
+        } else {
+            memcpy(p, ws->early.ptr, ws->early.len);
+            c->out_len += ws->early.len;
+        }
+        turbo__vec_free(&ws->early);
+    }
+}
+
+/* A frame of ws: to its connection, or kept until the 101 has gone. */
+static int ws_queue(struct turbo_ws *ws, unsigned opcode, const void *data, size_t len)
+{
+    if (ws->conn != NULL)
+        return ws_frame(ws->conn, opcode, data, len);
+    if (turbo__vec_reserve(&ws->early, len + 10) != 0)
+        return -1;
+    uint8_t *p = (uint8_t *)ws->early.ptr + ws->early.len;
+    size_t h = turbo__ws_frame_header(p, 1, opcode, len);
+    if (len != 0)
+        memcpy(p + h, data, len);
+    ws->early.len += h + len;
+    return 0;
 }
 
 /* Queues one frame. -1 when out of memory (the connection then closes). */
@@ -1677,17 +1709,22 @@ static int ws_frame(turbo__conn *c, unsigned opcode, const void *data, size_t le
 
 /* Sends our close (code 0: none), once; the peer's close is waited for
  * the WebSocket timeout, then the connection goes. */
-static void ws_send_close(turbo__conn *c, unsigned code, const char *reason, size_t len)
+static void ws_send_close_ws(struct turbo_ws *ws, unsigned code, const char *reason, size_t len)
 {
-    struct turbo_ws *ws = c->ws;
     if (ws->close_sent)
         return;
     uint8_t payload[TURBO__WS_MAX_CONTROL];
     size_t n = turbo__ws_close_payload(payload, code, reason, len);
     ws->close_sent = 1;
-    ws_frame(c, TURBO__WS_OP_CLOSE, payload, n);
-    if (c->phase != PH_WRITE)
+    ws_queue(ws, TURBO__WS_OP_CLOSE, payload, n);
+    turbo__conn *c = ws->conn;
+    if (c != NULL && c->phase != PH_WRITE)
         ws_arm(c, c->t->server->cfg.ws_timeout_ms);
+}
+
+static void ws_send_close(turbo__conn *c, unsigned code, const char *reason, size_t len)
+{
+    ws_send_close_ws(c->ws, code, reason, len);
 }
 
 /* A protocol violation: our close with its code, then the end. */
@@ -1916,25 +1953,25 @@ turbo_ws *turbo_ws_accept(turbo_request *req, turbo_response *res, turbo_ws_mess
     return ws;
 }
 
-/* The ws may be used here and now: its thread, upgraded, not closing. */
-static turbo__conn *ws_usable(const struct turbo_ws *ws)
+/* The ws may be used here and now: its thread, not closing, and not
+ * ended (before its 101, frames are kept for after it). */
+static int ws_usable(const struct turbo_ws *ws)
 {
-    if (ws == NULL || turbo__tls_thread != ws->t || ws->conn == NULL || ws->close_sent ||
-        ws->close_rcvd)
-        return NULL;
-    return ws->conn;
+    return turbo__tls_thread == ws->t && !(ws->opened && ws->conn == NULL) && !ws->close_sent &&
+           !ws->close_rcvd;
 }
 
 int turbo_ws_send(turbo_ws *ws, int binary, const void *data, size_t len)
 {
     if (ws == NULL || (data == NULL && len != 0))
         return TURBO_EINVAL;
-    turbo__conn *c = ws_usable(ws);
-    if (c == NULL)
+    if (!ws_usable(ws))
         return TURBO_ESTATE;
-    if (ws_frame(c, binary ? TURBO__WS_OP_BINARY : TURBO__WS_OP_TEXT, data, len) != 0)
+    if (ws_queue(ws, binary ? TURBO__WS_OP_BINARY : TURBO__WS_OP_TEXT, data, len) != 0)
         return TURBO_ENOMEM;
-    if (out_total(c) - c->out_sent > c->t->server->cfg.write_high) {
+    turbo__conn *c = ws->conn;
+    uint64_t queued = c != NULL ? out_total(c) - c->out_sent : ws->early.len;
+    if (queued > ws->t->server->cfg.write_high) {
         ws->want_drain = 1;
         return TURBO_FULL;
     }
@@ -1947,10 +1984,9 @@ int turbo_ws_ping(turbo_ws *ws, const void *data, size_t len)
         return TURBO_EINVAL;
     if (len > TURBO__WS_MAX_CONTROL)
         return TURBO_ERANGE;
-    turbo__conn *c = ws_usable(ws);
-    if (c == NULL)
+    if (!ws_usable(ws))
         return TURBO_ESTATE;
-    return ws_frame(c, TURBO__WS_OP_PING, data, len) == 0 ? TURBO_OK : TURBO_ENOMEM;
+    return ws_queue(ws, TURBO__WS_OP_PING, data, len) == 0 ? TURBO_OK : TURBO_ENOMEM;
 }
 
 int turbo_ws_close(turbo_ws *ws, int code, const char *reason, size_t len)
@@ -1958,8 +1994,7 @@ int turbo_ws_close(turbo_ws *ws, int code, const char *reason, size_t len)
     if (ws == NULL || (reason == NULL && len != 0) ||
         (code != 0 && (code < 0 || !turbo__ws_close_code_valid((unsigned)code))))
         return TURBO_EINVAL;
-    turbo__conn *c = ws_usable(ws);
-    if (c == NULL)
+    if (!ws_usable(ws))
         return TURBO_ESTATE;
     if (ws->code == 0) {
         ws->code = code != 0 ? (unsigned)code : 1005;
@@ -1967,7 +2002,7 @@ int turbo_ws_close(turbo_ws *ws, int code, const char *reason, size_t len)
         memcpy(ws->reason, reason, n);
         ws->reason_len = n;
     }
-    ws_send_close(c, (unsigned)code, reason, len);
+    ws_send_close_ws(ws, (unsigned)code, reason, len);
     return TURBO_OK;
 }
 

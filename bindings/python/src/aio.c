@@ -47,6 +47,7 @@
 #include "call.h"
 #include "request.h"
 #include "response.h"
+#include "stream.h"
 
 /* What turbo._aio hands over (tpy_aio_set_hooks). */
 static PyObject *hook_new_loop; /* () -> Loop */
@@ -189,8 +190,15 @@ static int push_done(tpy_aio *a, turbo_deferred *d)
  * run the next pipelined request's handler, which may add to the list. */
 static void flush_done(tpy_aio *a)
 {
-    for (size_t i = 0; i < a->ndone; i++)
-        turbo_deferred_finish(a->done[i]);
+    for (size_t i = 0; i < a->ndone; i++) {
+        /* The low bit marks an abort (tpy_aio_finish_later): handles are
+         * at least 8-aligned, so it is never set in a real one. */
+        uintptr_t v = (uintptr_t)a->done[i];
+        if (v & 1)
+            turbo_deferred_abort((turbo_deferred *)(v & ~(uintptr_t)1));
+        else
+            turbo_deferred_finish(a->done[i]);
+    }
     a->ndone = 0;
 }
 
@@ -261,9 +269,23 @@ static void answer(SuspendedObject *self, PyObject *result)
         PyErr_Clear(); /* CancelledError, or what the cancellation led to */
     } else if (result == NULL) {
         tpy_write_exception(res, self->func);
-    } else if (tpy_write_result(res, result) != 0) {
-        tpy_log_exception(self->func);
-        tpy_plain_500(res);
+    } else {
+        int rc = tpy_write_result(res, result);
+        if (rc == 1) {
+            /* A StreamingResponse: its driver finishes d. (The upgrade
+             * marker: res is the 101 already, finished as any answer.) */
+            if (result != tpy_upgraded) {
+                rc = tpy_stream_begin(d, result);
+                if (rc == 0)
+                    d = NULL; /* the stream's now */
+            } else {
+                rc = 0;
+            }
+        }
+        if (rc != 0) {
+            tpy_log_exception(self->func);
+            tpy_plain_500(res);
+        }
     }
     if (self->robj != NULL) {
         tpy_request_detach((tpy_RequestObject *)self->robj);
@@ -271,7 +293,9 @@ static void answer(SuspendedObject *self, PyObject *result)
     }
     Py_CLEAR(self->task);
     tpy_aio *a = self->aio;
-    if (a == NULL || a != my_aio || push_done(a, d) != 0) {
+    if (d == NULL) {
+        /* handed to a stream */
+    } else if (a == NULL || a != my_aio || push_done(a, d) != 0) {
         /* Not inside this thread's tick (or out of memory for the list):
          * finish now, with Python let go. */
         Py_BEGIN_ALLOW_THREADS turbo_deferred_finish(d);
@@ -759,15 +783,19 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
         Py_DECREF(ctx);
         Py_DECREF(coro);
         drop_robj(robj);
+        int rc = TURBO_OK;
         if (st == PYGEN_ERROR) {
             tpy_write_exception(res, func);
         } else {
-            if (tpy_write_result(res, value) != 0)
+            int w = tpy_write_result(res, value);
+            if (w == 1)
+                rc = tpy_stream_inline(loops, req, res, value);
+            else if (w != 0)
                 fail_500(func, res);
             Py_DECREF(value);
         }
         arm(a, next_delay(a));
-        return TURBO_OK;
+        return rc;
     }
 
     /* Suspended: deferred, and on as a Task on the loop. */
@@ -825,6 +853,35 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
     if (d != NULL)
         turbo_deferred_finish(d); /* inside the handler: answered as it returns */
     return d != NULL ? TURBO_DEFER : TURBO_OK;
+}
+
+/* ---- for streams and WebSockets (stream.c) ----------------------------- */
+
+PyObject *tpy_aio_loop(PyObject *loops, turbo_request *req)
+{
+    tpy_aio *a = aio_get(loops, req);
+    return a != NULL ? a->loop : NULL;
+}
+
+void tpy_aio_kick(void)
+{
+    if (my_aio != NULL)
+        arm(my_aio, next_delay(my_aio));
+}
+
+void tpy_aio_finish_later(turbo_deferred *d, int abort)
+{
+    turbo_deferred *v = abort ? (turbo_deferred *)((uintptr_t)d | 1) : d;
+    if (my_aio != NULL && push_done(my_aio, v) == 0)
+        return;
+    /* Outside this thread's loop (or out of memory for the list): now,
+     * with Python let go, as answer() does. */
+    Py_BEGIN_ALLOW_THREADS
+    if (abort)
+        turbo_deferred_abort(d);
+    else
+        turbo_deferred_finish(d);
+    Py_END_ALLOW_THREADS
 }
 
 /* ---- module hooks ----------------------------------------------------- */

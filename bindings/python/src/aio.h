@@ -44,4 +44,14 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
  * thread's loop. The libevent watch and timers are freed with the server. */
 void tpy_aio_thread_exit(void);
 
+/* This I/O thread's asyncio loop (made on first use; borrowed), or NULL
+ * with an error set. */
+PyObject *tpy_aio_loop(PyObject *loops, turbo_request *req);
+/* After C code resolved Futures or queued callbacks from a libturbo
+ * callback: runs the loop when it must. */
+void tpy_aio_kick(void);
+/* Finishes (or, abort, aborts) d once this thread has let go of Python:
+ * after the current tick, or now with Python released outside one. */
+void tpy_aio_finish_later(turbo_deferred *d, int abort);
+
 #endif

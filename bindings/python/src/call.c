@@ -21,6 +21,7 @@
 #include "query.h"
 #include "request.h"
 #include "response.h"
+#include "stream.h"
 
 /* ---- endpoint plans --------------------------------------------------- */
 
@@ -258,7 +259,7 @@ static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *r
         const param_spec *p = &ep->params[i];
         args[i] = NULL;
         if (p->source == TPY_SRC_REQUEST) {
-            if (robj == NULL && (robj = tpy_request_new(req)) == NULL) {
+            if (robj == NULL && (robj = tpy_request_new(req, res)) == NULL) {
                 failed = 1;
                 break;
             }
@@ -337,7 +338,13 @@ static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *r
     } else if (result == NULL) {
         tpy_write_exception(res, ep->func);
     } else {
-        if (tpy_write_result(res, result) != 0) {
+        int w = tpy_write_result(res, result);
+        if (w == 1) {
+            int rc = tpy_stream_inline(ep->loops, req, res, result);
+            Py_DECREF(result);
+            return rc;
+        }
+        if (w != 0) {
             tpy_log_exception(ep->func);
             tpy_plain_500(res);
         }

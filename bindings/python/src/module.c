@@ -11,6 +11,7 @@
  *   request.c   the Request type; query.h: raw query walking (inline)
  *   response.c  results, Response objects and HTTPException to HTTP
  *   jsonenc.c   the JSON encoder
+ *   stream.c    StreamingResponse's writer and WebSocket connections
  *
  * The package (turbo/__init__.py) builds on Server and the constants and
  * hooks set up here.
@@ -30,6 +31,7 @@
 #include "request.h"
 #include "response.h"
 #include "server.h"
+#include "stream.h"
 #include "wsgi.h"
 
 static PyObject *set_hooks(PyObject *mod, PyObject *args)
@@ -84,6 +86,10 @@ static PyMethodDef module_methods[] = {
     {"_set_aio_hooks", tpy_aio_set_hooks, METH_VARARGS, "internal: turbo._aio's functions"},
     {"_first_step_task", tpy_aio_first_step_task, METH_O,
      "internal: the Task of the coroutine in its first step on this thread, or None"},
+    {"_set_stream_hooks", tpy_stream_set_hooks, METH_VARARGS,
+     "internal: StreamingResponse and the function that starts its driver"},
+    {"ws_accept", (PyCFunction)(void (*)(void))tpy_ws_accept, METH_FASTCALL,
+     "ws_accept(request, owner, subprotocol, headers): accept a WebSocket handshake"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {
@@ -94,6 +100,7 @@ PyMODINIT_FUNC PyInit__turbo(void)
 {
     if (tpy_request_init() < 0 || tpy_response_init() < 0 || tpy_call_init() < 0 ||
         tpy_aio_init() < 0 || tpy_wsgi_init() < 0 || tpy_asgi_init() < 0 ||
+        tpy_stream_init() < 0 ||
         PyType_Ready(&tpy_ServerType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
@@ -109,6 +116,9 @@ PyMODINIT_FUNC PyInit__turbo(void)
         PyModule_AddObjectRef(m, "Request", (PyObject *)&tpy_RequestType) < 0 ||
         PyModule_AddObjectRef(m, "FileWrapper", (PyObject *)&tpy_FileWrapperType) < 0 ||
         PyModule_AddObjectRef(m, "RawResponse", (PyObject *)&tpy_RawResponseType) < 0 ||
+        PyModule_AddObjectRef(m, "Stream", (PyObject *)&tpy_StreamType) < 0 ||
+        PyModule_AddObjectRef(m, "WebSocketConn", (PyObject *)&tpy_WSConnType) < 0 ||
+        PyModule_AddObjectRef(m, "UPGRADED", tpy_upgraded) < 0 ||
         PyModule_AddStringConstant(m, "libturbo_version", turbo_version()) < 0 ||
         PyModule_AddIntConstant(m, "SRC_PATH", TPY_SRC_PATH) < 0 ||
         PyModule_AddIntConstant(m, "SRC_QUERY", TPY_SRC_QUERY) < 0 ||

@@ -18,6 +18,7 @@
 typedef struct tpy_RequestObject {
     PyObject_HEAD
     turbo_request *req; /* NULL once the handler returned */
+    turbo_response *res; /* its response (a WebSocket's accept writes the 101) */
     PyObject *method, *path, *query_string, *headers, *body, *client, *query_params,
         *path_params;
 } tpy_RequestObject;
@@ -41,12 +42,13 @@ void tpy_request_copy_all(tpy_RequestObject *self);
 
 /* A Request for req, for the span of one handler call. Inline: the
  * trampoline makes one per request whose handler asks for it. */
-static inline PyObject *tpy_request_new(turbo_request *req)
+static inline PyObject *tpy_request_new(turbo_request *req, turbo_response *res)
 {
     tpy_RequestObject *r = PyObject_New(tpy_RequestObject, &tpy_RequestType);
     if (r == NULL)
         return NULL;
     r->req = req;
+    r->res = res;
     r->method = r->path = r->query_string = r->headers = r->body = r->client = NULL;
     r->query_params = r->path_params = NULL;
     return (PyObject *)r;
@@ -59,6 +61,7 @@ static inline void tpy_request_detach(tpy_RequestObject *self)
     if (Py_REFCNT(self) > 1)
         tpy_request_copy_all(self);
     self->req = NULL;
+    self->res = NULL;
 }
 
 #endif

@@ -74,8 +74,15 @@ static inline void tpy_head_length(turbo_response *res, const char *v, size_t n)
 extern PyTypeObject tpy_RawResponseType;
 int tpy_write_raw(turbo_response *res, PyObject *obj);
 
-/* Converts what the handler returned. 0, or -1 with a Python error set.
- * Inline: every request that returns comes through here. */
+/* turbo.StreamingResponse (set once at import), and the marker an
+ * accepted WebSocket's entry coroutine returns (stream.c). */
+extern PyTypeObject *tpy_StreamingType;
+extern PyObject *tpy_upgraded;
+
+/* Converts what the handler returned. 0, or -1 with a Python error set;
+ * 1 for a result the caller hands on (tpy_stream_*): a StreamingResponse,
+ * or the upgrade marker. Inline: every request that returns comes
+ * through here. */
 static inline int tpy_write_result(turbo_response *res, PyObject *result)
 {
     if (PyDict_CheckExact(result) || PyList_CheckExact(result))
@@ -97,10 +104,15 @@ static inline int tpy_write_result(turbo_response *res, PyObject *result)
         PyBuffer_Release(&view);
         return rc == TURBO_OK ? 0 : -1;
     }
-    if (PyObject_TypeCheck(result, (PyTypeObject *)tpy_ResponseType))
+    if (PyObject_TypeCheck(result, (PyTypeObject *)tpy_ResponseType)) {
+        if (tpy_StreamingType != NULL && PyObject_TypeCheck(result, tpy_StreamingType))
+            return 1;
         return tpy_write_response_object(res, result);
+    }
     if (Py_IS_TYPE(result, &tpy_RawResponseType))
         return tpy_write_raw(res, result);
+    if (result == tpy_upgraded)
+        return 1;
     return tpy_json_body(res, result); /* refuses what JSON cannot hold */
 }
 

@@ -50,6 +50,12 @@ __all__ = [
     "Headers",
     "State",
     "mount",
+    "StreamingResponse",
+    "ServerSentEvent",
+    "EventSourceResponse",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketState",
 ]
 
 log = logging.getLogger("turbo")
@@ -206,9 +212,11 @@ def _unwrap_optional(tp):
     return tp
 
 
-def _plan(func, path_names):
+def _plan(func, path_names, websocket=False):
     """The conversion plan for func: one tuple per parameter, in order:
-    (name, source, converter, default, has_default, keyword_only)."""
+    (name, source, converter, default, has_default, keyword_only). A
+    Request or WebSocket parameter gets the request (a WebSocket route's
+    entry makes the WebSocket of it: streaming._entry)."""
     sig = inspect.signature(func)
     try:
         hints = typing.get_type_hints(func)
@@ -223,7 +231,8 @@ def _plan(func, path_names):
         has_default = p.default is not p.empty
         default = p.default if has_default else None
         kwonly = p.kind == p.KEYWORD_ONLY
-        if isinstance(ann, type) and issubclass(ann, Request):
+        if (isinstance(ann, type) and issubclass(ann, (Request, WebSocket))) or (
+                ann is p.empty and p.name == "websocket" and websocket):
             plan.append((p.name, _turbo.SRC_REQUEST, _turbo.CONV_STR, None, False, kwonly))
             continue
         if ann is p.empty:
@@ -383,6 +392,38 @@ class App:
                     self._server.add_route(m, pattern, endpoint, plan, blocking, self._loops)
                 self._routes[(m, pattern)] = (path, endpoint, plan, blocking)
         return endpoint
+
+    def add_websocket_route(self, path: str, endpoint: _F) -> _F:
+        """Adds a WebSocket endpoint for path: an `async def` whose parameter
+        annotated `WebSocket` (or named `websocket`) gets the connection;
+        path and query parameters are converted as for HTTP routes. It
+        calls `await websocket.accept()` to upgrade; ending (or closing)
+        before that refuses the handshake with 403."""
+        if not inspect.iscoroutinefunction(endpoint):
+            raise TypeError("a WebSocket endpoint must be an async def")
+        pattern, names = _translate(path)
+        plan = _plan(endpoint, names, websocket=True)
+        slots = [i for i, p in enumerate(plan) if p[1] == _turbo.SRC_REQUEST]
+        if len(slots) != 1:
+            raise TypeError(f"{endpoint.__qualname__}: a WebSocket endpoint takes one WebSocket "
+                            "parameter (annotated WebSocket, or named websocket)")
+        index = sum(1 for p in plan[:slots[0]] if not p[5])
+        entry = _entry(endpoint, index, plan[slots[0]][0] if plan[slots[0]][5] else None)
+        with self._lock:
+            if ("GET", pattern) in self._routes:
+                raise ValueError(f"route already exists: GET {path}")
+            if self._server is not None:
+                self._server.add_route("GET", pattern, entry, plan, False, self._loops)
+            self._routes[("GET", pattern)] = (path, entry, plan, False)
+        return endpoint
+
+    def websocket(self, path: str) -> Callable[[_F], _F]:
+        """Decorator form of add_websocket_route."""
+
+        def deco(func: _F) -> _F:
+            return self.add_websocket_route(path, func)
+
+        return deco
 
     def remove_route(self, path: str, methods: Iterable[str] | None = None) -> None:
         """Removes path's routes for methods (default: every method added
@@ -662,3 +703,14 @@ def mount(app: App, server_capsule: object) -> None:
     except BaseException:
         app._server = None
         raise
+
+
+from .streaming import (  # noqa: E402 - they build on Response above
+    EventSourceResponse,
+    ServerSentEvent,
+    StreamingResponse,
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketState,
+)
+from .streaming import _entry  # noqa: E402
