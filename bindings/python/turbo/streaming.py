@@ -289,7 +289,14 @@ class WebSocket:
             raise RuntimeError('"accept" was called already, or the WebSocket was closed')
         if isinstance(headers, Mapping):
             headers = list(headers.items())
-        self._conn = _turbo.ws_accept(self._request, self, subprotocol, headers)
+        try:
+            self._conn = _turbo.ws_accept(self._request, self, subprotocol, headers)
+        except ValueError:
+            # Not a valid handshake: libturbo wrote the refusal (400, or 426
+            # for another version) into the answer, which goes as it is.
+            self._answer.set_result(_turbo.UPGRADED)
+            self.application_state = WebSocketState.DISCONNECTED
+            raise WebSocketDisconnect(1006, "not a WebSocket handshake") from None
         self._answer.set_result(_turbo.UPGRADED)
         self.application_state = WebSocketState.CONNECTED
         self.client_state = WebSocketState.CONNECTED
