@@ -90,6 +90,25 @@ static void check_text(struct outcome *o, bool fin)
     o->checked += lead;
 }
 
+/* The size of read k: the input's sizes cycled (0 means 256), one byte at a
+ * time without sizes, never past the bytes left. */
+static size_t read_size(const uint8_t *sizes, size_t nsizes, size_t k, size_t left)
+{
+    size_t len = nsizes == 0 ? 1 : sizes[k % nsizes];
+    if (len == 0)
+        len = 256;
+    return len < left ? len : left;
+}
+
+/* A read: a heap copy of exactly its size, so that ASan sees overreads. */
+static uint8_t *read_copy(const uint8_t *p, size_t len)
+{
+    uint8_t *buf = malloc(len != 0 ? len : 1);
+    CHECK(buf != NULL);
+    memcpy(buf, p, len);
+    return buf;
+}
+
 static void read_stream(const uint8_t *in, size_t n, const uint8_t *sizes, size_t nsizes,
                         bool whole, uint64_t max_frame, uint64_t max_message, struct outcome *o)
 {
@@ -101,15 +120,8 @@ static void read_stream(const uint8_t *in, size_t n, const uint8_t *sizes, size_
     turbo__ws_reader_init(&r, max_frame, max_message);
     size_t at = 0, k = 0;
     while (at < n && o->error == 0) {
-        size_t len = whole ? n - at : nsizes == 0 ? 1 : sizes[k++ % nsizes];
-        if (len == 0)
-            len = 256;
-        if (len > n - at)
-            len = n - at;
-        /* The read, in a block of exactly its size. */
-        uint8_t *buf = malloc(len);
-        CHECK(buf != NULL);
-        memcpy(buf, in + at, len);
+        size_t len = whole ? n - at : read_size(sizes, nsizes, k++, n - at);
+        uint8_t *buf = read_copy(in + at, len);
         size_t pos = 0;
         while (pos < len) {
             struct turbo__ws_event ev;
@@ -179,14 +191,8 @@ static void check_utf8(const uint8_t *in, size_t n, const uint8_t *sizes, size_t
     size_t at = 0, k = 0;
     int rc = 0;
     while (at < n) {
-        size_t len = nsizes == 0 ? 1 : sizes[k % nsizes];
-        if (len == 0)
-            len = 256;
-        if (len > n - at)
-            len = n - at;
-        uint8_t *buf = malloc(len);
-        CHECK(buf != NULL);
-        memcpy(buf, in + at, len);
+        size_t len = read_size(sizes, nsizes, k, n - at);
+        uint8_t *buf = read_copy(in + at, len);
         rc = turbo__ws_utf8_feed(&u, buf, len);
         free(buf);
         at += len;
