@@ -23,7 +23,15 @@ pkgs=(
   postgresql libpq-dev
   # the Python binding's tests start a throwaway Redis (redis.asyncio)
   redis-server
+  # real clients (tests/clients): headless Chromium opens a WebSocket and an
+  # EventSource
+  chromium
   "$@")
+# Node's ws package (tests/clients/ws_node, npm ci): node and npm as
+# commands, since a node from elsewhere (NodeSource's nodejs bundles npm)
+# must not be replaced by Debian's packages.
+command -v node >/dev/null || pkgs+=(nodejs)
+command -v npm >/dev/null || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

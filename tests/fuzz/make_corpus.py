@@ -218,3 +218,69 @@ ALOG = {
 }
 for name, data in ALOG.items():
     write("fuzz_alog", name, data)
+
+# fuzz_ws: limits byte, read-size count and sizes, then client frames.
+WS_MASK = b"\x37\xfa\x21\x3d"
+
+
+def ws_frame(b0, payload=b"", masked=True, form=None):
+    n = len(payload)
+    m = 0x80 if masked else 0
+    if form is None:
+        form = 7 if n < 126 else 16 if n <= 0xFFFF else 64
+    if form == 7:
+        head = bytes([b0, m | n])
+    elif form == 16:
+        head = bytes([b0, m | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([b0, m | 127]) + n.to_bytes(8, "big")
+    if not masked:
+        return head + payload
+    return head + WS_MASK + bytes(b ^ WS_MASK[i % 4] for i, b in enumerate(payload))
+
+
+def ws(frames, limits=0, sizes=()):
+    return bytes([limits, len(sizes)]) + bytes(sizes) + b"".join(frames)
+
+
+def ws_close(code, reason=b""):
+    return ws_frame(0x88, code.to_bytes(2, "big") + reason)
+
+
+WS = {
+    "hello": ws([ws_frame(0x81, b"Hello")]),
+    "fragments_pings": ws([ws_frame(0x01, b"Hel"), ws_frame(0x89, b"p"), ws_frame(0x00, b"lo"),
+                           ws_frame(0x8A), ws_frame(0x80, b"")], sizes=(3, 1, 7)),
+    "binary_16": ws([ws_frame(0x82, bytes(range(256)) * 2)], sizes=(5, 200)),
+    # A 64-bit length, the frame cut (inputs stay under scripts/fuzz.sh's -max_len).
+    "binary_64": ws([ws_frame(0x82, b"x" * 70000)[:3000]], sizes=(0, 13)),
+    "non_minimal": ws([ws_frame(0x81, b"hi", form=16), ws_frame(0x82, b"yo", form=64)]),
+    "utf8_split": ws([ws_frame(0x01, b"\xe2"), ws_frame(0x00, b"\x82"), ws_frame(0x89),
+                      ws_frame(0x80, b"\xac\xf0\x9f\x98\x80")]),
+    "utf8_kosme": ws([ws_frame(0x81, "κόσμε".encode())], sizes=(1, 2)),
+    "close_reason": ws([ws_frame(0x81, b"last"), ws_close(1000, "bye κ".encode()),
+                        ws_frame(0x81, b"ignored")]),
+    "close_empty": ws([ws_frame(0x88)]),
+    "close_4999": ws([ws_close(4999)]),
+    "ping_125": ws([ws_frame(0x89, b"p" * 125)], sizes=(50,)),
+    "limits": ws([ws_frame(0x01, b"12345"), ws_frame(0x80, b"678901")], limits=5 | (5 << 3)),
+    "small_limits": ws([ws_frame(0x81, b"ab"), ws_frame(0x89, b"abc")], limits=2 | (3 << 3)),
+    # Each refused with its close code.
+    "unmasked": ws([ws_frame(0x81, b"Hello", masked=False)]),
+    "rsv1": ws([ws_frame(0xC1, b"x")]),
+    "opcode_3": ws([ws_frame(0x83, b"x")]),
+    "opcode_11": ws([ws_frame(0x8B)]),
+    "ping_no_fin": ws([ws_frame(0x09, b"x")]),
+    "ping_126": ws([ws_frame(0x89, b"p" * 126)]),
+    "lone_continuation": ws([ws_frame(0x80, b"x")]),
+    "text_in_text": ws([ws_frame(0x01, b"a"), ws_frame(0x81, b"b")]),
+    "top_bit_length": ws([bytes([0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 1]) + WS_MASK]),
+    "bad_utf8": ws([ws_frame(0x81, b"ab\xed\xa0\x80cd")], sizes=(9,)),
+    "cut_utf8": ws([ws_frame(0x81, b"a\xe2\x82")]),
+    "close_1_byte": ws([ws_frame(0x88, b"\x03")]),
+    "close_1005": ws([ws_close(1005)]),
+    "close_bad_reason": ws([ws_close(1000, b"\xff")]),
+    "accept_key": ws([]) + b" dGhlIHNhbXBsZSBub25jZQ==\t",
+}
+for name, data in WS.items():
+    write("fuzz_ws", name, data)
