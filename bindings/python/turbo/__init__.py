@@ -35,6 +35,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from . import _aio, _turbo
+from ._immortal import immortalize_constants
 from ._turbo import Request
 
 __version__: str = _turbo.libturbo_version
@@ -50,6 +51,7 @@ __all__ = [
     "Headers",
     "State",
     "mount",
+    "immortalize_constants",
 ]
 
 log = logging.getLogger("turbo")
@@ -374,6 +376,10 @@ class App:
         methods = ["GET"] if methods is None else [m.upper() for m in methods]
         pattern, names = _translate(path)
         plan = _plan(endpoint, names)
+        # Free-threaded CPython: the endpoint's constants made immortal,
+        # else handlers on several I/O threads contend on their reference
+        # counts (turbo/_immortal.py).
+        immortalize_constants(endpoint)
         with self._lock:
             for m in methods:
                 if (m, pattern) in self._routes:
@@ -662,3 +668,8 @@ def mount(app: App, server_capsule: object) -> None:
     except BaseException:
         app._server = None
         raise
+
+
+# The package's own code runs on the request path too (Headers, the
+# hooks; the adapters' modules do the same for themselves).
+immortalize_constants(sys.modules[__name__], _aio)
