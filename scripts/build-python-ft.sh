@@ -26,18 +26,45 @@
 # nothing. About 4 minutes on two cores (-j2 at most, TURBO_PYFT_JOBS; 3.5
 # minutes wall, 250 s of CPU, measured on a 2-core Debian 12 machine).
 #
-# Usage: python=$(scripts/build-python-ft.sh [PREFIX])   (default build-ft/python)
+# The default PREFIX is outside the source tree, so that a fresh clone
+# (CI's) reuses the build: $TURBO_CACHE (default
+# ${XDG_CACHE_HOME:-~/.cache}/libturbo)/python3.13t-KEY, KEY a hash of this
+# script and of the configuration, so a change to either builds anew
+# beside the old prefix (which is then removed: only prefixes of ours,
+# with our stamp, are). Builds of two runs at once are serialised by a
+# lock on the prefix. An explicit PREFIX (e.g. build-ft/python) is used
+# as it is, as before.
+#
+# Any failure (trixie's source not reachable, a build error) fails this
+# script, loudly: nothing falls back or skips.
+#
+# Usage: python=$(scripts/build-python-ft.sh [PREFIX])
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-prefix=${1:-$root/build-ft/python}
-case $prefix in /*) ;; *) prefix=$PWD/$prefix ;; esac
 static=${TURBO_PYFT_STATIC:-0}
 jobs=${TURBO_PYFT_JOBS:-2}
+want="python3.13 trixie --disable-gil static=$static"
+if [ $# -ge 1 ]; then
+  prefix=$1
+else
+  cache=${TURBO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/libturbo}
+  key=$( (cat "$root/scripts/build-python-ft.sh"; echo "$want") | sha256sum | cut -c1-12)
+  prefix=$cache/python3.13t-$key
+fi
+case $prefix in /*) ;; *) prefix=$PWD/$prefix ;; esac
 python=$prefix/bin/python3.13t
 stamp=$prefix/.turbo-stamp
-want="python3.13 trixie --disable-gil static=$static"
 
+if [ -x "$python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  echo "$python"
+  exit 0
+fi
+
+# One build per prefix at a time: a second run waits, then finds it done.
+mkdir -p "$(dirname "$prefix")"
+exec 9>"$prefix.lock"
+flock 9
 if [ -x "$python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   echo "$python"
   exit 0
@@ -60,8 +87,13 @@ echo "deb-src http://deb.debian.org/debian trixie main" >"$work/apt/sources.list
 apt_opts=(-o Dir::Etc::SourceList="$work/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
   -o Dir::State::Lists="$work/apt/lists" -o Dir::Cache="$work/apt/cache")
 echo "build-python-ft: fetching trixie's python3.13 source" >&2
-apt-get "${apt_opts[@]}" update -qq >&2
-(cd "$work/src" && apt-get "${apt_opts[@]}" source --download-only python3.13 >&2)
+fetch_failed() {
+  echo "build-python-ft: FAILED to fetch python3.13's source from Debian trixie ($1); no free-threaded CPython" >&2
+  exit 1
+}
+apt-get "${apt_opts[@]}" update -qq >&2 || fetch_failed "apt-get update"
+(cd "$work/src" && apt-get "${apt_opts[@]}" source --download-only python3.13 >&2) ||
+  fetch_failed "apt-get source"
 dsc=$(ls "$work"/src/python3.13_*.dsc)
 dpkg-source --skip-patches -x "$dsc" "$work/src/cpython" >&2
 for p in $(grep -E '^CVE-' "$work/src/cpython/debian/patches/series"); do
@@ -89,4 +121,10 @@ make -s install >&2
 gil=$("$python" -c 'import sys; print(sys._is_gil_enabled())')
 [ "$gil" = False ] || { echo "build-python-ft: $python runs with the GIL enabled" >&2; exit 1; }
 echo "$want" >"$stamp"
+# Older cache prefixes of this script (another KEY, our stamp) go.
+if [ $# -eq 0 ]; then
+  for old in "$cache"/python3.13t-*; do
+    [ "$old" != "$prefix" ] && [ -f "$old/.turbo-stamp" ] && rm -rf "$old" "$old.lock"
+  done
+fi
 echo "$python"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian packages; the pinned PyPI packages into
 # .venv), builds, and runs every test: the optimised build (C suites,
-# Python suites in .venv), the Python package built and installed by pip
+# Python suites in .venv), the Python suites and a 200,000-request stress
+# test under a free-threaded CPython (built once, cached outside the
+# clone), the Python package built and installed by pip
 # into fresh venvs, the integration suites under valgrind,
 # the C suites again under AddressSanitizer + UBSan, the multi-threaded
 # suites under ThreadSanitizer, and each fuzz target for a bounded time.
@@ -19,6 +21,17 @@ echo "== build (RelWithDebInfo) and test"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${pyflags[@]}" >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== the binding under a free-threaded CPython 3.13t, the GIL off (issue 18)"
+# Built once from Debian 13's source and cached outside the clone
+# (scripts/build-python-ft.sh; about 4 minutes the first time, nothing
+# after); a failure to fetch or build it fails the run.
+ft_python=$(scripts/build-python-ft.sh)
+ft_venv_python=$(TURBO_PYTHON=$ft_python scripts/venv.sh)
+cmake -S . -B build-ft -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURBO_PYTHON="$ft_python" \
+  -DTURBO_TEST_PYTHON="$ft_venv_python" >/dev/null
+cmake --build build-ft -j"$jobs" --target turbo_py turbo-serve turbo-mixed
+(cd build-ft && PYTHON_GIL=0 ctest --output-on-failure -R '^python_(tests|stress)$')
 
 echo "== the Python package as pip builds and installs it (needs PyPI for the build backend)"
 bindings/python/tests/pip_install.sh build/pip-install build

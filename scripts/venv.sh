@@ -16,7 +16,7 @@
 # instead: many of requirements-dev.txt's pins have no wheel it can load.
 #
 # Usage: venv_python=$(scripts/venv.sh)
-#        venv_python=$(TURBO_PYTHON=build-ft/python/bin/python3.13t scripts/venv.sh)
+#        venv_python=$(TURBO_PYTHON=$(scripts/build-python-ft.sh) scripts/venv.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${TURBO_PYTHON:-/usr/bin/python3}

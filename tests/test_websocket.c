@@ -481,12 +481,13 @@ END_TEST
 #define ROUNDS 200
 
 static turbo_ws *peers[CONNS];
-static _Atomic int npeers;
+static _Atomic int nslots, npeers; /* slot taken; slot filled (published) */
 
 static void register_peer(turbo_ws *ws, int binary, const void *data, size_t len, void *ud)
 {
     (void)binary, (void)data, (void)len, (void)ud;
-    peers[atomic_fetch_add(&npeers, 1)] = ws;
+    peers[atomic_fetch_add(&nslots, 1)] = ws;
+    atomic_fetch_add(&npeers, 1); /* after the store: the reader's load sees it */
 }
 
 
@@ -515,6 +516,7 @@ static void send_round(void *ud)
 START_TEST(a_broadcast_from_another_thread_reaches_every_peer_in_order)
 {
     atomic_store(&npeers, 0);
+    atomic_store(&nslots, 0);
     turbo_server *s = server_listening(config_with_threads(2));
     ck_assert_int_eq(turbo_route_add(s, "GET", "/peer", peer_route, NULL), TURBO_OK);
     ck_assert_int_eq(turbo_server_start(s), TURBO_OK);

@@ -65,8 +65,9 @@ static void usage(FILE *out)
           "                 instance to a new one)\n"
           "  --fd N         serve on the inherited listening socket N instead of binding;\n"
           "                 not with --host or --port (default: none)\n"
-          "  --threads N    I/O threads per worker, 0 for one per CPU (default 1: with a\n"
-          "                 GIL more threads only hand it back and forth)\n"
+          "  --threads N    I/O threads per worker, 0 for one per CPU (default: 1 with a\n"
+          "                 GIL, where more threads only hand it back and forth; one per\n"
+          "                 CPU on a free-threaded Python running without it)\n"
           "  --workers N    processes serving the socket, 1 to 1024 (default 1). With 2 or\n"
           "                 more, this process supervises them: each worker imports the\n"
           "                 app, one that dies is replaced (waiting longer each time\n"
@@ -142,6 +143,15 @@ static void init_python(void)
         Py_ExitStatusException(st);
 }
 
+/* --threads as the binding takes it: None when not given, so that the
+ * App's default applies (turbo._default_threads(): 1 with a GIL, one per
+ * CPU on a free-threaded Python running without it), as for `python -m
+ * turbo`. A new reference, NULL on error. */
+static PyObject *threads_arg(const serve_cli *cli)
+{
+    return cli->threads < 0 ? Py_NewRef(Py_None) : PyLong_FromLong(cli->threads);
+}
+
 /* --workers 2 or more: an inherited socket is checked here, with the
  * messages of one process, then turbo.__main__.serve_workers() (Python)
  * binds if there was none and supervises. Returns the exit status. */
@@ -166,10 +176,11 @@ static int serve_workers(const serve_cli *cli, const char *spec)
     char serving[1024];
     snprintf(serving, sizeof(serving), "turbo-serve: serving %s on {where}", spec);
     PyObject *fd_obj = fd >= 0 ? PyLong_FromLong(fd) : Py_NewRef(Py_None);
-    PyObject *kw = args != NULL && fd_obj != NULL
-                       ? Py_BuildValue("{sssisOslslsOsssssssssssOsz}", "host", cli->host, "port",
+    PyObject *threads_obj = threads_arg(cli);
+    PyObject *kw = args != NULL && fd_obj != NULL && threads_obj != NULL
+                       ? Py_BuildValue("{sssisOslsOsOsssssssssssOsz}", "host", cli->host, "port",
                                        (int)cli->port, "fd", fd_obj, "workers", cli->workers,
-                                       "threads", cli->threads, "reuse_port",
+                                       "threads", threads_obj, "reuse_port",
                                        cli->reuse_port ? Py_True : Py_False, "prog",
                                        "turbo-serve", "serving", serving, "where",
                                        fd >= 0 ? where : "", "interface", cli->interface,
@@ -178,6 +189,7 @@ static int serve_workers(const serve_cli *cli, const char *spec)
                                        cli->access_log)
                        : NULL;
     Py_XDECREF(fd_obj);
+    Py_XDECREF(threads_obj);
     PyObject *r = kw != NULL ? PyObject_Call(fn, args, kw) : NULL;
     if (r != NULL && PyLong_Check(r))
         status = (int)PyLong_AsLong(r);
@@ -210,7 +222,7 @@ static int give_up(int status)
 int main(int argc, char **argv)
 {
     serve_cli cli = {.prog = "turbo-serve", .usage = usage, .with_workers = 1,
-                     .with_positional = 1, .with_interface = 1, .threads = 1};
+                     .with_positional = 1, .with_interface = 1, .threads = -1};
     serve_cli_parse(&cli, argc, argv);
     const char *spec = cli.positional;
     if (spec == NULL)
@@ -243,8 +255,11 @@ int main(int argc, char **argv)
     }
     /* The server as the App configures it (server_name, limits: one place,
      * the binding's), taken over from Python: this program frees it. */
-    PyObject *pyserver =
-        PyObject_CallMethod(app, "_make_server", "li", cli.threads, !cli.reuse_port);
+    PyObject *threads_obj = threads_arg(&cli);
+    PyObject *pyserver = threads_obj != NULL ? PyObject_CallMethod(app, "_make_server", "Oi",
+                                                                   threads_obj, !cli.reuse_port)
+                                             : NULL;
+    Py_XDECREF(threads_obj);
     PyObject *capsule = pyserver != NULL ? PyObject_CallMethod(pyserver, "detach", NULL) : NULL;
     server = capsule != NULL ? PyCapsule_GetPointer(capsule, "turbo.server") : NULL;
     Py_XDECREF(pyserver);

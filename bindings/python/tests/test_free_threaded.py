@@ -6,6 +6,8 @@ build too (what they check holds there as well); the GIL test only under
 a free-threaded interpreter."""
 
 import json
+import os
+import re
 import subprocess
 import sys
 import threading
@@ -13,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import FREE_THREADED, Client, child_env
+from conftest import FREE_THREADED, Client, check_pid_app, child_env, python_m_turbo
 from turbo._turbo import _json_dumps
 
 
@@ -137,3 +139,32 @@ def test_handlers_on_two_io_threads_share_and_return_changing_objects(serve, new
         t.join(120)
     assert not problems, problems[:5]
     assert counter[0] == 4 * per_client
+
+
+THREADS_RE = re.compile(r"\(1 worker\(s\), (\d+) I/O thread\(s\) each\)")
+
+# (PYTHON_GIL, the I/O threads a server starts with when --threads is not
+# given): one per process while the GIL is on (more would only hand it
+# back and forth), one per CPU when it is off.
+DEFAULT_THREADS = ([(None, 1)] if not FREE_THREADED
+                   else [("0", os.cpu_count() or 1), ("1", 1)])
+
+
+@pytest.mark.parametrize("gil,expected", DEFAULT_THREADS)
+@pytest.mark.parametrize("program", ["python -m turbo", "turbo-serve"])
+def test_default_io_threads_follow_the_gil(spawn, request, program, gil, expected):
+    if program == "turbo-serve":
+        argv = [request.getfixturevalue("turbo_serve"), "pid_app:app", "--port", "0"]
+    else:
+        argv = python_m_turbo("pid_app:app", "--port", "0")
+    env = child_env()
+    env.pop("PYTHON_GIL", None)
+    if gil is not None:
+        env["PYTHON_GIL"] = gil
+    s = spawn(argv, env=env)
+    _, port = s.wait_url()
+    m = THREADS_RE.search("".join(s.output))
+    assert m is not None, s.output
+    assert int(m.group(1)) == expected
+    check_pid_app(port)  # serving: its stop signals are handled from here on
+    assert s.stop() == 0, "".join(s.output)

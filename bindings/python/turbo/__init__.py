@@ -35,6 +35,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from . import _aio, _turbo
+from ._immortal import immortalize_constants
 from ._turbo import Request
 
 __version__: str = _turbo.libturbo_version
@@ -56,6 +57,7 @@ __all__ = [
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketState",
+    "immortalize_constants",
 ]
 
 log = logging.getLogger("turbo")
@@ -383,6 +385,10 @@ class App:
         methods = ["GET"] if methods is None else [m.upper() for m in methods]
         pattern, names = _translate(path)
         plan = _plan(endpoint, names)
+        # Free-threaded CPython: the endpoint's constants made immortal,
+        # else handlers on several I/O threads contend on their reference
+        # counts (turbo/_immortal.py).
+        immortalize_constants(endpoint)
         with self._lock:
             for m in methods:
                 if (m, pattern) in self._routes:
@@ -403,6 +409,7 @@ class App:
             raise TypeError("a WebSocket endpoint must be an async def")
         pattern, names = _translate(path)
         plan = _plan(endpoint, names, websocket=True)
+        immortalize_constants(endpoint)  # as add_route does
         slots = [i for i, p in enumerate(plan) if p[1] == _turbo.SRC_REQUEST]
         if len(slots) != 1:
             raise TypeError(f"{endpoint.__qualname__}: a WebSocket endpoint takes one WebSocket "
@@ -705,7 +712,8 @@ def mount(app: App, server_capsule: object) -> None:
         raise
 
 
-from .streaming import (  # noqa: E402 - they build on Response above
+from . import streaming as _streaming  # noqa: E402 - it builds on Response above
+from .streaming import (  # noqa: E402
     EventSourceResponse,
     ServerSentEvent,
     StreamingResponse,
@@ -714,3 +722,8 @@ from .streaming import (  # noqa: E402 - they build on Response above
     WebSocketState,
 )
 from .streaming import _entry  # noqa: E402
+
+# The package's own code runs on the request path too (Headers, the
+# hooks, the stream driver; the adapters' modules do the same for
+# themselves).
+immortalize_constants(sys.modules[__name__], _aio, _streaming)

@@ -113,7 +113,8 @@ def main(argv=None, prog=None):
     p.add_argument("--fd", type=int, default=None,
                    help="serve on this inherited listening socket instead of binding; under "
                         "systemd socket activation (LISTEN_PID/LISTEN_FDS) fd 3 is used")
-    p.add_argument("--threads", type=int, default=None, help="I/O threads per worker (default 1 with a GIL)")
+    p.add_argument("--threads", type=int, default=None, help="I/O threads per worker, 0 for one per CPU (default: 1 with a "
+                        "GIL; one per CPU on a free-threaded Python running without it)")
     p.add_argument("--workers", type=int, default=1,
                    help="processes serving the port (default 1); with 2 or more a parent "
                         "supervises them: it replaces a worker that dies, and SIGHUP replaces "

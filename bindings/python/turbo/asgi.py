@@ -30,9 +30,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import types
 
-from . import App, _turbo
+from . import App, _turbo, immortalize_constants
 
 __all__ = ["ASGIApp"]
 
@@ -161,6 +162,7 @@ class ASGIApp(App):
             raise TypeError("ASGIApp runs the application's own lifespan; pass lifespan='on'/'off'")
         super().__init__(lifespan=None if lifespan == "off" else self._asgi_lifespan, **kwargs)
         self.asgi_app = app
+        immortalize_constants(app)  # its __call__; not the framework behind it
         self.root_path = root_path
         self.url_scheme = url_scheme
         self.lifespan_mode = lifespan
@@ -262,3 +264,6 @@ class ASGIApp(App):
         if exc is not None:
             raise RuntimeError(f"ASGI lifespan {phase}: the application raised {exc!r}") from exc
         raise RuntimeError(f"ASGI lifespan {phase}: the application returned without answering")
+
+
+immortalize_constants(sys.modules[__name__])  # this module's own request path

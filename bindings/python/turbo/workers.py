@@ -274,6 +274,10 @@ class Supervisor:
         self._reload_next()
 
     def _reload_next(self):
+        if self.stopping:
+            # A new worker's readiness read after SIGTERM: no next step
+            # (the socket is closed; a worker started now could not serve).
+            return
         if self.reload_old:
             self.reload_new = self._spawn()
             return

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sys
 
-from . import App, _turbo
+from . import App, _turbo, immortalize_constants
 
 __all__ = ["WSGIApp", "FileWrapper"]
 
@@ -68,6 +68,7 @@ class WSGIApp(App):
         root_path.encode("latin-1")  # PEP 3333: native strings are latin-1
         super().__init__(**kwargs)
         self.wsgi_app = app
+        immortalize_constants(app)  # its __call__; not the framework behind it
         self.root_path = root_path
         self.blocking = blocking
         self.url_scheme = url_scheme
@@ -97,3 +98,6 @@ class WSGIApp(App):
         self._bound_host = host
         return super()._new_server(host, port, threads, fd=fd, activation=activation,
                                    exclusive_port=exclusive_port)
+
+
+immortalize_constants(sys.modules[__name__])  # this module's own request path
