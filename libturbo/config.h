@@ -11,6 +11,8 @@
 
 #include "turbo/turbo.h"
 
+#include "forwarded.h"
+
 #define TURBO__SERVER_NAME_MAX 255
 
 struct turbo_config {
@@ -33,6 +35,9 @@ struct turbo_config {
     unsigned deferred_timeout_ms;
     unsigned stop_grace_ms;
     int access_log_fd; /* -1: no access log */
+    int proxy_protocol; /* connections open with a PROXY header (proxy.h) */
+    int forwarded_header;    /* 0: off; else the header the trusted proxies write */
+    turbo__trust forwarded_trust; /* (forwarded.h) */
 };
 
 void turbo__config_defaults(turbo_config *cfg);

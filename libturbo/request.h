@@ -32,6 +32,7 @@ struct turbo_request {
     turbo_str body;
     const turbo__match *match;
     turbo_str remote_addr; /* formatted on first use */
+    int remote_port;       /* with it (the forwarded client's, when trusted) */
 };
 
 #endif

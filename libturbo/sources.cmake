@@ -24,10 +24,12 @@ set(TURBO_SOURCES
   date.c
   defer.c
   error.c
+  forwarded.c
   exchange.c
   listener.c
   loop.c
   parse.c
+  proxy.c
   pool.c
   request.c
   response.c

@@ -7,7 +7,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]
 #
 # Environment:
-#   FUZZ_TARGETS   targets to run (default: all three)
+#   FUZZ_TARGETS   targets to run (default: all of them)
 #   FUZZ_JOBS      how many targets run at once (default 1)
 #   FUZZ_KEEP      directory to keep each target's grown corpus, crash
 #                  files and log in (default: a temporary one, removed)
@@ -17,7 +17,7 @@ set -euo pipefail
 SECONDS_PER_TARGET=${1:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build-fuzz
-TARGETS=${FUZZ_TARGETS:-"fuzz_request fuzz_chunked fuzz_router fuzz_alog"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_request fuzz_chunked fuzz_router fuzz_alog fuzz_proxy fuzz_forwarded"}
 JOBS=${FUZZ_JOBS:-1}
 
 if ! [[ $SECONDS_PER_TARGET =~ ^[0-9]+$ ]] || [ "$SECONDS_PER_TARGET" -lt 1 ]; then
