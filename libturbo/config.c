@@ -256,3 +256,35 @@ int turbo_config_set_forwarded(turbo_config *cfg, const char *allow_ips, int hea
     cfg->forwarded_trust = trust;
     return TURBO_OK;
 }
+
+/* A built-in route's path: "/" then visible ASCII other than the
+ * characters of a route pattern's syntax, at most 255 bytes; NULL or ""
+ * for none. */
+static int set_builtin_path(char *dst, const char *path)
+{
+    if (path == NULL || path[0] == '\0') {
+        dst[0] = '\0';
+        return TURBO_OK;
+    }
+    size_t n = strlen(path);
+    if (n > TURBO__BUILTIN_PATH_MAX)
+        return TURBO_ERANGE;
+    if (path[0] != '/')
+        return TURBO_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (path[i] <= ' ' || path[i] >= 0x7f || path[i] == '{' || path[i] == '}' ||
+            path[i] == '?' || path[i] == '#')
+            return TURBO_EINVAL;
+    memcpy(dst, path, n + 1);
+    return TURBO_OK;
+}
+
+int turbo_config_set_health_path(turbo_config *cfg, const char *path)
+{
+    return cfg == NULL ? TURBO_EINVAL : set_builtin_path(cfg->health_path, path);
+}
+
+int turbo_config_set_metrics_path(turbo_config *cfg, const char *path)
+{
+    return cfg == NULL ? TURBO_EINVAL : set_builtin_path(cfg->metrics_path, path);
+}

@@ -50,7 +50,8 @@ enum phase {
     PH_HEAD,   /* part of a head received: header timeout */
     PH_BODY,   /* head done, body incomplete: body timeout */
     PH_WRITE,  /* output blocked: write timeout */
-    PH_LINGER  /* final response sent, write side shut: drain then close */
+    PH_LINGER, /* final response sent, write side shut: drain then close */
+    PH_PROXY   /* a PROXY header must come first (proxy.h): header timeout */
 };
 
 enum body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
@@ -88,7 +89,6 @@ struct turbo__conn {
     unsigned in_pooled : 1, out_pooled : 1;
     unsigned used : 1;          /* a byte was ever read from it */
     unsigned in_moved : 1;      /* a deferred request took the read buffer */
-    unsigned proxy_pending : 1; /* a PROXY header must come first (proxy.h) */
     uint8_t nrefs;
     uint64_t deadline;
     struct event ev;
@@ -391,6 +391,21 @@ static void __attribute__((noinline)) log_answer(turbo__conn *c, const turbo_res
                      h != NULL ? h->minor : 1, st, sent, c->t->date.sec);
 }
 
+/* What an answer is also counted or logged in, when either is on (one
+ * branch on the request path for both): the metrics (metrics.h; res is
+ * always its exchange's) and the access log. */
+static void __attribute__((noinline)) answer_hooks(turbo__conn *c, turbo_response *res,
+                                                   const turbo__head *h, int is_head)
+{
+    turbo__thread *t = c->t;
+    if (t->metrics_on) {
+        turbo_deferred *x = (turbo_deferred *)((char *)res - offsetof(turbo_deferred, res));
+        turbo__metrics_answer(&t->metrics, res->status, &x->req.t0_ns);
+    }
+    if (t->alog.fd >= 0)
+        log_answer(c, res, h, is_head);
+}
+
 /* Queues res in c->out, counts the request, logs it, and closes after it
  * unless keep_alive; returns whether the connection stays open. h: the
  * request's head, for the access log (NULL when there is none). */
@@ -403,8 +418,8 @@ static inline int queue_answer(turbo__conn *c, turbo_response *res, int minor, i
         c->out_len = from;
     }
     TURBO__COUNT(c->t, requests);
-    if (c->t->alog.fd >= 0)
-        log_answer(c, res, h, is_head);
+    if (__builtin_expect(c->t->answer_hooks, 0))
+        answer_hooks(c, res, h, is_head);
     if (!keep_alive)
         c->closing = 1;
     return keep_alive;
@@ -446,6 +461,8 @@ static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char
     req->match = m;
     req->remote_addr.ptr = NULL;
     req->remote_addr.len = 0;
+    if (__builtin_expect(t->metrics_on, 0))
+        turbo__metrics_begin(&t->metrics, &req->t0_ns);
 
     int is_head = str_eq(h->method, "HEAD", 4);
     int keep_alive = h->minor == 1 ? !h->conn_close : (h->conn_keep_alive && !h->conn_close);
@@ -867,11 +884,8 @@ static int __attribute__((noinline, cold)) take_proxy_header(turbo__conn *c)
 {
     turbo__proxy_src src;
     long r = turbo__proxy_parse(c->in, c->in_len, &src);
-    if (r == 0) {
-        if (c->phase != PH_HEAD)
-            set_deadline(c, PH_HEAD, c->t->server->cfg.header_timeout_ms);
-        return 0;
-    }
+    if (r == 0)
+        return 0; /* within the header timeout set at accept */
     if (r < 0) {
         TURBO__COUNT(c->t, bad_requests);
         turbo__conn_close(c);
@@ -889,15 +903,12 @@ static int __attribute__((noinline, cold)) take_proxy_header(turbo__conn *c)
             c->peer.v6.sin6_port = htons(src.port);
         }
     }
-    c->proxy_pending = 0;
     c->in_len -= (size_t)r;
     memmove(c->in, c->in + r, c->in_len);
     /* Only the header so far: as good as a connection that has sent
      * nothing yet (the first request's timeout, a stop's short grace). */
-    if (c->in_len == 0) {
-        c->used = 0;
-        set_deadline(c, PH_IDLE, c->t->server->cfg.header_timeout_ms);
-    }
+    c->used = c->in_len != 0;
+    set_deadline(c, PH_IDLE, c->t->server->cfg.header_timeout_ms);
     return 1;
 }
 
@@ -918,10 +929,12 @@ static void on_readable(turbo__conn *c)
     if (n > 0) {
         c->in_len += (size_t)n;
         c->used = 1;
-        if (c->phase == PH_BODY) /* the body timeout is between reads */
-            c->deadline = t->now_ms + t->server->cfg.body_timeout_ms;
-        if (__builtin_expect(c->proxy_pending, 0) && take_proxy_header(c) <= 0)
-            return;
+        if (c->phase >= PH_BODY) { /* one compare for the common phases */
+            if (c->phase == PH_BODY) /* the body timeout is between reads */
+                c->deadline = t->now_ms + t->server->cfg.body_timeout_ms;
+            else if (c->phase == PH_PROXY && take_proxy_header(c) <= 0)
+                return;
+        }
         conn_run(c);
         return;
     }
@@ -1313,13 +1326,13 @@ int turbo__conn_open(turbo__thread *t, int fd, const struct sockaddr *peer, sock
     memset(c, 0, sizeof(*c));
     c->t = t;
     c->fd = fd;
-    c->proxy_pending = t->server->cfg.proxy_protocol != 0;
     if (peerlen <= sizeof(c->peer))
         memcpy(&c->peer, peer, peerlen);
     /* A connection that has sent nothing yet gets the header timeout, not
      * the (longer) idle one: opening sockets and sending nothing is the
      * cheapest attack there is. */
-    set_deadline(c, PH_IDLE, t->server->cfg.header_timeout_ms);
+    set_deadline(c, t->server->cfg.proxy_protocol ? PH_PROXY : PH_IDLE,
+                 t->server->cfg.header_timeout_ms);
     event_assign(&c->ev, t->base, fd, EV_READ | EV_PERSIST, on_event, c);
     c->ev_what = EV_READ;
     if (event_add(&c->ev, NULL) != 0) {
@@ -1376,7 +1389,7 @@ static void expire(turbo__conn *c)
         turbo__conn_close(c);
         return;
     }
-    if (t->stopping && c->phase == PH_IDLE && !c->used) {
+    if (t->stopping && ((c->phase == PH_IDLE && !c->used) || c->phase == PH_PROXY)) {
         turbo__conn_close(c); /* the stop's grace ended, not a client timeout */
         return;
     }
@@ -1443,7 +1456,8 @@ void turbo__conns_stop(turbo__thread *t)
          * closing it would fail that request, so it gets a short grace. An
          * idle keep-alive connection is closed: a client expects that
          * between requests, and retries. */
-        if (c->phase == PH_IDLE && c->in_len == 0 && out_total(c) == c->out_sent) {
+        if ((c->phase == PH_IDLE || c->phase == PH_PROXY) && c->in_len == 0 &&
+            out_total(c) == c->out_sent) {
             char probe;
             ssize_t n = recv(c->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
             if (n < 0 && errno == EAGAIN && !c->used) {

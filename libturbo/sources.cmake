@@ -28,6 +28,7 @@ set(TURBO_SOURCES
   exchange.c
   listener.c
   loop.c
+  metrics.c
   parse.c
   proxy.c
   pool.c

@@ -452,6 +452,25 @@ enum turbo_forwarded_header {
  *  header: anyone else can write it. Since 0.5.0. */
 TURBO_API int turbo_config_set_forwarded(turbo_config *cfg, const char *allow_ips, int header);
 
+/** A built-in health route: GET path answers 200 "ok" while the server
+ *  serves, and 503 "stopping" once a stop was asked for (a load
+ *  balancer's check then takes the server out of rotation while it
+ *  drains). path: "/" then visible ASCII without "{}?#", at most 255
+ *  bytes (TURBO_EINVAL, TURBO_ERANGE); NULL or "" (the default): none.
+ *  The route is added by turbo_server_new(): a route of the program's at
+ *  the same path is then TURBO_EEXIST. Since 0.5.0. */
+TURBO_API int turbo_config_set_health_path(turbo_config *cfg, const char *path);
+/** A built-in metrics route: GET path answers the server's counters in
+ *  the Prometheus text format (answers by status class, per-thread
+ *  answers, requests and deferred requests in flight, connections open,
+ *  accepted and refused, the kernel's accept-queue drops, bad requests,
+ *  handler errors, timeouts, and a latency histogram from dispatch to
+ *  answer). Setting it turns the counting on: per I/O thread, with no
+ *  lock and no atomic read-modify-write, two clock reads per request;
+ *  off (NULL or "", the default), a request pays two predictable
+ *  branches. Path rules as turbo_config_set_health_path(). Since 0.5.0. */
+TURBO_API int turbo_config_set_metrics_path(turbo_config *cfg, const char *path);
+
 /* ------------------------------------------------------------------------
  * Request (valid only inside the handler; read-only; not thread-safe —
  * use from the handler's thread)
