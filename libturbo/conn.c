@@ -372,6 +372,34 @@ static int keeps_alive(turbo__thread *t, const turbo_response *res, int requeste
            !atomic_load_explicit(&t->server->stop_requested, memory_order_relaxed);
 }
 
+/* During a stop, an inline answer that the client wanted kept alive
+ * closes the connection only if it is the last request the connection
+ * has read: requests pipelined behind it, already in the buffer, are
+ * answered too, the last one with "Connection: close" (RFC 9112 lets a
+ * server stop at any answer; this one spares the client a retry). The
+ * request's end follows from its body: body - head_len is its start. */
+static int __attribute__((noinline, cold)) drain_pipelined(const turbo__conn *c,
+                                                           const char *body, size_t body_len)
+{
+    const char *start = body - c->head_len;
+    size_t total = c->body_kind == BODY_CHUNKED ? c->chunk_in : c->head_len + body_len;
+    return start + total < c->in + c->in_len;
+}
+
+/* keeps_alive() for an inline answer in dispatch(): the same branches on
+ * the request path, and drain_pipelined() when a stop is under way. */
+static inline int keeps_alive_inline(const turbo__conn *c, const turbo_response *res,
+                                     int requested, const char *body, size_t body_len)
+{
+    if (!requested || res->close)
+        return 0;
+    if (__builtin_expect(!c->t->stopping && !atomic_load_explicit(&c->t->server->stop_requested,
+                                                                  memory_order_relaxed),
+                         1))
+        return 1;
+    return drain_pipelined(c, body, body_len);
+}
+
 /* The access log's line for an answer (alog.h); h NULL: a request
  * refused before it was understood. */
 static void __attribute__((noinline)) log_answer(turbo__conn *c, const turbo_response *res,
@@ -521,7 +549,7 @@ static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char
         if (st == 405)
             turbo_response_header(res, "Allow", 5, m->allow.ptr, m->allow.len);
     }
-    answer(c, res, h->minor, is_head, keeps_alive(t, res, keep_alive), h);
+    answer(c, res, h->minor, is_head, keeps_alive_inline(c, res, keep_alive, body, body_len), h);
     if (x->deferred) /* finished before its handler returned: t->cur is new */
         turbo__exchange_release(t, x);
     else
@@ -1144,13 +1172,16 @@ static void drain_parked(turbo__conn *c)
 }
 
 /* The answer of x, at the head of c's queue: queued in c->out. Returns
- * whether the connection stays open after it. */
-static int send_deferred(turbo__conn *c, turbo_deferred *x)
+ * whether the connection stays open after it. behind: answers wait in
+ * the queue after it; during a stop they still go (as pipelined inline
+ * answers do, drain_pipelined), the last one deciding the close. */
+static int send_deferred(turbo__conn *c, turbo_deferred *x, int behind)
 {
     turbo__thread *t = c->t;
     handler_result(t, &x->res, x->rc);
-    return queue_answer(c, &x->res, x->minor, x->is_head, keeps_alive(t, &x->res, x->keep_alive),
-                        &x->head);
+    int ka = keeps_alive(t, &x->res, x->keep_alive) ||
+             (behind && x->keep_alive && !x->res.close);
+    return queue_answer(c, &x->res, x->minor, x->is_head, ka, &x->head);
 }
 
 void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
@@ -1167,7 +1198,7 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
         /* At the head: its answer goes now, then what waited behind it. */
         pop_head(c);
         x->conn = NULL;
-        int ka = send_deferred(c, x);
+        int ka = send_deferred(c, x, c->park_head != NULL);
         turbo__exchange_release(t, x);
         if (!ka)
             drop_parked(c); /* it closes the connection: nothing after it goes */
@@ -1181,7 +1212,7 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
             link = &(*link)->next;
         parked *p = *link;
         size_t from = c->out_len;
-        int ka = send_deferred(c, x);
+        int ka = send_deferred(c, x, p->next != NULL);
         size_t len = c->out_len - from;
         parked *b = malloc(sizeof(*b) + len);
         if (b != NULL) {

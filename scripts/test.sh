@@ -24,7 +24,7 @@ echo "== the Python package as pip builds and installs it (needs PyPI for the bu
 bindings/python/tests/pip_install.sh build/pip-install build
 
 echo "== the integration suites under valgrind (leaks and memory errors)"
-for t in test_server test_routes_live test_smuggling test_abuse test_listen test_defer test_metrics test_proxy test_forwarded; do
+for t in test_server test_routes_live test_smuggling test_abuse test_listen test_defer test_metrics test_proxy test_forwarded test_drain; do
   [ -x build/tests/$t ] || continue
   CK_DEFAULT_TIMEOUT=300 valgrind -q --leak-check=full --error-exitcode=1 build/tests/$t
 done
