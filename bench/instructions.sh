@@ -16,7 +16,9 @@
 # same count for the C WSGI server peers measure against. Several servers (say main's and a branch's, or a
 # `def` and an `async def` app) are measured in turn and printed side by
 # side. Python runs ~50 x slower under callgrind: N2 requests take it a
-# minute or so.
+# minute or so. SERVER_ARGS (words) go to every server after --port and
+# --threads: SERVER_ARGS="--metrics-path /metrics" measures the metrics'
+# cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N1=${N1:-2000}
@@ -73,8 +75,9 @@ ir() { # server count -> total instructions
     cmd=("$bin")
   fi
   if [[ $bin != bjoern:* ]]; then
+    # shellcheck disable=SC2086 # SERVER_ARGS: words, e.g. "--metrics-path /metrics"
     PYTHONPATH=$pypath valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "${cmd[@]}" \
-      --port "$port" --threads 1 >"$tmp/log" 2>&1 &
+      --port "$port" --threads 1 ${SERVER_ARGS:-} >"$tmp/log" 2>&1 &
   fi
   local pid=$!
   client "$port" "$n"

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "forwarded.h"
 
 /* The documented defaults (turbo.h, docs/configuration.md). */
 void turbo__config_defaults(turbo_config *cfg)
@@ -254,4 +255,66 @@ int turbo_config_set_backlog(turbo_config *cfg, int backlog)
         return TURBO_ERANGE;
     cfg->backlog = backlog;
     return TURBO_OK;
+}
+
+int turbo_config_set_proxy_protocol(turbo_config *cfg, int on)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    cfg->proxy_protocol = on != 0;
+    return TURBO_OK;
+}
+
+int turbo_config_set_forwarded(turbo_config *cfg, const char *allow_ips, int header)
+{
+    if (cfg == NULL)
+        return TURBO_EINVAL;
+    if (allow_ips == NULL || allow_ips[0] == '\0' || header == 0) {
+        cfg->forwarded_header = 0;
+        memset(&cfg->forwarded_trust, 0, sizeof(cfg->forwarded_trust));
+        return TURBO_OK;
+    }
+    if (header != TURBO_FORWARDED_X_FORWARDED_FOR && header != TURBO_FORWARDED_RFC7239)
+        return TURBO_EINVAL;
+    turbo__trust trust;
+    int r = turbo__trust_parse(allow_ips, strlen(allow_ips), &trust);
+    if (r == TURBO__FWD_TOOMANY)
+        return TURBO_ERANGE;
+    if (r != 0)
+        return TURBO_EINVAL;
+    cfg->forwarded_header = header;
+    cfg->forwarded_trust = trust;
+    return TURBO_OK;
+}
+
+/* A built-in route's path: "/" then visible ASCII other than the
+ * characters of a route pattern's syntax, at most 255 bytes; NULL or ""
+ * for none. */
+static int set_builtin_path(char *dst, const char *path)
+{
+    if (path == NULL || path[0] == '\0') {
+        dst[0] = '\0';
+        return TURBO_OK;
+    }
+    size_t n = strlen(path);
+    if (n > TURBO__BUILTIN_PATH_MAX)
+        return TURBO_ERANGE;
+    if (path[0] != '/')
+        return TURBO_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (path[i] <= ' ' || path[i] >= 0x7f || path[i] == '{' || path[i] == '}' ||
+            path[i] == '?' || path[i] == '#')
+            return TURBO_EINVAL;
+    memcpy(dst, path, n + 1);
+    return TURBO_OK;
+}
+
+int turbo_config_set_health_path(turbo_config *cfg, const char *path)
+{
+    return cfg == NULL ? TURBO_EINVAL : set_builtin_path(cfg->health_path, path);
+}
+
+int turbo_config_set_metrics_path(turbo_config *cfg, const char *path)
+{
+    return cfg == NULL ? TURBO_EINVAL : set_builtin_path(cfg->metrics_path, path);
 }

@@ -11,7 +11,10 @@
 
 #include "turbo/turbo.h"
 
+#include "forwarded.h"
+
 #define TURBO__SERVER_NAME_MAX 255
+#define TURBO__BUILTIN_PATH_MAX 255
 
 struct turbo_config {
     unsigned threads;
@@ -36,6 +39,11 @@ struct turbo_config {
     uint64_t write_high, write_low; /* streamed responses' queue marks */
     uint64_t ws_max_message;
     unsigned ws_ping_ms, ws_timeout_ms;
+    int proxy_protocol; /* connections open with a PROXY header (proxy.h) */
+    int forwarded_header;    /* 0: off; else the header the trusted proxies write */
+    turbo__trust forwarded_trust; /* (forwarded.h) */
+    char health_path[TURBO__BUILTIN_PATH_MAX + 1]; /* "": no health route (metrics.c) */
+    char metrics_path[TURBO__BUILTIN_PATH_MAX + 1]; /* "": no metrics route, no counting */
 };
 
 void turbo__config_defaults(turbo_config *cfg);

@@ -30,6 +30,7 @@
 #include "conn.h"
 #include "date.h"
 #include "parse.h"
+#include "proxy.h"
 #include "response.h"
 #include "router.h"
 #include "routes.h"
@@ -51,7 +52,8 @@ enum phase {
     PH_BODY,   /* head done, body incomplete: body timeout */
     PH_WRITE,  /* output blocked: write timeout */
     PH_LINGER, /* final response sent, write side shut: drain then close */
-    PH_WS      /* a WebSocket: its next ping, or the answer it waits for */
+    PH_WS,     /* a WebSocket: its next ping, or the answer it waits for */
+    PH_PROXY   /* a PROXY header must come first (proxy.h): header timeout */
 };
 
 enum body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
@@ -406,6 +408,34 @@ static int keeps_alive(turbo__thread *t, const turbo_response *res, int requeste
            !atomic_load_explicit(&t->server->stop_requested, memory_order_relaxed);
 }
 
+/* During a stop, an inline answer that the client wanted kept alive
+ * closes the connection only if it is the last request the connection
+ * has read: requests pipelined behind it, already in the buffer, are
+ * answered too, the last one with "Connection: close" (RFC 9112 lets a
+ * server stop at any answer; this one spares the client a retry). The
+ * request's end follows from its body: body - head_len is its start. */
+static int __attribute__((noinline, cold)) drain_pipelined(const turbo__conn *c,
+                                                           const char *body, size_t body_len)
+{
+    const char *start = body - c->head_len;
+    size_t total = c->body_kind == BODY_CHUNKED ? c->chunk_in : c->head_len + body_len;
+    return start + total < c->in + c->in_len;
+}
+
+/* keeps_alive() for an inline answer in dispatch(): the same branches on
+ * the request path, and drain_pipelined() when a stop is under way. */
+static inline int keeps_alive_inline(const turbo__conn *c, const turbo_response *res,
+                                     int requested, const char *body, size_t body_len)
+{
+    if (!requested || res->close)
+        return 0;
+    if (__builtin_expect(!c->t->stopping && !atomic_load_explicit(&c->t->server->stop_requested,
+                                                                  memory_order_relaxed),
+                         1))
+        return 1;
+    return drain_pipelined(c, body, body_len);
+}
+
 /* The access log's line for an answer (alog.h); h NULL: a request
  * refused before it was understood. */
 static void __attribute__((noinline)) log_answer(turbo__conn *c, const turbo_response *res,
@@ -428,6 +458,22 @@ static void __attribute__((noinline)) log_answer(turbo__conn *c, const turbo_res
                      h != NULL ? h->minor : 1, st, sent, c->t->date.sec);
 }
 
+/* What an answer is also counted or logged in, when either is on (one
+ * branch on the request path for both): the metrics (metrics.h; res is
+ * always its exchange's) and the access log. */
+static void __attribute__((noinline)) answer_hooks(turbo__conn *c, turbo_response *res,
+                                                   const turbo__head *h, int is_head,
+                                                   const turbo_deferred *stream)
+{
+    turbo__thread *t = c->t;
+    if (t->metrics_on) {
+        turbo_deferred *x = (turbo_deferred *)((char *)res - offsetof(turbo_deferred, res));
+        turbo__metrics_answer(&t->metrics, res->status, &x->req.t0_ns);
+    }
+    if (t->alog.fd >= 0)
+        log_answer(c, res, h, is_head, stream);
+}
+
 /* Queues res in c->out, counts the request, logs it, and closes after it
  * unless keep_alive; returns whether the connection stays open. h: the
  * request's head, for the access log (NULL when there is none). */
@@ -440,8 +486,8 @@ static inline int queue_answer(turbo__conn *c, turbo_response *res, int minor, i
         c->out_len = from;
     }
     TURBO__COUNT(c->t, requests);
-    if (c->t->alog.fd >= 0)
-        log_answer(c, res, h, is_head, NULL);
+    if (__builtin_expect(c->t->answer_hooks, 0))
+        answer_hooks(c, res, h, is_head, NULL);
     if (!keep_alive)
         c->closing = 1;
     return keep_alive;
@@ -490,6 +536,8 @@ static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char
     req->match = m;
     req->remote_addr.ptr = NULL;
     req->remote_addr.len = 0;
+    if (__builtin_expect(t->metrics_on, 0))
+        turbo__metrics_begin(&t->metrics, &req->t0_ns);
 
     int is_head = str_eq(h->method, "HEAD", 4);
     int keep_alive = h->minor == 1 ? !h->conn_close : (h->conn_keep_alive && !h->conn_close);
@@ -564,7 +612,7 @@ static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char
         if (st == 405)
             turbo_response_header(res, "Allow", 5, m->allow.ptr, m->allow.len);
     }
-    answer(c, res, h->minor, is_head, keeps_alive(t, res, keep_alive), h);
+    answer(c, res, h->minor, is_head, keeps_alive_inline(c, res, keep_alive, body, body_len), h);
     if (x->deferred) /* finished before its handler returned: t->cur is new */
         turbo__exchange_release(t, x);
     else
@@ -948,6 +996,43 @@ static void conn_run(turbo__conn *c)
     }
 }
 
+/* The PROXY header that must open the connection (proxy.h): the peer
+ * becomes the client it names, and the header's bytes are dropped. 1: done,
+ * go on with what follows; 0: more bytes needed; -1: refused, and c is
+ * closed (no HTTP answer: the specification wants the bytes of an
+ * unproxied peer refused, not answered). */
+static int __attribute__((noinline, cold)) take_proxy_header(turbo__conn *c)
+{
+    turbo__proxy_src src;
+    long r = turbo__proxy_parse(c->in, c->in_len, &src);
+    if (r == 0)
+        return 0; /* within the header timeout set at accept */
+    if (r < 0) {
+        TURBO__COUNT(c->t, bad_requests);
+        turbo__conn_close(c);
+        return -1;
+    }
+    if (!src.keep_peer) {
+        memset(&c->peer, 0, sizeof(c->peer));
+        if (src.family == AF_INET) {
+            c->peer.v4.sin_family = AF_INET;
+            memcpy(&c->peer.v4.sin_addr, src.addr, 4);
+            c->peer.v4.sin_port = htons(src.port);
+        } else {
+            c->peer.v6.sin6_family = AF_INET6;
+            memcpy(&c->peer.v6.sin6_addr, src.addr, 16);
+            c->peer.v6.sin6_port = htons(src.port);
+        }
+    }
+    c->in_len -= (size_t)r;
+    memmove(c->in, c->in + r, c->in_len);
+    /* Only the header so far: as good as a connection that has sent
+     * nothing yet (the first request's timeout, a stop's short grace). */
+    c->used = c->in_len != 0;
+    set_deadline(c, PH_IDLE, c->t->server->cfg.header_timeout_ms);
+    return 1;
+}
+
 static void on_readable(turbo__conn *c)
 {
     turbo__thread *t = c->t;
@@ -965,8 +1050,12 @@ static void on_readable(turbo__conn *c)
     if (n > 0) {
         c->in_len += (size_t)n;
         c->used = 1;
-        if (c->phase == PH_BODY) /* the body timeout is between reads */
-            c->deadline = t->now_ms + t->server->cfg.body_timeout_ms;
+        if (c->phase >= PH_BODY) { /* one compare for the common phases */
+            if (c->phase == PH_BODY) /* the body timeout is between reads */
+                c->deadline = t->now_ms + t->server->cfg.body_timeout_ms;
+            else if (c->phase == PH_PROXY && take_proxy_header(c) <= 0)
+                return;
+        }
         conn_run(c);
         return;
     }
@@ -1180,10 +1269,12 @@ static void drain_parked(turbo__conn *c)
 }
 
 /* The answer of x, at the head of c's queue: queued in c->out. Returns
- * whether the connection stays open after it. */
+ * whether the connection stays open after it. behind: answers wait in
+ * the queue after it; during a stop they still go (as pipelined inline
+ * answers do, drain_pipelined), the last one deciding the close. */
 static int stream_end(turbo__conn *c, turbo_deferred *x);
 
-static int send_deferred(turbo__conn *c, turbo_deferred *x)
+static int send_deferred(turbo__conn *c, turbo_deferred *x, int behind)
 {
     turbo__thread *t = c->t;
     if (x->s.begun)
@@ -1204,8 +1295,9 @@ static int send_deferred(turbo__conn *c, turbo_deferred *x)
         }
         ws_abort(t, ws);
     }
-    return queue_answer(c, &x->res, x->minor, x->is_head, keeps_alive(t, &x->res, x->keep_alive),
-                        &x->head);
+    int ka = keeps_alive(t, &x->res, x->keep_alive) ||
+             (behind && x->keep_alive && !x->res.close);
+    return queue_answer(c, &x->res, x->minor, x->is_head, ka, &x->head);
 }
 
 void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
@@ -1226,7 +1318,7 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
         /* At the head: its answer goes now, then what waited behind it. */
         pop_head(c);
         x->conn = NULL;
-        int ka = send_deferred(c, x);
+        int ka = send_deferred(c, x, c->park_head != NULL);
         turbo__exchange_release(t, x);
         if (!ka)
             drop_parked(c); /* it closes the connection: nothing after it goes */
@@ -1240,7 +1332,7 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
             link = &(*link)->next;
         parked *p = *link;
         size_t from = c->out_len;
-        int ka = send_deferred(c, x);
+        int ka = send_deferred(c, x, p->next != NULL);
         size_t len = c->out_len - from;
         parked *b = malloc(sizeof(*b) + len);
         if (b != NULL) {
@@ -1573,8 +1665,8 @@ static int stream_end(turbo__conn *c, turbo_deferred *x)
         x->s.pending.len = 0;
     }
     TURBO__COUNT(c->t, requests);
-    if (c->t->alog.fd >= 0)
-        log_answer(c, &x->res, &x->head, x->is_head, x);
+    if (__builtin_expect(c->t->answer_hooks, 0))
+        answer_hooks(c, &x->res, &x->head, x->is_head, x);
     if (!ka)
         c->closing = 1;
     return ka;
@@ -2066,7 +2158,8 @@ int turbo__conn_open(turbo__thread *t, int fd, const struct sockaddr *peer, sock
     /* A connection that has sent nothing yet gets the header timeout, not
      * the (longer) idle one: opening sockets and sending nothing is the
      * cheapest attack there is. */
-    set_deadline(c, PH_IDLE, t->server->cfg.header_timeout_ms);
+    set_deadline(c, t->server->cfg.proxy_protocol ? PH_PROXY : PH_IDLE,
+                 t->server->cfg.header_timeout_ms);
     event_assign(&c->ev, t->base, fd, EV_READ | EV_PERSIST, on_event, c);
     c->ev_what = EV_READ;
     if (event_add(&c->ev, NULL) != 0) {
@@ -2143,7 +2236,7 @@ static void expire(turbo__conn *c)
         ws_expire(c);
         return;
     }
-    if (t->stopping && c->phase == PH_IDLE && !c->used) {
+    if (t->stopping && ((c->phase == PH_IDLE && !c->used) || c->phase == PH_PROXY)) {
         turbo__conn_close(c); /* the stop's grace ended, not a client timeout */
         return;
     }
@@ -2220,7 +2313,8 @@ void turbo__conns_stop(turbo__thread *t)
          * closing it would fail that request, so it gets a short grace. An
          * idle keep-alive connection is closed: a client expects that
          * between requests, and retries. */
-        if (c->phase == PH_IDLE && c->in_len == 0 && out_total(c) == c->out_sent) {
+        if ((c->phase == PH_IDLE || c->phase == PH_PROXY) && c->in_len == 0 &&
+            out_total(c) == c->out_sent) {
             char probe;
             ssize_t n = recv(c->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
             if (n < 0 && errno == EAGAIN && !c->used) {

@@ -58,6 +58,8 @@ void turbo__exchange_release(turbo__thread *t, turbo_deferred *x)
             free(x->in);
     }
     turbo__exchange_reset(x); /* a body by reference is freed here */
+    if (t->metrics_on) /* a deferred request that was never answered */
+        turbo__metrics_abandon(&t->metrics, &x->req.t0_ns);
     memset(&x->req, 0, sizeof(x->req));
     x->req.thread = t;
     atomic_store_explicit(&x->state, TURBO__X_PENDING, memory_order_relaxed);

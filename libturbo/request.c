@@ -1,12 +1,16 @@
 /* Read-only accessors a handler uses on its request. */
+#include <arpa/inet.h>
 #include <string.h>
+#include <strings.h>
 
 #include "arena.h"
 #include "conn.h"
 #include "exchange.h"
+#include "forwarded.h"
 #include "parse.h"
 #include "request.h"
 #include "router.h"
+#include "server.h"
 #include "thread.h"
 
 static const turbo_str empty = {NULL, 0};
@@ -142,6 +146,55 @@ turbo_str turbo_request_body(const turbo_request *r)
     return r != NULL ? r->body : empty;
 }
 
+/* On a server with a trust list (turbo_config_set_forwarded), when the
+ * peer is trusted: the client its forwarded header names, into m's
+ * remote address and port. A header that cannot be believed (forwarded.h)
+ * leaves the peer. Off the request path: only when a handler asks. */
+static void __attribute__((noinline)) apply_forwarded(turbo_request *m, const turbo_config *cfg)
+{
+    char text[64];
+    int family;
+    uint8_t bin[16];
+    if (m->remote_addr.len >= sizeof(text))
+        return;
+    memcpy(text, m->remote_addr.ptr, m->remote_addr.len);
+    text[m->remote_addr.len] = '\0';
+    if (inet_pton(AF_INET, text, bin) == 1)
+        family = 4;
+    else if (inet_pton(AF_INET6, text, bin) == 1)
+        family = 6;
+    else
+        return;
+    if (!turbo__trust_has(&cfg->forwarded_trust, family, bin))
+        return;
+    const char *name = cfg->forwarded_header == TURBO_FORWARDED_RFC7239 ? "forwarded"
+                                                                         : "x-forwarded-for";
+    size_t name_len = strlen(name);
+    turbo__fwd_walk w;
+    memset(&w, 0, sizeof(w));
+    turbo__fwd_client client;
+    int r = 0;
+    /* The last line first: proxies append, so the right end is theirs. */
+    for (size_t i = m->head->num_headers; i-- > 0 && r == 0;) {
+        const turbo__header *f = &m->head->headers[i];
+        if (f->name.len == name_len && strncasecmp(f->name.ptr, name, name_len) == 0)
+            r = turbo__fwd_walk_line(f->value.ptr, f->value.len, cfg->forwarded_header,
+                                     &cfg->forwarded_trust, &w, &client);
+    }
+    if (r < 0 || (r == 0 && !w.have_leftmost))
+        return;
+    if (r == 0)
+        client = w.leftmost;
+    char *buf = turbo__arena_alloc(&turbo__exchange_of(m)->arena, INET6_ADDRSTRLEN);
+    if (buf == NULL ||
+        inet_ntop(client.family == 4 ? AF_INET : AF_INET6, client.addr, buf, INET6_ADDRSTRLEN) ==
+            NULL)
+        return;
+    m->remote_addr.ptr = buf;
+    m->remote_addr.len = strlen(buf);
+    m->remote_port = client.port;
+}
+
 turbo_str turbo_request_remote_addr(const turbo_request *r)
 {
     if (r == NULL)
@@ -149,11 +202,13 @@ turbo_str turbo_request_remote_addr(const turbo_request *r)
     turbo_request *m = (turbo_request *)r; /* cached on first use */
     if (m->remote_addr.ptr == NULL) {
         turbo_deferred *x = turbo__exchange_of(m);
-        int port;
         if (r->conn != NULL)
-            turbo__conn_remote(r->conn, &x->arena, &m->remote_addr, &port);
+            turbo__conn_remote(r->conn, &x->arena, &m->remote_addr, &m->remote_port);
         else /* deferred: from the copy, into its own arena */
-            turbo__peer_format(&x->peer, &x->arena, &m->remote_addr, &port);
+            turbo__peer_format(&x->peer, &x->arena, &m->remote_addr, &m->remote_port);
+        const turbo_config *cfg = &r->thread->server->cfg;
+        if (cfg->forwarded_header != 0 && m->remote_addr.ptr != NULL)
+            apply_forwarded(m, cfg);
     }
     return r->remote_addr;
 }
@@ -162,7 +217,9 @@ int turbo_request_remote_port(const turbo_request *r)
 {
     if (r == NULL)
         return 0;
-    turbo_str addr;
+    if (turbo_request_remote_addr(r).ptr != NULL)
+        return r->remote_port;
+    turbo_str addr; /* a non-IP socket, or out of memory: no cache */
     int port;
     if (r->conn == NULL) /* deferred: the copy taken when it was */
         turbo__peer_format(&turbo__exchange_of((turbo_request *)r)->peer, NULL, &addr, &port);

@@ -32,6 +32,8 @@ struct turbo_request {
     turbo_str body;
     const turbo__match *match;
     turbo_str remote_addr; /* formatted on first use */
+    int remote_port;       /* with it (the forwarded client's, when trusted) */
+    uint64_t t0_ns;        /* dispatched at (metrics.h), 0: not timed */
 };
 
 #endif

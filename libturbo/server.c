@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "listener.h"
+#include "metrics_routes.h"
 #include "routes.h"
 #include "server.h"
 #include "signals.h"
@@ -64,6 +65,10 @@ turbo_server *turbo_server_new(const turbo_config *cfg)
     s->port = TURBO_ESTATE;
     s->shared_fd = -1;
     s->state = TURBO__NEW;
+    if (turbo__metrics_routes_add(s) != TURBO_OK) {
+        turbo_server_free(s);
+        return NULL;
+    }
     return s;
 }
 

@@ -24,10 +24,13 @@ set(TURBO_SOURCES
   date.c
   defer.c
   error.c
+  forwarded.c
   exchange.c
   listener.c
   loop.c
+  metrics.c
   parse.c
+  proxy.c
   pool.c
   request.c
   response.c

@@ -75,6 +75,8 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     turbo__thread *t = arg;
     turbo__conns_sweep(t);
+    if (t->metrics_on) /* nlive is this thread's: published for the metrics route */
+        atomic_store_explicit(&t->metrics.deferred_live, t->nlive, memory_order_relaxed);
     turbo__routes_reclaim(t->server, 0);
 }
 
@@ -138,10 +140,12 @@ int turbo__thread_setup(turbo_server *s, turbo__thread *t, unsigned index)
     memset(t, 0, sizeof(*t));
     t->server = s;
     t->index = index;
+    t->metrics_on = s->cfg.metrics_path[0] != '\0';
     t->wake_fd = -1;
     turbo__bufpool_init(&t->pool, s->buf_size, 64);
     turbo__date_init(&t->date);
     turbo__alog_init(&t->alog, s->cfg.access_log_fd);
+    t->answer_hooks = t->metrics_on || t->alog.fd >= 0;
     t->loop.thread = t;
     atomic_init(&t->inbox.head, NULL);
     turbo__routes_register(s, t);

@@ -29,6 +29,7 @@
 #include "date.h"
 #include "exchange.h"
 #include "inbox.h"
+#include "metrics.h"
 #include "parse.h"
 #include "request.h"
 #include "response.h"
@@ -94,6 +95,9 @@ struct turbo__thread {
         struct turbo_timer *timers;  /* the thread if the program did not */
     } loop;                 /* what turbo_request_loop() hands out */
     turbo__counters stats;
+    int metrics_on;          /* a metrics route exists: count (metrics.h) */
+    int answer_hooks;        /* metrics_on, or an access log: conn.c's one branch */
+    turbo__metrics metrics;  /* read by the metrics route, any thread */
     /* Filled by other threads (exchange.h, loop.c): its own cache line. */
     turbo__inbox inbox;
     /* turbo_loop_post() against the thread leaving its loop: a poster

@@ -17,7 +17,7 @@ set -euo pipefail
 SECONDS_PER_TARGET=${1:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build-fuzz
-TARGETS=${FUZZ_TARGETS:-"fuzz_request fuzz_chunked fuzz_router fuzz_alog fuzz_ws"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_request fuzz_chunked fuzz_router fuzz_alog fuzz_ws fuzz_proxy fuzz_forwarded"}
 JOBS=${FUZZ_JOBS:-1}
 
 if ! [[ $SECONDS_PER_TARGET =~ ^[0-9]+$ ]] || [ "$SECONDS_PER_TARGET" -lt 1 ]; then

@@ -14,8 +14,9 @@ pkgs=(
   libhttp-parser-dev clang llvm libclang-rt-14-dev valgrind
   # the ABI check (abidw/abidiff) and the consumers built against an install
   abigail-tools g++ cargo luajit
-  # deployment tests: real proxies in front, systemd-socket-activate
-  nginx haproxy systemd
+  # deployment tests: real proxies in front, systemd-socket-activate; the
+  # multi-host test's network namespaces and veth pairs (ip), its load (wrk)
+  nginx haproxy systemd iproute2
   # commands the docs show (their code blocks are checked)
   linux-perf strace wrk
   # the PostgreSQL example (examples/techempower_pg.c) and its test's

@@ -37,7 +37,7 @@ echo "== the Python package as pip builds and installs it (needs PyPI for the bu
 bindings/python/tests/pip_install.sh build/pip-install build
 
 echo "== the integration suites under valgrind (leaks and memory errors)"
-for t in test_server test_routes_live test_smuggling test_abuse test_listen test_defer test_stream test_websocket; do
+for t in test_server test_routes_live test_smuggling test_abuse test_listen test_defer test_stream test_websocket test_metrics test_proxy test_forwarded test_drain; do
   [ -x build/tests/$t ] || continue
   CK_DEFAULT_TIMEOUT=300 valgrind -q --leak-check=full --error-exitcode=1 build/tests/$t
 done
@@ -50,8 +50,8 @@ cmake --build build-asan -j"$jobs"
 
 echo "== build with ThreadSanitizer and run the multi-threaded suites"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DTURBO_TSAN=ON >/dev/null
-cmake --build build-tsan -j"$jobs" --target test_server test_routes_live test_listen test_defer test_stream test_websocket
-(cd build-tsan && ctest --output-on-failure -R 'test_server|test_routes_live|test_listen|test_defer|test_stream|test_websocket')
+cmake --build build-tsan -j"$jobs" --target test_server test_routes_live test_listen test_defer test_stream test_websocket test_metrics
+(cd build-tsan && ctest --output-on-failure -R 'test_server|test_routes_live|test_listen|test_defer|test_stream|test_websocket|test_metrics')
 
 echo "== each fuzz target for a bounded time (the long run: scripts/fuzz.sh 600)"
 FUZZ_JOBS=2 scripts/fuzz.sh 30

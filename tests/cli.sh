@@ -146,6 +146,15 @@ common_bad() {
   bad "$p: option --fd needs a value" "$@" --fd
   bad "$p: option --help takes no value" "$@" --help=yes
   bad "$p: option --reuse-port takes no value" "$@" --reuse-port=yes
+  bad "$p: option --proxy-protocol takes no value" "$@" --proxy-protocol=yes
+  bad "$p: option --forwarded-allow-ips needs a value" "$@" --forwarded-allow-ips
+  bad "$p: --forwarded-allow-ips must be a comma-separated list of at most 32 IP addresses, networks (10.0.0.0/8) or *, not 'localhost'" "$@" --forwarded-allow-ips localhost
+  bad "$p: --forwarded-allow-ips must be a comma-separated list of at most 32 IP addresses, networks (10.0.0.0/8) or *, not '10.0.0.0/33'" "$@" --forwarded-allow-ips=10.0.0.0/33
+  bad "$p: --forwarded-header must be x-forwarded-for or forwarded, not 'x-real-ip'" "$@" --forwarded-header x-real-ip
+  bad "$p: --health-path must be a path starting with '/' (visible ASCII, no {}?#, at most 255 bytes), not 'healthz'" "$@" --health-path healthz
+  bad "$p: --metrics-path must be a path starting with '/' (visible ASCII, no {}?#, at most 255 bytes), not '/a b'" "$@" --metrics-path '/a b'
+  bad "$p: --metrics-path must be a path starting with '/' (visible ASCII, no {}?#, at most 255 bytes), not ''" "$@" --metrics-path=
+  bad "$p: --health-path and --metrics-path must differ" "$@" --health-path /x --metrics-path /x
   bad "$p: --fd must be a file descriptor number, not 'notanumber'" "$@" --fd notanumber
   bad "$p: --fd must be a file descriptor number, not '-3'" "$@" --fd -3
   bad "$p: --fd 99: not an open file descriptor" "${FDEXEC[@]}" 99=closed -- "$@" --fd 99

@@ -21,15 +21,18 @@ import sys
 # lifecycle functions, though declared there, are defined in thread.c and so
 # are at thread.c's level.
 STACK = {
+    # Pure parsers of what a proxy says about the client, below the
+    # configuration that validates with them.
+    -1: "forwarded.c forwarded.h proxy.c proxy.h",
     0: "arena.c arena.h bufpool.c bufpool.h clock.c clock.h config.c config.h "
-       "date.c date.h error.c inbox.h parse.c parse.h router.c router.h sync.h vec.c vec.h ws.c ws.h",
+       "date.c date.h error.c inbox.h metrics.h parse.c parse.h router.c router.h sync.h vec.c vec.h ws.c ws.h",
     1: "alog.c alog.h exchange.h loop.h pool.h request.h response.c response.h routes.c routes.h server.h "
        "thread.h",
     2: "exchange.c",
     3: "pool.c",
     4: "conn.c conn.h",
     5: "defer.c listener.c listener.h loop.c request.c stream.c",
-    6: "signals.c signals.h thread.c",
+    6: "metrics.c metrics_routes.h signals.c signals.h thread.c",
     7: "server.c",
 }
 LEVEL = {name: level for level, names in STACK.items() for name in names.split()}

@@ -37,12 +37,33 @@ static int parse_num(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
-enum { OPT_HELP, OPT_REUSE_PORT, OPT_BLOCKING, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_FD,
-       OPT_WORKERS, OPT_INTERFACE, OPT_ROOT_PATH, OPT_ACCESS_LOG, NOPTS };
-static const char *const option_names[NOPTS] = {"--help",    "--reuse-port", "--blocking",
-                                                "--host",    "--port",       "--threads",
-                                                "--fd",      "--workers",    "--interface",
-                                                "--root-path", "--access-log"};
+enum { OPT_HELP, OPT_REUSE_PORT, OPT_BLOCKING, OPT_PROXY_PROTOCOL, OPT_HOST, OPT_PORT,
+       OPT_THREADS, OPT_FD, OPT_WORKERS, OPT_INTERFACE, OPT_ROOT_PATH, OPT_ACCESS_LOG,
+       OPT_FORWARDED_ALLOW, OPT_FORWARDED_HEADER, OPT_HEALTH_PATH, OPT_METRICS_PATH, NOPTS };
+static const char *const option_names[NOPTS] = {
+    "--help",      "--reuse-port", "--blocking",   "--proxy-protocol",     "--host",
+    "--port",      "--threads",    "--fd",         "--workers",            "--interface",
+    "--root-path", "--access-log", "--forwarded-allow-ips", "--forwarded-header",
+    "--health-path", "--metrics-path"};
+
+int serve_cli_forwarded_header(const serve_cli *c)
+{
+    return c->forwarded_header != NULL && strcmp(c->forwarded_header, "forwarded") == 0
+               ? TURBO_FORWARDED_RFC7239
+                                                         : TURBO_FORWARDED_X_FORWARDED_FOR;
+}
+
+int serve_cli_configure(const serve_cli *c, turbo_config *cfg)
+{
+    int rc = turbo_config_set_proxy_protocol(cfg, c->proxy_protocol);
+    if (rc == TURBO_OK && c->forwarded_allow != NULL)
+        rc = turbo_config_set_forwarded(cfg, c->forwarded_allow, serve_cli_forwarded_header(c));
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_health_path(cfg, c->health_path);
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_metrics_path(cfg, c->metrics_path);
+    return rc;
+}
 
 void serve_cli_parse(serve_cli *c, int argc, char **argv)
 {
@@ -57,6 +78,10 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
     c->root_path = "";
     c->blocking = 0;
     c->access_log = NULL;
+    c->proxy_protocol = 0;
+    c->forwarded_allow = NULL;
+    c->forwarded_header = NULL;
+    c->health_path = c->metrics_path = NULL;
     int options_done = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -83,9 +108,14 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
         if (which < 0 || (which == OPT_WORKERS && !c->with_workers) ||
             (app_option && !c->with_interface))
             serve_cli_fail(c, "unknown option '%.*s' (see --help)", (int)nlen, arg);
-        if (which == OPT_HELP || which == OPT_REUSE_PORT || which == OPT_BLOCKING) {
+        if (which == OPT_HELP || which == OPT_REUSE_PORT || which == OPT_BLOCKING ||
+            which == OPT_PROXY_PROTOCOL) {
             if (value != NULL)
                 serve_cli_fail(c, "option %s takes no value", option_names[which]);
+            if (which == OPT_PROXY_PROTOCOL) {
+                c->proxy_protocol = 1;
+                continue;
+            }
             if (which == OPT_REUSE_PORT) {
                 c->reuse_port = 1;
                 continue;
@@ -137,6 +167,42 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
                 serve_cli_fail(c, "--access-log needs a file, or - for standard output");
             c->access_log = value;
             break;
+        case OPT_FORWARDED_ALLOW: {
+            turbo_config *probe = turbo_config_new();
+            int rc = probe != NULL ? turbo_config_set_forwarded(probe, value, 1) : TURBO_ENOMEM;
+            turbo_config_free(probe);
+            if (rc != TURBO_OK)
+                serve_cli_fail(c,
+                               "--forwarded-allow-ips must be a comma-separated list of at most "
+                               "32 IP addresses, networks (10.0.0.0/8) or *, not '%s'",
+                               value);
+            c->forwarded_allow = value;
+            break;
+        }
+        case OPT_FORWARDED_HEADER:
+            if (strcmp(value, "x-forwarded-for") != 0 && strcmp(value, "forwarded") != 0)
+                serve_cli_fail(c, "--forwarded-header must be x-forwarded-for or forwarded, not '%s'",
+                               value);
+            c->forwarded_header = value;
+            break;
+        case OPT_HEALTH_PATH:
+        case OPT_METRICS_PATH: {
+            turbo_config *probe = turbo_config_new();
+            int rc = probe == NULL ? TURBO_ENOMEM
+                     : which == OPT_HEALTH_PATH ? turbo_config_set_health_path(probe, value)
+                                                : turbo_config_set_metrics_path(probe, value);
+            turbo_config_free(probe);
+            if (rc != TURBO_OK || value[0] == '\0')
+                serve_cli_fail(c,
+                               "%s must be a path starting with '/' (visible ASCII, no {}?#, at "
+                               "most 255 bytes), not '%s'",
+                               option_names[which], value);
+            if (which == OPT_HEALTH_PATH)
+                c->health_path = value;
+            else
+                c->metrics_path = value;
+            break;
+        }
         default:
             if (parse_num(value, 0, INT_MAX, &c->fd) != 0)
                 serve_cli_fail(c, "--fd must be a file descriptor number, not '%s'", value);
@@ -145,6 +211,9 @@ void serve_cli_parse(serve_cli *c, int argc, char **argv)
     }
     if (c->fd >= 0 && (c->have_host || c->have_port))
         serve_cli_fail(c, "--fd cannot be combined with --host or --port");
+    if (c->health_path != NULL && c->metrics_path != NULL &&
+        strcmp(c->health_path, c->metrics_path) == 0)
+        serve_cli_fail(c, "--health-path and --metrics-path must differ");
     if (c->blocking && strcmp(c->interface, "wsgi") != 0 && strcmp(c->interface, "auto") != 0)
         serve_cli_fail(c, "--blocking is for WSGI applications (--interface wsgi)");
 }
@@ -249,7 +318,8 @@ turbo_server *serve_cli_server(const serve_cli *c, char *where, size_t size)
 {
     turbo_config *cfg = turbo_config_new();
     if (cfg == NULL || turbo_config_set_threads(cfg, (unsigned)c->threads) != TURBO_OK ||
-        turbo_config_set_exclusive_port(cfg, !c->reuse_port) != TURBO_OK) {
+        turbo_config_set_exclusive_port(cfg, !c->reuse_port) != TURBO_OK ||
+        serve_cli_configure(c, cfg) != TURBO_OK) {
         fprintf(stderr, "%s: cannot configure the server\n", c->prog);
         turbo_config_free(cfg);
         return NULL;

@@ -34,7 +34,21 @@ typedef struct serve_cli {
     const char *root_path;        /* default "" */
     int blocking;                 /* --blocking: a WSGI app on the blocking pool */
     const char *access_log;       /* --access-log FILE ("-": stdout), or NULL */
+    /* behind a load balancer (both programs) */
+    int proxy_protocol;           /* --proxy-protocol: a PROXY header opens every connection */
+    const char *forwarded_allow;  /* --forwarded-allow-ips LIST, or NULL */
+    const char *forwarded_header; /* --forwarded-header x-forwarded-for|forwarded, or NULL */
+    const char *health_path;      /* --health-path PATH, or NULL */
+    const char *metrics_path;     /* --metrics-path PATH, or NULL */
 } serve_cli;
+
+/* --forwarded-header's value as libturbo's enum turbo_forwarded_header. */
+int serve_cli_forwarded_header(const serve_cli *c);
+
+/* Sets what c says of the load balancer in front on cfg (PROXY protocol,
+ * trusted forwarded headers, health and metrics routes); the values were
+ * checked by serve_cli_parse. */
+int serve_cli_configure(const serve_cli *c, turbo_config *cfg);
 
 /* Parses argv into c (defaults first); exits 0 after --help, 2 on an error. */
 void serve_cli_parse(serve_cli *c, int argc, char **argv);

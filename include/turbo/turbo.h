@@ -416,6 +416,75 @@ TURBO_API uint64_t turbo_server_stat(const turbo_server *s, int which);
 TURBO_API unsigned turbo_server_threads(const turbo_server *s);
 
 /* ------------------------------------------------------------------------
+ * Behind a load balancer (since 0.5.0)
+ *
+ * Settings for a server that sits behind HAProxy, nginx or a cloud load
+ * balancer: the client's identity as the proxy saw it. Config setters as
+ * above (TURBO_OK, TURBO_EINVAL for a NULL config).
+ * --------------------------------------------------------------------- */
+
+/** When on (default off), every connection accepted by the server's
+ *  listener must open with a PROXY protocol header, version 1 (text) or 2
+ *  (binary), as HAProxy's send-proxy / send-proxy-v2 write it: the
+ *  request's remote address and port (turbo_request_remote_addr, the
+ *  access log) are then the original client's from the header. A v2 LOCAL
+ *  command (a health check by the proxy itself), v1 UNKNOWN and the v2
+ *  UNSPEC, UNIX and datagram families keep the socket's own peer; v2 TLVs
+ *  are skipped. A connection whose first bytes are not a valid header is
+ *  closed without an answer and counted in TURBO_STAT_BAD_REQUESTS: only
+ *  the proxy may reach such a listener. An incomplete header is waited for
+ *  up to the header timeout. Since 0.5.0. */
+TURBO_API int turbo_config_set_proxy_protocol(turbo_config *cfg, int on);
+
+/** The header turbo_config_set_forwarded() reads the client from. */
+enum turbo_forwarded_header {
+    /** X-Forwarded-For: a comma-separated list of addresses (HAProxy's
+     *  option forwardfor, nginx's $proxy_add_x_forwarded_for). */
+    TURBO_FORWARDED_X_FORWARDED_FOR = 1,
+    /** Forwarded (RFC 7239): the for= parameter of each element. */
+    TURBO_FORWARDED_RFC7239 = 2
+};
+
+/** Trusts the proxies at allow_ips (comma-separated IPv4 or IPv6
+ *  addresses, networks "10.0.0.0/8", "fd00::/8", or "*" for any peer; at
+ *  most 32 entries) to name the client in header (an enum
+ *  turbo_forwarded_header): when a request's peer is one of them, its
+ *  remote address and port (turbo_request_remote_addr and _port) are the
+ *  client's. The header's addresses are read from the right (the last
+ *  header line first), trusted ones skipped: the first untrusted one is
+ *  the client, or the leftmost when all are trusted; X-Forwarded-For gives
+ *  no port (0). A header that cannot be believed where it is read (a
+ *  syntax error, "unknown" or an obfuscated node, an element without
+ *  for=, more than 64 entries in a line) leaves the peer's own address,
+ *  as does a request without the header. Read only when a handler asks
+ *  for the address: it costs nothing to requests that do not. The access
+ *  log shows the peer. NULL or "" turns it off (the default).
+ *  TURBO_EINVAL for a malformed list or an unknown header, TURBO_ERANGE
+ *  for more than 32 entries; the config is then unchanged. Trust only
+ *  what sits in front of the server and overwrites or appends to the
+ *  header: anyone else can write it. Since 0.5.0. */
+TURBO_API int turbo_config_set_forwarded(turbo_config *cfg, const char *allow_ips, int header);
+
+/** A built-in health route: GET path answers 200 "ok" while the server
+ *  serves, and 503 "stopping" once a stop was asked for (a load
+ *  balancer's check then takes the server out of rotation while it
+ *  drains). path: "/" then visible ASCII without "{}?#", at most 255
+ *  bytes (TURBO_EINVAL, TURBO_ERANGE); NULL or "" (the default): none.
+ *  The route is added by turbo_server_new(): a route of the program's at
+ *  the same path is then TURBO_EEXIST. Since 0.5.0. */
+TURBO_API int turbo_config_set_health_path(turbo_config *cfg, const char *path);
+/** A built-in metrics route: GET path answers the server's counters in
+ *  the Prometheus text format (answers by status class, per-thread
+ *  answers, requests and deferred requests in flight, connections open,
+ *  accepted and refused, the kernel's accept-queue drops, bad requests,
+ *  handler errors, timeouts, and a latency histogram from dispatch to
+ *  answer). Setting it turns the counting on: per I/O thread, with no
+ *  lock and no atomic read-modify-write, two clock reads per request;
+ *  off (NULL or "", the default), a request pays two predictable
+ *  branches. Path rules as turbo_config_set_health_path(). Since 0.5.0. */
+TURBO_API int turbo_config_set_metrics_path(turbo_config *cfg, const char *path);
+
+/* ------------------------------------------------------------------------
  * Request (valid only inside the handler; read-only; not thread-safe —
  * use from the handler's thread)
  *

@@ -284,3 +284,44 @@ WS = {
 }
 for name, data in WS.items():
     write("fuzz_ws", name, data)
+
+# fuzz_proxy: the size of the first read (0: all at once), then the bytes a
+# connection opens with.
+SIG2 = b"\r\n\r\n\x00\r\nQUIT\n"
+PROXY = {
+    "v1_tcp4": b"PROXY TCP4 203.0.113.7 10.0.0.1 51234 8000\r\nGET / HTTP/1.1\r\n\r\n",
+    "v1_tcp6": b"PROXY TCP6 2001:db8::7 2001:db8::1 443 80\r\n",
+    "v1_unknown": b"PROXY UNKNOWN 1.2.3.4 x\r\n",
+    "v1_bad_port": b"PROXY TCP4 1.2.3.4 5.6.7.8 65536 1\r\n",
+    "v1_long": b"PROXY UNKNOWN " + b"x" * 100 + b"\r\n",
+    "v2_tcp4": SIG2 + b"\x21\x11\x00\x0c" + bytes([203, 0, 113, 7, 10, 0, 0, 1, 0xc8, 0x22, 0x1f, 0x40]),
+    "v2_tcp6_tlv": SIG2 + b"\x21\x21\x00\x2c" + bytes(range(32)) + b"\x01\xbb\x00\x50"
+                   + b"\x01\x00\x02h2\x04\x00\x00",
+    "v2_local": SIG2 + b"\x20\x00\x00\x00GET",
+    "v2_unix": SIG2 + b"\x21\x31\x00\xd8" + bytes(216),
+    "v2_short": SIG2 + b"\x21\x21\x00\x0c" + bytes(12),
+    "v2_bad_version": SIG2 + b"\x31\x11\x00\x0c",
+    "http": b"GET / HTTP/1.1\r\n\r\n",
+}
+for name, data in PROXY.items():
+    write("fuzz_proxy", name, b"\x00" + data)
+    write("fuzz_proxy", name + "_split", b"\x07" + data)
+
+# fuzz_forwarded: a flags byte (bit 0: Forwarded), a trust list, 0xFF, then
+# header lines separated by 0xFE.
+def fwd(flags, trust, *lines):
+    return bytes([flags]) + trust + b"\xff" + b"\xfe".join(lines)
+
+FORWARDED = {
+    "xff": fwd(0, b"10.0.0.0/8, ::1", b"1.1.1.1, 203.0.113.7, 10.0.0.2"),
+    "xff_lines": fwd(0, b"127.0.0.1", b"198.51.100.1", b"10.0.0.1, 127.0.0.1"),
+    "xff_ports": fwd(0, b"*", b"[2001:db8::7]:443, 203.0.113.7:80"),
+    "xff_bad": fwd(0, b"10.0.0.0/8", b"unknown, , 10.0.0.2"),
+    "fwd": fwd(1, b"10.0.0.0/8", b'for=1.1.1.1, For="[2001:db8::7]:4711";proto=https, for=10.0.0.2'),
+    "fwd_quoted": fwd(1, b"::1", b'for="\\[::1\\]";host="a,b"'),
+    "fwd_obf": fwd(1, b"10.0.0.0/8", b"for=_hidden, for=unknown;by=10.0.0.1"),
+    "trust_bad": fwd(0, b"1.2.3.4/33, fd00::/129, *,,", b"1.2.3.4"),
+    "trust_only": b"\x00" + b"192.168.0.0/16, 0.0.0.0/0, ::/0",
+}
+for name, data in FORWARDED.items():
+    write("fuzz_forwarded", name, data)

@@ -59,7 +59,9 @@ static int Server_init(ServerObject *self, PyObject *args, PyObject *kw)
     static char *kwlist[] = {"threads",          "server_name",       "max_body_bytes",
                              "max_header_bytes", "header_timeout_ms", "idle_timeout_ms",
                              "exclusive_port",   "blocking_threads",  "blocking_queue",
-                             "deferred_timeout_ms", "stop_grace_ms", "access_log_fd", NULL};
+                             "deferred_timeout_ms", "stop_grace_ms", "access_log_fd",
+                             "proxy_protocol", "forwarded_allow_ips", "forwarded_header",
+                             "health_path", "metrics_path", NULL};
     unsigned threads = 0;
     PyObject *name = Py_None;
     unsigned long long max_body = 1048576, max_header = 16384;
@@ -67,10 +69,13 @@ static int Server_init(ServerObject *self, PyObject *args, PyObject *kw)
     int exclusive = 0;
     unsigned blocking_threads = 16, blocking_queue = 1024, deferred_ms = 30000, grace_ms = 10000;
     int access_log_fd = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|IOKKIIpIIIIi", kwlist, &threads, &name, &max_body,
-                                     &max_header, &header_ms, &idle_ms, &exclusive,
+    int proxy_protocol = 0, forwarded_header = TURBO_FORWARDED_X_FORWARDED_FOR;
+    const char *forwarded_allow = NULL, *health_path = NULL, *metrics_path = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|IOKKIIpIIIIipzizz", kwlist, &threads, &name,
+                                     &max_body, &max_header, &header_ms, &idle_ms, &exclusive,
                                      &blocking_threads, &blocking_queue, &deferred_ms, &grace_ms,
-                                     &access_log_fd))
+                                     &access_log_fd, &proxy_protocol, &forwarded_allow,
+                                     &forwarded_header, &health_path, &metrics_path))
         return -1;
     turbo_config *cfg = turbo_config_new();
     if (cfg == NULL) {
@@ -102,6 +107,23 @@ static int Server_init(ServerObject *self, PyObject *args, PyObject *kw)
         rc = turbo_config_set_stop_grace_ms(cfg, grace_ms);
     if (rc == TURBO_OK)
         rc = turbo_config_set_access_log(cfg, access_log_fd);
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_proxy_protocol(cfg, proxy_protocol);
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_health_path(cfg, health_path);
+    if (rc == TURBO_OK)
+        rc = turbo_config_set_metrics_path(cfg, metrics_path);
+    if (rc == TURBO_OK && forwarded_allow != NULL) {
+        rc = turbo_config_set_forwarded(cfg, forwarded_allow, forwarded_header);
+        if (rc != TURBO_OK) {
+            turbo_config_free(cfg);
+            PyErr_Format(PyExc_ValueError,
+                         "forwarded_allow_ips must be a comma-separated list of at most 32 IP "
+                         "addresses, networks (10.0.0.0/8) or *, not '%s'",
+                         forwarded_allow);
+            return -1;
+        }
+    }
     if (rc != TURBO_OK) {
         turbo_config_free(cfg);
         if (!PyErr_Occurred())

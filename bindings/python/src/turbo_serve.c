@@ -48,6 +48,9 @@ static void usage(FILE *out)
           "                              [--threads N] [--workers N]\n"
           "                              [--interface auto|turbo|wsgi|asgi] [--root-path PATH]\n"
           "                              [--blocking] [--access-log FILE]\n"
+          "                              [--proxy-protocol] [--forwarded-allow-ips LIST]\n"
+          "                              [--forwarded-header x-forwarded-for|forwarded]\n"
+          "                              [--health-path PATH] [--metrics-path PATH]\n"
           "       turbo-serve MODULE:APP --fd N [--threads N] [--workers N]\n"
           "\n"
           "Serves the object APP of the Python module MODULE (imported with the current\n"
@@ -85,6 +88,17 @@ static void usage(FILE *out)
           "  --access-log F an access log line per answer (Common Log Format), written by\n"
           "                 the I/O threads to file F (appended), or to standard output\n"
           "                 for - (default: none)\n"
+          "  --proxy-protocol  every connection must open with a PROXY protocol v1 or v2\n"
+          "                 header (HAProxy's send-proxy, send-proxy-v2), whose client\n"
+          "                 becomes the request's; a connection without one is closed\n"
+          "  --forwarded-allow-ips LIST  the proxies (comma-separated addresses, networks\n"
+          "                 such as 10.0.0.0/8, or *) trusted to name the client in\n"
+          "                 --forwarded-header (default: none)\n"
+          "  --forwarded-header H  x-forwarded-for (default) or forwarded (RFC 7239)\n"
+          "  --health-path P  answer GET P with 200 ok while serving, 503 once stopping\n"
+          "                 (for a load balancer's health check; default: none)\n"
+          "  --metrics-path P  answer GET P with the server's counters in the Prometheus\n"
+          "                 text format (per worker process; default: none)\n"
           "  --help         show this text and exit\n"
           "\n"
           "Environment:\n"
@@ -105,6 +119,39 @@ static void usage(FILE *out)
           "     that cannot be loaded, an inherited fd that is not a listening socket,\n"
           "     LISTEN_FDS above 1\n",
           out);
+}
+
+/* kw[key] = value as a str, or None for NULL. 0, or -1 with an exception. */
+static int set_str_or_none(PyObject *kw, const char *key, const char *value)
+{
+    PyObject *v = value != NULL ? PyUnicode_FromString(value) : Py_NewRef(Py_None);
+    int rc = v != NULL ? PyDict_SetItemString(kw, key, v) : -1;
+    Py_XDECREF(v);
+    return rc;
+}
+
+/* The serving options of the command line (App.SERVING_OPTIONS) into the
+ * keyword arguments kw of turbo.__main__'s adapt() or serve_workers();
+ * those not given are None (the App keeps its own). 0, or -1 with an
+ * exception set. */
+static int add_serving_options(PyObject *kw, const serve_cli *cli)
+{
+    PyObject *allow = cli->forwarded_allow != NULL ? PyUnicode_FromString(cli->forwarded_allow)
+                                                   : Py_NewRef(Py_None);
+    PyObject *header = cli->forwarded_header != NULL ? PyUnicode_FromString(cli->forwarded_header)
+                                                     : Py_NewRef(Py_None);
+    int rc = allow != NULL && header != NULL &&
+                     PyDict_SetItemString(kw, "proxy_protocol",
+                                          cli->proxy_protocol ? Py_True : Py_None) == 0 &&
+                     PyDict_SetItemString(kw, "forwarded_allow_ips", allow) == 0 &&
+                     PyDict_SetItemString(kw, "forwarded_header", header) == 0 &&
+                     set_str_or_none(kw, "health_path", cli->health_path) == 0 &&
+                     set_str_or_none(kw, "metrics_path", cli->metrics_path) == 0
+                 ? 0
+                 : -1;
+    Py_XDECREF(allow);
+    Py_XDECREF(header);
+    return rc;
 }
 
 static void on_stop_signals(void)
@@ -190,6 +237,8 @@ static int serve_workers(const serve_cli *cli, const char *spec)
                        : NULL;
     Py_XDECREF(fd_obj);
     Py_XDECREF(threads_obj);
+    if (kw != NULL && add_serving_options(kw, cli) != 0)
+        Py_CLEAR(kw);
     PyObject *r = kw != NULL ? PyObject_Call(fn, args, kw) : NULL;
     if (r != NULL && PyLong_Check(r))
         status = (int)PyLong_AsLong(r);
@@ -242,10 +291,18 @@ int main(int argc, char **argv)
     PyObject *turbo = main_mod != NULL ? PyImport_ImportModule("turbo") : NULL;
     PyObject *obj = turbo != NULL ? PyObject_CallMethod(main_mod, "load_app", "s", spec) : NULL;
     /* A WSGI or ASGI application is served through its adapter App. */
-    PyObject *app = obj != NULL ? PyObject_CallMethod(main_mod, "adapt", "Ossiiz", obj,
-                                                      cli.interface, cli.root_path, cli.blocking,
-                                                      1, cli.access_log)
-                                : NULL;
+    PyObject *adapt = obj != NULL ? PyObject_GetAttrString(main_mod, "adapt") : NULL;
+    PyObject *adapt_args = adapt != NULL ? Py_BuildValue("(Ossiiz)", obj, cli.interface,
+                                                         cli.root_path, cli.blocking, 1,
+                                                         cli.access_log)
+                                         : NULL;
+    PyObject *adapt_kw = adapt_args != NULL ? PyDict_New() : NULL;
+    if (adapt_kw != NULL && add_serving_options(adapt_kw, &cli) != 0)
+        Py_CLEAR(adapt_kw);
+    PyObject *app = adapt_kw != NULL ? PyObject_Call(adapt, adapt_args, adapt_kw) : NULL;
+    Py_XDECREF(adapt_kw);
+    Py_XDECREF(adapt_args);
+    Py_XDECREF(adapt);
     Py_XDECREF(obj);
     if (app == NULL) {
         PyErr_Print();

@@ -311,6 +311,16 @@ class State:
         self._per_loop.pop(loop, None)
 
 
+# The header names forwarded_header takes, and libturbo's values for them
+# (enum turbo_forwarded_header).
+_FORWARDED_HEADERS = {"x-forwarded-for": 1, "forwarded": 2}
+
+# What run() and the command line may set on an App for serving behind a
+# load balancer (the App's attributes of the same names).
+SERVING_OPTIONS = ("proxy_protocol", "forwarded_allow_ips", "forwarded_header", "health_path",
+                   "metrics_path")
+
+
 class App:
     """An application: routes plus a libturbo server to serve them.
 
@@ -328,7 +338,27 @@ class App:
     file path (appended to): one Common Log Format line per answer,
     written by libturbo's I/O threads in C (turbo_config_set_access_log),
     not through Python's logging.
+
+    Behind a load balancer (docs/deployment.md): proxy_protocol, when
+    True, makes every connection open with a PROXY protocol v1 or v2
+    header (HAProxy's send-proxy / send-proxy-v2), whose client becomes
+    the request's (Request.client, WSGI REMOTE_ADDR, ASGI client);
+    a connection without one is closed. forwarded_allow_ips, a
+    comma-separated list of addresses, networks ("10.0.0.0/8") or "*",
+    names the proxies trusted to say who the client is in
+    forwarded_header ("x-forwarded-for", the default, or "forwarded",
+    RFC 7239). health_path: a path libturbo answers itself, 200 "ok"
+    while serving and 503 once stopping, for the load balancer's health
+    check; metrics_path: one answering the server's counters in the
+    Prometheus text format (counting is off without it). These are the
+    attributes `run()` and the command line set too.
     """
+
+    proxy_protocol: bool = False
+    forwarded_allow_ips: str | None = None
+    forwarded_header: str = "x-forwarded-for"
+    health_path: str | None = None
+    metrics_path: str | None = None
 
     def __init__(self, server_name: str | None = "libturbo", *,
                  lifespan: Callable[[App], AbstractAsyncContextManager[Any]]
@@ -480,6 +510,20 @@ class App:
                 server.add_route(m, pattern, func, plan, blocking, self._loops)
             self._server = server
 
+    def configure_serving(self, **options: Any) -> None:
+        """Sets the serving options (SERVING_OPTIONS) given; None leaves
+        one as it is. ValueError for an unknown option or header name; a
+        malformed forwarded_allow_ips is refused when the server is made."""
+        for name, value in options.items():
+            if name not in SERVING_OPTIONS:
+                raise TypeError(f"unknown serving option {name!r}")
+            if value is None:
+                continue
+            if name == "forwarded_header" and value not in _FORWARDED_HEADERS:
+                raise ValueError("forwarded_header must be 'x-forwarded-for' or 'forwarded', "
+                                 f"not {value!r}")
+            setattr(self, name, value)
+
     def _make_server(self, threads=None, exclusive_port=False):
         """A server configured as this App says (server_name, limits), not
         yet listening. turbo-serve takes it over with detach()."""
@@ -488,6 +532,11 @@ class App:
             server_name=self._server_name,
             exclusive_port=exclusive_port,
             access_log_fd=self._access_log_fd(),
+            proxy_protocol=bool(self.proxy_protocol),
+            forwarded_allow_ips=self.forwarded_allow_ips or None,
+            forwarded_header=_FORWARDED_HEADERS[self.forwarded_header],
+            health_path=self.health_path or None,
+            metrics_path=self.metrics_path or None,
             **self._limits,
         )
         server.use_json_errors()  # 404/405 as FastAPI answers them
@@ -636,8 +685,12 @@ class App:
 
     def run(self, host: str = "127.0.0.1", port: int = 8000, threads: int | None = None,
             workers: int = 1, announce: bool = True, fd: int | None = None,
-            reuse_port: bool = False) -> None:
+            reuse_port: bool = False, **serving: Any) -> None:
         """Serves until SIGINT/SIGTERM.
+
+        serving: proxy_protocol, forwarded_allow_ips, forwarded_header,
+        health_path, metrics_path, set on this App before it serves (see
+        the class's documentation).
 
         Where: fd, an inherited listening socket, if given; else the socket
         of systemd socket activation (LISTEN_PID/LISTEN_FDS), if this
@@ -653,6 +706,7 @@ class App:
         when the first workers could not start."""
         if workers < 1:
             raise ValueError("workers must be >= 1")
+        self.configure_serving(**serving)
         if workers > 1:
             from .workers import serve
 

@@ -1,5 +1,7 @@
 """turbo (or python -m turbo) module:app [--host H] [--port P | --fd N] [--threads N]
 [--workers W] [--reuse-port] [--interface auto|turbo|wsgi|asgi] [--root-path P] [--blocking]
+[--proxy-protocol] [--forwarded-allow-ips LIST] [--forwarded-header x-forwarded-for|forwarded]
+[--health-path PATH] [--metrics-path PATH]
 [--log-level debug|info|warning|error] [--version]
 
 `turbo` is the console script pip installs; it runs main() here."""
@@ -46,13 +48,16 @@ def detect_interface(obj) -> str:
                      "application")
 
 
-def adapt(obj, interface="auto", root_path="", blocking=False, workers=1, access_log=None):
+def adapt(obj, interface="auto", root_path="", blocking=False, workers=1, access_log=None,
+          **serving):
     """What turbo serves for the loaded object: a turbo App as it is, a
     WSGI or ASGI application through its adapter (turbo.wsgi.WSGIApp,
-    turbo.asgi.ASGIApp). ValueError when it cannot be served so."""
+    turbo.asgi.ASGIApp), with the serving options given (App.SERVING_OPTIONS;
+    None leaves the App's own). ValueError when it cannot be served so."""
     app = _adapt(obj, interface, root_path, blocking, workers)
     if access_log:
         app.access_log = access_log
+    app.configure_serving(**serving)
     return app
 
 
@@ -133,6 +138,22 @@ def main(argv=None, prog=None):
     p.add_argument("--access-log", metavar="FILE", default=None,
                    help="write an access log line per answer (Common Log Format) to FILE, "
                         "or to standard output for '-' (default: none)")
+    p.add_argument("--proxy-protocol", action="store_true", default=None,
+                   help="every connection must open with a PROXY protocol v1 or v2 header "
+                        "(HAProxy's send-proxy, send-proxy-v2); its client becomes the "
+                        "request's. A connection without one is closed")
+    p.add_argument("--forwarded-allow-ips", metavar="LIST", default=None,
+                   help="comma-separated addresses, networks (10.0.0.0/8) or * of the proxies "
+                        "trusted to name the client in --forwarded-header (default: none)")
+    p.add_argument("--forwarded-header", choices=("x-forwarded-for", "forwarded"), default=None,
+                   help="the header trusted proxies name the client in (default "
+                        "x-forwarded-for; forwarded is RFC 7239's)")
+    p.add_argument("--health-path", metavar="PATH", default=None,
+                   help="answer GET PATH with 200 ok while serving, 503 once stopping (a load "
+                        "balancer's health check; default: none)")
+    p.add_argument("--metrics-path", metavar="PATH", default=None,
+                   help="answer GET PATH with the server's counters in the Prometheus text "
+                        "format, per worker process (default: none)")
     p.add_argument("--log-level", choices=LOG_LEVELS, default=None,
                    help="log the `turbo` logger's records from this level up to standard "
                         "error (default: Python's, warnings and errors only)")
@@ -176,10 +197,10 @@ def main(argv=None, prog=None):
                              reuse_port=args.reuse_port, prog=prog,
                              serving="turbo: serving on {where}", interface=args.interface,
                              root_path=args.root_path, blocking=args.blocking,
-                             access_log=args.access_log)
+                             access_log=args.access_log, **serving_options(args))
     try:
         app = adapt(load_app(args.app), args.interface, args.root_path, args.blocking,
-                    access_log=args.access_log)
+                    access_log=args.access_log, **serving_options(args))
     except (ImportError, AttributeError, ValueError) as e:
         print(f"{prog}: cannot load {args.app}: {e}", file=sys.stderr)
         return 2
@@ -196,6 +217,15 @@ def main(argv=None, prog=None):
     return 0
 
 
+def serving_options(args):
+    """The serving options (App.SERVING_OPTIONS) the command line gave."""
+    return {"proxy_protocol": args.proxy_protocol,
+            "forwarded_allow_ips": args.forwarded_allow_ips,
+            "forwarded_header": args.forwarded_header,
+            "health_path": args.health_path,
+            "metrics_path": args.metrics_path}
+
+
 def listen_failed(prog, host, port, reuse_port, e):
     hint = ""
     if e.errno == errno.EADDRINUSE and not reuse_port:
@@ -204,7 +234,7 @@ def listen_failed(prog, host, port, reuse_port, e):
 
 
 def serve_workers(spec, *, host, port, fd, workers, threads, reuse_port, prog, serving, where="",
-                  interface="auto", root_path="", blocking=False, access_log=None):
+                  interface="auto", root_path="", blocking=False, access_log=None, **options):
     """--workers 2 or more (here and in turbo-serve): a supervising parent
     (turbo.workers) that never imports the app; each worker does, after
     its fork, so a reload loads the code as it is now. fd: an inherited
@@ -215,7 +245,8 @@ def serve_workers(spec, *, host, port, fd, workers, threads, reuse_port, prog, s
 
     def load():
         try:
-            return adapt(load_app(spec), interface, root_path, blocking, workers, access_log)
+            return adapt(load_app(spec), interface, root_path, blocking, workers, access_log,
+                         **options)
         except (ImportError, AttributeError, ValueError) as e:
             raise LoadError(f"{prog}: cannot load {spec}: {e}") from None
 
