@@ -863,9 +863,10 @@ TURBO_API turbo_ws *turbo_ws_accept(turbo_request *req, turbo_response *res,
 /** Sets the drain callback (NULL: none). Since 0.5.0. */
 TURBO_API void turbo_ws_on_drain(turbo_ws *ws, turbo_ws_drain_fn on_drain);
 /** Sends a text (binary 0; data must be UTF-8, unchecked) or binary
- *  message in one frame. TURBO_OK; TURBO_FULL when queued above the
+ *  message in one frame (between the accept and the 101, it is kept and
+ *  sent right after the 101). TURBO_OK; TURBO_FULL when queued above the
  *  high-water mark; TURBO_ESTATE once a close was sent or received, or
- *  before the 101 is sent; TURBO_EINVAL, TURBO_ENOMEM. Since 0.5.0. */
+ *  from another thread; TURBO_EINVAL, TURBO_ENOMEM. Since 0.5.0. */
 TURBO_API int turbo_ws_send(turbo_ws *ws, int binary, const void *data, size_t len);
 /** Sends a ping with up to 125 bytes of data (TURBO_ERANGE beyond).
  *  Since 0.5.0. */
