@@ -44,12 +44,18 @@ static void echo_message(turbo_ws *ws, int binary, const void *data, size_t len,
     ck_assert(rc == TURBO_OK || rc == TURBO_FULL);
 }
 
+/* Several I/O threads may close connections at once (the broadcast
+ * test): the reason is written under a lock. */
+static pthread_mutex_t reason_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void on_close(turbo_ws *ws, int code, const char *reason, size_t len, void *ud)
 {
     (void)ws, (void)ud;
     ck_assert_uint_lt(len, sizeof(last_reason));
+    pthread_mutex_lock(&reason_lock);
     memcpy(last_reason, reason, len);
     last_reason[len] = '\0';
+    pthread_mutex_unlock(&reason_lock);
     atomic_store(&last_close_code, code);
     atomic_fetch_add(&closes, 1);
 }

@@ -61,8 +61,15 @@ def node_client(tmp_path_factory):
         pytest.fail("node and npm are installed by scripts/install-deps.sh")
     dest = os.path.join(REPO_ROOT, "build", "clients", "ws_node")
     subprocess.run([os.path.join(CLIENTS, "ws_node", "install.sh"), dest], check=True,
-                   timeout=300)
+                   timeout=300, env=client_env())
     return os.path.join(dest, "ws_client.js")
+
+
+def client_env():
+    """The environment for the clients: not ours, so without the sanitizer
+    runtime a sanitizer run preloads into the test's process."""
+    return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS",
+                                                            "UBSAN_OPTIONS")}
 
 
 def shutil_which(name):
@@ -84,7 +91,7 @@ def test_node_ws_client_gets_every_message_back(server, node_client, tmp_path):
     script.write_text(json.dumps(SCRIPT))
     r = subprocess.run(["node", node_client, f"ws://127.0.0.1:{server.port}/ws",
                         "--script", str(script), "--timeout", "20000"],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60, env=client_env())
     assert r.returncode == 0, (r.stdout, r.stderr)
     lines = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
     got = [(x["type"], x["len"], x["sha256"]) for x in lines if x["event"] == "message"]
@@ -100,7 +107,8 @@ def test_chromium_page_gets_websocket_echo_and_server_sent_events(server):
         pytest.fail("chromium is installed by scripts/install-deps.sh")
     url = f"http://127.0.0.1:{server.port}/page.html?ws=/ws&sse=/sse&ssen=3&sseevents=tick"
     r = subprocess.run([sys.executable, os.path.join(CLIENTS, "browser", "run_browser.py"), url,
-                        "--timeout", "60"], capture_output=True, text=True, timeout=120)
+                        "--timeout", "60"], capture_output=True, text=True, timeout=120,
+                       env=client_env())
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
     result = json.loads(r.stdout)
     assert result["ws"]["open"] and result["ws"]["close"]["code"] == 1000

@@ -4,6 +4,7 @@ real clients: raw sockets for the exact framing, httpx, and the
 
 import asyncio
 import json
+import os
 import socket
 import threading
 import time
@@ -288,6 +289,11 @@ def test_a_gigabyte_streams_in_bounded_memory(server):
     finally:
         stop.set()
         t.join()
+    if "libasan" in os.environ.get("LD_PRELOAD", ""):
+        # AddressSanitizer keeps freed memory in quarantine (256 MiB by
+        # default): RSS says nothing about the server here. The plain run
+        # holds the bound.
+        return
     assert peak[0] - before < 64 << 20, "RSS grew by %d MiB" % ((peak[0] - before) >> 20)
 
 
@@ -306,7 +312,8 @@ def test_a_slow_reader_holds_the_producer_back(server):
     # What was produced and not read is at most the queue's high-water mark
     # (256 KiB) plus a piece, plus what the kernel's socket buffers hold.
     assert produced - got < 16 << 20, (produced, got)
-    assert rss_bytes() - before < 64 << 20
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):  # quarantine: see above
+        assert rss_bytes() - before < 64 << 20
     s.close()
 
 
