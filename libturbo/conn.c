@@ -511,6 +511,7 @@ static void ws_open(turbo__conn *c, struct turbo_ws *ws);
 static void ws_abort(turbo__thread *t, struct turbo_ws *ws);
 static void ws_process(turbo__conn *c);
 static void ws_progress(turbo__conn *c);
+static void ws_arm(turbo__conn *c, unsigned ms);
 static int has_upgrade(const turbo__head *h);
 
 /*
@@ -624,9 +625,8 @@ static void request_done(turbo__conn *c)
 {
     /* The next request's head timer starts with its first byte
      * (handle_one); until then the connection is idle. An upgraded one
-     * keeps the deadline ws_open gave it. */
-    if (__builtin_expect(c->ws == NULL, 1))
-        set_deadline(c, PH_IDLE, c->t->server->cfg.idle_timeout_ms);
+     * gets its own again in process(). */
+    set_deadline(c, PH_IDLE, c->t->server->cfg.idle_timeout_ms);
     c->head_len = 0;
     c->head_parsed = 0;
     c->continue_sent = 0;
@@ -874,7 +874,7 @@ static void process(turbo__conn *c)
     }
     size_t pos = 0;
     size_t need = 0;
-    while (!c->closing && pos < c->in_len && !parked_full(c) && !c->upgrade_wait) {
+    while (!c->closing && pos < c->in_len && !parked_full(c)) {
         long r = handle_one(c, c->in + pos, c->in_len - pos, &need);
         if (r <= 0)
             break;
@@ -902,8 +902,11 @@ static void process(turbo__conn *c)
      * (on_readable), so a head announcing a large body costs nothing
      * until the body is actually sent. */
     c->need = c->closing ? 0 : need;
-    if (__builtin_expect(c->ws != NULL, 0)) /* upgraded: the rest is frames */
+    if (__builtin_expect(c->ws != NULL, 0)) { /* upgraded: the rest is frames */
+        const turbo_config *cfg = &c->t->server->cfg;
+        ws_arm(c, c->ws->close_sent ? cfg->ws_timeout_ms : cfg->ws_ping_ms);
         ws_process(c);
+    }
 }
 
 static void start_linger(turbo__conn *c)
@@ -983,8 +986,6 @@ static void conn_run(turbo__conn *c)
         what = 0;
     if (__builtin_expect(c->ws != NULL, 0) && c->ws->paused)
         what = 0; /* the client's frames wait in its TCP window */
-    if (__builtin_expect(c->upgrade_wait, 0) && c->in != NULL && c->in_len == c->in_cap)
-        what = 0; /* frames sent before the 101: no more until it goes */
     if (set_events(c, what) != 0) {
         turbo__conn_close(c);
         return;
@@ -1110,10 +1111,12 @@ static parked *pop_head(turbo__conn *c)
     return p;
 }
 
+/* Nothing more is parsed: the queue is full, or a request that may
+ * upgrade waits for its answer (what follows it may be frames). */
 static int parked_full(const turbo__conn *c)
 {
-    return c->park_head != NULL &&
-           (c->nparked >= MAX_PARKED || c->parked_bytes >= MAX_PARKED_BYTES);
+    return c->park_head != NULL && (c->upgrade_wait || c->nparked >= MAX_PARKED ||
+                                    c->parked_bytes >= MAX_PARKED_BYTES);
 }
 
 static void park(turbo__conn *c, parked *p)

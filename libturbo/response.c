@@ -355,9 +355,9 @@ size_t turbo__response_write_head(const turbo_response *res, const turbo__thread
         *p++ = '\r';
         *p++ = '\n';
     }
-    if (f->mode == TURBO__FRAME_UPGRADE) {
-        /* Connection: Upgrade said it all */
-    } else if (!f->keep_alive) {
+    /* An upgrade is keep-alive HTTP/1.1 (turbo_ws_accept checks): its
+     * Connection: Upgrade above is the only one. */
+    if (!f->keep_alive) {
         memcpy(p, "Connection: close\r\n", 19);
         p += 19;
     } else if (f->minor == 0) {
