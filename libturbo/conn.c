@@ -58,6 +58,14 @@ enum phase {
 
 enum body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
 
+/* A body read after its request was dispatched (TURBO_ROUTE_STREAM_BODY):
+ * handed to the reader of c->sbody, or read and dropped once no one will
+ * read it. */
+enum body_mode { BM_NONE, BM_READ, BM_DISCARD };
+/* Most body left unread by its handler that is read and dropped to keep
+ * the connection; beyond it the connection closes after the answer. */
+#define DISCARD_MAX (1024 * 1024)
+
 /* One answer in a connection's queue behind a deferred request: that
  * deferred request itself (d: the node inside its exchange), or the bytes
  * of a later answer (a node allocated with its bytes). */
@@ -93,6 +101,8 @@ struct turbo__conn {
     unsigned in_moved : 1;      /* a deferred request took the read buffer */
     unsigned dirty : 1;         /* on t->dirty: streamed bytes to flush */
     unsigned upgrade_wait : 1;  /* a deferred request may upgrade: parse no further */
+    unsigned close_after_body : 1; /* the request being read asked to close */
+    uint8_t bmode;              /* enum body_mode */
     uint8_t nrefs;
     uint64_t deadline;
     struct event ev;
@@ -119,6 +129,8 @@ struct turbo__conn {
     turbo__peer peer;
     turbo__conn *dirty_next; /* t->dirty's link */
     struct turbo_ws *ws;     /* upgraded: frames, not requests */
+    turbo_deferred *sbody;   /* BM_READ: the request whose body is read */
+    uint64_t discard_max;    /* BM_DISCARD, chunked: the decoded total allowed */
 };
 
 /* A WebSocket (turbo.h): its reader, callbacks and close state. */
@@ -683,6 +695,283 @@ static void hand_over_buffer(turbo__conn *c, turbo_deferred *x, const char *p, s
     c->in_pooled = pooled;
 }
 
+/* ---- streamed request bodies ------------------------------------------ */
+
+/*
+ * A request for a TURBO_ROUTE_STREAM_BODY route (turbo.h, "Streamed
+ * request bodies") is dispatched as soon as its head is in. When its
+ * handler defers it, the connection reads the body for it: c->sbody is
+ * the request, bmode BM_READ, and process() hands what arrives to
+ * body_process instead of the parser, which passes it through the
+ * framing (the chunked decoder in place, or a count) to the reader's
+ * callback, until the end. No reader yet, or a paused one: the socket is
+ * not read (conn_run), so the body waits in the client's TCP window and
+ * at most one read buffer of it is held here. A body no one will read (the
+ * handler answered without it) is read and dropped up to DISCARD_MAX to
+ * keep the connection, else the connection closes after the answer.
+ */
+
+static int body_process(turbo__conn *c);
+
+/* The request's route (or the fallback answering it) reads its body as
+ * it arrives. Matched now, and again by dispatch: a second match only for
+ * requests with a body, on a server that has such routes. */
+static int __attribute__((noinline)) streams_body(turbo__conn *c, const turbo__head *h)
+{
+    turbo__thread *t = c->t;
+    turbo_server *s = t->server;
+    turbo__match *m = &t->cur->match;
+    int st = turbo__rtable_match(turbo__routes_enter(t), h->method, h->path, m);
+    unsigned flags = st == 200 ? m->flags : s->fallback != NULL ? s->fallback_flags : 0;
+    return (flags & TURBO_ROUTE_STREAM_BODY) != 0;
+}
+
+/* From now on x's deferred timeout runs (its body has ended): as
+ * park_deferred sets it, unless a stop or a started stream set another. */
+static void body_timeout_restart(turbo__conn *c, turbo_deferred *x)
+{
+    turbo__thread *t = c->t;
+    if (x->deadline != UINT64_MAX || (x->s.begun && x->s.at_head))
+        return;
+    const turbo_config *cfg = &t->server->cfg;
+    x->stop_deadline = t->stopping && cfg->stop_grace_ms < cfg->deferred_timeout_ms;
+    x->deadline = t->now_ms + (x->stop_deadline ? cfg->stop_grace_ms : cfg->deferred_timeout_ms);
+}
+
+/* No body is read any more: back to parsing requests, or to closing. */
+static void body_stop(turbo__conn *c)
+{
+    c->bmode = BM_NONE;
+    c->sbody = NULL;
+    c->body_kind = BODY_NONE;
+    if (c->close_after_body) {
+        c->close_after_body = 0;
+        c->closing = 1;
+    }
+}
+
+/* Runs x's body callback as a drain callback runs: a finish it calls goes
+ * through the inbox, since the connection code around it must not be
+ * re-entered. */
+static int body_call(turbo__thread *t, turbo_deferred *x, const char *data, size_t len, int end)
+{
+    int outer = t->in_callback;
+    t->in_callback = 1;
+    int rc = x->b.cb(x, data, len, end, x->b.ud);
+    t->in_callback = outer;
+    return rc;
+}
+
+/* The body cannot be read to its end (too long for its reader, framing
+ * broken): the reader is told, nothing more is read, and the connection
+ * closes once the answers before the close are out. */
+static void body_fail(turbo__conn *c, int err)
+{
+    turbo_deferred *x = c->bmode == BM_READ ? c->sbody : NULL;
+    body_stop(c);
+    c->closing = 1;
+    if (x != NULL) {
+        x->b.ended = 1;
+        x->keep_alive = 0;
+        body_timeout_restart(c, x);
+        body_call(c->t, x, NULL, 0, err);
+    }
+}
+
+/* The holder of x asked for its body: reading starts, and a client waiting
+ * for "100 Continue" gets it now, unless an answer is ahead of it. */
+static void body_take(turbo__conn *c, turbo_deferred *x)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    x->b.reading = 1;
+    if (c->body_kind == BODY_LENGTH && c->body_len > x->b.max) {
+        body_fail(c, TURBO_ERANGE); /* refused unread */
+        return;
+    }
+    if (!c->continue_sent && c->park_head == &x->node && !x->s.begun) {
+        char *p = out_reserve(c, sizeof(cont) - 1);
+        if (p != NULL) {
+            memcpy(p, cont, sizeof(cont) - 1);
+            c->out_len += sizeof(cont) - 1;
+            c->continue_sent = 1;
+        }
+    }
+}
+
+/* Nothing will read the rest of the body: dropped as it comes when it is
+ * small and the client is sending it, else the connection closes after
+ * the answer (1). A client that waits for "100 Continue" is not sending. */
+static int body_unread(turbo__conn *c)
+{
+    c->sbody = NULL;
+    if (c->continue_sent &&
+        (c->body_kind == BODY_CHUNKED || c->body_len <= DISCARD_MAX)) {
+        c->bmode = BM_DISCARD;
+        c->discard_max = c->chunk.total + DISCARD_MAX;
+        return 0;
+    }
+    body_stop(c);
+    c->closing = 1;
+    return 1;
+}
+
+/* The request's handler has run (dispatch); p is its first byte, and
+ * c->head_len is its head's length. Returns the bytes consumed, as
+ * handle_one does: the head. What follows it (the body first) is moved to
+ * the start of the read buffer (in_moved), where process() goes on with
+ * body_process. */
+static long __attribute__((noinline, cold)) handle_streamed(turbo__conn *c, char *p,
+                                                           const turbo__head *h)
+{
+    turbo__thread *t = c->t;
+    const turbo_config *cfg = &t->server->cfg;
+    size_t head_len = c->head_len;
+    c->continue_sent = !(h->expect_continue && h->minor == 1);
+    t->cur->b.on_socket = 1;
+    int closing = c->closing;
+    turbo_deferred *x = dispatch(c, h, p + head_len, 0);
+    /* The framing, once dispatch is done with the buffer as it was. */
+    if (h->chunked) {
+        c->body_kind = BODY_CHUNKED;
+        turbo__chunked_init(&c->chunk);
+    } else {
+        c->body_kind = BODY_LENGTH;
+        c->body_len = h->content_length;
+    }
+    c->head_len = 0;
+    c->head_parsed = 0;
+    memset(&c->scan, 0, sizeof(c->scan));
+    if (x != NULL) {
+        hand_over_buffer(c, x, p, head_len);
+        if (c->closing && !closing && !x->keep_alive) {
+            /* park_deferred's "nothing after it will be read": its body
+             * still is, then nothing. */
+            c->closing = 0;
+            c->close_after_body = 1;
+        }
+        c->bmode = BM_READ;
+        c->sbody = x;
+        x->deadline = UINT64_MAX; /* the body timeout instead, between reads */
+        set_deadline(c, PH_BODY, cfg->body_timeout_ms);
+        if (x->b.asked) /* in its handler */
+            body_take(c, x);
+        return (long)head_len;
+    }
+    /* Answered (or refused) without its body: the exchange used is reset
+     * for the next request, or was released and replaced. */
+    turbo__body_reset(&t->cur->b);
+    size_t from = (size_t)(p - c->in) + head_len;
+    memmove(c->in, c->in + from, c->in_len - from);
+    c->in_len -= from;
+    c->in_moved = 1;
+    if (c->closing || c->ws != NULL) {
+        c->body_kind = BODY_NONE;
+        return (long)head_len;
+    }
+    if (body_unread(c) == 0)
+        set_deadline(c, PH_BODY, cfg->body_timeout_ms);
+    return (long)head_len;
+}
+
+/* Drops n bytes from the front of the read buffer. */
+static void consume(turbo__conn *c, size_t n)
+{
+    if (n == 0)
+        return;
+    memmove(c->in, c->in + n, c->in_len - n);
+    c->in_len -= n;
+}
+
+/* What the read buffer holds of the body, to its reader (not paused) or
+ * dropped. 1: the body has ended and the buffer holds what follows it; 0:
+ * more is needed, or the reader waits; -1: the connection closes. */
+static int body_process(turbo__conn *c)
+{
+    turbo__thread *t = c->t;
+    turbo_deferred *x = c->sbody;
+    if (c->closing)
+        return -1;
+    while (c->bmode == BM_DISCARD || (x->b.reading && !x->b.paused)) {
+        size_t n, used;
+        int end;
+        if (c->body_kind == BODY_LENGTH) {
+            n = c->in_len < c->body_len ? c->in_len : (size_t)c->body_len;
+            used = n;
+            c->body_len -= n;
+            end = c->body_len == 0;
+        } else {
+            turbo__limits lim = t->server->limits;
+            lim.max_body_bytes = c->bmode == BM_READ ? x->b.max : c->discard_max;
+            size_t in = 0, out = 0;
+            int r = c->in_len == 0 ? 0
+                                   : turbo__chunked_decode(&c->chunk, c->in, c->in_len, &in,
+                                                           &out, &lim);
+            if (r < 0) {
+                body_fail(c, r == -413 ? TURBO_ERANGE : TURBO_EINVAL);
+                return -1;
+            }
+            n = out;
+            used = in;
+            end = r == 1;
+        }
+        if (n == 0 && !end) {
+            consume(c, used);
+            return 0;
+        }
+        if (c->bmode == BM_READ) {
+            x->b.got += n;
+            if (end)
+                x->b.ended = 1;
+            if (body_call(t, x, n != 0 ? c->in : NULL, n, end) == TURBO_PAUSE && !end)
+                x->b.paused = 1;
+        }
+        consume(c, used);
+        if (end) {
+            if (c->bmode == BM_READ)
+                body_timeout_restart(c, x);
+            body_stop(c);
+            set_deadline(c, PH_IDLE, t->server->cfg.idle_timeout_ms);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void turbo__conn_body_kick(turbo_deferred *x)
+{
+    turbo__thread *t = x->thread;
+    int resume = atomic_exchange_explicit(&x->b.resume, 0, memory_order_acq_rel);
+    if (atomic_load_explicit(&x->state, memory_order_acquire) == TURBO__X_CANCELLED ||
+        x->b.ended)
+        return;
+    if (!x->b.on_socket) {
+        /* Read already, with the head: all of it at once. */
+        if (!x->b.asked || x->b.reading)
+            return;
+        x->b.reading = 1;
+        x->b.ended = 1;
+        turbo_str body = x->req.body;
+        if (body.len > x->b.max) {
+            body_call(t, x, NULL, 0, TURBO_ERANGE);
+            return;
+        }
+        x->b.got = body.len;
+        body_call(t, x, body.len != 0 ? body.ptr : NULL, body.len, 1);
+        return;
+    }
+    turbo__conn *c = x->conn;
+    if (c == NULL || c->sbody != x)
+        return; /* answered or gone before the end: no one reads it now */
+    if (x->b.asked && !x->b.reading)
+        body_take(c, x);
+    if (resume && x->b.paused) {
+        x->b.paused = 0;
+        if (c->phase == PH_BODY)
+            c->deadline = t->now_ms + t->server->cfg.body_timeout_ms;
+    }
+    conn_run(c);
+}
+
 /*
  * Handles the request starting at p (avail bytes). Returns the bytes it
  * consumed (> 0), 0 when it needs more input (*need: total bytes the
@@ -715,6 +1004,10 @@ static long handle_one(turbo__conn *c, char *p, size_t avail, size_t *need)
         }
         c->head_len = (size_t)r;
         c->head_parsed = 1;
+        if (__builtin_expect(atomic_load_explicit(&s->stream_routes, memory_order_relaxed), 0) &&
+            (h.chunked || (h.has_content_length && h.content_length != 0)) &&
+            streams_body(c, &h))
+            return handle_streamed(c, p, &h);
         if (h.chunked) {
             c->body_kind = BODY_CHUNKED;
             turbo__chunked_init(&c->chunk);
@@ -872,6 +1165,12 @@ static void process(turbo__conn *c)
         ws_process(c);
         return;
     }
+    if (__builtin_expect(c->bmode != BM_NONE, 0) && body_process(c) != 1) {
+        if (c->closing)
+            c->in_len = 0;
+        c->need = 0;
+        return; /* the body goes on, or the connection ends */
+    }
     size_t pos = 0;
     size_t need = 0;
     while (!c->closing && pos < c->in_len && !parked_full(c)) {
@@ -885,6 +1184,8 @@ static void process(turbo__conn *c)
         if (c->in_moved) { /* what followed the deferred request, from 0 */
             c->in_moved = 0;
             pos = 0;
+            if (__builtin_expect(c->bmode != BM_NONE, 0) && body_process(c) != 1)
+                break; /* its body is still coming (or the connection ends) */
         }
         if (c->out_len - c->out_sent > OUT_HIGH_WATER) {
             int f = flush(c);
@@ -973,7 +1274,10 @@ static void conn_run(turbo__conn *c)
         if (c->ws == NULL || c->closing)
             return; /* the drain callback closed it: linger next time */
     } else if (c->phase == PH_WRITE) {
-        set_deadline(c, PH_IDLE, t->server->cfg.idle_timeout_ms);
+        if (__builtin_expect(c->bmode != BM_NONE, 0))
+            set_deadline(c, PH_BODY, t->server->cfg.body_timeout_ms);
+        else
+            set_deadline(c, PH_IDLE, t->server->cfg.idle_timeout_ms);
     }
     if (__builtin_expect(c->park_head != NULL, 0) && c->park_head->d->s.begun)
         stream_progress(c);
@@ -986,6 +1290,8 @@ static void conn_run(turbo__conn *c)
         what = 0;
     if (__builtin_expect(c->ws != NULL, 0) && c->ws->paused)
         what = 0; /* the client's frames wait in its TCP window */
+    if (__builtin_expect(c->bmode == BM_READ, 0) && (!c->sbody->b.reading || c->sbody->b.paused))
+        what = 0; /* so does a body no one is reading yet */
     if (set_events(c, what) != 0) {
         turbo__conn_close(c);
         return;
@@ -1168,6 +1474,11 @@ static void run_cancel(turbo__thread *t, turbo_cancel_fn cb, turbo_deferred *x, 
  * the holder had not finished yet), last: it may finish and so free x. */
 static void abandon(turbo_deferred *x)
 {
+    turbo__conn *c = x->conn;
+    if (c != NULL && c->sbody == x) { /* its body is not read any more */
+        body_stop(c);
+        c->closing = 1;
+    }
     x->conn = NULL;
     if (!turbo__exchange_cancel(x))
         return;
@@ -1317,6 +1628,8 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x)
         turbo__thread_check_done(t);
         return;
     }
+    if (__builtin_expect(c->sbody == x, 0) && body_unread(c))
+        x->keep_alive = 0; /* answered before its body ended: the close is said */
     if (c->park_head->d == x) {
         /* At the head: its answer goes now, then what waited behind it. */
         pop_head(c);
@@ -1382,6 +1695,8 @@ static void deferred_expired(turbo__conn *c)
     }
     if (!turbo__exchange_cancel(x))
         return; /* the holder finished just now: its answer is on the way */
+    if (c->sbody == x)
+        body_stop(c); /* the connection closes after the 503 */
     pop_head(c);
     TURBO__COUNT(t, timeouts);
     turbo_response *res = &t->cur->res;
@@ -2263,7 +2578,13 @@ void turbo__conns_sweep(turbo__thread *t)
     turbo__conn *c = t->conns;
     while (c != NULL) {
         turbo__conn *next = c->next;
-        if (c->park_head != NULL) { /* not idle: only the deferred timeout */
+        if (__builtin_expect(c->bmode == BM_READ, 0) && c->sbody->b.reading &&
+            !c->sbody->b.paused && c->phase == PH_BODY && t->now_ms >= c->deadline) {
+            /* The client stopped sending the body it is read for: gone,
+             * as far as its request is concerned (cancelled). */
+            TURBO__COUNT(t, timeouts);
+            turbo__conn_close(c);
+        } else if (c->park_head != NULL) { /* not idle: only the deferred timeout */
             turbo_deferred *x = c->park_head->d;
             if (t->now_ms >= x->deadline)
                 deferred_expired(c);

@@ -34,6 +34,8 @@ void turbo__conn_finished(turbo__thread *t, turbo_deferred *x);
  * thread, once x is parked (or cancelled). */
 void turbo__conn_stream_start(turbo_deferred *x);
 void turbo__conn_stream_data(turbo_deferred *x, const char *data, size_t n);
+/* The holder of x asked for its body or resumed it: on the owning thread. */
+void turbo__conn_body_kick(turbo_deferred *x);
 /* Flushes the connections streamed bytes were queued on in this loop
  * iteration (thread.c, at its end). */
 void turbo__conns_flush_dirty(turbo__thread *t);

@@ -85,6 +85,7 @@ void turbo__exchange_release(turbo__thread *t, turbo_deferred *x)
     x->s.discard = x->s.broken = 0;
     x->s.framed = 0;
     x->s.pending.len = 0;
+    turbo__body_reset(&x->b);
     t->nlive--;
     if (t->nfree_x < KEEP_FREE) {
         x->next_free = t->free_x;

@@ -121,16 +121,50 @@ struct turbo_deferred {
         uint64_t framed;   /* payload bytes framed so far */
         turbo__vec pending; /* framed bytes while not at the head */
     } s;
+
+    /* A request body read as it arrives (conn.c: turbo_deferred_body). */
+    struct turbo__body {
+        /* The holder's, written before the message or call that hands
+         * them to the owner (as the stream's fields are). */
+        unsigned char asked;  /* turbo_deferred_body was called */
+        turbo_body_fn cb;
+        void *ud;
+        uint64_t max;
+        /* Set by the holder's resume, cleared by the owner that takes it:
+         * at most one resume message in flight. */
+        _Atomic int resume;
+        /* The owner's. */
+        unsigned on_socket : 1; /* a TURBO_ROUTE_STREAM_BODY request: the body is still to read */
+        unsigned reading : 1;   /* the owner took the ask: pieces go to cb */
+        unsigned paused : 1;    /* cb returned TURBO_PAUSE */
+        unsigned ended : 1;     /* cb has had its last call */
+        uint64_t got;           /* bytes delivered */
+    } b;
 };
 
 /* A stream operation another thread hands the owner (stream.c). */
 typedef struct turbo__smsg {
     turbo__msg msg; /* kind TURBO__MSG_STREAM (first member) */
     turbo_deferred *x;
-    int start;      /* 1: the start; else len bytes of data */
+    int start;      /* TURBO__SMSG_*: the start, len bytes of data, or the body's ask or resume */
     size_t len;
     char data[];
 } turbo__smsg;
+
+enum { TURBO__SMSG_DATA = 0, TURBO__SMSG_START = 1, TURBO__SMSG_BODY = 2 };
+
+/* No body reader: as a new exchange has it. The owning thread only, with
+ * no holder. */
+static inline void turbo__body_reset(struct turbo__body *b)
+{
+    b->asked = 0;
+    b->cb = NULL;
+    b->ud = NULL;
+    b->max = 0;
+    atomic_store_explicit(&b->resume, 0, memory_order_relaxed);
+    b->on_socket = b->reading = b->paused = b->ended = 0;
+    b->got = 0;
+}
 
 /* Runs a stream message on the owning thread and frees it (thread.c). */
 void turbo__stream_msg(turbo__msg *m);

@@ -179,11 +179,13 @@ int turbo_route_add_opts(turbo_server *s, const char *method, const char *patter
                          turbo_handler fn, void *user_data, turbo_release_fn release,
                          unsigned flags)
 {
-    if (s == NULL || (flags & ~(unsigned)TURBO_ROUTE_BLOCKING) != 0) {
+    if (s == NULL || (flags & ~(unsigned)TURBO__ROUTE_FLAGS) != 0) {
         if (release != NULL)
             release(user_data);
         return TURBO_EINVAL;
     }
+    if (flags & TURBO_ROUTE_STREAM_BODY) /* before the route can be matched */
+        atomic_store_explicit(&s->stream_routes, 1, memory_order_relaxed);
     pthread_mutex_lock(&s->write_lock);
     int rc = turbo__router_add_flags(s->router, method, pattern, fn, user_data, release, flags);
     /* Before start the table is compiled once, at start; while running

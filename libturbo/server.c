@@ -190,7 +190,7 @@ int turbo_server_set_fallback(turbo_server *s, turbo_handler fn, void *user_data
 int turbo_server_set_fallback_opts(turbo_server *s, turbo_handler fn, void *user_data,
                                    turbo_release_fn release, unsigned flags)
 {
-    if (s == NULL || (flags & ~(unsigned)TURBO_ROUTE_BLOCKING) != 0 ||
+    if (s == NULL || (flags & ~(unsigned)TURBO__ROUTE_FLAGS) != 0 ||
         (fn == NULL && (flags != 0 || release != NULL)))
         return TURBO_EINVAL;
     if (s->state != TURBO__NEW && s->state != TURBO__LISTENING)
@@ -202,6 +202,8 @@ int turbo_server_set_fallback_opts(turbo_server *s, turbo_handler fn, void *user
     s->fallback_data = user_data;
     s->fallback_release = release;
     s->fallback_flags = flags;
+    if (flags & TURBO_ROUTE_STREAM_BODY)
+        atomic_store_explicit(&s->stream_routes, 1, memory_order_relaxed);
     return TURBO_OK;
 }
 

@@ -36,6 +36,9 @@ enum turbo__server_state {
     TURBO__STOPPED /* threads joined */
 };
 
+/* Every TURBO_ROUTE_* flag a route or the fallback may have. */
+#define TURBO__ROUTE_FLAGS (TURBO_ROUTE_BLOCKING | TURBO_ROUTE_STREAM_BODY)
+
 struct turbo_server {
     turbo_config cfg;
     turbo__limits limits;
@@ -69,7 +72,13 @@ struct turbo_server {
     turbo_handler fallback;
     void *fallback_data;
     turbo_release_fn fallback_release; /* at free, or when replaced */
-    unsigned fallback_flags;           /* TURBO_ROUTE_BLOCKING */
+    unsigned fallback_flags;           /* TURBO_ROUTE_* */
+    /* Some route (or the fallback) was ever added with
+     * TURBO_ROUTE_STREAM_BODY: a request with a body is then matched as
+     * soon as its head is in (conn.c). Only ever set, relaxed: a request
+     * racing the add may still have its body buffered, which
+     * turbo_deferred_body() serves as well. */
+    _Atomic int stream_routes;
     int *listen_fds; /* nthreads owned SO_REUSEPORT sockets, or NULL */
     turbo__pool pool; /* TURBO_ROUTE_BLOCKING handlers (pool.c) */
     turbo__thread *threads;

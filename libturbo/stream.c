@@ -27,6 +27,19 @@ static int owner_direct(const turbo_deferred *x)
            atomic_load_explicit(&x->s.msgs, memory_order_acquire) == 0;
 }
 
+static void push(turbo_deferred *x, turbo__smsg *m)
+{
+    atomic_fetch_add_explicit(&x->s.msgs, 1, memory_order_relaxed);
+    turbo__thread *t = x->thread;
+    /* As turbo__exchange_post: counted in while t is used. The push's
+     * release publishes the holder's writes (the response, s.len, the
+     * bytes, the body's reader) to the owner, whose take acquires. */
+    atomic_fetch_add(&t->posters, 1);
+    if (turbo__inbox_push(&t->inbox, &m->msg))
+        turbo__inbox_wake(t->wake_fd);
+    atomic_fetch_sub_explicit(&t->posters, 1, memory_order_release);
+}
+
 static int submit(turbo_deferred *x, int start, const void *data, size_t len)
 {
     if (owner_direct(x)) {
@@ -45,15 +58,7 @@ static int submit(turbo_deferred *x, int start, const void *data, size_t len)
     m->len = len;
     if (len != 0)
         memcpy(m->data, data, len);
-    atomic_fetch_add_explicit(&x->s.msgs, 1, memory_order_relaxed);
-    turbo__thread *t = x->thread;
-    /* As turbo__exchange_post: counted in while t is used. The push's
-     * release publishes the holder's writes (the response, s.len, the
-     * bytes) to the owner, whose take acquires. */
-    atomic_fetch_add(&t->posters, 1);
-    if (turbo__inbox_push(&t->inbox, &m->msg))
-        turbo__inbox_wake(t->wake_fd);
-    atomic_fetch_sub_explicit(&t->posters, 1, memory_order_release);
+    push(x, m);
     return TURBO_OK;
 }
 
@@ -61,8 +66,10 @@ void turbo__stream_msg(turbo__msg *msg)
 {
     turbo__smsg *m = (turbo__smsg *)msg;
     turbo_deferred *x = m->x;
-    if (m->start)
+    if (m->start == TURBO__SMSG_START)
         turbo__conn_stream_start(x);
+    else if (m->start == TURBO__SMSG_BODY)
+        turbo__conn_body_kick(x);
     else
         turbo__conn_stream_data(x, m->data, m->len);
     /* release: a holder that then finds msgs at 0 (owner_direct) sees
@@ -143,4 +150,59 @@ int turbo_deferred_abort(turbo_deferred *x)
         return TURBO_EINVAL;
     x->s.aborted = 1; /* published to the owner by the finish */
     return turbo_deferred_finish(x);
+}
+
+/* ---- streamed request bodies -------------------------------------------- */
+
+/* The owner takes the body's ask or resume from its inbox, always: the
+ * reader's callback then never runs inside the call that asked for it,
+ * nor inside a callback of the connection code. */
+static int body_post(turbo_deferred *x)
+{
+    turbo__smsg *m = malloc(sizeof(*m));
+    if (m == NULL)
+        return TURBO_ENOMEM;
+    m->msg.kind = TURBO__MSG_STREAM;
+    m->x = x;
+    m->start = TURBO__SMSG_BODY;
+    m->len = 0;
+    push(x, m);
+    return TURBO_OK;
+}
+
+int turbo_deferred_body(turbo_deferred *x, uint64_t max, turbo_body_fn cb, void *ud)
+{
+    if (x == NULL || cb == NULL)
+        return TURBO_EINVAL;
+    if (x->b.asked || cancelled(x))
+        return TURBO_ESTATE;
+    x->b.cb = cb;
+    x->b.ud = ud;
+    x->b.max = max;
+    x->b.asked = 1;
+    /* Inside its own handler on the owning thread, for a body still on
+     * the socket: the connection looks for the ask once the handler has
+     * returned (conn.c, stream_body), and reads nothing before that. */
+    if (turbo__tls_thread == x->thread && x->thread->handling == x && x->b.on_socket)
+        return TURBO_OK;
+    int rc = body_post(x);
+    if (rc != TURBO_OK)
+        x->b.asked = 0;
+    return rc;
+}
+
+int turbo_deferred_body_resume(turbo_deferred *x)
+{
+    if (x == NULL)
+        return TURBO_EINVAL;
+    if (!x->b.asked)
+        return TURBO_ESTATE;
+    /* One resume in flight at a time: the owner clears the flag as it
+     * takes it (acq_rel: a resume after that one posts again). */
+    if (atomic_exchange_explicit(&x->b.resume, 1, memory_order_acq_rel))
+        return TURBO_OK;
+    int rc = body_post(x);
+    if (rc != TURBO_OK)
+        atomic_store_explicit(&x->b.resume, 0, memory_order_relaxed);
+    return rc;
 }

@@ -35,7 +35,7 @@ extern "C" {
 
 /** Library version, also returned at run time by turbo_version(). */
 #define TURBO_VERSION_MAJOR 0
-#define TURBO_VERSION_MINOR 5
+#define TURBO_VERSION_MINOR 6
 #define TURBO_VERSION_PATCH 0
 /** Bumped on every incompatible ABI change; equals the SONAME's number. */
 #define TURBO_ABI_VERSION 0
@@ -57,6 +57,9 @@ enum turbo_result {
      *  queue is now above the high-water mark: write more once the drain
      *  callback has run (turbo_deferred_on_drain). Since 0.5.0. */
     TURBO_FULL = 2,
+    /** A streamed request body's callback (turbo_body_fn): stop reading
+     *  the body until turbo_deferred_body_resume(). Since 0.6.0. */
+    TURBO_PAUSE = 3,
     TURBO_EINVAL = -1,   /**< an argument is invalid (NULL, out of range, bad characters) */
     TURBO_ENOMEM = -2,   /**< out of memory */
     TURBO_EEXIST = -3,   /**< a route with this method and pattern already exists */
@@ -319,7 +322,14 @@ enum turbo_route_flags {
      *  full is answered 503 with Retry-After at once. Inside the handler
      *  the request and response are the handler's as usual; it may also
      *  turbo_defer() them and finish later. */
-    TURBO_ROUTE_BLOCKING = 1
+    TURBO_ROUTE_BLOCKING = 1,
+    /** The request body is not read before the handler runs: the handler
+     *  is called once the head has arrived, turbo_request_body() is empty,
+     *  and the body is read as it arrives through
+     *  turbo_deferred_body() (see "Streamed request bodies"). The
+     *  server's body limit (turbo_config_set_max_body_bytes) does not
+     *  apply: the reader gives its own. Since 0.6.0. */
+    TURBO_ROUTE_STREAM_BODY = 2
 };
 
 /** As turbo_route_add_full(), with flags (TURBO_ROUTE_BLOCKING; 0 is
@@ -748,6 +758,63 @@ TURBO_API int turbo_deferred_abort(turbo_deferred *d);
 /** Bytes of d's streamed response written and not yet handed to the
  *  client's socket (an estimate that counts framing). Since 0.5.0. */
 TURBO_API uint64_t turbo_deferred_queued(const turbo_deferred *d);
+
+/* ------------------------------------------------------------------------
+ * Streamed request bodies
+ *
+ * A route added with TURBO_ROUTE_STREAM_BODY takes its body as it
+ * arrives instead of buffered: an upload larger than memory, a proxy, a
+ * body parsed as it comes. Its handler runs as soon as the head is in;
+ * it defers the request and asks for the body:
+ *
+ *     turbo_deferred *d = turbo_defer(req, res);
+ *     turbo_deferred_body(d, max_bytes, on_piece, ud);
+ *     return TURBO_DEFER;
+ *
+ * on_piece runs on the request's I/O thread for each piece as it is
+ * read (Content-Length or chunked framing removed), then once with end
+ * set. It may return TURBO_PAUSE to stop reading: the socket is not read
+ * any more (the client's sends wait in its TCP window) until
+ * turbo_deferred_body_resume(), so a consumer that is behind holds at
+ * most one read buffer of the body in the server. A handler that
+ * answers without reading the body has it read and discarded when it is
+ * small (up to 1 MiB), else the connection closes after the answer; so
+ * does one whose answer is finished before its body ended.
+ *
+ * Time: while the body is being read the deferred timeout does not run;
+ * the body timeout (turbo_config_set_timeouts) does, between reads that
+ * are not paused. Once the body has ended the deferred timeout starts.
+ *
+ * On any other route turbo_deferred_body() hands over the buffered body
+ * (turbo_request_body()) as one piece, then the end: code that reads
+ * bodies this way works on both.
+ * --------------------------------------------------------------------- */
+
+/** A piece of a streamed request body: len bytes at data (valid during
+ *  the call only) and end 0; then a last call with end 1 (len may be 0);
+ *  or a last call with end negative: TURBO_ERANGE, the body is longer
+ *  than the reader's max (nothing of it beyond max is delivered), or
+ *  TURBO_EINVAL, its chunked framing is malformed. After an error the
+ *  connection closes once the answer is sent; answer 413 or 400. Returns
+ *  TURBO_OK, or TURBO_PAUSE to stop reading until
+ *  turbo_deferred_body_resume(). A client that leaves mid-body ends it
+ *  with the cancel callback (turbo_deferred_on_cancel), not here. Runs on
+ *  the owning I/O thread; a finish called in it takes effect after it
+ *  returns. */
+typedef int (*turbo_body_fn)(turbo_deferred *d, const char *data, size_t len, int end, void *ud);
+
+/** Starts reading d's request body into cb, at most max bytes
+ *  (TURBO_LENGTH_UNKNOWN: no limit); a body announced longer than max is
+ *  refused at once (cb's end TURBO_ERANGE) without being read. A pending
+ *  "Expect: 100-continue" is answered now. cb never runs inside this
+ *  call: from the handler, the first piece comes once it has returned.
+ *  Any thread, once per handle: TURBO_ESTATE the second time or after a
+ *  cancellation; TURBO_EINVAL for NULL; TURBO_ENOMEM. Since 0.6.0. */
+TURBO_API int turbo_deferred_body(turbo_deferred *d, uint64_t max, turbo_body_fn cb, void *ud);
+/** Reading goes on after cb returned TURBO_PAUSE (a call when not paused
+ *  does nothing). Any thread. TURBO_OK, TURBO_EINVAL (NULL),
+ *  TURBO_ESTATE (reading never started), TURBO_ENOMEM. Since 0.6.0. */
+TURBO_API int turbo_deferred_body_resume(turbo_deferred *d);
 
 /** The loop of the I/O thread that owns the request: for non-blocking
  *  I/O on that thread (turbo_loop_watch, turbo_loop_timer) and for posting
