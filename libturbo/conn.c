@@ -525,6 +525,7 @@ static void ws_process(turbo__conn *c);
 static void ws_progress(turbo__conn *c);
 static void ws_arm(turbo__conn *c, unsigned ms);
 static int has_upgrade(const turbo__head *h);
+static void body_give_buffered(turbo_deferred *x);
 
 /*
  * Routes and runs one complete request, queueing its response. Returns the
@@ -601,6 +602,8 @@ static turbo_deferred *dispatch(turbo__conn *c, const turbo__head *h, const char
             park_deferred(c, x, h->minor, is_head, keep_alive);
             if (has_upgrade(h))
                 c->upgrade_wait = 1; /* what follows may be frames, not requests */
+            if (__builtin_expect(x->b.asked, 0) && !x->b.on_socket)
+                body_give_buffered(x); /* asked for in the handler */
             return x;
         }
         if (x->finished_inline && rc == TURBO_DEFER)
@@ -891,6 +894,13 @@ static int body_process(turbo__conn *c)
     turbo_deferred *x = c->sbody;
     if (c->closing)
         return -1;
+    /* Not once the holder has finished (or the owner cancelled): the
+     * reader is not called after that (its last call comes at the
+     * release), and the finish switches the body to BM_DISCARD. Acquire:
+     * pairs with the holder's CAS. */
+    if (c->bmode == BM_READ &&
+        atomic_load_explicit(&x->state, memory_order_acquire) != TURBO__X_PENDING)
+        return 0;
     while (c->bmode == BM_DISCARD || (x->b.reading && !x->b.paused)) {
         size_t n, used;
         int end;
@@ -937,26 +947,32 @@ static int body_process(turbo__conn *c)
     return 0;
 }
 
+/* A body read already, with the head: to the reader all at once. */
+static void body_give_buffered(turbo_deferred *x)
+{
+    if (x->b.reading)
+        return;
+    x->b.reading = 1;
+    x->b.ended = 1;
+    turbo_str body = x->req.body;
+    if (body.len > x->b.max) {
+        body_call(x->thread, x, NULL, 0, TURBO_ERANGE);
+        return;
+    }
+    x->b.got = body.len;
+    body_call(x->thread, x, body.len != 0 ? body.ptr : NULL, body.len, 1);
+}
+
 void turbo__conn_body_kick(turbo_deferred *x)
 {
     turbo__thread *t = x->thread;
     int resume = atomic_exchange_explicit(&x->b.resume, 0, memory_order_acq_rel);
-    if (atomic_load_explicit(&x->state, memory_order_acquire) == TURBO__X_CANCELLED ||
+    if (atomic_load_explicit(&x->state, memory_order_acquire) != TURBO__X_PENDING ||
         x->b.ended)
-        return;
+        return; /* answered or cancelled: the reader's last call comes at the release */
     if (!x->b.on_socket) {
-        /* Read already, with the head: all of it at once. */
-        if (!x->b.asked || x->b.reading)
-            return;
-        x->b.reading = 1;
-        x->b.ended = 1;
-        turbo_str body = x->req.body;
-        if (body.len > x->b.max) {
-            body_call(t, x, NULL, 0, TURBO_ERANGE);
-            return;
-        }
-        x->b.got = body.len;
-        body_call(t, x, body.len != 0 ? body.ptr : NULL, body.len, 1);
+        if (x->b.asked)
+            body_give_buffered(x);
         return;
     }
     turbo__conn *c = x->conn;

@@ -49,6 +49,16 @@ static void destroy(turbo_deferred *x)
 
 void turbo__exchange_release(turbo__thread *t, turbo_deferred *x)
 {
+    if (x->b.asked && !x->b.ended) {
+        /* A body reader's last call: the request ended before its body
+         * did (turbo.h, turbo_body_fn). As the connection code runs its
+         * callbacks: a finish from it goes through the inbox. */
+        int outer = t->in_callback;
+        t->in_callback = 1;
+        x->b.ended = 1;
+        x->b.cb(x, NULL, 0, TURBO_ESTATE, x->b.ud);
+        t->in_callback = outer;
+    }
     if (x->route != NULL)
         turbo__route_drop(x->route);
     if (x->in != NULL) {

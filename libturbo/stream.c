@@ -180,10 +180,11 @@ int turbo_deferred_body(turbo_deferred *x, uint64_t max, turbo_body_fn cb, void 
     x->b.ud = ud;
     x->b.max = max;
     x->b.asked = 1;
-    /* Inside its own handler on the owning thread, for a body still on
-     * the socket: the connection looks for the ask once the handler has
-     * returned (conn.c, stream_body), and reads nothing before that. */
-    if (turbo__tls_thread == x->thread && x->thread->handling == x && x->b.on_socket)
+    /* Inside its own handler on the owning thread: the connection takes
+     * the ask once the handler has returned and x is parked (conn.c:
+     * dispatch, handle_streamed). A message could outlive x, since a
+     * handler that finishes before returning is answered inline. */
+    if (turbo__tls_thread == x->thread && x->thread->handling == x)
         return TURBO_OK;
     int rc = body_post(x);
     if (rc != TURBO_OK)

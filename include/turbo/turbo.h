@@ -791,16 +791,18 @@ TURBO_API uint64_t turbo_deferred_queued(const turbo_deferred *d);
  * --------------------------------------------------------------------- */
 
 /** A piece of a streamed request body: len bytes at data (valid during
- *  the call only) and end 0; then a last call with end 1 (len may be 0);
- *  or a last call with end negative: TURBO_ERANGE, the body is longer
- *  than the reader's max (nothing of it beyond max is delivered), or
- *  TURBO_EINVAL, its chunked framing is malformed. After an error the
- *  connection closes once the answer is sent; answer 413 or 400. Returns
- *  TURBO_OK, or TURBO_PAUSE to stop reading until
- *  turbo_deferred_body_resume(). A client that leaves mid-body ends it
- *  with the cancel callback (turbo_deferred_on_cancel), not here. Runs on
- *  the owning I/O thread; a finish called in it takes effect after it
- *  returns. */
+ *  the call only) and end 0; then exactly one last call, with end 1 (the
+ *  body's end; len may be 0) or negative: TURBO_ERANGE, the body is
+ *  longer than the reader's max (nothing beyond max is delivered);
+ *  TURBO_EINVAL, its chunked framing is malformed (after either the
+ *  connection closes once the answer is sent: answer 413 or 400); or
+ *  TURBO_ESTATE, the request was finished or cancelled before its body
+ *  ended (this call comes as the request is released, after the finish:
+ *  the place to free the reader's state). No piece is delivered once the
+ *  holder has finished or the request was cancelled (the cancel callback
+ *  says so first). Returns TURBO_OK, or TURBO_PAUSE to stop reading
+ *  until turbo_deferred_body_resume(). Runs on the owning I/O thread; a
+ *  finish called in it takes effect after it returns. */
 typedef int (*turbo_body_fn)(turbo_deferred *d, const char *data, size_t len, int end, void *ud);
 
 /** Starts reading d's request body into cb, at most max bytes
