@@ -779,7 +779,12 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
 
     if (st != PYGEN_NEXT) {
         /* Answered inline. What the step queued on the loop on its way (a
-         * Task, a timer, a woken waiter) still runs. */
+         * Task, a timer, a woken waiter) still runs. A request.stream()
+         * in the step deferred the request: finished here, inside the
+         * handler, it is answered inline all the same. */
+        if (robj != NULL && st == PYGEN_RETURN)
+            tpy_request_keep_for_stream((tpy_RequestObject *)robj, value);
+        turbo_deferred *taken = robj != NULL ? ((tpy_RequestObject *)robj)->d : NULL;
         Py_DECREF(ctx);
         Py_DECREF(coro);
         drop_robj(robj);
@@ -794,12 +799,16 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
                 fail_500(func, res);
             Py_DECREF(value);
         }
+        if (taken != NULL && rc != TURBO_DEFER)
+            turbo_deferred_finish(taken);
         arm(a, next_delay(a));
         return rc;
     }
 
     /* Suspended: deferred, and on as a Task on the loop. */
     turbo_deferred *d = turbo_defer(req, res);
+    if (d != NULL && robj != NULL)
+        ((tpy_RequestObject *)robj)->d = d; /* for a later request.stream() */
     if (d == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "turbo_defer failed");
     } else if (s == NULL && (s = susp_new(coro, func, a)) != NULL) {
@@ -861,6 +870,11 @@ PyObject *tpy_aio_loop(PyObject *loops, turbo_request *req)
 {
     tpy_aio *a = aio_get(loops, req);
     return a != NULL ? a->loop : NULL;
+}
+
+int tpy_aio_in_first_step(void)
+{
+    return my_aio != NULL && my_aio->first_coro != NULL;
 }
 
 void tpy_aio_kick(void)

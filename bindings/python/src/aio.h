@@ -50,6 +50,8 @@ PyObject *tpy_aio_loop(PyObject *loops, turbo_request *req);
 /* After C code resolved Futures or queued callbacks from a libturbo
  * callback: runs the loop when it must. */
 void tpy_aio_kick(void);
+/* A coroutine's first step runs on this thread now (inside its handler). */
+int tpy_aio_in_first_step(void);
 /* Finishes (or, abort, aborts) d once this thread has let go of Python:
  * after the current tick, or now with Python released outside one. */
 void tpy_aio_finish_later(turbo_deferred *d, int abort);

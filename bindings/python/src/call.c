@@ -321,7 +321,11 @@ static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *r
         Py_XDECREF(errors);
         return tpy_aio_run(ep->func, ep->loops, req, res, result, robj);
     }
+    turbo_deferred *kept = NULL; /* deferred for a stream that may read the body */
     if (robj != NULL) {
+        if (result != NULL)
+            tpy_request_keep_for_stream((tpy_RequestObject *)robj, result);
+        kept = ((tpy_RequestObject *)robj)->d;
         tpy_request_detach((tpy_RequestObject *)robj);
         Py_DECREF(robj);
     }
@@ -342,6 +346,8 @@ static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *r
         if (w == 1) {
             int rc = tpy_stream_inline(ep->loops, req, res, result);
             Py_DECREF(result);
+            if (rc != TURBO_DEFER && kept != NULL)
+                turbo_deferred_finish(kept); /* in the handler: its 500 goes inline */
             return rc;
         }
         if (w != 0) {

@@ -26,6 +26,7 @@
 
 #include "aio.h"
 #include "asgi.h"
+#include "body.h"
 #include "call.h"
 #include "jsonenc.h"
 #include "request.h"
@@ -88,6 +89,8 @@ static PyMethodDef module_methods[] = {
      "internal: the Task of the coroutine in its first step on this thread, or None"},
     {"_set_stream_hooks", tpy_stream_set_hooks, METH_VARARGS,
      "internal: StreamingResponse and the function that starts its driver"},
+    {"_set_body_hooks", tpy_body_set_hooks, METH_VARARGS,
+     "internal: the async generator over a request.stream() reader"},
     {"ws_accept", (PyCFunction)(void (*)(void))tpy_ws_accept, METH_FASTCALL,
      "ws_accept(request, owner, subprotocol, headers): accept a WebSocket handshake"},
     {NULL, NULL, 0, NULL}};
@@ -100,7 +103,7 @@ PyMODINIT_FUNC PyInit__turbo(void)
 {
     if (tpy_request_init() < 0 || tpy_response_init() < 0 || tpy_call_init() < 0 ||
         tpy_aio_init() < 0 || tpy_wsgi_init() < 0 || tpy_asgi_init() < 0 ||
-        tpy_stream_init() < 0 ||
+        tpy_stream_init() < 0 || tpy_body_init() < 0 ||
         PyType_Ready(&tpy_ServerType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "body.h"
 #include "query.h"
 
 /* Set once at import, before any route can run; read-only afterwards. */
@@ -221,6 +222,7 @@ static void req_dealloc(tpy_RequestObject *self)
     Py_XDECREF(self->client);
     Py_XDECREF(self->query_params);
     Py_XDECREF(self->path_params);
+    Py_XDECREF(self->reader);
     PyObject_Free(self);
 }
 
@@ -237,6 +239,9 @@ static PyGetSetDef req_getset[] = {
 
 static PyMethodDef req_methods[] = {
     {"json", (PyCFunction)req_json, METH_NOARGS, "json.loads(body)"},
+    {"stream", (PyCFunction)(void (*)(void))tpy_request_stream,
+     METH_FASTCALL | METH_KEYWORDS,
+     "stream(max_size=None): the body as it arrives, an async iterator of bytes"},
     {NULL, NULL, 0, NULL}};
 
 PyTypeObject tpy_RequestType = {

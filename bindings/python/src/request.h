@@ -15,12 +15,16 @@
 
 #include <turbo/turbo.h>
 
+#include "response.h"
+
 typedef struct tpy_RequestObject {
     PyObject_HEAD
     turbo_request *req; /* NULL once the handler returned */
     turbo_response *res; /* its response (a WebSocket's accept writes the 101) */
     PyObject *method, *path, *query_string, *headers, *body, *client, *query_params,
         *path_params;
+    turbo_deferred *d; /* once its handler's coroutine (or stream()) deferred it */
+    PyObject *reader;  /* request.stream()'s BodyReader (body.c), or NULL */
 } tpy_RequestObject;
 
 extern PyTypeObject tpy_RequestType;
@@ -50,8 +54,20 @@ static inline PyObject *tpy_request_new(turbo_request *req, turbo_response *res)
     r->req = req;
     r->res = res;
     r->method = r->path = r->query_string = r->headers = r->body = r->client = NULL;
-    r->query_params = r->path_params = NULL;
+    r->query_params = r->path_params = r->reader = NULL;
+    r->d = NULL;
     return (PyObject *)r;
+}
+
+/* The handler returned result: its StreamingResponse's body may still
+ * read the request's body (StreamingResponse(request.stream())), so the
+ * request, deferred for the stream, keeps its handle. Call before the
+ * result is written (the handler's own turbo_defer). */
+static inline void tpy_request_keep_for_stream(tpy_RequestObject *self, PyObject *result)
+{
+    if (self->req != NULL && self->d == NULL && tpy_StreamingType != NULL &&
+        PyObject_TypeCheck(result, tpy_StreamingType))
+        self->d = turbo_defer(self->req, self->res);
 }
 
 /* The handler returned: if Python code kept the object, copy what it may

@@ -251,10 +251,11 @@ static PyObject *Server_add_route(ServerObject *self, PyObject *args)
 {
     const char *method, *pattern;
     PyObject *func, *plan, *loops = Py_None;
-    int blocking = 0;
-    if (!PyArg_ParseTuple(args, "ssOO!|pO", &method, &pattern, &func, &PyTuple_Type, &plan,
-                          &blocking, &loops))
+    int flags = 0; /* 1: blocking (True); 2: its body streams (request.stream()) */
+    if (!PyArg_ParseTuple(args, "ssOO!|iO", &method, &pattern, &func, &PyTuple_Type, &plan,
+                          &flags, &loops))
         return NULL;
+    int blocking = (flags & 1) != 0;
     NEED_SERVER(self);
     if (!PyCallable_Check(func)) {
         PyErr_SetString(PyExc_TypeError, "endpoint must be callable");
@@ -268,7 +269,8 @@ static PyObject *Server_add_route(ServerObject *self, PyObject *args)
      * be waiting for the GIL inside a handler. */
     Py_BEGIN_ALLOW_THREADS rc =
         turbo_route_add_opts(self->srv, method, pattern, tpy_trampoline, ep, tpy_endpoint_release,
-                             blocking ? TURBO_ROUTE_BLOCKING : 0);
+                             (blocking ? TURBO_ROUTE_BLOCKING : 0) |
+                                 ((flags & 2) ? TURBO_ROUTE_STREAM_BODY : 0));
     Py_END_ALLOW_THREADS
     if (rc != TURBO_OK) {
         if (rc == TURBO_EEXIST)
@@ -513,7 +515,7 @@ static PyMethodDef Server_methods[] = {
     {"listen_activated", (PyCFunction)Server_listen_activated, METH_NOARGS,
      "listen_activated() -> bool: serve the socket systemd passed, if any"},
     {"add_route", (PyCFunction)Server_add_route, METH_VARARGS,
-     "add_route(method, pattern, func, plan, blocking=False, loops=None)"},
+     "add_route(method, pattern, func, plan, flags=0, loops=None): flags 1 blocking, 2 stream_body"},
     {"remove_route", (PyCFunction)Server_remove_route, METH_VARARGS,
      "remove_route(method, pattern)"},
     {"set_fallback", (PyCFunction)Server_set_fallback, METH_VARARGS,

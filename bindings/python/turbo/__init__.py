@@ -57,6 +57,7 @@ __all__ = [
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketState",
+    "ClientDisconnect",
     "immortalize_constants",
 ]
 
@@ -370,8 +371,8 @@ class App:
         self._server_name = server_name
         self._limits = limits
         self.access_log = access_log
-        # (method, libturbo pattern) -> (path, func, plan, blocking)
-        self._routes: dict[tuple[str, str], tuple[str, Callable[..., Any], Any, bool]] = {}
+        # (method, libturbo pattern) -> (path, endpoint, plan, flags: 1 blocking, 2 stream_body)
+        self._routes: dict[tuple[str, str], tuple[str, Callable[..., Any], Any, int]] = {}
         self._server: Any = None
         self._lock = threading.Lock()
         if inspect.isasyncgenfunction(lifespan):  # as Starlette, the bare generator too
@@ -398,7 +399,7 @@ class App:
     # -- declaring routes
 
     def add_route(self, path: str, endpoint: _F, methods: Iterable[str] | None = None,
-                  blocking: bool = False) -> _F:
+                  blocking: bool = False, stream_body: bool = False) -> _F:
         """Adds endpoint for path and methods (default ["GET"]); works while
         serving too. ValueError for a duplicate or malformed route.
 
@@ -407,11 +408,21 @@ class App:
         (sqlite3, psycopg 2, requests, a long computation), so that the
         I/O thread goes on serving meanwhile. A full pool queue answers 503
         with Retry-After. Costs a hop to a pool thread and back: keep
-        quick handlers inline."""
+        quick handlers inline.
+
+        stream_body=True calls the endpoint (an async def) as soon as the
+        request's head has arrived, and its body comes through
+        `request.stream()` as the client sends it, with backpressure:
+        uploads of any size in bounded memory. `request.body` is then
+        empty; a body the endpoint does not read is dropped (up to 1 MiB,
+        else the connection closes after the answer)."""
         if not callable(endpoint):
             raise TypeError("endpoint must be callable")
         if inspect.iscoroutinefunction(endpoint) and blocking:
             raise TypeError("blocking=True is for def handlers, not async def")
+        if stream_body and not inspect.iscoroutinefunction(endpoint):
+            raise TypeError("stream_body=True needs an async def endpoint "
+                            "(request.stream() is an async iterator)")
         methods = ["GET"] if methods is None else [m.upper() for m in methods]
         pattern, names = _translate(path)
         plan = _plan(endpoint, names)
@@ -424,9 +435,10 @@ class App:
                 if (m, pattern) in self._routes:
                     raise ValueError(f"route already exists: {m} {path}")
             for m in methods:
+                flags = int(blocking) | (2 if stream_body else 0)
                 if self._server is not None:
-                    self._server.add_route(m, pattern, endpoint, plan, blocking, self._loops)
-                self._routes[(m, pattern)] = (path, endpoint, plan, blocking)
+                    self._server.add_route(m, pattern, endpoint, plan, flags, self._loops)
+                self._routes[(m, pattern)] = (path, endpoint, plan, flags)
         return endpoint
 
     def add_websocket_route(self, path: str, endpoint: _F) -> _F:
@@ -481,23 +493,26 @@ class App:
                 del self._routes[k]
 
     def route(self, path: str, methods: Iterable[str] | None = None, *,
-              blocking: bool = False) -> Callable[[_F], _F]:
+              blocking: bool = False, stream_body: bool = False) -> Callable[[_F], _F]:
         def deco(func: _F) -> _F:
-            return self.add_route(path, func, methods, blocking)
+            return self.add_route(path, func, methods, blocking, stream_body)
 
         return deco
 
     def get(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
         return self.route(path, ["GET"], blocking=blocking)
 
-    def post(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["POST"], blocking=blocking)
+    def post(self, path: str, *, blocking: bool = False,
+             stream_body: bool = False) -> Callable[[_F], _F]:
+        return self.route(path, ["POST"], blocking=blocking, stream_body=stream_body)
 
-    def put(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["PUT"], blocking=blocking)
+    def put(self, path: str, *, blocking: bool = False,
+            stream_body: bool = False) -> Callable[[_F], _F]:
+        return self.route(path, ["PUT"], blocking=blocking, stream_body=stream_body)
 
-    def patch(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["PATCH"], blocking=blocking)
+    def patch(self, path: str, *, blocking: bool = False,
+              stream_body: bool = False) -> Callable[[_F], _F]:
+        return self.route(path, ["PATCH"], blocking=blocking, stream_body=stream_body)
 
     def delete(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
         return self.route(path, ["DELETE"], blocking=blocking)
@@ -506,8 +521,8 @@ class App:
 
     def _attach(self, server):
         with self._lock:
-            for (m, pattern), (_path, func, plan, blocking) in self._routes.items():
-                server.add_route(m, pattern, func, plan, blocking, self._loops)
+            for (m, pattern), (_path, func, plan, flags) in self._routes.items():
+                server.add_route(m, pattern, func, plan, flags, self._loops)
             self._server = server
 
     def configure_serving(self, **options: Any) -> None:
@@ -776,8 +791,10 @@ from .streaming import (  # noqa: E402
     WebSocketState,
 )
 from .streaming import _entry  # noqa: E402
+from . import _body  # noqa: E402 - request.stream()'s generator, registered at import
+from ._body import ClientDisconnect  # noqa: E402
 
 # The package's own code runs on the request path too (Headers, the
 # hooks, the stream driver; the adapters' modules do the same for
 # themselves).
-immortalize_constants(sys.modules[__name__], _aio, _streaming)
+immortalize_constants(sys.modules[__name__], _aio, _streaming, _body)

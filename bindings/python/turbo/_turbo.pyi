@@ -1,7 +1,7 @@
 # Types of turbo._turbo, the C module (src/module.c and the files it
 # registers), for type checkers: the public Request in full, and the
 # internal names the package's own modules use.
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, final
 
 from turbo import Headers
@@ -40,6 +40,7 @@ class Request:
     @property
     def path_params(self) -> dict[str, str]: ...
     def json(self) -> Any: ...
+    def stream(self, max_size: int | None = None) -> AsyncIterator[bytes]: ...
 
 class Server:
     def __init__(self, threads: int = ..., server_name: str | None = ..., **limits: Any) -> None: ...
