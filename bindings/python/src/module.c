@@ -89,6 +89,8 @@ static PyMethodDef module_methods[] = {
      "internal: the Task of the coroutine in its first step on this thread, or None"},
     {"_set_stream_hooks", tpy_stream_set_hooks, METH_VARARGS,
      "internal: StreamingResponse and the function that starts its driver"},
+    {"_set_file_response", tpy_set_file_response, METH_O,
+     "internal: turbo.FileResponse, whose bodies are sent from files"},
     {"_set_body_hooks", tpy_body_set_hooks, METH_VARARGS,
      "internal: the async generator over a request.stream() reader"},
     {"ws_accept", (PyCFunction)(void (*)(void))tpy_ws_accept, METH_FASTCALL,

@@ -4,12 +4,17 @@
  */
 #include "response.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "jsonenc.h"
 
 /* The package's hooks and interned attribute names: set once at import,
  * before any route can run; read-only afterwards. */
 PyObject *tpy_ResponseType;
 static PyObject *json_response_type, *http_exception_type, *log_exception;
+static PyObject *file_response_type; /* turbo.FileResponse, once imported */
 static PyObject *s_status_code, *s_body, *s_headers, *s_media_type, *s_content, *s_detail, *s_items;
 
 /* The JSON encoder's buffer, one per thread, kept between requests. */
@@ -109,6 +114,43 @@ static int status_of(PyObject *obj, int *status)
     return 0;
 }
 
+/* A FileResponse's body: the file at its path (bytes, _fspath), sent by
+ * sendfile(2) from the I/O thread (turbo_response_body_file, which takes
+ * its own duplicate of the descriptor), its length as it is now. */
+static int write_file(turbo_response *res, PyObject *obj)
+{
+    PyObject *path = PyObject_GetAttrString(obj, "_fspath");
+    if (path == NULL)
+        return -1;
+    if (!PyBytes_Check(path)) {
+        Py_DECREF(path);
+        PyErr_SetString(PyExc_TypeError, "FileResponse._fspath must be bytes");
+        return -1;
+    }
+    int fd = open(PyBytes_AS_STRING(path), O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        if (fd >= 0)
+            close(fd);
+        Py_DECREF(path);
+        return -1;
+    }
+    Py_DECREF(path);
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        PyErr_SetString(PyExc_IsADirectoryError, "FileResponse: not a regular file");
+        return -1;
+    }
+    int rc = turbo_response_body_file(res, fd, 0, (uint64_t)st.st_size);
+    close(fd);
+    if (rc != TURBO_OK) {
+        PyErr_Format(PyExc_OSError, "turbo_response_body_file: %s", turbo_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 int tpy_write_response_object(turbo_response *res, PyObject *obj)
 {
     int status, has_type = 0;
@@ -162,6 +204,8 @@ int tpy_write_response_object(turbo_response *res, PyObject *obj)
         }
     }
     Py_DECREF(media);
+    if (file_response_type != NULL && PyObject_TypeCheck(obj, (PyTypeObject *)file_response_type))
+        return write_file(res, obj);
     PyObject *body = PyObject_GetAttr(obj, s_body);
     if (body == NULL)
         return -1;
@@ -237,6 +281,15 @@ int tpy_response_init(void)
     INTERN(s_items, "items");
 #undef INTERN
     return 0;
+}
+
+PyObject *tpy_set_file_response(PyObject *mod, PyObject *type)
+{
+    (void)mod;
+    if (!PyType_Check(type))
+        return PyErr_Format(PyExc_TypeError, "a class is needed");
+    Py_XSETREF(file_response_type, Py_NewRef(type));
+    Py_RETURN_NONE;
 }
 
 void tpy_response_set_hooks(PyObject *response, PyObject *json_response,

@@ -69,6 +69,9 @@ static inline void tpy_head_length(turbo_response *res, const char *v, size_t n)
     turbo_response_head_length(res, len);
 }
 
+/* _turbo._set_file_response(FileResponse): its objects' bodies are files. */
+PyObject *tpy_set_file_response(PyObject *mod, PyObject *type);
+
 /* The ASGI adapter's answer (asgi.h), and how it is written: 0, or -1
  * with a Python error set. */
 extern PyTypeObject tpy_RawResponseType;

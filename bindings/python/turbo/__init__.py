@@ -58,6 +58,7 @@ __all__ = [
     "WebSocketDisconnect",
     "WebSocketState",
     "ClientDisconnect",
+    "FileResponse",
     "immortalize_constants",
 ]
 
@@ -793,6 +794,7 @@ from .streaming import (  # noqa: E402
 from .streaming import _entry  # noqa: E402
 from . import _body  # noqa: E402 - request.stream()'s generator, registered at import
 from ._body import ClientDisconnect  # noqa: E402
+from ._files import FileResponse  # noqa: E402
 
 # The package's own code runs on the request path too (Headers, the
 # hooks, the stream driver; the adapters' modules do the same for
