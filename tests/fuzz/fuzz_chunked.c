@@ -4,7 +4,10 @@
  *   byte 0   flags: bit 0 small limits (2 more control bytes follow the
  *            split sizes), bit 1 close the decoded/raw gap after each read
  *            (as conn.c does), bit 2 start after a 3-byte prefix (a head
- *            already in the buffer)
+ *            already in the buffer), bit 3 stream: after each read the
+ *            decoded bytes are taken away and the raw rest moved to the
+ *            start, as a streamed request body is read (conn.c,
+ *            body_process)
  *   byte 1   n = byte % 8 split sizes follow (0 in a size means 1);
  *            n == 0 feeds one byte at a time
  *   [2 bytes limits when flag bit 0]
@@ -41,6 +44,7 @@ typedef struct plan {
     size_t nsizes; /* 0: one byte per read; SIZE_MAX: one piece */
     int compact;
     size_t start; /* offset the body starts at */
+    int stream;   /* decoded bytes leave the buffer after each read */
 } plan;
 
 static outcome decode(const char *data, size_t len, const plan *pl, const turbo__limits *lim)
@@ -53,6 +57,8 @@ static outcome decode(const char *data, size_t len, const plan *pl, const turbo_
     size_t blen = pl->start, in = pl->start, out = pl->start;
     size_t dropped = 0; /* raw bytes removed by compaction */
     size_t off = 0, k = 0;
+    char *sink = NULL; /* stream: the decoded bytes taken so far */
+    size_t sink_len = 0;
     int r = 0;
 
     while (off < len && r == 0) {
@@ -84,8 +90,20 @@ static outcome decode(const char *data, size_t len, const plan *pl, const turbo_
         CHECK(c.total >= total0 && c.total <= lim->max_body_bytes);
         CHECK(r == 1 || r == 0 || r == -400 || r == -413 || r == -431);
         CHECK(memcmp(buf, "HHH", pl->start) == 0); /* nothing before the body is touched */
-        if (r == 0) {
+        if (r == 0)
             CHECK(in == blen);
+        if (pl->stream) {
+            size_t dec = out - pl->start, raw = in - pl->start;
+            char *grown = realloc(sink, sink_len + dec + 1);
+            CHECK(grown != NULL);
+            sink = grown;
+            memcpy(sink + sink_len, buf + pl->start, dec);
+            sink_len += dec;
+            memmove(buf + pl->start, buf + in, blen - in);
+            blen -= raw;
+            dropped += raw;
+            in = out = pl->start;
+        } else if (r == 0) {
             if (pl->compact && in > out) {
                 dropped += in - out;
                 blen = out;
@@ -96,10 +114,16 @@ static outcome decode(const char *data, size_t len, const plan *pl, const turbo_
     outcome o;
     o.r = r;
     o.consumed = in + dropped - pl->start;
-    o.decoded_len = out - pl->start;
-    o.decoded = malloc(o.decoded_len + 1);
-    CHECK(o.decoded != NULL);
-    memcpy(o.decoded, buf + pl->start, o.decoded_len);
+    if (pl->stream) {
+        o.decoded_len = sink_len;
+        o.decoded = sink != NULL ? sink : malloc(1);
+        CHECK(o.decoded != NULL);
+    } else {
+        o.decoded_len = out - pl->start;
+        o.decoded = malloc(o.decoded_len + 1);
+        CHECK(o.decoded != NULL);
+        memcpy(o.decoded, buf + pl->start, o.decoded_len);
+    }
     free(buf);
     if (r == 1)
         CHECK(c.total == o.decoded_len);
@@ -113,7 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     unsigned flags = data[0];
-    plan split = {data + 2, data[1] % 8u, (flags & 2) != 0, (flags & 4) ? PREFIX : 0};
+    plan split = {data + 2, data[1] % 8u, (flags & 2) != 0, (flags & 4) ? PREFIX : 0,
+                  (flags & 8) != 0};
     size_t pos = 2 + split.nsizes;
     if (size < pos)
         return 0;
@@ -128,7 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *body = (const char *)data + pos;
     size_t len = size - pos;
 
-    plan whole = {NULL, SIZE_MAX, 0, 0};
+    plan whole = {NULL, SIZE_MAX, 0, 0, 0};
     outcome a = decode(body, len, &whole, &lim);
     outcome b = decode(body, len, &split, &lim);
     CHECK(a.r == b.r);
