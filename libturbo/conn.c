@@ -716,6 +716,15 @@ static void hand_over_buffer(turbo__conn *c, turbo_deferred *x, const char *p, s
 
 static int body_process(turbo__conn *c);
 
+/* A sized body that came whole with its head, and small: served buffered
+ * even on a streaming route (its reader gets it in one call), so a small
+ * upload costs nothing more there than elsewhere. */
+static int body_came_whole(const turbo__head *h, size_t after_head, const turbo__limits *lim)
+{
+    return !h->chunked && h->content_length <= after_head &&
+           h->content_length <= lim->max_body_bytes && h->content_length <= DISCARD_MAX;
+}
+
 /* The request's route (or the fallback answering it) reads its body as
  * it arrives. Matched now, and again by dispatch: a second match only for
  * requests with a body, on a server that has such routes. */
@@ -1022,7 +1031,7 @@ static long handle_one(turbo__conn *c, char *p, size_t avail, size_t *need)
         c->head_parsed = 1;
         if (__builtin_expect(atomic_load_explicit(&s->stream_routes, memory_order_relaxed), 0) &&
             (h.chunked || (h.has_content_length && h.content_length != 0)) &&
-            streams_body(c, &h))
+            !body_came_whole(&h, avail - (size_t)r, lim) && streams_body(c, &h))
             return handle_streamed(c, p, &h);
         if (h.chunked) {
             c->body_kind = BODY_CHUNKED;

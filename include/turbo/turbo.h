@@ -326,9 +326,12 @@ enum turbo_route_flags {
     /** The request body is not read before the handler runs: the handler
      *  is called once the head has arrived, turbo_request_body() is empty,
      *  and the body is read as it arrives through
-     *  turbo_deferred_body() (see "Streamed request bodies"). The
-     *  server's body limit (turbo_config_set_max_body_bytes) does not
-     *  apply: the reader gives its own. Since 0.6.0. */
+     *  turbo_deferred_body() (see "Streamed request bodies"). A small
+     *  sized body that came whole with the head is the exception: it is
+     *  in turbo_request_body(), and turbo_deferred_body() hands it over
+     *  in one call. The server's body limit
+     *  (turbo_config_set_max_body_bytes) does not apply: the reader gives
+     *  its own. Since 0.6.0. */
     TURBO_ROUTE_STREAM_BODY = 2
 };
 
