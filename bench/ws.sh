@@ -218,15 +218,14 @@ table() { # FILE UNIT NAME... (the first is the reference)
 {
   echo "# WebSocket echo and SSE fan-out: libturbo beside the usual servers"
   echo
-  echo "${BENCH_NOTE:-}"
-  echo
+  [ -z "${BENCH_NOTE:-}" ] || printf '%s\n\n' "$BENCH_NOTE"
   echo "Run $started at $revision: $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //');"
   echo "load average $load_start at the start, $load_end at the end (a shared machine: compare"
   echo "CPU µs per message and the ratios, which are measured in the same run)."
   echo
   echo "Command: \`bench/ws.sh $DURATION $RUNS\` (WS_CONNS=$CONNS WS_INFLIGHT=$INFLIGHT SSE_K=$K)."
   echo "Each server alone on core 0, bench/ws_load.c on core 1; $RUNS runs of ${DURATION} s after 1 s of"
-  echo "warm-up each; medians. Server CPU: utime+stime of the server's processes over the measured"
+  echo "warm-up each; the median of each column over the runs. Server CPU: utime+stime of the server's processes over the measured"
   echo "interval / messages received in it. Client CPU: ws_load's own over the same interval."
   echo
   echo "## WebSocket echo: $CONNS connections × $INFLIGHT messages of $SIZE bytes in flight"
