@@ -14,7 +14,8 @@
  *   GET  /stats      "open=<connections open> ws=<live ws> closed1000=<n>
  *                    closed=<n>".
  * The parent is the client: one epoll loop over non-blocking sockets,
- * connecting at most IN_FLIGHT at a time (the listen backlog). Public ABI
+ * connecting at most IN_FLIGHT at a time (the listen backlog), from
+ * SOURCES loopback addresses (ephemeral ports are per source address). Public ABI
  * only; the broadcast's timing is bench/ws.sh's, never this test's.
  *
  * Skipped (exit 77) when RLIMIT_NOFILE's hard limit cannot hold the
@@ -48,6 +49,7 @@
 #define IN_FLIGHT 256         /* handshakes in flight at once */
 #define RSS_BOUND_KIB 64      /* per idle connection: a generous sanity bound */
 #define FD_MARGIN 64          /* the descriptors beside the connections */
+#define SOURCES 4             /* client source addresses: 127.0.0.1 .. 127.0.0.4 */
 #define DEADLINE_MS 60000     /* for each phase; a passing run takes ~1 s each */
 #define MESSAGE "one message for everyone"
 
@@ -282,6 +284,14 @@ static void start_connect(size_t i)
     conn *c = &conns[i];
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     ck_assert_msg(c->fd >= 0, "socket #%zu: %s", i, strerror(errno));
+    /* From 127.0.0.1 .. 127.0.0.<SOURCES> in turn, the port chosen at connect: each
+     * source address has its own ephemeral ports. */
+    int one = 1;
+    ck_assert_int_eq(setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)), 0);
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    from.sin_addr.s_addr = htonl(INADDR_LOOPBACK + (uint32_t)(i % SOURCES));
+    ck_assert_msg(bind(c->fd, (struct sockaddr *)&from, sizeof(from)) == 0, "bind #%zu: %s", i,
+                  strerror(errno));
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int rc = connect(c->fd, (struct sockaddr *)&to, sizeof(to));
