@@ -24,6 +24,13 @@
 #   plain StreamingResponse, as the peers use), uvicorn + FastAPI
 #   (StreamingResponse) and granian + FastAPI.
 #
+#   WebSocket broadcast: the same with WS_FAN_K WebSocket subscribers
+#   (default 10,000, as tests/test_ws_scale.c) on GET /ws/sub; each publish
+#   sends the event's 32 bytes as a text message to every one of them
+#   (libturbo C: a job per I/O thread through turbo_loop_post). Servers:
+#   libturbo C and Python, uvicorn (websockets-sansio) and granian, with
+#   FastAPI.
+#
 # Method: each server in turn is started pinned to core 0 (taskset -c 0),
 # and bench/ws_load.c (one epoll thread, masked client frames per RFC 6455)
 # runs pinned to core 1: RUNS runs, each with a fresh set of connections,
@@ -42,7 +49,7 @@
 # that cannot be installed or started gets a row saying why.
 # Writes $WS_OUT/ws-latest.md (default bench/results).
 #
-# Usage: bench/ws.sh [DURATION=10] [RUNS=3]   (a full run: about 7 minutes)
+# Usage: bench/ws.sh [DURATION=10] [RUNS=3]   (a full run: about 11 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -51,9 +58,13 @@ CONNS=${WS_CONNS:-100}
 INFLIGHT=${WS_INFLIGHT:-4}
 SIZE=32
 K=${SSE_K:-1000}
+FAN_K=${WS_FAN_K:-10000}
 WINDOW=4
 OUT=${WS_OUT:-bench/results}
 
+ulimit -n "$(ulimit -Hn)" # 10,000 connections: every server and ws_load inherit it
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((FAN_K + 100)) ] ||
+  { echo "ws.sh: RLIMIT_NOFILE's hard limit $(ulimit -Hn) is below WS_FAN_K=$FAN_K + 100" >&2; exit 1; }
 scripts/install-deps.sh libuv1 >/dev/null
 PY=$(scripts/venv.sh)
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
@@ -149,8 +160,18 @@ sse_bench() { # NAME PORT PATH COMMAND...
   stop "$pid"
 }
 
+fan_bench() { # NAME PORT COMMAND...
+  local name=$1 port=$2
+  shift 2
+  start "$name" "$port" "$@"
+  [ -n "$pid" ] || return 0
+  measure "$name" wsfan "$port" /ws/sub /publish "$FAN_K" "$WINDOW"
+  stop "$pid"
+}
+
 : >"$tmp/echo"
 : >"$tmp/sse"
+: >"$tmp/wsfan"
 WS_SERVER=$PWD/build-bench/bench/ws-server
 UVICORN=("$PY" -m uvicorn ws_fastapi:app --host 127.0.0.1 --workers 1 --loop uvloop --http httptools
   --log-level warning --no-access-log)
@@ -183,6 +204,12 @@ sse_bench turbo_py_stream 18813 /sse/stream "$PY" -m turbo ws_turbo:app --port 1
 sse_bench uvicorn_sse 18814 /sse "${UVICORN[@]}" --port 18814
 sse_bench granian_sse 18815 /sse "${GRANIAN_ASGI[@]}" --port 18815 ws_fastapi:app
 
+# ---- WebSocket broadcast ----
+fan_bench turbo_c_fan 18821 "$WS_SERVER" 18821 1
+fan_bench turbo_py_fan 18822 "$PY" -m turbo ws_turbo:app --port 18822 --threads 1
+fan_bench uvicorn_fan 18823 "${UVICORN[@]}" --port 18823 --ws websockets-sansio
+fan_bench granian_fan 18824 "${GRANIAN_ASGI[@]}" --port 18824 ws_fastapi:app
+
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- report ----
@@ -197,7 +224,9 @@ declare -A label=(
   [granian]="granian ASGI + FastAPI" [node_ws]="Node \`ws\`" [socketify]="socketify (native API)"
   [turbo_c_sse]="libturbo C (turbo_deferred_write)" [turbo_py_sse]="libturbo Python (EventSourceResponse)"
   [turbo_py_stream]="libturbo Python (StreamingResponse)" [uvicorn_sse]="uvicorn + FastAPI (StreamingResponse)"
-  [granian_sse]="granian ASGI + FastAPI (StreamingResponse)")
+  [granian_sse]="granian ASGI + FastAPI (StreamingResponse)"
+  [turbo_c_fan]="libturbo C (turbo_loop_post + turbo_ws_send)" [turbo_py_fan]="libturbo Python (\`send_text\`)"
+  [uvicorn_fan]="uvicorn + FastAPI (--ws websockets-sansio)" [granian_fan]="granian ASGI + FastAPI")
 table() { # FILE UNIT NAME... (the first is the reference)
   local file=$1 unit=$2 ref s ref_us
   shift 2
@@ -223,7 +252,7 @@ table() { # FILE UNIT NAME... (the first is the reference)
   echo "load average $load_start at the start, $load_end at the end (a shared machine: compare"
   echo "CPU µs per message and the ratios, which are measured in the same run)."
   echo
-  echo "Command: \`bench/ws.sh $DURATION $RUNS\` (WS_CONNS=$CONNS WS_INFLIGHT=$INFLIGHT SSE_K=$K)."
+  echo "Command: \`bench/ws.sh $DURATION $RUNS\` (WS_CONNS=$CONNS WS_INFLIGHT=$INFLIGHT SSE_K=$K WS_FAN_K=$FAN_K)."
   echo "Each server alone on core 0, bench/ws_load.c on core 1; $RUNS runs of ${DURATION} s after 1 s of"
   echo "warm-up each; the median of each column over the runs. Server CPU: utime+stime of the server's processes over the measured"
   echo "interval / messages received in it. Client CPU: ws_load's own over the same interval."
@@ -241,6 +270,13 @@ table() { # FILE UNIT NAME... (the first is the reference)
   echo
   echo "Server CPU per delivered event includes the publisher's POST /publish, one per $K events."
   echo
+  echo "## WebSocket broadcast: $FAN_K subscribers, one publisher (≤ $WINDOW messages per subscriber in flight)"
+  echo
+  table "$tmp/wsfan" msg turbo_c_fan turbo_py_fan uvicorn_fan granian_fan
+  echo
+  echo "One broadcast reaches all $FAN_K subscribers in $FAN_K / (msg/s) seconds of throughput;"
+  echo "server CPU per delivered message includes the POST /publish, one per $FAN_K messages."
+  echo
   echo "## Versions"
   echo
   echo "uvicorn $(pyver "$PY" uvicorn), websockets $(pyver "$PY" websockets), granian $(pyver "$PY" granian),"
@@ -255,7 +291,7 @@ table() { # FILE UNIT NAME... (the first is the reference)
   echo "## Every run (name, rate/s, server CPU µs, client CPU %)"
   echo
   echo '```'
-  cat "$tmp/echo" "$tmp/sse"
+  cat "$tmp/echo" "$tmp/sse" "$tmp/wsfan"
   echo '```'
 } >"$OUT/ws-latest.md"
 cat "$OUT/ws-latest.md"

@@ -9,15 +9,17 @@
  *     5.3) with a key that changes per frame; a server ping is answered
  *     with a pong; a close or any other frame fails the run.
  *
- *   ws_load sse PORT SUBPATH PUBPATH K WINDOW WARMUP SECONDS PIDS
+ *   ws_load sse|wsfan PORT SUBPATH PUBPATH K WINDOW WARMUP SECONDS PIDS
  *     K subscribers GET SUBPATH (a text/event-stream answer each); one more
  *     connection POSTs PUBPATH, one request at a time, whenever fewer than
  *     WINDOW events per subscriber are still on their way; the server
  *     broadcasts one event per POST and answers the number of subscribers
  *     it sent to (which must be K). A delivered event is one "\n\n" in a
- *     subscriber's stream.
+ *     subscriber's stream. wsfan: the same with K WebSocket subscribers;
+ *     a delivered message is one text frame.
  *
- * After WARMUP seconds of load it measures SECONDS: messages (events)
+ * Connections open at most CONNECTING at a time. Once all are open, after
+ * WARMUP seconds of load, it measures SECONDS: messages (events)
  * received, their rate, and the CPU ticks (utime+stime, /proc/PID/stat)
  * of the server processes PIDS (comma-separated) over the same interval,
  * and its own CPU use (getrusage), so that a run near 100 % says the
@@ -42,6 +44,7 @@
 
 #define BUF 65536
 #define MAX_SIZE 4096
+#define CONNECTING 256
 
 typedef struct conn {
     int fd;
@@ -242,12 +245,12 @@ static size_t head(size_t i, const char *status)
 /* ---- echo --------------------------------------------------------------- */
 
 static unsigned inflight;
+static int fan; /* wsfan: subscribers only count the server's messages */
 
-static void echo_readable(size_t i)
+/* What fill() brought: the 101, then whole frames. */
+static void echo_readable_parsed(size_t i)
 {
     conn *c = &conns[i];
-    if (!fill(i))
-        return;
     if (!c->open) {
         size_t h = head(i, "HTTP/1.1 101");
         if (h == 0)
@@ -255,7 +258,7 @@ static void echo_readable(size_t i)
         consume(c, h);
         c->open = 1;
         nopen++;
-        for (unsigned k = 0; k < inflight; k++)
+        for (unsigned k = 0; !fan && k < inflight; k++)
             queue_frame(i, 0x1, payload, size);
     }
     size_t off = 0;
@@ -280,6 +283,8 @@ static void echo_readable(size_t i)
         int opcode = p[0] & 0x0f;
         if (opcode == 0x9) { /* ping: pong with its data */
             queue_frame(i, 0xA, (char *)p + h, len);
+        } else if (opcode == 0x1 && (p[0] & 0x80) && fan) {
+            received++;
         } else if (opcode == 0x1 && (p[0] & 0x80)) {
             if (len != size || memcmp(p + h, payload, size) != 0)
                 fail("#%zu: an echo of %zu bytes, not the %zu sent", i, len, size);
@@ -293,6 +298,12 @@ static void echo_readable(size_t i)
     }
     consume(c, off);
     flush(i);
+}
+
+static void echo_readable(size_t i)
+{
+    if (fill(i))
+        echo_readable_parsed(i);
 }
 
 /* ---- SSE ---------------------------------------------------------------- */
@@ -345,6 +356,11 @@ static void sse_readable(size_t i)
         maybe_publish();
         return;
     }
+    if (fan) {
+        echo_readable_parsed(i);
+        maybe_publish();
+        return;
+    }
     size_t from = 0;
     if (!c->open) {
         size_t h = head(i, "HTTP/1.1 200");
@@ -371,10 +387,11 @@ int main(int argc, char **argv)
 {
     if (argc != 10)
         fail("usage: ws_load echo PORT PATH CONNS INFLIGHT SIZE WARMUP SECONDS PIDS\n"
-             "       ws_load sse PORT SUBPATH PUBPATH K WINDOW WARMUP SECONDS PIDS");
-    int sse = strcmp(argv[1], "sse") == 0;
+             "       ws_load sse|wsfan PORT SUBPATH PUBPATH K WINDOW WARMUP SECONDS PIDS");
+    fan = strcmp(argv[1], "wsfan") == 0;
+    int sse = fan || strcmp(argv[1], "sse") == 0;
     if (!sse && strcmp(argv[1], "echo") != 0)
-        fail("mode: echo or sse");
+        fail("mode: echo, sse or wsfan");
     port = atoi(argv[2]);
     double warmup = atof(argv[7]), seconds = atof(argv[8]);
     const char *pids = argv[9];
@@ -405,24 +422,30 @@ int main(int argc, char **argv)
         if (subscribers == 0 || window == 0)
             fail("K and WINDOW > 0");
         snprintf(request, sizeof(request),
-                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n\r\n",
+                 fan ? "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n"
+                     : "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n\r\n",
                  argv[3], port);
     }
     conns = calloc(nconns, sizeof(*conns));
-    for (size_t i = 0; i < nconns; i++) {
-        if (sse && i == subscribers) {
-            connect_one(i, "");
-            conns[i].open = 1;
-        } else {
-            connect_one(i, request);
-        }
+    size_t started = 0, clients = sse ? subscribers : nconns;
+    if (sse) { /* the publisher, conns[K] */
+        connect_one(subscribers, "");
+        conns[subscribers].open = 1;
     }
-    double t0 = now(), start = 0, stop = 0, cpu0 = 0;
+    double t0 = now(), opened = 0, start = 0, stop = 0, cpu0 = 0;
     unsigned long long received0 = 0, ticks0 = 0;
     struct epoll_event evs[512];
     for (;;) {
+        /* At most CONNECTING handshakes at a time: a listen backlog holds
+         * no more (the peers' default is 2048 or less). */
+        while (started < clients && started - nopen < CONNECTING)
+            connect_one(started++, request);
         double t = now();
-        if (start == 0 && nopen == (sse ? subscribers : nconns) && t - t0 >= warmup) {
+        if (opened == 0 && nopen == clients)
+            opened = t; /* the warm-up starts once all are open */
+        if (start == 0 && opened != 0 && t - opened >= warmup) {
             start = t;
             received0 = received;
             ticks0 = server_ticks(pids);
@@ -432,7 +455,7 @@ int main(int argc, char **argv)
             stop = t;
             break;
         }
-        if (start == 0 && t - t0 > warmup + 60)
+        if (opened == 0 && t - t0 > 60)
             fail("only %zu of %zu connections open after %.0f s", nopen, nconns, t - t0);
         int n = epoll_wait(ep, evs, 512, 50);
         if (n < 0 && errno != EINTR)

@@ -5,10 +5,12 @@
  *   GET  /sse      a text/event-stream subscription (a streamed deferred
  *                  response, filed in its I/O thread's list until the
  *                  client leaves);
+ *   GET  /ws/sub   a WebSocket subscriber (filed like /sse's);
  *   POST /publish  one event, "data: <32 bytes>\n\n", written to every
- *                  subscriber, each on its own I/O thread (a job posted
- *                  to each thread's loop); answered with the number of
- *                  subscribers once every job has run.
+ *                  SSE subscriber, and its 32 bytes as a text message to
+ *                  every WebSocket subscriber, each on its own I/O thread
+ *                  (a job posted to each thread's loop); answered with the
+ *                  number of subscribers once every job has run.
  *
  *   ws-server PORT [THREADS=1]
  */
@@ -40,8 +42,10 @@ static int ws_route(turbo_request *req, turbo_response *res, void *ud)
 /* ---- SSE: one subscriber list per I/O thread, touched by it alone ----- */
 
 typedef struct subs {
-    turbo_deferred **d;
+    turbo_deferred **d; /* SSE subscribers */
     size_t n, cap;
+    turbo_ws **ws; /* WebSocket subscribers */
+    size_t nws, capws;
 } subs;
 
 static pthread_mutex_t loops_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -100,6 +104,38 @@ static int sse_route(turbo_request *req, turbo_response *res, void *ud)
     return TURBO_DEFER;
 }
 
+/* A WebSocket subscriber left: off its thread's list (ud: the list). */
+static void ws_gone(turbo_ws *ws, int code, const char *reason, size_t len, void *ud)
+{
+    (void)code, (void)reason, (void)len;
+    subs *s = ud;
+    for (size_t i = 0; i < s->nws; i++)
+        if (s->ws[i] == ws) {
+            s->ws[i] = s->ws[--s->nws];
+            break;
+        }
+}
+
+static int ws_sub_route(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)ud;
+    subs *s = thread_subs(turbo_request_loop(req));
+    if (s == NULL)
+        return TURBO_ENOMEM;
+    if (s->nws == s->capws) {
+        size_t cap = s->capws ? 2 * s->capws : 256;
+        turbo_ws **grown = realloc(s->ws, cap * sizeof(*grown));
+        if (grown == NULL)
+            return TURBO_ENOMEM;
+        s->ws = grown;
+        s->capws = cap;
+    }
+    turbo_ws *ws = turbo_ws_accept(req, res, NULL, ws_gone, s, NULL);
+    if (ws != NULL)
+        s->ws[s->nws++] = ws;
+    return TURBO_OK;
+}
+
 typedef struct publication {
     turbo_deferred *d;
     _Atomic size_t pending;
@@ -119,6 +155,11 @@ static void publish_here(void *ud)
     size_t sent = 0;
     for (size_t i = 0; s != NULL && i < s->n; i++) {
         int rc = turbo_deferred_write(s->d[i], EVENT, sizeof(EVENT) - 1);
+        sent += rc == TURBO_OK || rc == TURBO_FULL;
+    }
+    /* The same event's text to every WebSocket subscriber. */
+    for (size_t i = 0; s != NULL && i < s->nws; i++) {
+        int rc = turbo_ws_send(s->ws[i], 0, EVENT + 6, sizeof(EVENT) - 9);
         sent += rc == TURBO_OK || rc == TURBO_FULL;
     }
     free(j);
@@ -172,6 +213,7 @@ int main(int argc, char **argv)
     if (s == NULL || turbo_server_listen(s, "127.0.0.1", atoi(argv[1])) != TURBO_OK ||
         turbo_route_add(s, "GET", "/ws", ws_route, NULL) != TURBO_OK ||
         turbo_route_add(s, "GET", "/sse", sse_route, NULL) != TURBO_OK ||
+        turbo_route_add(s, "GET", "/ws/sub", ws_sub_route, NULL) != TURBO_OK ||
         turbo_route_add(s, "POST", "/publish", publish_route, NULL) != TURBO_OK ||
         turbo_server_stop_on_signal(s, SIGTERM) != TURBO_OK) {
         fprintf(stderr, "ws-server: cannot start\n");

@@ -5,8 +5,10 @@ bench/ws_server.c and bench/apps/ws_turbo.py.
   GET  /sse      a StreamingResponse (text/event-stream) fed by the
                  subscriber's own asyncio.Queue, filed in SUBSCRIBERS
                  while it streams;
-  POST /publish  puts one event in every subscriber's queue and answers
-                 how many there are.
+  GET  /ws/sub   a WebSocket subscriber, filed in WS_SUBSCRIBERS while open;
+  POST /publish  puts one event in every SSE subscriber's queue, sends its
+                 32 bytes to every WebSocket subscriber, and answers how
+                 many subscribers there are.
 """
 import asyncio
 
@@ -15,6 +17,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 app = FastAPI()
 SUBSCRIBERS: set[asyncio.Queue] = set()
+WS_SUBSCRIBERS: set[WebSocket] = set()
 EVENT = b"data: 0123456789abcdef0123456789abcdef\n\n"
 
 
@@ -44,8 +47,24 @@ async def subscribe():
                              headers={"Cache-Control": "no-cache"})
 
 
+@app.websocket("/ws/sub")
+async def ws_subscribe(websocket: WebSocket):
+    await websocket.accept()
+    WS_SUBSCRIBERS.add(websocket)
+    try:
+        while True:
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        WS_SUBSCRIBERS.discard(websocket)
+
+
 @app.post("/publish")
 async def publish():
     for queue in SUBSCRIBERS:
         queue.put_nowait(EVENT)
-    return PlainTextResponse(str(len(SUBSCRIBERS)))
+    text = EVENT[6:-2].decode()
+    for websocket in list(WS_SUBSCRIBERS):
+        await websocket.send_text(text)
+    return PlainTextResponse(str(len(SUBSCRIBERS) + len(WS_SUBSCRIBERS)))

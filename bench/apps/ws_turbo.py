@@ -5,8 +5,10 @@ bench/apps/ws_fastapi.py.
   GET  /ws       a WebSocket that echoes every text message;
   GET  /sse      an EventSourceResponse fed by the subscriber's own
                  asyncio.Queue, filed in SUBSCRIBERS while it streams;
-  POST /publish  puts one event in every subscriber's queue and answers
-                 how many there are.
+  GET  /ws/sub   a WebSocket subscriber, filed in WS_SUBSCRIBERS while open;
+  POST /publish  puts one event in every SSE subscriber's queue, sends its
+                 32 bytes to every WebSocket subscriber, and answers how
+                 many subscribers there are.
 """
 import asyncio
 
@@ -14,6 +16,7 @@ from turbo import App, EventSourceResponse, StreamingResponse, WebSocket
 
 app = App()
 SUBSCRIBERS: set[asyncio.Queue] = set()
+WS_SUBSCRIBERS: set[WebSocket] = set()
 EVENT = "0123456789abcdef0123456789abcdef"
 
 
@@ -39,11 +42,24 @@ async def subscribe():
     return EventSourceResponse(events())
 
 
+@app.websocket("/ws/sub")
+async def ws_subscribe(websocket: WebSocket):
+    await websocket.accept()
+    WS_SUBSCRIBERS.add(websocket)
+    try:
+        async for _ in websocket.iter_text():
+            pass
+    finally:
+        WS_SUBSCRIBERS.discard(websocket)
+
+
 @app.post("/publish")
 async def publish():
     for queue in SUBSCRIBERS:
         queue.put_nowait(EVENT)
-    return str(len(SUBSCRIBERS))
+    for websocket in list(WS_SUBSCRIBERS):
+        await websocket.send_text(EVENT)
+    return str(len(SUBSCRIBERS) + len(WS_SUBSCRIBERS))
 
 
 @app.get("/sse/stream")
