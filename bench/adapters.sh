@@ -55,26 +55,10 @@ cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/n
 cmake --build build-bench -j"$(nproc)" --target turbo_py >/dev/null
 export PYTHONPATH=$PWD/build-bench/bindings/python
 
-# build-bench/bench-venv: bench/requirements-bench.txt, remade when it (or
-# the interpreter) changed; a stamp written last records both.
-bench_venv() {
-  local venv=$PWD/build-bench/bench-venv reqs=bench/requirements-bench.txt want check
-  want=$( (sha256sum "$reqs" | cut -d' ' -f1; /usr/bin/python3 -c 'import sys; print(sys.executable, sys.version)') | tr '\n' ' ')
-  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.turbo-stamp" 2>/dev/null)" != "$want" ]; then
-    echo "adapters.sh: making $venv from $reqs" >&2
-    rm -rf "$venv"
-    /usr/bin/python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-cache-dir --no-deps --only-binary=:all: \
-      --no-binary=bjoern --no-build-isolation -r "$reqs" >&2
-    check=$("$venv/bin/python" -m pip check) || { echo "$check" >&2; exit 1; }
-    echo "$want" >"$venv/.turbo-stamp"
-  fi
-  echo "$venv/bin/python"
-}
+. bench/lib.sh
 BPY=$(bench_venv)
 SITE=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') # .venv's, for uWSGI
 
-. bench/lib.sh
 tmp=$(mktemp -d)
 trap 'bench_cleanup; rm -rf "$tmp"' EXIT
 mkdir -p "$OUT"

@@ -84,3 +84,25 @@ parse_wrk() {
     /Socket errors/ {gsub(",", ""); s = $4 + $6 + $8 + $10}
     END {printf "%s %s %s %s %d %d\n", q, r, a, b, n, s}'
 }
+
+# build-bench/bench-venv (bench/adapters.sh, bench/ws.sh): the packages of
+# bench/requirements-bench.txt, remade when it (or the interpreter)
+# changed; a stamp written last records both. Run from the clone's root.
+bench_venv() {
+  local venv=$PWD/build-bench/bench-venv reqs=bench/requirements-bench.txt want check
+  want=$( (sha256sum "$reqs" | cut -d' ' -f1; /usr/bin/python3 -c 'import sys; print(sys.executable, sys.version)') | tr '\n' ' ')
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.turbo-stamp" 2>/dev/null)" != "$want" ]; then
+    echo "bench: making $venv from $reqs" >&2
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv"
+    # wheel first: pip reads every sdist's metadata (bdist_wheel) before it
+    # installs anything from the same command.
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-cache-dir --no-deps --only-binary=:all: \
+      "$(grep '^wheel==' "$reqs")" >&2 || exit 1
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-cache-dir --no-deps --only-binary=:all: \
+      --no-binary=bjoern,socketify --no-build-isolation -r "$reqs" >&2 || exit 1
+    check=$("$venv/bin/python" -m pip check) || { echo "$check" >&2; exit 1; }
+    echo "$want" >"$venv/.turbo-stamp"
+  fi
+  echo "$venv/bin/python"
+}

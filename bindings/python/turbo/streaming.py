@@ -207,7 +207,10 @@ class EventSourceResponse(StreamingResponse):
                 yield _event_bytes(item)
         finally:
             if nxt is not None:
+                # The iterator runs inside nxt until the cancellation lands
+                # there; closing it before that raises "already running".
                 nxt.cancel()
+                await asyncio.wait({nxt})
             if hasattr(it, "aclose"):
                 await it.aclose()
 
