@@ -606,7 +606,7 @@ dispatch(turbo__conn *c, const turbo__head *h, const char *body, size_t body_len
             park_deferred(c, x, h->minor, is_head, keep_alive);
             if (has_upgrade(h))
                 c->upgrade_wait = 1; /* what follows may be frames, not requests */
-            if (__builtin_expect(x->b.asked, 0) && !x->b.on_socket)
+            if (__builtin_expect(x->b.asked_here, 0) && !x->b.on_socket)
                 body_give_buffered(x); /* asked for in the handler */
             return x;
         }
@@ -869,7 +869,7 @@ static long __attribute__((noinline, cold)) handle_streamed(turbo__conn *c, char
         c->sbody = x;
         x->deadline = UINT64_MAX; /* the body timeout instead, between reads */
         set_deadline(c, PH_BODY, cfg->body_timeout_ms);
-        if (x->b.asked) /* in its handler */
+        if (x->b.asked_here) /* in its handler */
             body_take(c, x);
         return (long)head_len;
     }

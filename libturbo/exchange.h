@@ -138,6 +138,8 @@ struct turbo_deferred {
         unsigned reading : 1;   /* the owner took the ask: pieces go to cb */
         unsigned paused : 1;    /* cb returned TURBO_PAUSE */
         unsigned ended : 1;     /* cb has had its last call */
+        unsigned asked_here : 1; /* asked inside its handler, on this thread:
+                                  * taken as it returns, with no message */
         uint64_t got;           /* bytes delivered */
     } b;
 };
@@ -162,7 +164,7 @@ static inline void turbo__body_reset(struct turbo__body *b)
     b->ud = NULL;
     b->max = 0;
     atomic_store_explicit(&b->resume, 0, memory_order_relaxed);
-    b->on_socket = b->reading = b->paused = b->ended = 0;
+    b->on_socket = b->reading = b->paused = b->ended = b->asked_here = 0;
     b->got = 0;
 }
 

@@ -184,8 +184,12 @@ int turbo_deferred_body(turbo_deferred *x, uint64_t max, turbo_body_fn cb, void 
      * the ask once the handler has returned and x is parked (conn.c:
      * dispatch, handle_streamed). A message could outlive x, since a
      * handler that finishes before returning is answered inline. */
-    if (turbo__tls_thread == x->thread && x->thread->handling == x)
+    if (turbo__tls_thread == x->thread && x->thread->handling == x) {
+        /* The owner's own flag (b.asked is the holder's: another thread
+         * holding x may be asking at the same time, by message). */
+        x->b.asked_here = 1;
         return TURBO_OK;
+    }
     int rc = body_post(x);
     if (rc != TURBO_OK)
         x->b.asked = 0;
