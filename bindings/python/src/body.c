@@ -95,12 +95,15 @@ static PyObject *reader_read(BodyReaderObject *r, PyObject *unused)
     (void)unused;
     Py_ssize_t n = PyList_GET_SIZE(r->chunks);
     if (r->head < n) {
+        /* Taken out of the list (its slot keeps None), so a piece the
+         * consumer is done with is freed at once even while more arrive
+         * behind it; the taken slots go when half the list is taken. */
         PyObject *b = PyList_GET_ITEM(r->chunks, r->head);
-        Py_INCREF(b);
+        PyList_SET_ITEM(r->chunks, r->head, Py_NewRef(Py_None));
         r->head++;
         r->queued -= (size_t)PyBytes_GET_SIZE(b);
-        if (r->head == n) { /* all taken: the list starts over */
-            if (PyList_SetSlice(r->chunks, 0, n, NULL) != 0) {
+        if (r->head == n || (r->head >= 64 && r->head * 2 >= n)) {
+            if (PyList_SetSlice(r->chunks, 0, r->head, NULL) != 0) {
                 Py_DECREF(b);
                 return NULL;
             }
