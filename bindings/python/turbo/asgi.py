@@ -34,8 +34,9 @@ import sys
 import types
 
 from . import App, _turbo, immortalize_constants
+from .streaming import StreamingResponse
 
-__all__ = ["ASGIApp"]
+__all__ = ["ASGIApp", "ClientDisconnected"]
 
 log = logging.getLogger("turbo")
 
@@ -46,10 +47,19 @@ _REQUEST_ONLY = (("request", _turbo.SRC_REQUEST, _turbo.CONV_STR, None, False, F
 _DISCONNECT = {"type": "http.disconnect"}
 
 
-class _Exchange:
-    """One request's receive and send: the body, then what the app sends."""
+class ClientDisconnected(OSError):
+    """What `send` raises once the client has gone (ASGI spec 2.4)."""
 
-    __slots__ = ("body", "status", "headers", "chunks", "done", "waiter")
+
+class _Exchange:
+    """One request's receive and send: the body, then what the app sends.
+    A response whose first body message has more_body=True is streamed:
+    `send` waits until the stream exists (streaming, ready), then writes
+    each piece through it (stream) and waits for its drain when the
+    connection's queue is past the high-water mark."""
+
+    __slots__ = ("body", "status", "headers", "chunks", "done", "waiter", "streaming", "ready",
+                 "stream", "gone", "task")
 
     def __init__(self, body):
         self.body = body
@@ -58,18 +68,35 @@ class _Exchange:
         self.chunks = []
         self.done = False
         self.waiter = None
+        self.streaming = False
+        self.ready = None
+        self.stream = None
+        self.gone = False
+        self.task = None
 
     async def receive(self):
         body = self.body
         if body is not None:
             self.body = None
             return {"type": "http.request", "body": body, "more_body": False}
-        if not self.done:
+        if not self.done and not self.gone:
             # Nothing more will come: wait for the end of the response (or
-            # be cancelled, when the client leaves first).
+            # be cancelled, when the client leaves first; or, streaming,
+            # woken by cancel()).
             self.waiter = _running_loop().create_future()
             await self.waiter
         return _DISCONNECT
+
+    def _wake(self):
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def cancel(self):
+        """The client has gone while the response streams (called by the
+        Stream, to which the exchange is the task it cancels)."""
+        self.gone = True
+        self._wake()
 
     async def send(self, message):
         kind = message["type"]
@@ -79,12 +106,19 @@ class _Exchange:
             if self.done:
                 raise RuntimeError("ASGI: 'http.response.body' sent after the response ended")
             body = message.get("body", b"")
-            if body:
-                self.chunks.append(body)
-            if not message.get("more_body", False):
-                self.done = True
-                if self.waiter is not None and not self.waiter.done():
-                    self.waiter.set_result(None)
+            more = message.get("more_body", False)
+            if self.stream is None:
+                if not more and not self.streaming:  # the whole body at once
+                    if body:
+                        self.chunks.append(body)
+                    self.done = True
+                    self._wake()
+                    return
+                if not self.streaming:
+                    self.streaming = True
+                    self.ready = _running_loop().create_future()
+                await self.ready  # _StreamedAnswer._begin
+            await self._write(body, more)
         elif kind == "http.response.start":
             if self.status is not None:
                 raise RuntimeError("ASGI: 'http.response.start' sent twice")
@@ -96,40 +130,137 @@ class _Exchange:
         else:
             raise RuntimeError(f"ASGI: unexpected message type {kind!r} for an http scope")
 
+    async def _write(self, body, more):
+        if self.gone:
+            raise ClientDisconnected("the client has gone")
+        stream = self.stream
+        try:
+            full = stream.write(body) if body else False
+        except ConnectionResetError:
+            self.gone = True
+            raise ClientDisconnected("the client has gone") from None
+        if not more:
+            self.done = True
+            stream.finish()
+            self._wake()
+        elif full:
+            try:
+                await stream.drained()
+            except asyncio.CancelledError:
+                if self.gone:  # the Stream cancels its drain when the client goes
+                    raise ClientDisconnected("the client has gone") from None
+                raise
+
+
+class _Headers:
+    """ASGI's header pairs as the C side reads a Response's headers:
+    items() of str pairs (repeated names kept)."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs):
+        self.pairs = pairs
+
+    def items(self):
+        return self.pairs
+
+
+def _latin1(o):
+    if type(o) is bytes or type(o) is bytearray:
+        return o.decode("latin-1")
+    raise TypeError(f"ASGI header names and values must be bytes, not {type(o).__name__}")
+
+
+class _StreamedAnswer(StreamingResponse):
+    """A response the app streams (more_body=True): the head from its
+    http.response.start, the body from the rest of the app's coroutine,
+    which a Task drives from where it waits for the stream (ex.ready)."""
+
+    media_type = None
+
+    def __init__(self, ex, coro, pending):
+        self.status_code = ex.status
+        self.body = b""
+        self.body_iterator = None
+        self._length = None
+        pairs = []
+        for name, value in ex.headers:
+            k, v = _latin1(name), _latin1(value)
+            low = k.lower()
+            if low == "content-length":
+                self._length = int(v)  # held to: a body of another length is cut
+            elif low != "transfer-encoding":  # the library frames the message
+                pairs.append((k, v))
+        self.headers = _Headers(pairs)
+        self._ex = ex
+        self._coro = coro
+        self._pending = pending
+
+    def _begin(self, stream):
+        stream.start(self._length)
+        ex = self._ex
+        ex.stream = stream
+        stream.set_task(ex)  # the client leaving calls ex.cancel()
+        ex.ready.set_result(None)
+        coro, pending = self._coro, self._pending
+        self._coro = self._pending = None
+        ex.task = _running_loop().create_task(_stream_rest(ex, coro, pending))
+
+
+async def _stream_rest(ex, coro, pending):
+    try:
+        await _resume(coro, pending)
+        if not ex.done and not ex.gone:
+            log.error("ASGI: the application returned before its last 'http.response.body'; "
+                      "the response is cut short")
+    except Exception:
+        if not ex.gone:
+            log.exception("the ASGI application raised while streaming its response" if not ex.done
+                          else "the ASGI application raised after its response was sent")
+    finally:
+        if not ex.done:
+            ex.done = True
+            ex.stream.abort()  # the connection closes without the body's end
+            ex._wake()
+
 
 @types.coroutine
 def _drive(coro, ex):
     """Runs the app's coroutine as `await coro` would, except that once the
     response is complete and the app still waits (background work), the
     rest goes on as a Task of its own and this returns, so that the answer
-    is sent now."""
+    is sent now; and once the app starts streaming its body, this returns
+    what the coroutine waits on (ex.ready) for _StreamedAnswer to go on."""
     try:
         pending = coro.send(None)
     except StopIteration:
-        return
-    yield from _resume(coro, pending, ex)
+        return None
+    return (yield from _resume(coro, pending, ex))
 
 
 @types.coroutine
 def _resume(coro, pending, ex=None):
     """Goes on with coro, which waits on `pending`, to its end; or, given
-    an exchange, until its response is complete (see _drive)."""
+    an exchange, until its response is complete or streams (see _drive)."""
     while True:
-        if ex is not None and ex.done:
-            asyncio.ensure_future(_rest(coro, pending))
-            return
+        if ex is not None:
+            if ex.done:
+                asyncio.ensure_future(_rest(coro, pending))
+                return None
+            if ex.streaming:
+                return pending
         try:
             value = yield pending
         except BaseException as e:  # CancelledError included: the app's to handle
             try:
                 pending = coro.throw(e)
             except StopIteration:
-                return
+                return None
             continue
         try:
             pending = coro.send(value)
         except StopIteration:
-            return
+            return None
 
 
 async def _rest(coro, pending):
@@ -194,7 +325,14 @@ class ASGIApp(App):
                 scope["state"] = state.copy()
         method = scope["method"]
         ex = _Exchange(request.body)
-        await _drive(self.asgi_app(scope, ex.receive, ex.send), ex)
+        coro = self.asgi_app(scope, ex.receive, ex.send)
+        pending = await _drive(coro, ex)
+        if ex.streaming and not ex.done:
+            try:
+                return _StreamedAnswer(ex, coro, pending)
+            except BaseException:
+                coro.close()
+                raise
         if ex.status is None:
             raise RuntimeError("ASGI: the application returned without sending 'http.response.start'")
         if not ex.done:
