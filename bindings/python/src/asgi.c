@@ -1,6 +1,6 @@
 /*
  * The C half of the ASGI adapter (turbo/asgi.py): the per-request part of
- * an http scope, made straight from the C request, and RawResponse, the
+ * an http (or websocket) scope, made straight from the C request, and RawResponse, the
  * answer an ASGI app sent (status, headers as bytes pairs, body pieces),
  * written into the response without a Python-level conversion.
  *
@@ -101,11 +101,27 @@ static PyObject *method_of(turbo_str m)
     return PyUnicode_DecodeLatin1(m.ptr, (Py_ssize_t)m.len, NULL);
 }
 
+/* A GET whose Upgrade header names websocket (any case, maybe in a list):
+ * a WebSocket handshake, for which the app gets a websocket scope. Whether
+ * the handshake is valid is turbo_ws_accept's to say. */
+static int is_websocket(turbo_request *req)
+{
+    turbo_str m = turbo_request_method(req), up;
+    if (m.len != 3 || memcmp(m.ptr, "GET", 3) != 0 ||
+        turbo_request_header(req, "upgrade", 7, &up) != TURBO_OK)
+        return 0;
+    for (size_t i = 0; i + 9 <= up.len; i++)
+        if (PyOS_strnicmp(up.ptr + i, "websocket", 9) == 0)
+            return 1;
+    return 0;
+}
+
 PyObject *tpy_asgi_scope(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 2 || !PyObject_TypeCheck(args[0], &tpy_RequestType) || !PyDict_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "asgi_scope(request, base: dict)");
+    if (nargs < 2 || nargs > 3 || !PyObject_TypeCheck(args[0], &tpy_RequestType) ||
+        !PyDict_Check(args[1]) || (nargs == 3 && !PyDict_Check(args[2]))) {
+        PyErr_SetString(PyExc_TypeError, "asgi_scope(request, base: dict[, ws_base: dict])");
         return NULL;
     }
     turbo_request *req = ((tpy_RequestObject *)args[0])->req;
@@ -113,12 +129,13 @@ PyObject *tpy_asgi_scope(PyObject *module, PyObject *const *args, Py_ssize_t nar
         PyErr_SetString(PyExc_RuntimeError, "the request is no longer available");
         return NULL;
     }
-    PyObject *scope = PyDict_Copy(args[1]);
+    int ws = nargs == 3 && is_websocket(req);
+    PyObject *scope = PyDict_Copy(args[ws ? 2 : 1]);
     if (scope == NULL)
         return NULL;
     turbo_str path = turbo_request_path(req), query = turbo_request_query(req);
     turbo_str addr = turbo_request_remote_addr(req);
-    if (set_new(scope, k_method, method_of(turbo_request_method(req))) != 0 ||
+    if ((!ws && set_new(scope, k_method, method_of(turbo_request_method(req))) != 0) ||
         PyDict_SetItem(scope, k_http_version, turbo_request_version(req) == 10 ? v_10 : v_11) != 0 ||
         set_new(scope, k_path, tpy_decode_component(req, path, 0)) != 0 ||
         set_new(scope, k_raw_path, bytes_of(path)) != 0 ||

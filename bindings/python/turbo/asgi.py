@@ -34,7 +34,8 @@ import sys
 import types
 
 from . import App, _turbo, immortalize_constants
-from .streaming import StreamingResponse
+from .streaming import (StreamingResponse, WebSocket, WebSocketDisconnect, WebSocketState,
+                        _session)
 
 __all__ = ["ASGIApp", "ClientDisconnected"]
 
@@ -270,6 +271,70 @@ async def _rest(coro, pending):
         log.exception("the ASGI application raised after its response was sent")
 
 
+class _ASGIWebSocket(WebSocket):
+    """turbo's WebSocket (streaming.py) speaking ASGI's websocket messages:
+    websocket.connect first, then what WebSocket.receive gives; accept,
+    send, close, and the websocket.http.response denial extension."""
+
+    def __init__(self, request, answer):
+        super().__init__(request, answer)
+        self._connected = False
+        self._denial = None  # [status, headers, body pieces] while denying
+
+    async def receive(self):
+        if not self._connected:
+            self._connected = True
+            return {"type": "websocket.connect"}
+        return await super().receive()
+
+    async def send(self, message):
+        kind = message["type"]
+        try:
+            if kind == "websocket.send":
+                data = message.get("bytes")
+                if data is None:
+                    data = message.get("text")
+                    if data is None:
+                        raise ValueError("ASGI: 'websocket.send' with neither bytes nor text")
+                else:
+                    data = bytes(data)
+                await self._send(data)
+            elif kind == "websocket.accept":
+                if self._denial is not None:
+                    raise RuntimeError("ASGI: 'websocket.accept' after a denial response started")
+                headers = message.get("headers")
+                if headers:
+                    headers = [(_latin1(k), _latin1(v)) for k, v in headers]
+                await self.accept(message.get("subprotocol"), headers)
+            elif kind == "websocket.close":
+                if self._denial is not None:
+                    raise RuntimeError("ASGI: 'websocket.close' after a denial response started")
+                await self.close(message.get("code", 1000), message.get("reason"))
+            elif kind == "websocket.http.response.start":
+                if self._conn is not None or self._answer.done() or self._denial is not None:
+                    raise RuntimeError("ASGI: 'websocket.http.response.start' once the "
+                                       "handshake was answered")
+                status = message["status"]
+                if type(status) is not int:
+                    raise TypeError(f"ASGI: status must be an int, not {type(status).__name__}")
+                self._denial = [status, message.get("headers", ()), []]
+            elif kind == "websocket.http.response.body":
+                if self._denial is None or self._answer.done():
+                    raise RuntimeError("ASGI: 'websocket.http.response.body' without a "
+                                       "'websocket.http.response.start' before it")
+                body = message.get("body", b"")
+                if body:
+                    self._denial[2].append(body)
+                if not message.get("more_body", False):
+                    status, headers, chunks = self._denial
+                    self._answer.set_result(_RawResponse(status, headers, chunks))
+                    self.application_state = WebSocketState.DISCONNECTED
+            else:
+                raise RuntimeError(f"ASGI: unexpected message type {kind!r} for a websocket scope")
+        except WebSocketDisconnect as e:  # the client has gone: spec 2.4's OSError
+            raise ClientDisconnected(f"the WebSocket has closed ({e.code})") from None
+
+
 class ASGIApp(App):
     """A turbo App whose every path no native route takes goes to the ASGI 3
     application `app` (`async def app(scope, receive, send)`).
@@ -299,6 +364,7 @@ class ASGIApp(App):
         self.lifespan_mode = lifespan
         self._states = {}  # loop -> the lifespan scope's state
         self._base = None
+        self._ws_base = None
 
     def _attach(self, server):
         super()._attach(server)
@@ -310,6 +376,14 @@ class ASGIApp(App):
             "root_path": self.root_path,
             "server": (host, server.port),
         }
+        self._ws_base = {
+            "type": "websocket",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "scheme": "wss" if self.url_scheme == "https" else "ws",
+            "root_path": self.root_path,
+            "server": (host, server.port),
+            "extensions": {"websocket.http.response": {}},
+        }
         server.set_fallback(self._handle, _REQUEST_ONLY, False, self._loops)
 
     def _new_server(self, host, port, threads, fd=None, activation=False, exclusive_port=False):
@@ -318,11 +392,13 @@ class ASGIApp(App):
                                    exclusive_port=exclusive_port)
 
     async def _handle(self, request):
-        scope = _asgi_scope(request, self._base)
+        scope = _asgi_scope(request, self._base, self._ws_base)
         if self._states:
             state = self._states.get(_running_loop())
             if state is not None:
                 scope["state"] = state.copy()
+        if scope["type"] == "websocket":
+            return await self._websocket(request, scope)
         method = scope["method"]
         ex = _Exchange(request.body)
         coro = self.asgi_app(scope, ex.receive, ex.send)
@@ -338,6 +414,24 @@ class ASGIApp(App):
         if not ex.done:
             raise RuntimeError("ASGI: the application returned before its last 'http.response.body'")
         return _RawResponse(ex.status, ex.headers, ex.chunks, method == "HEAD")
+
+    async def _websocket(self, request, scope):
+        """A WebSocket handshake: the app runs as the session Task of a
+        native WebSocket route does (streaming._session); this answers the
+        request with the 101 once accepted, or the refusal (403 for a
+        close before accept, the app's own with websocket.http.response)."""
+        scope["subprotocols"] = [p.strip() for k, v in scope["headers"]
+                                 if k == b"sec-websocket-protocol"
+                                 for p in v.decode("latin-1").split(",") if p.strip()]
+        loop = _running_loop()
+        answer = loop.create_future()
+        ws = _ASGIWebSocket(request, answer)
+        task = loop.create_task(_session(self.asgi_app, ws, (scope, ws.receive, ws.send), {}))
+        try:
+            return await answer
+        except asyncio.CancelledError:  # the client left before the answer
+            task.cancel()
+            raise
 
     # -- the lifespan protocol
 
