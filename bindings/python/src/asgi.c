@@ -8,7 +8,11 @@
  */
 #include "asgi.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "request.h"
 #include "response.h"
@@ -158,16 +162,17 @@ typedef struct {
     int status;
     PyObject *headers; /* iterable of (bytes, bytes) */
     PyObject *body;    /* list of bytes */
+    PyObject *path;    /* http.response.pathsend: the file (str or bytes), or NULL */
     int head_length;   /* a HEAD answer: send the app's Content-Length */
 } RawResponse;
 
 static PyObject *raw_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"status", "headers", "body", "head", NULL};
+    static char *kwlist[] = {"status", "headers", "body", "head", "path", NULL};
     int status, head = 0;
-    PyObject *headers, *body;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "iOO!|p:RawResponse", kwlist, &status, &headers,
-                                     &PyList_Type, &body, &head))
+    PyObject *headers, *body, *path = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "iOO!|pO:RawResponse", kwlist, &status, &headers,
+                                     &PyList_Type, &body, &head, &path))
         return NULL;
     RawResponse *self = (RawResponse *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -175,6 +180,7 @@ static PyObject *raw_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     self->status = status;
     self->headers = Py_NewRef(headers);
     self->body = Py_NewRef(body);
+    self->path = path != Py_None ? Py_XNewRef(path) : NULL;
     self->head_length = head;
     return (PyObject *)self;
 }
@@ -183,6 +189,7 @@ static void raw_dealloc(RawResponse *self)
 {
     Py_XDECREF(self->headers);
     Py_XDECREF(self->body);
+    Py_XDECREF(self->path);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -191,8 +198,9 @@ PyTypeObject tpy_RawResponseType = {
     .tp_basicsize = sizeof(RawResponse),
     .tp_dealloc = (destructor)raw_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "RawResponse(status, headers: [(bytes, bytes)], body: [bytes], head=False): "
-              "head: the answer to a HEAD request, whose Content-Length header is announced",
+    .tp_doc = "RawResponse(status, headers: [(bytes, bytes)], body: [bytes], head=False, "
+              "path=None): head: the answer to a HEAD request, whose Content-Length header is "
+              "announced; path: a file sent as the body by sendfile(2) (http.response.pathsend)",
     .tp_new = raw_new,
 };
 
@@ -217,6 +225,36 @@ static int as_bytes(PyObject *o, const char **p, Py_ssize_t *n)
     PyErr_Format(PyExc_TypeError, "ASGI header names and values must be bytes, not %.200s",
                  Py_TYPE(o)->tp_name);
     return -1;
+}
+
+/* http.response.pathsend: the whole regular file at path (str or bytes)
+ * as the body, by sendfile(2); libturbo sends its own duplicate of the
+ * descriptor. 0, or -1 with OSError (a missing file, a directory). */
+static int file_body(turbo_response *res, PyObject *path)
+{
+    PyObject *fs = NULL;
+    if (!PyUnicode_FSConverter(path, &fs))
+        return -1;
+    int fd = open(PyBytes_AS_STRING(fs), O_RDONLY | O_CLOEXEC);
+    Py_DECREF(fs);
+    if (fd < 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        return -1;
+    }
+    struct stat st;
+    int rc = -1;
+    if (fstat(fd, &st) != 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    } else if (!S_ISREG(st.st_mode)) {
+        errno = EINVAL;
+        PyErr_Format(PyExc_OSError, "ASGI pathsend: %R is not a regular file", path);
+    } else if (turbo_response_body_file(res, fd, 0, (uint64_t)st.st_size) != TURBO_OK) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    } else {
+        rc = 0;
+    }
+    close(fd);
+    return rc;
 }
 
 int tpy_write_raw(turbo_response *res, PyObject *obj)
@@ -263,6 +301,8 @@ int tpy_write_raw(turbo_response *res, PyObject *obj)
     Py_DECREF(it);
     if (PyErr_Occurred())
         return -1;
+    if (r->path != NULL)
+        return file_body(res, r->path);
     Py_ssize_t n = PyList_GET_SIZE(r->body);
     for (Py_ssize_t i = 0; i < n; i++) {
         const char *p;

@@ -65,6 +65,7 @@ def test_the_scope_holds_what_the_spec_asks_for(serve, raw):
                     ["content-type", "text/plain"], ["content-length", "5"]],
         "client": ["127.0.0.1", got["scope"]["client"][1]],
         "server": ["127.0.0.1", app.port],
+        "extensions": {"http.response.pathsend": {}},
     }
     assert isinstance(got["scope"]["client"][1], int)
     c.send(b"GET / HTTP/1.0\r\n\r\n")
@@ -211,6 +212,12 @@ BROKEN = {
     "CR in a streamed header": ("await _start(send, headers=[(b'x-a', b'a\\r\\nb: c')]); "
                                 "await send({'type': 'http.response.body', 'more_body': True})",
                                 "invalid response header"),
+    "pathsend of a missing file": ("await _start(send); await send({'type': "
+                                   "'http.response.pathsend', 'path': '/nonexistent/f'})",
+                                   "No such file or directory: '/nonexistent/f'"),
+    "pathsend of a directory": ("await _start(send); await send({'type': "
+                                "'http.response.pathsend', 'path': '/tmp'})",
+                                "is not a regular file"),
     "str header, streamed": ("await _start(send, headers=[('x-a', 'b')]); "
                              "await send({'type': 'http.response.body', 'more_body': True})",
                              "must be bytes, not str"),
@@ -319,3 +326,23 @@ def test_the_adapter_runs_on_the_io_thread(serve, raw):
     c.send(request_bytes("/"))
     c.read_answer()
     assert len(seen) == 1 and seen[0] != threading.main_thread().name
+
+
+def test_pathsend_sends_the_file_whole(serve, raw, tmp_path):
+    data = b"0123456789" * 100000 + b"tail"
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+
+    async def app(scope, receive, send):
+        assert "http.response.pathsend" in scope["extensions"]
+        await _start(send, headers=[(b"content-type", b"application/octet-stream"),
+                                    (b"content-length", b"1")])  # framed by libturbo
+        given = path if scope["path"] == "/pathlib" else str(path)
+        await send({"type": "http.response.pathsend", "path": given})
+
+    served = serve(ASGIApp(app, lifespan="off"))
+    c = raw(served.port)
+    for target in ("/str", "/pathlib"):
+        c.send(request_bytes(target))
+        a = c.read_answer()
+        assert (a.status, a.headers["content-length"], a.body) == (200, str(len(data)), data)

@@ -19,7 +19,7 @@ httpx = needs("httpx")
 starlette = needs("starlette")
 from starlette.applications import Starlette  # noqa: E402
 from starlette.endpoints import WebSocketEndpoint  # noqa: E402
-from starlette.responses import JSONResponse  # noqa: E402
+from starlette.responses import FileResponse, JSONResponse  # noqa: E402
 from starlette.responses import StreamingResponse as StarletteStreaming  # noqa: E402
 from starlette.routing import Route, WebSocketRoute  # noqa: E402
 
@@ -98,6 +98,10 @@ async def starlette_stream(request):
     return StarletteStreaming(counted())
 
 
+async def a_file(request):
+    return FileResponse(request.app.state.file, media_type="application/octet-stream")
+
+
 async def report(request):
     return JSONResponse(SEEN)
 
@@ -107,6 +111,7 @@ def starlette_app():
         Route("/stream/{kind}", starlette_stream),
         Route("/endless", Endless()),
         Route("/report", report),
+        Route("/file", a_file),
         WebSocketRoute("/chat", Chat),
     ])
 
@@ -156,9 +161,16 @@ def fastapi_app():
     return app
 
 
+FILE_BYTES = bytes(range(256)) * 4096 + b"end"  # 1 MiB and 3 bytes
+
+
 @pytest.fixture(scope="module")
-def sl():
-    app = start_app(ASGIApp(starlette_app()))
+def sl(tmp_path_factory):
+    path = tmp_path_factory.mktemp("files") / "data.bin"
+    path.write_bytes(FILE_BYTES)
+    inner = starlette_app()
+    inner.state.file = str(path)
+    app = start_app(ASGIApp(inner))
     yield app
     app.stop()
 
@@ -292,6 +304,18 @@ def test_a_client_that_leaves_mid_stream_is_seen_by_receive_and_send(sl):
     r = httpx.get(f"http://127.0.0.1:{sl.port}/report").json()
     assert (r["endless-first"], r["endless-then"], r["endless-send"]) == (
         "http.request", "http.disconnect", "ClientDisconnected")
+
+
+def test_a_starlette_file_response_goes_by_pathsend(sl):
+    s = raw_get(sl.port, "/file")
+    head, _, body = read_all(s).partition(b"\r\n\r\n")
+    s.close()
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nContent-Length: %d" % len(FILE_BYTES) in head
+    assert b"Transfer-Encoding" not in head and body == FILE_BYTES
+    r = httpx.head(f"http://127.0.0.1:{sl.port}/file")
+    assert (r.status_code, r.headers["content-length"], r.content) == (
+        200, str(len(FILE_BYTES)), b"")
 
 
 # =============================================================================

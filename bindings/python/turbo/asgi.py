@@ -60,7 +60,7 @@ class _Exchange:
     connection's queue is past the high-water mark."""
 
     __slots__ = ("body", "status", "headers", "chunks", "done", "waiter", "streaming", "ready",
-                 "stream", "gone", "task")
+                 "stream", "gone", "task", "path")
 
     def __init__(self, body):
         self.body = body
@@ -74,6 +74,7 @@ class _Exchange:
         self.stream = None
         self.gone = False
         self.task = None
+        self.path = None
 
     async def receive(self):
         body = self.body
@@ -128,6 +129,15 @@ class _Exchange:
                 raise TypeError(f"ASGI: status must be an int, not {type(status).__name__}")
             self.status = status
             self.headers = message.get("headers", ())
+        elif kind == "http.response.pathsend":
+            if self.status is None:
+                raise RuntimeError("ASGI: 'http.response.pathsend' sent before "
+                                   "'http.response.start'")
+            if self.done or self.streaming or self.chunks:
+                raise RuntimeError("ASGI: 'http.response.pathsend' after a body was sent")
+            self.path = message["path"]
+            self.done = True
+            self._wake()
         else:
             raise RuntimeError(f"ASGI: unexpected message type {kind!r} for an http scope")
 
@@ -375,6 +385,7 @@ class ASGIApp(App):
             "scheme": self.url_scheme,
             "root_path": self.root_path,
             "server": (host, server.port),
+            "extensions": {"http.response.pathsend": {}},
         }
         self._ws_base = {
             "type": "websocket",
@@ -413,6 +424,8 @@ class ASGIApp(App):
             raise RuntimeError("ASGI: the application returned without sending 'http.response.start'")
         if not ex.done:
             raise RuntimeError("ASGI: the application returned before its last 'http.response.body'")
+        if ex.path is not None:
+            return _RawResponse(ex.status, ex.headers, ex.chunks, method == "HEAD", ex.path)
         return _RawResponse(ex.status, ex.headers, ex.chunks, method == "HEAD")
 
     async def _websocket(self, request, scope):
