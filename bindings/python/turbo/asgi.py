@@ -18,6 +18,16 @@ message: work the app does after that (Starlette's BackgroundTasks) goes
 on as a Task of its own and does not delay the client. A client that
 leaves cancels the app while it has not answered.
 
+A body message with more_body=True starts a streamed response (turbo's
+Stream, as StreamingResponse uses it): each piece is written as it is
+sent, and send() waits while the connection's queue is past its
+high-water mark. Once streaming, a client that leaves is not a
+cancellation: receive() returns http.disconnect and send() raises
+ClientDisconnected (an OSError, ASGI spec 2.4). http.response.pathsend
+sends a file by sendfile(2). A WebSocket handshake runs the app with a
+websocket scope on turbo's WebSocket (streaming.py), with the
+websocket.http.response denial extension.
+
 The lifespan protocol runs before the server accepts, on each I/O thread's
 loop ("auto": an app that raises on the lifespan scope is served without
 one, as uvicorn does; "on": that is an error; "off": not run). What the
