@@ -1,6 +1,6 @@
 /*
  * The C half of the ASGI adapter (turbo/asgi.py): the per-request part of
- * an http scope, made straight from the C request, and RawResponse, the
+ * an http (or websocket) scope, made straight from the C request, and RawResponse, the
  * answer an ASGI app sent (status, headers as bytes pairs, body pieces),
  * written into the response without a Python-level conversion.
  *
@@ -8,7 +8,11 @@
  */
 #include "asgi.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "request.h"
 #include "response.h"
@@ -101,11 +105,27 @@ static PyObject *method_of(turbo_str m)
     return PyUnicode_DecodeLatin1(m.ptr, (Py_ssize_t)m.len, NULL);
 }
 
+/* A GET whose Upgrade header names websocket (any case, maybe in a list):
+ * a WebSocket handshake, for which the app gets a websocket scope. Whether
+ * the handshake is valid is turbo_ws_accept's to say. */
+static int is_websocket(turbo_request *req)
+{
+    turbo_str m = turbo_request_method(req), up;
+    if (m.len != 3 || memcmp(m.ptr, "GET", 3) != 0 ||
+        turbo_request_header(req, "upgrade", 7, &up) != TURBO_OK)
+        return 0;
+    for (size_t i = 0; i + 9 <= up.len; i++)
+        if (PyOS_strnicmp(up.ptr + i, "websocket", 9) == 0)
+            return 1;
+    return 0;
+}
+
 PyObject *tpy_asgi_scope(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 2 || !PyObject_TypeCheck(args[0], &tpy_RequestType) || !PyDict_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "asgi_scope(request, base: dict)");
+    if (nargs < 2 || nargs > 3 || !PyObject_TypeCheck(args[0], &tpy_RequestType) ||
+        !PyDict_Check(args[1]) || (nargs == 3 && !PyDict_Check(args[2]))) {
+        PyErr_SetString(PyExc_TypeError, "asgi_scope(request, base: dict[, ws_base: dict])");
         return NULL;
     }
     turbo_request *req = ((tpy_RequestObject *)args[0])->req;
@@ -113,12 +133,13 @@ PyObject *tpy_asgi_scope(PyObject *module, PyObject *const *args, Py_ssize_t nar
         PyErr_SetString(PyExc_RuntimeError, "the request is no longer available");
         return NULL;
     }
-    PyObject *scope = PyDict_Copy(args[1]);
+    int ws = nargs == 3 && is_websocket(req);
+    PyObject *scope = PyDict_Copy(args[ws ? 2 : 1]);
     if (scope == NULL)
         return NULL;
     turbo_str path = turbo_request_path(req), query = turbo_request_query(req);
     turbo_str addr = turbo_request_remote_addr(req);
-    if (set_new(scope, k_method, method_of(turbo_request_method(req))) != 0 ||
+    if ((!ws && set_new(scope, k_method, method_of(turbo_request_method(req))) != 0) ||
         PyDict_SetItem(scope, k_http_version, turbo_request_version(req) == 10 ? v_10 : v_11) != 0 ||
         set_new(scope, k_path, tpy_decode_component(req, path, 0)) != 0 ||
         set_new(scope, k_raw_path, bytes_of(path)) != 0 ||
@@ -141,16 +162,17 @@ typedef struct {
     int status;
     PyObject *headers; /* iterable of (bytes, bytes) */
     PyObject *body;    /* list of bytes */
+    PyObject *path;    /* http.response.pathsend: the file (str or bytes), or NULL */
     int head_length;   /* a HEAD answer: send the app's Content-Length */
 } RawResponse;
 
 static PyObject *raw_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"status", "headers", "body", "head", NULL};
+    static char *kwlist[] = {"status", "headers", "body", "head", "path", NULL};
     int status, head = 0;
-    PyObject *headers, *body;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "iOO!|p:RawResponse", kwlist, &status, &headers,
-                                     &PyList_Type, &body, &head))
+    PyObject *headers, *body, *path = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "iOO!|pO:RawResponse", kwlist, &status, &headers,
+                                     &PyList_Type, &body, &head, &path))
         return NULL;
     RawResponse *self = (RawResponse *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -158,6 +180,7 @@ static PyObject *raw_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     self->status = status;
     self->headers = Py_NewRef(headers);
     self->body = Py_NewRef(body);
+    self->path = path != Py_None ? Py_XNewRef(path) : NULL;
     self->head_length = head;
     return (PyObject *)self;
 }
@@ -166,6 +189,7 @@ static void raw_dealloc(RawResponse *self)
 {
     Py_XDECREF(self->headers);
     Py_XDECREF(self->body);
+    Py_XDECREF(self->path);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -174,8 +198,9 @@ PyTypeObject tpy_RawResponseType = {
     .tp_basicsize = sizeof(RawResponse),
     .tp_dealloc = (destructor)raw_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "RawResponse(status, headers: [(bytes, bytes)], body: [bytes], head=False): "
-              "head: the answer to a HEAD request, whose Content-Length header is announced",
+    .tp_doc = "RawResponse(status, headers: [(bytes, bytes)], body: [bytes], head=False, "
+              "path=None): head: the answer to a HEAD request, whose Content-Length header is "
+              "announced; path: a file sent as the body by sendfile(2) (http.response.pathsend)",
     .tp_new = raw_new,
 };
 
@@ -200,6 +225,36 @@ static int as_bytes(PyObject *o, const char **p, Py_ssize_t *n)
     PyErr_Format(PyExc_TypeError, "ASGI header names and values must be bytes, not %.200s",
                  Py_TYPE(o)->tp_name);
     return -1;
+}
+
+/* http.response.pathsend: the whole regular file at path (str or bytes)
+ * as the body, by sendfile(2); libturbo sends its own duplicate of the
+ * descriptor. 0, or -1 with OSError (a missing file, a directory). */
+static int file_body(turbo_response *res, PyObject *path)
+{
+    PyObject *fs = NULL;
+    if (!PyUnicode_FSConverter(path, &fs))
+        return -1;
+    int fd = open(PyBytes_AS_STRING(fs), O_RDONLY | O_CLOEXEC);
+    Py_DECREF(fs);
+    if (fd < 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        return -1;
+    }
+    struct stat st;
+    int rc = -1;
+    if (fstat(fd, &st) != 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    } else if (!S_ISREG(st.st_mode)) {
+        errno = EINVAL;
+        PyErr_Format(PyExc_OSError, "ASGI pathsend: %R is not a regular file", path);
+    } else if (turbo_response_body_file(res, fd, 0, (uint64_t)st.st_size) != TURBO_OK) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    } else {
+        rc = 0;
+    }
+    close(fd);
+    return rc;
 }
 
 int tpy_write_raw(turbo_response *res, PyObject *obj)
@@ -246,6 +301,8 @@ int tpy_write_raw(turbo_response *res, PyObject *obj)
     Py_DECREF(it);
     if (PyErr_Occurred())
         return -1;
+    if (r->path != NULL)
+        return file_body(res, r->path);
     Py_ssize_t n = PyList_GET_SIZE(r->body);
     for (Py_ssize_t i = 0; i < n; i++) {
         const char *p;

@@ -13,9 +13,11 @@
  * set. */
 int tpy_asgi_init(void);
 
-/* _turbo.asgi_scope(request, base): a copy of base (the keys that do not
- * change per request) with method, http_version, path, raw_path,
- * query_string, headers and client of the request added. */
+/* _turbo.asgi_scope(request, base[, ws_base]): a copy of base (the keys
+ * that do not change per request) with method, http_version, path,
+ * raw_path, query_string, headers and client of the request added; for a
+ * GET with Upgrade: websocket, given ws_base, a copy of ws_base with the
+ * same keys but method. */
 PyObject *tpy_asgi_scope(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 #endif

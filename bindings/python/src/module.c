@@ -83,7 +83,8 @@ static PyMethodDef module_methods[] = {
     {"_set_hooks", set_hooks, METH_VARARGS, "internal: the package's types and logger"},
     {"_json_dumps", json_dumps, METH_O, "the response JSON encoder (tests)"},
     {"asgi_scope", (PyCFunction)(void (*)(void))tpy_asgi_scope, METH_FASTCALL,
-     "asgi_scope(request, base): base's copy with the request's part of an ASGI http scope"},
+     "asgi_scope(request, base[, ws_base]): base's (or, for a WebSocket handshake, "
+     "ws_base's) copy with the request's part of an ASGI scope"},
     {"_set_aio_hooks", tpy_aio_set_hooks, METH_VARARGS, "internal: turbo._aio's functions"},
     {"_first_step_task", tpy_aio_first_step_task, METH_O,
      "internal: the Task of the coroutine in its first step on this thread, or None"},

@@ -65,6 +65,7 @@ def test_the_scope_holds_what_the_spec_asks_for(serve, raw):
                     ["content-type", "text/plain"], ["content-length", "5"]],
         "client": ["127.0.0.1", got["scope"]["client"][1]],
         "server": ["127.0.0.1", app.port],
+        "extensions": {"http.response.pathsend": {}},
     }
     assert isinstance(got["scope"]["client"][1], int)
     c.send(b"GET / HTTP/1.0\r\n\r\n")
@@ -84,22 +85,64 @@ async def streaming_app(scope, receive, send):
     assert await receive() == {"type": "http.disconnect"}
 
 
-def test_a_streamed_body_is_sent_whole_and_head_keeps_the_apps_length(serve, raw):
+def test_a_streamed_body_goes_piece_by_piece_with_the_apps_length(serve, raw):
     app = serve(ASGIApp(streaming_app))
     c = raw(app.port)
-    c.send(request_bytes("/"))
-    a = c.read_answer()
-    assert (a.status, a.body, a.headers["content-length"]) == (200, b"hello world!!!!", "15")
     c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
     data = b""
-    while b"world" not in data:
+    while not data.endswith(b"hello world!!!!"):
         data += c.sock.recv(65536)
-    assert data.count(b"Set-Cookie: ") == 0 and data.count(b"set-cookie: ") == 2
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nContent-Length: 15" in head
+    assert head.count(b"set-cookie: ") == 2 and b"Transfer-Encoding" not in head
+    assert body == b"hello world!!!!"
     c.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n")
     head = b""
     while not head.endswith(b"\r\n\r\n"):
         head += c.sock.recv(65536)
     assert b"\r\nContent-Length: 15\r\n" in head
+
+
+def test_a_body_streamed_without_a_length_is_chunked_exactly(serve, raw):
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 201,
+                    "headers": [(b"content-type", b"text/plain")]})
+        for part in (b"hello", b" ", b"", b"world"):
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b"!"})
+
+    served = serve(ASGIApp(app))
+    c = raw(served.port)
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    data = b""
+    while True:
+        more = c.sock.recv(65536)
+        if not more:
+            break
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 201 Created\r\n")
+    assert b"\r\nTransfer-Encoding: chunked\r\n" in head + b"\r\n"
+    assert body == b"5\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n1\r\n!\r\n0\r\n\r\n"
+
+
+def test_an_app_that_ends_its_stream_early_closes_the_connection(serve, raw, caplog):
+    async def app(scope, receive, send):
+        await _start(send)
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+
+    served = serve(ASGIApp(app, lifespan="off"))
+    c = raw(served.port)
+    c.send(request_bytes("/"))
+    data = b""
+    while True:
+        more = c.sock.recv(65536)
+        if not more:
+            break
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and body == b"4\r\npart\r\n"
+    assert turbo_log_with(caplog, "before its last 'http.response.body'")
 
 
 def test_the_answer_goes_out_before_background_work_ends(serve, raw):
@@ -153,8 +196,7 @@ BROKEN = {
     "raises before start": ("raise ValueError('before')", "ValueError: before"),
     "raises after start": ("await _start(send); raise ValueError('after')", "ValueError: after"),
     "never starts": ("return None", "without sending 'http.response.start'"),
-    "no final body": ("await _start(send); await send({'type': 'http.response.body', "
-                      "'body': b'x', 'more_body': True})", "before its last"),
+    "no body": ("await _start(send)", "before its last"),
     "body first": ("await send({'type': 'http.response.body', 'body': b'x'})",
                    "sent before 'http.response.start'"),
     "start twice": ("await _start(send); await _start(send)", "sent twice"),
@@ -167,6 +209,18 @@ BROKEN = {
                      "await send({'type': 'http.response.body'})", "invalid ASGI response header"),
     "str header": ("await _start(send, headers=[('x-a', 'b')]); "
                    "await send({'type': 'http.response.body'})", "must be bytes, not str"),
+    "CR in a streamed header": ("await _start(send, headers=[(b'x-a', b'a\\r\\nb: c')]); "
+                                "await send({'type': 'http.response.body', 'more_body': True})",
+                                "invalid response header"),
+    "pathsend of a missing file": ("await _start(send); await send({'type': "
+                                   "'http.response.pathsend', 'path': '/nonexistent/f'})",
+                                   "No such file or directory: '/nonexistent/f'"),
+    "pathsend of a directory": ("await _start(send); await send({'type': "
+                                "'http.response.pathsend', 'path': '/tmp'})",
+                                "is not a regular file"),
+    "str header, streamed": ("await _start(send, headers=[('x-a', 'b')]); "
+                             "await send({'type': 'http.response.body', 'more_body': True})",
+                             "must be bytes, not str"),
 }
 
 
@@ -272,3 +326,23 @@ def test_the_adapter_runs_on_the_io_thread(serve, raw):
     c.send(request_bytes("/"))
     c.read_answer()
     assert len(seen) == 1 and seen[0] != threading.main_thread().name
+
+
+def test_pathsend_sends_the_file_whole(serve, raw, tmp_path):
+    data = b"0123456789" * 100000 + b"tail"
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+
+    async def app(scope, receive, send):
+        assert "http.response.pathsend" in scope["extensions"]
+        await _start(send, headers=[(b"content-type", b"application/octet-stream"),
+                                    (b"content-length", b"1")])  # framed by libturbo
+        given = path if scope["path"] == "/pathlib" else str(path)
+        await send({"type": "http.response.pathsend", "path": given})
+
+    served = serve(ASGIApp(app, lifespan="off"))
+    c = raw(served.port)
+    for target in ("/str", "/pathlib"):
+        c.send(request_bytes(target))
+        a = c.read_answer()
+        assert (a.status, a.headers["content-length"], a.body) == (200, str(len(data)), data)

@@ -442,8 +442,12 @@ async def leak_asgi_app(scope, receive, send):
         await send(start)
         await send({"type": "http.response.body", "body": message["body"]})
     elif path == "/a/stream":
-        await send(start)
-        for j in range(int(scope["query_string"][2:])):
+        # Streamed (more_body), with the Content-Length the load generator
+        # reads answers by.
+        n = int(scope["query_string"][2:])
+        length = b"%d" % len(b"".join(b"%d;" % j for j in range(n)))
+        await send({**start, "headers": start["headers"] + [(b"content-length", length)]})
+        for j in range(n):
             await asyncio.sleep(0)
             await send({"type": "http.response.body", "body": b"%d;" % j, "more_body": True})
         await send({"type": "http.response.body"})

@@ -18,6 +18,16 @@ message: work the app does after that (Starlette's BackgroundTasks) goes
 on as a Task of its own and does not delay the client. A client that
 leaves cancels the app while it has not answered.
 
+A body message with more_body=True starts a streamed response (turbo's
+Stream, as StreamingResponse uses it): each piece is written as it is
+sent, and send() waits while the connection's queue is past its
+high-water mark. Once streaming, a client that leaves is not a
+cancellation: receive() returns http.disconnect and send() raises
+ClientDisconnected (an OSError, ASGI spec 2.4). http.response.pathsend
+sends a file by sendfile(2). A WebSocket handshake runs the app with a
+websocket scope on turbo's WebSocket (streaming.py), with the
+websocket.http.response denial extension.
+
 The lifespan protocol runs before the server accepts, on each I/O thread's
 loop ("auto": an app that raises on the lifespan scope is served without
 one, as uvicorn does; "on": that is an error; "off": not run). What the
@@ -34,8 +44,10 @@ import sys
 import types
 
 from . import App, _turbo, immortalize_constants
+from .streaming import (StreamingResponse, WebSocket, WebSocketDisconnect, WebSocketState,
+                        _session)
 
-__all__ = ["ASGIApp"]
+__all__ = ["ASGIApp", "ClientDisconnected"]
 
 log = logging.getLogger("turbo")
 
@@ -46,10 +58,19 @@ _REQUEST_ONLY = (("request", _turbo.SRC_REQUEST, _turbo.CONV_STR, None, False, F
 _DISCONNECT = {"type": "http.disconnect"}
 
 
-class _Exchange:
-    """One request's receive and send: the body, then what the app sends."""
+class ClientDisconnected(OSError):
+    """What `send` raises once the client has gone (ASGI spec 2.4)."""
 
-    __slots__ = ("body", "status", "headers", "chunks", "done", "waiter")
+
+class _Exchange:
+    """One request's receive and send: the body, then what the app sends.
+    A response whose first body message has more_body=True is streamed:
+    `send` waits until the stream exists (streaming, ready), then writes
+    each piece through it (stream) and waits for its drain when the
+    connection's queue is past the high-water mark."""
+
+    __slots__ = ("body", "status", "headers", "chunks", "done", "waiter", "streaming", "ready",
+                 "stream", "gone", "task", "path")
 
     def __init__(self, body):
         self.body = body
@@ -58,18 +79,36 @@ class _Exchange:
         self.chunks = []
         self.done = False
         self.waiter = None
+        self.streaming = False
+        self.ready = None
+        self.stream = None
+        self.gone = False
+        self.task = None
+        self.path = None
 
     async def receive(self):
         body = self.body
         if body is not None:
             self.body = None
             return {"type": "http.request", "body": body, "more_body": False}
-        if not self.done:
+        if not self.done and not self.gone:
             # Nothing more will come: wait for the end of the response (or
-            # be cancelled, when the client leaves first).
+            # be cancelled, when the client leaves first; or, streaming,
+            # woken by cancel()).
             self.waiter = _running_loop().create_future()
             await self.waiter
         return _DISCONNECT
+
+    def _wake(self):
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def cancel(self):
+        """The client has gone while the response streams (called by the
+        Stream, to which the exchange is the task it cancels)."""
+        self.gone = True
+        self._wake()
 
     async def send(self, message):
         kind = message["type"]
@@ -79,12 +118,19 @@ class _Exchange:
             if self.done:
                 raise RuntimeError("ASGI: 'http.response.body' sent after the response ended")
             body = message.get("body", b"")
-            if body:
-                self.chunks.append(body)
-            if not message.get("more_body", False):
-                self.done = True
-                if self.waiter is not None and not self.waiter.done():
-                    self.waiter.set_result(None)
+            more = message.get("more_body", False)
+            if self.stream is None:
+                if not more and not self.streaming:  # the whole body at once
+                    if body:
+                        self.chunks.append(body)
+                    self.done = True
+                    self._wake()
+                    return
+                if not self.streaming:
+                    self.streaming = True
+                    self.ready = _running_loop().create_future()
+                await self.ready  # _StreamedAnswer._begin
+            await self._write(body, more)
         elif kind == "http.response.start":
             if self.status is not None:
                 raise RuntimeError("ASGI: 'http.response.start' sent twice")
@@ -93,8 +139,110 @@ class _Exchange:
                 raise TypeError(f"ASGI: status must be an int, not {type(status).__name__}")
             self.status = status
             self.headers = message.get("headers", ())
+        elif kind == "http.response.pathsend":
+            if self.status is None:
+                raise RuntimeError("ASGI: 'http.response.pathsend' sent before "
+                                   "'http.response.start'")
+            if self.done or self.streaming or self.chunks:
+                raise RuntimeError("ASGI: 'http.response.pathsend' after a body was sent")
+            self.path = message["path"]
+            self.done = True
+            self._wake()
         else:
             raise RuntimeError(f"ASGI: unexpected message type {kind!r} for an http scope")
+
+    async def _write(self, body, more):
+        if self.gone:
+            raise ClientDisconnected("the client has gone")
+        stream = self.stream
+        try:
+            full = stream.write(body) if body else False
+        except ConnectionResetError:
+            self.gone = True
+            raise ClientDisconnected("the client has gone") from None
+        if not more:
+            self.done = True
+            stream.finish()
+            self._wake()
+        elif full:
+            try:
+                await stream.drained()
+            except asyncio.CancelledError:
+                if self.gone:  # the Stream cancels its drain when the client goes
+                    raise ClientDisconnected("the client has gone") from None
+                raise
+
+
+class _Headers:
+    """ASGI's header pairs as the C side reads a Response's headers:
+    items() of str pairs (repeated names kept)."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs):
+        self.pairs = pairs
+
+    def items(self):
+        return self.pairs
+
+
+def _latin1(o):
+    if type(o) is bytes or type(o) is bytearray:
+        return o.decode("latin-1")
+    raise TypeError(f"ASGI header names and values must be bytes, not {type(o).__name__}")
+
+
+class _StreamedAnswer(StreamingResponse):
+    """A response the app streams (more_body=True): the head from its
+    http.response.start, the body from the rest of the app's coroutine,
+    which a Task drives from where it waits for the stream (ex.ready)."""
+
+    media_type = None
+
+    def __init__(self, ex, coro, pending):
+        self.status_code = ex.status
+        self.body = b""
+        self.body_iterator = None
+        self._length = None
+        pairs = []
+        for name, value in ex.headers:
+            k, v = _latin1(name), _latin1(value)
+            low = k.lower()
+            if low == "content-length":
+                self._length = int(v)  # held to: a body of another length is cut
+            elif low != "transfer-encoding":  # the library frames the message
+                pairs.append((k, v))
+        self.headers = _Headers(pairs)
+        self._ex = ex
+        self._coro = coro
+        self._pending = pending
+
+    def _begin(self, stream):
+        stream.start(self._length)
+        ex = self._ex
+        ex.stream = stream
+        stream.set_task(ex)  # the client leaving calls ex.cancel()
+        ex.ready.set_result(None)
+        coro, pending = self._coro, self._pending
+        self._coro = self._pending = None
+        ex.task = _running_loop().create_task(_stream_rest(ex, coro, pending))
+
+
+async def _stream_rest(ex, coro, pending):
+    try:
+        await _resume(coro, pending)
+        if not ex.done and not ex.gone:
+            log.error("ASGI: the application returned before its last 'http.response.body'; "
+                      "the response is cut short")
+    except Exception:
+        if not ex.gone:
+            log.exception("the ASGI application raised while streaming its response" if not ex.done
+                          else "the ASGI application raised after its response was sent")
+    finally:
+        if not ex.done:
+            ex.done = True
+            ex.stream.abort()  # the connection closes without the body's end
+            ex._wake()
 
 
 @types.coroutine
@@ -102,34 +250,38 @@ def _drive(coro, ex):
     """Runs the app's coroutine as `await coro` would, except that once the
     response is complete and the app still waits (background work), the
     rest goes on as a Task of its own and this returns, so that the answer
-    is sent now."""
+    is sent now; and once the app starts streaming its body, this returns
+    what the coroutine waits on (ex.ready) for _StreamedAnswer to go on."""
     try:
         pending = coro.send(None)
     except StopIteration:
-        return
-    yield from _resume(coro, pending, ex)
+        return None
+    return (yield from _resume(coro, pending, ex))
 
 
 @types.coroutine
 def _resume(coro, pending, ex=None):
     """Goes on with coro, which waits on `pending`, to its end; or, given
-    an exchange, until its response is complete (see _drive)."""
+    an exchange, until its response is complete or streams (see _drive)."""
     while True:
-        if ex is not None and ex.done:
-            asyncio.ensure_future(_rest(coro, pending))
-            return
+        if ex is not None:
+            if ex.done:
+                asyncio.ensure_future(_rest(coro, pending))
+                return None
+            if ex.streaming:
+                return pending
         try:
             value = yield pending
         except BaseException as e:  # CancelledError included: the app's to handle
             try:
                 pending = coro.throw(e)
             except StopIteration:
-                return
+                return None
             continue
         try:
             pending = coro.send(value)
         except StopIteration:
-            return
+            return None
 
 
 async def _rest(coro, pending):
@@ -137,6 +289,70 @@ async def _rest(coro, pending):
         await _resume(coro, pending)
     except Exception:
         log.exception("the ASGI application raised after its response was sent")
+
+
+class _ASGIWebSocket(WebSocket):
+    """turbo's WebSocket (streaming.py) speaking ASGI's websocket messages:
+    websocket.connect first, then what WebSocket.receive gives; accept,
+    send, close, and the websocket.http.response denial extension."""
+
+    def __init__(self, request, answer):
+        super().__init__(request, answer)
+        self._connected = False
+        self._denial = None  # [status, headers, body pieces] while denying
+
+    async def receive(self):
+        if not self._connected:
+            self._connected = True
+            return {"type": "websocket.connect"}
+        return await super().receive()
+
+    async def send(self, message):
+        kind = message["type"]
+        try:
+            if kind == "websocket.send":
+                data = message.get("bytes")
+                if data is None:
+                    data = message.get("text")
+                    if data is None:
+                        raise ValueError("ASGI: 'websocket.send' with neither bytes nor text")
+                else:
+                    data = bytes(data)
+                await self._send(data)
+            elif kind == "websocket.accept":
+                if self._denial is not None:
+                    raise RuntimeError("ASGI: 'websocket.accept' after a denial response started")
+                headers = message.get("headers")
+                if headers:
+                    headers = [(_latin1(k), _latin1(v)) for k, v in headers]
+                await self.accept(message.get("subprotocol"), headers)
+            elif kind == "websocket.close":
+                if self._denial is not None:
+                    raise RuntimeError("ASGI: 'websocket.close' after a denial response started")
+                await self.close(message.get("code", 1000), message.get("reason"))
+            elif kind == "websocket.http.response.start":
+                if self._conn is not None or self._answer.done() or self._denial is not None:
+                    raise RuntimeError("ASGI: 'websocket.http.response.start' once the "
+                                       "handshake was answered")
+                status = message["status"]
+                if type(status) is not int:
+                    raise TypeError(f"ASGI: status must be an int, not {type(status).__name__}")
+                self._denial = [status, message.get("headers", ()), []]
+            elif kind == "websocket.http.response.body":
+                if self._denial is None or self._answer.done():
+                    raise RuntimeError("ASGI: 'websocket.http.response.body' without a "
+                                       "'websocket.http.response.start' before it")
+                body = message.get("body", b"")
+                if body:
+                    self._denial[2].append(body)
+                if not message.get("more_body", False):
+                    status, headers, chunks = self._denial
+                    self._answer.set_result(_RawResponse(status, headers, chunks))
+                    self.application_state = WebSocketState.DISCONNECTED
+            else:
+                raise RuntimeError(f"ASGI: unexpected message type {kind!r} for a websocket scope")
+        except WebSocketDisconnect as e:  # the client has gone: spec 2.4's OSError
+            raise ClientDisconnected(f"the WebSocket has closed ({e.code})") from None
 
 
 class ASGIApp(App):
@@ -168,6 +384,7 @@ class ASGIApp(App):
         self.lifespan_mode = lifespan
         self._states = {}  # loop -> the lifespan scope's state
         self._base = None
+        self._ws_base = None
 
     def _attach(self, server):
         super()._attach(server)
@@ -178,6 +395,15 @@ class ASGIApp(App):
             "scheme": self.url_scheme,
             "root_path": self.root_path,
             "server": (host, server.port),
+            "extensions": {"http.response.pathsend": {}},
+        }
+        self._ws_base = {
+            "type": "websocket",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "scheme": "wss" if self.url_scheme == "https" else "ws",
+            "root_path": self.root_path,
+            "server": (host, server.port),
+            "extensions": {"websocket.http.response": {}},
         }
         server.set_fallback(self._handle, _REQUEST_ONLY, False, self._loops)
 
@@ -187,19 +413,48 @@ class ASGIApp(App):
                                    exclusive_port=exclusive_port)
 
     async def _handle(self, request):
-        scope = _asgi_scope(request, self._base)
+        scope = _asgi_scope(request, self._base, self._ws_base)
         if self._states:
             state = self._states.get(_running_loop())
             if state is not None:
                 scope["state"] = state.copy()
+        if scope["type"] == "websocket":
+            return await self._websocket(request, scope)
         method = scope["method"]
         ex = _Exchange(request.body)
-        await _drive(self.asgi_app(scope, ex.receive, ex.send), ex)
+        coro = self.asgi_app(scope, ex.receive, ex.send)
+        pending = await _drive(coro, ex)
+        if ex.streaming and not ex.done:
+            try:
+                return _StreamedAnswer(ex, coro, pending)
+            except BaseException:
+                coro.close()
+                raise
         if ex.status is None:
             raise RuntimeError("ASGI: the application returned without sending 'http.response.start'")
         if not ex.done:
             raise RuntimeError("ASGI: the application returned before its last 'http.response.body'")
+        if ex.path is not None:
+            return _RawResponse(ex.status, ex.headers, ex.chunks, method == "HEAD", ex.path)
         return _RawResponse(ex.status, ex.headers, ex.chunks, method == "HEAD")
+
+    async def _websocket(self, request, scope):
+        """A WebSocket handshake: the app runs as the session Task of a
+        native WebSocket route does (streaming._session); this answers the
+        request with the 101 once accepted, or the refusal (403 for a
+        close before accept, the app's own with websocket.http.response)."""
+        scope["subprotocols"] = [p.strip() for k, v in scope["headers"]
+                                 if k == b"sec-websocket-protocol"
+                                 for p in v.decode("latin-1").split(",") if p.strip()]
+        loop = _running_loop()
+        answer = loop.create_future()
+        ws = _ASGIWebSocket(request, answer)
+        task = loop.create_task(_session(self.asgi_app, ws, (scope, ws.receive, ws.send), {}))
+        try:
+            return await answer
+        except asyncio.CancelledError:  # the client left before the answer
+            task.cancel()
+            raise
 
     # -- the lifespan protocol
 

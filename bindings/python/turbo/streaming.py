@@ -67,13 +67,17 @@ class StreamingResponse(Response):
                 kept[k] = v
         self.headers = kept
 
+    def _begin(self, stream: Any) -> None:
+        """The head goes, and a driver Task writes the body (a subclass
+        may drive the stream its own way: the ASGI adapter does)."""
+        stream.start(self._length)
+        task = asyncio.get_running_loop().create_task(_drive(stream, self.body_iterator))
+        stream.set_task(task)
+
 
 def _start_stream(stream, response):
-    """Called by the C side once the response's head is set: the head goes,
-    and a driver Task writes the body."""
-    stream.start(response._length)
-    task = asyncio.get_running_loop().create_task(_drive(stream, response.body_iterator))
-    stream.set_task(task)
+    """Called by the C side once the response's head is set."""
+    response._begin(stream)
 
 
 async def _drive(stream, body):
