@@ -146,6 +146,13 @@ turbo_str turbo_request_body(const turbo_request *r)
     return r != NULL ? r->body : empty;
 }
 
+int turbo_request_body_pending(const turbo_request *r)
+{
+    /* Set by the owner before the handler runs and constant until the
+     * exchange is released: any thread that may use r reads it. */
+    return r != NULL && turbo__exchange_of((turbo_request *)r)->b.on_socket;
+}
+
 /* On a server with a trust list (turbo_config_set_forwarded), when the
  * peer is trusted: the client its forwarded header names, into m's
  * remote address and port. A header that cannot be believed (forwarded.h)

@@ -547,6 +547,11 @@ TURBO_API int turbo_request_query_param(const turbo_request *r, const char *name
 
 /** The request body, complete and de-chunked (empty when there is none). */
 TURBO_API turbo_str turbo_request_body(const turbo_request *r);
+/** 1 when r's body is still to be read, by turbo_deferred_body() (a
+ *  TURBO_ROUTE_STREAM_BODY route, and a body that did not come whole with
+ *  the head); else 0, and turbo_request_body() is all of it. Since
+ *  0.6.0. */
+TURBO_API int turbo_request_body_pending(const turbo_request *r);
 
 /** The peer's address as text ("127.0.0.1", "::1"); empty for a non-IP
  *  socket. */

@@ -226,12 +226,20 @@ static void req_dealloc(tpy_RequestObject *self)
     PyObject_Free(self);
 }
 
+static PyObject *req_body_pending(tpy_RequestObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(self->req != NULL && turbo_request_body_pending(self->req));
+}
+
 static PyGetSetDef req_getset[] = {
     {"method", (getter)req_method, NULL, "the method as sent", NULL},
     {"path", (getter)req_path, NULL, "the path as sent, percent-encoding kept", NULL},
     {"query_string", (getter)req_query_string, NULL, "the raw query, without '?'", NULL},
     {"headers", (getter)req_headers, NULL, "case-insensitive header mapping", NULL},
     {"body", (getter)req_body, NULL, "the body (bytes)", NULL},
+    {"_body_pending", (getter)req_body_pending, NULL,
+     "internal: the body is still to be read, through stream()", NULL},
     {"client", (getter)req_client, NULL, "(host, port) of the peer", NULL},
     {"query_params", (getter)req_query_params, NULL, "decoded query parameters (first value)", NULL},
     {"path_params", (getter)req_path_params, NULL, "decoded path parameters", NULL},

@@ -289,9 +289,10 @@ static PyObject *Server_add_route(ServerObject *self, PyObject *args)
 static PyObject *Server_set_fallback(ServerObject *self, PyObject *args)
 {
     PyObject *func, *plan, *loops = Py_None;
-    int blocking = 0;
-    if (!PyArg_ParseTuple(args, "OO!|pO", &func, &PyTuple_Type, &plan, &blocking, &loops))
+    int flags = 0; /* as add_route's: 1 blocking, 2 its bodies stream */
+    if (!PyArg_ParseTuple(args, "OO!|iO", &func, &PyTuple_Type, &plan, &flags, &loops))
         return NULL;
+    int blocking = (flags & 1) != 0;
     NEED_SERVER(self);
     if (!PyCallable_Check(func)) {
         PyErr_SetString(PyExc_TypeError, "fallback must be callable");
@@ -302,7 +303,8 @@ static PyObject *Server_set_fallback(ServerObject *self, PyObject *args)
         return NULL;
     int rc = turbo_server_set_fallback_opts(self->srv, tpy_fallback_trampoline, ep,
                                             tpy_endpoint_release,
-                                            blocking ? TURBO_ROUTE_BLOCKING : 0);
+                                            (blocking ? TURBO_ROUTE_BLOCKING : 0) |
+                                                ((flags & 2) ? TURBO_ROUTE_STREAM_BODY : 0));
     if (rc != TURBO_OK) {
         tpy_endpoint_release(ep);
         return raise_turbo(rc, "cannot set the fallback");
@@ -519,7 +521,8 @@ static PyMethodDef Server_methods[] = {
     {"remove_route", (PyCFunction)Server_remove_route, METH_VARARGS,
      "remove_route(method, pattern)"},
     {"set_fallback", (PyCFunction)Server_set_fallback, METH_VARARGS,
-     "set_fallback(func, plan, blocking=False, loops=None): every request no route takes"},
+     "set_fallback(func, plan, flags=0, loops=None): every request no route takes "
+     "(flags as add_route's)"},
     {"set_wsgi", (PyCFunction)Server_set_wsgi, METH_VARARGS,
      "set_wsgi(app, base_environ, root_path, default_port, blocking=False): every request no "
      "route takes goes to a WSGI application"},

@@ -11,9 +11,10 @@ The application's coroutine runs as an `async def` handler of turbo does:
 its first step inline on the I/O thread that read the request (a request
 the app answers without waiting costs no Task and no loop iteration), then,
 if it waits, on that thread's own asyncio loop. The scope is made in C
-(src/asgi.c) from the parsed request; the whole body is the one
-`http.request` message (libturbo reads bodies whole, up to
-max_body_bytes). The answer is sent as soon as the app sends its last body
+(src/asgi.c) from the parsed request. A body that came whole with its
+head is the one `http.request` message; a larger one is read as the app
+asks for it (libturbo's streamed request bodies), one `http.request`
+with more_body per piece, up to max_body_bytes (over it: 413). The answer is sent as soon as the app sends its last body
 message: work the app does after that (Starlette's BackgroundTasks) goes
 on as a Task of its own and does not delay the client. A client that
 leaves cancels the app while it has not answered.
@@ -43,7 +44,8 @@ import logging
 import sys
 import types
 
-from . import App, _turbo, immortalize_constants
+from . import App, HTTPException, _turbo, immortalize_constants
+from ._body import ClientDisconnect
 from .streaming import (StreamingResponse, WebSocket, WebSocketDisconnect, WebSocketState,
                         _session)
 
@@ -58,6 +60,18 @@ _REQUEST_ONLY = (("request", _turbo.SRC_REQUEST, _turbo.CONV_STR, None, False, F
 _DISCONNECT = {"type": "http.disconnect"}
 
 
+def _body_length(headers):
+    """The body the request's head announces: its Content-Length, -1 for
+    chunked, None for none (the fields as bytes pairs; libturbo has checked
+    them: one Content-Length at most, digits only, or chunked)."""
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return -1
+        if name == b"content-length":
+            return int(value) or None
+    return None
+
+
 class ClientDisconnected(OSError):
     """What `send` raises once the client has gone (ASGI spec 2.4)."""
 
@@ -70,10 +84,12 @@ class _Exchange:
     connection's queue is past the high-water mark."""
 
     __slots__ = ("body", "status", "headers", "chunks", "done", "waiter", "streaming", "ready",
-                 "stream", "gone", "task", "path")
+                 "stream", "gone", "task", "path", "pieces", "body_error")
 
-    def __init__(self, body):
+    def __init__(self, body, pieces=None):
         self.body = body
+        self.pieces = pieces  # request.stream(), for a body still on the socket
+        self.body_error = None
         self.status = None
         self.headers = ()
         self.chunks = []
@@ -87,6 +103,8 @@ class _Exchange:
         self.path = None
 
     async def receive(self):
+        if self.pieces is not None:
+            return await self._receive_piece()
         body = self.body
         if body is not None:
             self.body = None
@@ -98,6 +116,24 @@ class _Exchange:
             self.waiter = _running_loop().create_future()
             await self.waiter
         return _DISCONNECT
+
+    async def _receive_piece(self):
+        """The next piece of a body read as it arrives: more_body until its
+        end. Over the limit or broken, the app sees a disconnect and the
+        request is answered with the error if it has not answered yet."""
+        try:
+            piece = await self.pieces.__anext__()
+        except HTTPException as e:
+            self.pieces = None
+            self.body_error = e
+            return _DISCONNECT
+        except (StopAsyncIteration, ClientDisconnect):
+            self.pieces = None
+            return _DISCONNECT
+        if not piece:  # the end
+            self.pieces = None
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": piece, "more_body": True}
 
     def _wake(self):
         w = self.waiter
@@ -405,7 +441,10 @@ class ASGIApp(App):
             "server": (host, server.port),
             "extensions": {"websocket.http.response": {}},
         }
-        server.set_fallback(self._handle, _REQUEST_ONLY, False, self._loops)
+        # Flag 2: a body that has not come whole with its head is read as it
+        # arrives (receive() hands it over in pieces, up to max_body_bytes).
+        server.set_fallback(self._handle, _REQUEST_ONLY, 2, self._loops)
+        self._max_body = self._limits.get("max_body_bytes") or (1 << 20)
 
     def _new_server(self, host, port, threads, fd=None, activation=False, exclusive_port=False):
         self._bound_host = host
@@ -421,9 +460,25 @@ class ASGIApp(App):
         if scope["type"] == "websocket":
             return await self._websocket(request, scope)
         method = scope["method"]
-        ex = _Exchange(request.body)
+        length = _body_length(scope["headers"]) if request._body_pending else None
+        if length is None:
+            ex = _Exchange(request.body)
+        elif length > self._max_body:  # refused unread, as libturbo refuses it elsewhere
+            raise HTTPException(413, "Request body too large")
+        else:  # still on the socket: handed to the app as it arrives
+            ex = _Exchange(None, request.stream(self._max_body))
         coro = self.asgi_app(scope, ex.receive, ex.send)
-        pending = await _drive(coro, ex)
+        try:
+            pending = await _drive(coro, ex)
+        except Exception:
+            if ex.body_error is not None and not ex.streaming:
+                raise ex.body_error from None  # the app failed on the disconnect it got
+            raise
+        if ex.body_error is not None and not ex.streaming:
+            # 413 or 400 (the connection closes after it), instead of what
+            # the app answered to the disconnect it got (Starlette: a 500),
+            # as long as nothing of that has gone.
+            raise ex.body_error
         if ex.streaming and not ex.done:
             try:
                 return _StreamedAnswer(ex, coro, pending)
