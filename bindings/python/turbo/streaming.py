@@ -168,9 +168,11 @@ def _event_bytes(item: Any) -> bytes:
 
 class EventSourceResponse(StreamingResponse):
     """Server-Sent Events from an iterator of events (ServerSentEvent,
-    dicts of its fields, or plain data). A comment line every `ping`
-    seconds of silence keeps proxies from closing the stream; a client
-    that leaves cancels the iterator."""
+    dicts of its fields, or plain data). A `: ping` comment goes when
+    `ping` seconds have passed without an event (checked every `ping`
+    seconds, so the silence lasts less than twice that), which keeps
+    proxies from closing the stream; a client that leaves cancels the
+    iterator."""
 
     media_type = "text/event-stream"
 
@@ -178,45 +180,52 @@ class EventSourceResponse(StreamingResponse):
                  headers: Mapping[str, str] | None = None, ping: float | None = 15) -> None:
         hdrs = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         hdrs.update(headers or {})
-        super().__init__(self._events(content, ping), status_code, hdrs)
+        self._ping = ping
+        self._sent = 0  # events encoded so far, for the ping check
+        super().__init__(self._encoded(content), status_code, hdrs)
 
-    @staticmethod
-    async def _events(content, ping):
+    def _encoded(self, content):
+        # The driver iterates this directly (no Task or timer per event):
+        # the pings come from one timer beside it (_begin).
         if hasattr(content, "__aiter__"):
-            it = content.__aiter__()
-        else:
-            sync_it = iter(content)
+            async def events():
+                async for item in content:
+                    self._sent += 1
+                    yield _event_bytes(item)
+            return events()
 
-            async def gen():
-                for x in sync_it:
-                    yield x
-
-            it = gen()
-        nxt = None
-        try:
-            while True:
-                if nxt is None:
-                    nxt = asyncio.ensure_future(it.__anext__())
-                done, _ = await asyncio.wait({nxt}, timeout=ping)
-                if not done:
-                    yield b": ping\n\n"
-                    continue
-                try:
-                    item = nxt.result()
-                except StopAsyncIteration:
-                    return
-                finally:
-                    if done:
-                        nxt = None
+        def sync_events():
+            for item in content:
+                self._sent += 1
                 yield _event_bytes(item)
-        finally:
-            if nxt is not None:
-                # The iterator runs inside nxt until the cancellation lands
-                # there; closing it before that raises "already running".
-                nxt.cancel()
-                await asyncio.wait({nxt})
-            if hasattr(it, "aclose"):
-                await it.aclose()
+        return sync_events()
+
+    def _begin(self, stream: Any) -> None:
+        stream.start(self._length)
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(_drive(stream, self.body_iterator))
+        stream.set_task(task)
+        if not self._ping:
+            return
+        period = self._ping
+        seen = [self._sent]
+        handle = [None]
+
+        def check():
+            if task.done():
+                return
+            if self._sent == seen[0]:
+                try:
+                    # Whole, between two events (a write is never split);
+                    # past the high-water mark it waits in the queue.
+                    stream.write(b": ping\n\n")
+                except Exception:  # noqa: BLE001 - the stream has ended
+                    return
+            seen[0] = self._sent
+            handle[0] = loop.call_later(period, check)
+
+        handle[0] = loop.call_later(period, check)
+        task.add_done_callback(lambda _t: handle[0].cancel())
 
 
 # ---- WebSocket -----------------------------------------------------------------
