@@ -8,6 +8,7 @@
  *   blocking.c  /blocking/...: the same four with plain blocking libpq
  *               calls on TURBO_ROUTE_BLOCKING routes (the blocking pool),
  *               one connection per pool thread
+ *   plain.c     /plaintext and /json, the two tests without a database
  *   render.c    what both share: the TechEmpower output rules (the queries
  *               parameter, the JSON, the fortunes page), the random ids
  *   main.c      the command line (tools/serve_cli.h)
@@ -76,6 +77,8 @@ int te_send_error(turbo_response *res, int status);
  * everything from the PG* environment variables); kept, not copied. */
 int te_loop_routes(turbo_server *s, const char *conninfo);
 int te_blocking_routes(turbo_server *s, const char *conninfo);
+/* /plaintext and /json (plain.c). */
+int te_plain_routes(turbo_server *s);
 /* Closes the loop variant's connections, once the server is freed. */
 void te_loop_close(void);
 
