@@ -9,7 +9,8 @@ usage: tfb_verify.py BUILD_DIR
 BUILD_DIR holds turbo-techempower-pg and bindings/python (the turbo
 package). This interpreter runs the Python server, so it needs asyncpg
 (requirements-dev.txt). Exit 77 (skipped) when PostgreSQL's server is not
-installed (scripts/install-deps.sh installs it). The cluster, started with
+installed (scripts/install-deps.sh installs it) or this interpreter lacks
+asyncpg (scripts/test.sh runs it in .venv, which has it). The cluster, started with
 bench/tfb/db.sh under a private state file, is stopped at exit.
 """
 import glob
@@ -132,6 +133,11 @@ def main():
     if not glob.glob("/usr/lib/postgresql/*/bin/postgres"):
         print("SKIP: no PostgreSQL server under /usr/lib/postgresql "
               "(scripts/install-deps.sh installs postgresql)")
+        return 77
+    try:
+        import asyncpg  # noqa: F401  (the Python server's driver, and verify.py --db)
+    except ImportError:
+        print(f"SKIP: {sys.executable} has no asyncpg (requirements-dev.txt; scripts/venv.sh)")
         return 77
     check_broken()
     tmp = tempfile.mkdtemp(prefix="tfb-verify.")
