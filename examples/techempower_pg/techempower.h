@@ -35,11 +35,16 @@ enum te_test { TE_DB, TE_QUERIES, TE_FORTUNES, TE_UPDATES };
 #define TE_SQL_WORLD "SELECT id, randomNumber FROM World WHERE id = $1"
 #define TE_SQL_FORTUNES "SELECT id, message FROM Fortune"
 #define TE_SQL_UPDATE "UPDATE World SET randomNumber = $2 WHERE id = $1"
+/* The loop variant's /updates writes all its rows in one statement: $1
+ * the ids, $2 the new numbers, as int[] literals ("{1,2,3}"). */
+#define TE_SQL_UPDATE_BATCH                                                              \
+    "UPDATE World SET randomNumber = v.r FROM "                                         \
+    "(SELECT unnest($1::int[]) AS id, unnest($2::int[]) AS r) AS v WHERE World.id = v.id"
 typedef struct te_statement {
     const char *name, *sql;
     int nparams;
 } te_statement;
-extern const te_statement te_statements[3];
+extern const te_statement te_statements[4];
 
 typedef struct world {
     int id;
