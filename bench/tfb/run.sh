@@ -124,14 +124,16 @@ mkdir -p "$OUT"
   echo "Server on core 0 (one I/O thread / one worker), \`taskset -c 1 wrk -t1 -c$CONNS --timeout 10s --latency\` on core 1, PostgreSQL on core $PG_CORE;"
   echo "$RUNS runs of ${DURATION} s after a 2 s warm-up, the median run by server CPU µs/request shown. plaintext pipelined ×16; queries and updates at queries=20."
   echo "Server CPU µs/req = utime+stime of the server's processes (/proc) / requests completed: the column to compare on 2 shared cores."
-  echo "p50/p99 are wrk's closed-loop latencies at saturation (coordinated omission not corrected): not the latency-vs-rate curve."
+  echo "p50/p99 are wrk's closed-loop latencies at saturation (coordinated omission not corrected): not the latency-vs-rate curve; none for plaintext, whose pipelined requests wrk does not time."
   echo
   echo "| server | test | req/s | server CPU µs/req | p50 | p99 | non-2xx | socket errors |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|"
   for s in "${SERVERS[@]}"; do
     for t in "${TESTS[@]}"; do
       grep "^$s $t " "$tmp/runs" | sort -k6 -g | awk -v r="$RUNS" \
-        'NR == int((r + 1) / 2) {printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $6, $4, $5, $7, $8}'
+        'NR == int((r + 1) / 2) {
+          if ($2 == "plaintext") $4 = $5 = "—"  # wrk does not time pipelined requests (it prints 0)
+          printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $6, $4, $5, $7, $8}'
     done
   done
   echo
