@@ -1,6 +1,8 @@
 """The TechEmpower database tests on FastAPI + asyncpg: the peer of
 examples/techempower_pg (turbo-techempower-pg) in bench/db.sh.
 
+    GET /plaintext           "Hello, World!" as text/plain
+    GET /json                {"message":"Hello, World!"}, serialized per request
     GET /db                  one random World row: {"id":N,"randomNumber":M}
     GET /queries?queries=N   N rows, one query each, as a JSON array
     GET /fortunes            the Fortune table plus one row, sorted, as HTML
@@ -12,7 +14,8 @@ empty or not an integer: 1; below 1: 1; above 500: 500), the same escaping
 in the fortunes page, and /updates takes distinct ids in ascending order,
 so concurrent updates lock rows in one order and cannot deadlock.
 
-The database: asyncpg reads PGHOST, PGPORT, PGDATABASE and PGUSER, as
+The database: DATABASE_URL (a postgresql:// URL, as bench/tfb/db.sh
+prints it) when set; otherwise asyncpg reads PGHOST, PGPORT, PGDATABASE and PGUSER, as
 scripts/pg-cluster.sh prints them. One uvicorn worker has one event loop,
 so one pool serves every request; DB_POOL_SIZE connections (default 32)
 let that many requests wait on PostgreSQL at once while the rest queue
@@ -33,7 +36,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 WORLD_ROWS = 10000
 MAX_QUERIES = 500
@@ -58,7 +61,7 @@ async def keep_session(_conn):
 async def lifespan(_app):
     global pool
     size = int(os.environ.get("DB_POOL_SIZE", "32"))
-    pool = await asyncpg.create_pool(min_size=size, max_size=size, reset=keep_session)
+    pool = await asyncpg.create_pool(os.environ.get("DATABASE_URL"), min_size=size, max_size=size, reset=keep_session)
     yield
     await pool.close()
 
@@ -78,6 +81,16 @@ def queries_param(value):
 
 def random_id():
     return random.randint(1, WORLD_ROWS)
+
+
+@app.get("/plaintext")
+async def plaintext():
+    return PlainTextResponse(b"Hello, World!")
+
+
+@app.get("/json")
+async def json():
+    return JSONResponse({"message": "Hello, World!"})
 
 
 @app.get("/db")

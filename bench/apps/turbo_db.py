@@ -2,9 +2,13 @@
 handlers with asyncpg: fastapi_db.py's handlers on turbo's App, for
 bench/db.sh.
 
+    GET /plaintext           "Hello, World!" as text/plain
+    GET /json                {"message":"Hello, World!"}, serialized per request
     GET /db                  one random World row: {"id":N,"randomNumber":M}
     GET /queries?queries=N   N rows, one query each, as a JSON array
     GET /fortunes            the Fortune table plus one row, sorted, as HTML
+    GET /updates?queries=N   N rows read, given new random numbers, written
+                             in one executemany (fastapi_db.py's)
 
 The answers are byte for byte the C example's and fastapi_db.py's (bench/db.sh
 compares them), and the work per request is fastapi_db.py's: the same
@@ -15,7 +19,8 @@ PostgreSQL, as a Task on that thread's own asyncio loop.
 
 The pool is made by the App's lifespan on that loop (the one the handlers
 await on) and put in `app.state`, which keeps one per loop: one I/O thread,
-one loop, one pool of DB_POOL_SIZE connections (default 32). asyncpg reads
+one loop, one pool of DB_POOL_SIZE connections (default 32). DATABASE_URL (a
+postgresql:// URL, as bench/tfb/db.sh prints it) when set; otherwise asyncpg reads
 PGHOST, PGPORT, PGDATABASE and PGUSER, as scripts/pg-cluster.sh prints them.
 
     python -m turbo turbo_db:app --threads 1
@@ -32,6 +37,7 @@ WORLD_ROWS = 10000
 MAX_QUERIES = 500
 SQL_WORLD = "SELECT id, randomNumber FROM World WHERE id = $1"
 SQL_FORTUNES = "SELECT id, message FROM Fortune"
+SQL_UPDATE = "UPDATE World SET randomNumber = $2 WHERE id = $1"
 EXTRA_FORTUNE = (0, "Additional fortune added at request time.")
 
 
@@ -42,7 +48,7 @@ async def keep_session(_conn):
 @asynccontextmanager
 async def lifespan(_app):
     size = int(os.environ.get("DB_POOL_SIZE", "32"))
-    pool = await asyncpg.create_pool(min_size=size, max_size=size, reset=keep_session)
+    pool = await asyncpg.create_pool(os.environ.get("DATABASE_URL"), min_size=size, max_size=size, reset=keep_session)
     yield {"pool": pool}
     await pool.close()
 
@@ -61,6 +67,16 @@ def queries_param(value):
 
 def random_id():
     return random.randint(1, WORLD_ROWS)
+
+
+@app.get("/plaintext")
+async def plaintext():
+    return Response(b"Hello, World!", media_type="text/plain")
+
+
+@app.get("/json")
+async def json():
+    return {"message": "Hello, World!"}
 
 
 @app.get("/db")
@@ -92,3 +108,19 @@ async def fortunes():
     return Response("<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
                     "<tr><th>id</th><th>message</th></tr>" + body + "</table></body></html>",
                     media_type="text/html")
+
+
+@app.get("/updates")
+async def updates(queries: str | None = None):
+    ids = sorted(random.sample(range(1, WORLD_ROWS + 1), queries_param(queries)))
+    async with app.state.pool.acquire() as conn:
+        stmt = await conn.prepare(SQL_WORLD)
+        worlds = []
+        for i in ids:
+            old = (await stmt.fetchrow(i))[1]
+            new = random_id()
+            while new == old:
+                new = random_id()
+            worlds.append((i, new))
+        await conn.executemany(SQL_UPDATE, worlds)
+    return [{"id": i, "randomNumber": n} for i, n in worlds]

@@ -13,7 +13,7 @@
  * come back in that order, so the job at the head of the `sent` queue owns
  * whatever PQgetResult() returns next. At its sync point the job is done
  * and answers through turbo_deferred_finish(). /updates takes two trips:
- * its reads, then its writes.
+ * its reads, then its writes, all in one UPDATE (TE_SQL_UPDATE_BATCH).
  *
  * Failures: an error result answers that request 500; a lost connection
  * answers every request it carried 503 and is made again by the next
@@ -48,7 +48,8 @@ struct job {
     turbo_deferred *d; /* NULL once the client has gone (see on_cancel) */
     int test;          /* enum te_test, or JOB_PREPARE */
     int writing;       /* /updates: its second trip */
-    int n;             /* queries in this trip */
+    int n;             /* rows (/db, /queries, /updates) or statements (prepare) */
+    int queries;       /* queries sent in this trip */
     int done;          /* queries of this trip whose results are all in */
     int status;        /* 0, or the HTTP status it failed with */
     PGresult *fortunes;
@@ -212,6 +213,18 @@ static int send_prepared(PGconn *pg, const char *stmt, int nparams, int a, int b
     return PQsendQueryPrepared(pg, stmt, nparams, values, NULL, NULL, 0);
 }
 
+/* "{a,b,...}": the ids (which = 0) or new numbers (1) of n rows, an int[]
+ * literal for TE_SQL_UPDATE_BATCH. out has room for 12 bytes per row + 3. */
+static void int_array(char *out, const world *rows, int n, int which)
+{
+    char *p = out;
+    *p++ = '{';
+    for (int i = 0; i < n; i++)
+        p += sprintf(p, i ? ",%d" : "%d", which ? rows[i].random_number : rows[i].id);
+    *p++ = '}';
+    *p = '\0';
+}
+
 /* Puts j's queries and a sync point on the wire (into libpq's buffer;
  * flush() sends them). -1 when libpq refused: the connection is broken. */
 static int send_job(conn *c, job *j)
@@ -219,6 +232,7 @@ static int send_job(conn *c, job *j)
     PGconn *pg = c->pg;
     int ok = 1;
     j->done = 0;
+    j->queries = j->n;
     switch (j->test) {
     case JOB_PREPARE:
         for (int i = 0; i < j->n && ok; i++)
@@ -227,13 +241,20 @@ static int send_job(conn *c, job *j)
         break;
     case TE_FORTUNES:
         ok = PQsendQueryPrepared(pg, "fortunes", 0, NULL, NULL, NULL, 0);
+        j->queries = 1;
         break;
     default:
-        for (int i = 0; i < j->n && ok; i++) {
-            const world *w = &j->rows[i];
-            ok = j->writing ? send_prepared(pg, "update", 2, w->id, w->random_number)
-                            : send_prepared(pg, "world", 1, w->id, 0);
+        if (j->writing) {
+            char ids[12 * MAX_QUERIES + 3], numbers[12 * MAX_QUERIES + 3];
+            int_array(ids, j->rows, j->n, 0);
+            int_array(numbers, j->rows, j->n, 1);
+            const char *const values[2] = {ids, numbers};
+            ok = PQsendQueryPrepared(pg, "update_batch", 2, values, NULL, NULL, 0);
+            j->queries = 1;
+            break;
         }
+        for (int i = 0; i < j->n && ok; i++)
+            ok = send_prepared(pg, "world", 1, j->rows[i].id, 0);
         break;
     }
     push(&c->sent, j); /* before a failure, so that conn_lost() answers it */
@@ -299,7 +320,7 @@ static void read_results(conn *c)
         PGresult *r = PQgetResult(c->pg);
         if (r == NULL) {
             /* The end of one query's results; none pending: wait. */
-            if (j->done == j->n)
+            if (j->done == j->queries)
                 break;
             j->done++;
         } else if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
@@ -331,7 +352,8 @@ static void connected(conn *c)
         conn_lost(c, "cannot prepare the statements", 1);
         return;
     }
-    *prepare = (job){.c = c, .test = JOB_PREPARE, .n = 3};
+    *prepare = (job){.c = c, .test = JOB_PREPARE,
+                     .n = (int)(sizeof(te_statements) / sizeof(te_statements[0]))};
     if (send_job(c, prepare) != 0)
         return;
     job *j;

@@ -27,7 +27,9 @@ static void usage(FILE *out)
           "                            [--threads N] [--blocking-threads N]\n"
           "       turbo-techempower-pg [--pg CONNINFO] --fd N [--threads N] [--blocking-threads N]\n"
           "\n"
-          "Serves the TechEmpower database tests from PostgreSQL until SIGINT or SIGTERM:\n"
+          "Serves the six TechEmpower tests until SIGINT or SIGTERM:\n"
+          "  GET /plaintext, /json\n"
+          "      inline handlers, no database\n"
           "  GET /db, /queries?queries=N, /fortunes, /updates?queries=N\n"
           "      libpq's non-blocking API on each I/O thread's loop, one pipelined\n"
           "      connection per I/O thread\n"
@@ -126,7 +128,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc;
-    if ((rc = te_loop_routes(server, pg)) != TURBO_OK ||
+    if ((rc = te_plain_routes(server)) != TURBO_OK || (rc = te_loop_routes(server, pg)) != TURBO_OK ||
         (rc = te_blocking_routes(server, pg)) != TURBO_OK) {
         fprintf(stderr, "turbo-techempower-pg: cannot add routes: %s\n", turbo_strerror(rc));
         turbo_server_free(server);

@@ -8,10 +8,11 @@
 #include <string.h>
 #include <time.h>
 
-const te_statement te_statements[3] = {
+const te_statement te_statements[4] = {
     {"world", TE_SQL_WORLD, 1},
     {"fortunes", TE_SQL_FORTUNES, 0},
     {"update", TE_SQL_UPDATE, 2},
+    {"update_batch", TE_SQL_UPDATE_BATCH, 2},
 };
 
 int te_queries_param(const turbo_request *req)

@@ -8,6 +8,7 @@
  *   blocking.c  /blocking/...: the same four with plain blocking libpq
  *               calls on TURBO_ROUTE_BLOCKING routes (the blocking pool),
  *               one connection per pool thread
+ *   plain.c     /plaintext and /json, the two tests without a database
  *   render.c    what both share: the TechEmpower output rules (the queries
  *               parameter, the JSON, the fortunes page), the random ids
  *   main.c      the command line (tools/serve_cli.h)
@@ -34,11 +35,16 @@ enum te_test { TE_DB, TE_QUERIES, TE_FORTUNES, TE_UPDATES };
 #define TE_SQL_WORLD "SELECT id, randomNumber FROM World WHERE id = $1"
 #define TE_SQL_FORTUNES "SELECT id, message FROM Fortune"
 #define TE_SQL_UPDATE "UPDATE World SET randomNumber = $2 WHERE id = $1"
+/* The loop variant's /updates writes all its rows in one statement: $1
+ * the ids, $2 the new numbers, as int[] literals ("{1,2,3}"). */
+#define TE_SQL_UPDATE_BATCH                                                              \
+    "UPDATE World SET randomNumber = v.r FROM "                                         \
+    "(SELECT unnest($1::int[]) AS id, unnest($2::int[]) AS r) AS v WHERE World.id = v.id"
 typedef struct te_statement {
     const char *name, *sql;
     int nparams;
 } te_statement;
-extern const te_statement te_statements[3];
+extern const te_statement te_statements[4];
 
 typedef struct world {
     int id;
@@ -76,6 +82,8 @@ int te_send_error(turbo_response *res, int status);
  * everything from the PG* environment variables); kept, not copied. */
 int te_loop_routes(turbo_server *s, const char *conninfo);
 int te_blocking_routes(turbo_server *s, const char *conninfo);
+/* /plaintext and /json (plain.c). */
+int te_plain_routes(turbo_server *s);
 /* Closes the loop variant's connections, once the server is freed. */
 void te_loop_close(void);
 
