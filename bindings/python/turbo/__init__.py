@@ -44,6 +44,7 @@ one it was built from (turbo.h's TURBO_VERSION_*)."""
 
 __all__ = [
     "App",
+    "FastAPI",
     "Request",
     "Response",
     "JSONResponse",
@@ -737,6 +738,31 @@ class App:
             self._server = None
             server.close()
             self._shutdown()
+
+
+class FastAPI(App):
+    """An App under FastAPI's name, so that porting a FastAPI app means
+    changing its import lines (docs/fastapi-compat.md). title, version,
+    description and summary are kept as attributes (for the OpenAPI schema
+    to come); lifespan, on_startup and on_shutdown are App's. Any other
+    FastAPI constructor option is not supported yet and raises TypeError
+    here rather than being ignored."""
+
+    def __init__(self, *, title: str = "FastAPI", version: str = "0.1.0",
+                 description: str = "", summary: str | None = None,
+                 lifespan: Callable[[App], AbstractAsyncContextManager[Any]]
+                 | Callable[[App], AsyncIterator[Any]] | None = None,
+                 on_startup: Iterable[Callable[[], Any]] | None = None,
+                 on_shutdown: Iterable[Callable[[], Any]] | None = None,
+                 **unsupported: Any) -> None:
+        if unsupported:
+            raise TypeError("FastAPI(): option(s) not supported by turbo yet: "
+                            + ", ".join(sorted(unsupported)) + " (docs/fastapi-compat.md)")
+        super().__init__(lifespan=lifespan, on_startup=on_startup, on_shutdown=on_shutdown)
+        self.title = title
+        self.version = version
+        self.description = description
+        self.summary = summary
 
 
 def _listen_activated(server):
