@@ -48,6 +48,8 @@ def load(name, turbo_side):
     return mod
 
 
+JSON_TYPE = {"Content-Type": "application/json"}
+
 # The corpus: (method, target, body bytes or None, request headers).
 CORPUS = {
     "basic": [
@@ -75,6 +77,34 @@ CORPUS = {
         ("DELETE", "/items/7", None, {}),
         ("GET", "/unicode", None, {}),
         ("GET", "/nowhere", None, {}),
+    ],
+    "bodies": [
+        ("POST", "/items", b'{"name": "a", "price": 2.5}', JSON_TYPE),
+        ("POST", "/items", b'{"name": "a", "price": 2.5, "tags": ["x", "y"], '
+         b'"address": {"street": "s", "zip": "12345"}}', JSON_TYPE),
+        ("POST", "/items", b'{"name": "a", "price": -1}', JSON_TYPE),
+        ("POST", "/items", b'{"price": "abc"}', JSON_TYPE),
+        ("POST", "/items", b'{"name": "a", "price": 1, "address": {"zip": "1"}}', JSON_TYPE),
+        ("POST", "/items", b'{"name": "a", "price": 1, "tags": "x"}', JSON_TYPE),
+        ("POST", "/items", b'[1, 2]', JSON_TYPE),
+        ("POST", "/items", b'"text"', JSON_TYPE),
+        ("POST", "/items", b'{"name": "a",', JSON_TYPE),
+        ("POST", "/items", b'not json', JSON_TYPE),
+        ("POST", "/items", b'', JSON_TYPE),
+        ("POST", "/items", None, {}),
+        ("POST", "/items", b'{"name": "a", "price": 2.5}', {"Content-Type": "application/vnd.x+json"}),
+        ("POST", "/items", b'{"name": "a", "price": 2.5}',
+         {"Content-Type": "application/json; charset=utf-8"}),
+        ("POST", "/items", b'{"name": "a", "price": 2.5}', {"Content-Type": "text/plain"}),
+        ("POST", "/items", b'{"name": "a", "price": 2.5}', {}),
+        ("PUT", "/items/5?notify=true", b'{"name": "b", "price": 1}', JSON_TYPE),
+        ("PUT", "/items/5", b'{"name": "b"}', JSON_TYPE),
+        ("POST", "/echo", b'{"name": "c", "price": 3, "tags": ["t"]}', JSON_TYPE),
+        ("POST", "/echo", b'{"name": "c", "price": 0}', JSON_TYPE),
+        ("POST", "/optional", None, {}),
+        ("POST", "/optional", b'{"name": "c", "price": 3}', JSON_TYPE),
+        ("POST", "/optional", b'{"name": "c"}', JSON_TYPE),
+        ("GET", "/model", None, {}),
     ],
 }
 
@@ -133,3 +163,34 @@ def test_turbo_answers_as_fastapi(name):
     print("\n%s: %d/%d requests answered as FastAPI does (%d known exceptions)"
           % (name, agree, len(corpus), len(corpus) - agree - len(differ)))
     assert not differ, "%s: turbo differs from FastAPI on:\n%s" % (name, "\n".join(differ))
+
+
+def test_a_handler_without_body_or_model_keeps_the_inline_path():
+    from turbo import Request, _bodies
+
+    def plain(item_id: int, q: str = "x"):
+        return {}
+
+    assert _bodies.adapt(plain, Request) is plain
+
+
+def test_several_body_parameters_raise_when_the_route_is_added():
+    pydantic = needs("pydantic")
+    from turbo import FastAPI
+
+    class A(pydantic.BaseModel):
+        x: int
+
+    app = FastAPI()
+    with pytest.raises(TypeError, match=r"\.two: several body parameters are not supported yet "):
+        @app.post("/two")
+        def two(a: A, b: A):
+            return {}
+
+
+def test_unsupported_fastapi_options_raise_when_the_app_is_made():
+    from turbo import FastAPI
+
+    with pytest.raises(TypeError, match=r"^FastAPI\(\): option\(s\) not supported by turbo yet: "
+                                        r"debug, docs_url \(docs/fastapi-compat.md\)$"):
+        FastAPI(docs_url=None, debug=True)

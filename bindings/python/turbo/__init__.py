@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from . import _aio, _turbo
+from . import _aio, _bodies, _turbo
 from ._immortal import immortalize_constants
 from ._turbo import Request
 
@@ -415,7 +415,8 @@ class App:
             raise TypeError("blocking=True is for def handlers, not async def")
         methods = ["GET"] if methods is None else [m.upper() for m in methods]
         pattern, names = _translate(path)
-        plan = _plan(endpoint, names)
+        called = _bodies.adapt(endpoint, Request)  # endpoint itself unless it takes a body
+        plan = _plan(called, names)
         # Free-threaded CPython: the endpoint's constants made immortal,
         # else handlers on several I/O threads contend on their reference
         # counts (turbo/_immortal.py).
@@ -426,8 +427,8 @@ class App:
                     raise ValueError(f"route already exists: {m} {path}")
             for m in methods:
                 if self._server is not None:
-                    self._server.add_route(m, pattern, endpoint, plan, blocking, self._loops)
-                self._routes[(m, pattern)] = (path, endpoint, plan, blocking)
+                    self._server.add_route(m, pattern, called, plan, blocking, self._loops)
+                self._routes[(m, pattern)] = (path, called, plan, blocking)
         return endpoint
 
     def add_websocket_route(self, path: str, endpoint: _F) -> _F:
