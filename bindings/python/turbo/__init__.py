@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from . import _aio, _turbo
+from . import _aio, _bodies, _turbo
 from ._immortal import immortalize_constants
 from ._turbo import Request
 
@@ -44,6 +44,7 @@ one it was built from (turbo.h's TURBO_VERSION_*)."""
 
 __all__ = [
     "App",
+    "FastAPI",
     "Request",
     "Response",
     "JSONResponse",
@@ -426,7 +427,8 @@ class App:
                             "(request.stream() is an async iterator)")
         methods = ["GET"] if methods is None else [m.upper() for m in methods]
         pattern, names = _translate(path)
-        plan = _plan(endpoint, names)
+        called = _bodies.adapt(endpoint, Request)  # endpoint itself unless it takes a body
+        plan = _plan(called, names)
         # Free-threaded CPython: the endpoint's constants made immortal,
         # else handlers on several I/O threads contend on their reference
         # counts (turbo/_immortal.py).
@@ -438,8 +440,8 @@ class App:
             for m in methods:
                 flags = int(blocking) | (2 if stream_body else 0)
                 if self._server is not None:
-                    self._server.add_route(m, pattern, endpoint, plan, flags, self._loops)
-                self._routes[(m, pattern)] = (path, endpoint, plan, flags)
+                    self._server.add_route(m, pattern, called, plan, flags, self._loops)
+                self._routes[(m, pattern)] = (path, called, plan, flags)
         return endpoint
 
     def add_websocket_route(self, path: str, endpoint: _F) -> _F:
@@ -753,6 +755,31 @@ class App:
             self._server = None
             server.close()
             self._shutdown()
+
+
+class FastAPI(App):
+    """An App under FastAPI's name, so that porting a FastAPI app means
+    changing its import lines (docs/fastapi-compat.md). title, version,
+    description and summary are kept as attributes (for the OpenAPI schema
+    to come); lifespan, on_startup and on_shutdown are App's. Any other
+    FastAPI constructor option is not supported yet and raises TypeError
+    here rather than being ignored."""
+
+    def __init__(self, *, title: str = "FastAPI", version: str = "0.1.0",
+                 description: str = "", summary: str | None = None,
+                 lifespan: Callable[[App], AbstractAsyncContextManager[Any]]
+                 | Callable[[App], AsyncIterator[Any]] | None = None,
+                 on_startup: Iterable[Callable[[], Any]] | None = None,
+                 on_shutdown: Iterable[Callable[[], Any]] | None = None,
+                 **unsupported: Any) -> None:
+        if unsupported:
+            raise TypeError("FastAPI(): option(s) not supported by turbo yet: "
+                            + ", ".join(sorted(unsupported)) + " (docs/fastapi-compat.md)")
+        super().__init__(lifespan=lifespan, on_startup=on_startup, on_shutdown=on_shutdown)
+        self.title = title
+        self.version = version
+        self.description = description
+        self.summary = summary
 
 
 def _listen_activated(server):

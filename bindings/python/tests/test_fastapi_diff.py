@@ -1,0 +1,196 @@
+"""Differential tests against FastAPI itself (issue 15).
+
+Each app in fastapi_apps/ is one source file written for FastAPI. It is
+loaded twice: as written, and served by FastAPI through its TestClient; and
+with every `from fastapi... import` line rewritten to `from turbo import`,
+and served by a real turbo server on a free port. The same request corpus
+goes to both; status, the JSON body (compared as values) and the chosen
+headers must agree. The agreement count is printed (pytest -s shows it);
+the test asserts 100% agreement outside EXCEPTIONS, each of which names
+its reason (docs/fastapi-compat.md lists them too).
+"""
+
+import json
+import os
+import re
+import types
+
+import pytest
+
+from conftest import Client, needs, start_app
+
+fastapi_testclient = needs("fastapi.testclient")
+
+APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fastapi_apps")
+IMPORT = re.compile(r"^from fastapi(\.[\w.]+)? import ", re.M)
+
+# Headers compared (lower-case) when either side sends them.
+HEADERS = ("content-type", "x-why", "location", "www-authenticate")
+
+# (app, method, target) -> reason. Requests on which turbo knowingly
+# answers otherwise than FastAPI; keep short, each with its why.
+EXCEPTIONS = {}
+
+
+def load(name, turbo_side):
+    """The module object of fastapi_apps/<name>.py, as FastAPI's or as
+    turbo's (its fastapi imports rewritten)."""
+    path = os.path.join(APPS, name + ".py")
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    if turbo_side:
+        source = IMPORT.sub("from turbo import ", source)
+        assert "fastapi" not in re.sub(r'""".*?"""', "", source, flags=re.S), \
+            "%s: a fastapi import left after the rewrite" % name
+    mod = types.ModuleType("fastapi_app_%s_%s" % (name, "turbo" if turbo_side else "fastapi"))
+    mod.__file__ = path
+    exec(compile(source, path, "exec"), mod.__dict__)
+    return mod
+
+
+JSON_TYPE = {"Content-Type": "application/json"}
+
+# The corpus: (method, target, body bytes or None, request headers).
+CORPUS = {
+    "basic": [
+        ("GET", "/", None, {}),
+        ("GET", "/items/1", None, {}),
+        ("GET", "/items/2?verbose=true", None, {}),
+        ("GET", "/items/2?verbose=1", None, {}),
+        ("GET", "/items/2?verbose=no", None, {}),
+        ("GET", "/items/2?verbose=maybe", None, {}),
+        ("GET", "/items/3", None, {}),
+        ("GET", "/items/abc", None, {}),
+        ("GET", "/items/-1", None, {}),
+        ("GET", "/search?q=tea", None, {}),
+        ("GET", "/search?q=tea&limit=3&ratio=1.25&tag=green", None, {}),
+        ("GET", "/search?q=tea&limit=x", None, {}),
+        ("GET", "/search?q=tea&ratio=abc", None, {}),
+        ("GET", "/search?limit=x&ratio=y", None, {}),
+        ("GET", "/search", None, {}),
+        ("GET", "/search?q=a%20b%2Bc", None, {}),
+        ("GET", "/files/a/b/c.txt", None, {}),
+        ("POST", "/created", None, {}),
+        ("GET", "/created", None, {}),
+        ("GET", "/teapot", None, {}),
+        ("GET", "/forbidden", None, {}),
+        ("DELETE", "/items/7", None, {}),
+        ("GET", "/unicode", None, {}),
+        ("GET", "/nowhere", None, {}),
+    ],
+    "bodies": [
+        ("POST", "/items", b'{"name": "a", "price": 2.5}', JSON_TYPE),
+        ("POST", "/items", b'{"name": "a", "price": 2.5, "tags": ["x", "y"], '
+         b'"address": {"street": "s", "zip": "12345"}}', JSON_TYPE),
+        ("POST", "/items", b'{"name": "a", "price": -1}', JSON_TYPE),
+        ("POST", "/items", b'{"price": "abc"}', JSON_TYPE),
+        ("POST", "/items", b'{"name": "a", "price": 1, "address": {"zip": "1"}}', JSON_TYPE),
+        ("POST", "/items", b'{"name": "a", "price": 1, "tags": "x"}', JSON_TYPE),
+        ("POST", "/items", b'[1, 2]', JSON_TYPE),
+        ("POST", "/items", b'"text"', JSON_TYPE),
+        ("POST", "/items", b'{"name": "a",', JSON_TYPE),
+        ("POST", "/items", b'not json', JSON_TYPE),
+        ("POST", "/items", b'', JSON_TYPE),
+        ("POST", "/items", None, {}),
+        ("POST", "/items", b'{"name": "a", "price": 2.5}', {"Content-Type": "application/vnd.x+json"}),
+        ("POST", "/items", b'{"name": "a", "price": 2.5}',
+         {"Content-Type": "application/json; charset=utf-8"}),
+        ("POST", "/items", b'{"name": "a", "price": 2.5}', {"Content-Type": "text/plain"}),
+        ("POST", "/items", b'{"name": "a", "price": 2.5}', {}),
+        ("PUT", "/items/5?notify=true", b'{"name": "b", "price": 1}', JSON_TYPE),
+        ("PUT", "/items/5", b'{"name": "b"}', JSON_TYPE),
+        ("POST", "/echo", b'{"name": "c", "price": 3, "tags": ["t"]}', JSON_TYPE),
+        ("POST", "/echo", b'{"name": "c", "price": 0}', JSON_TYPE),
+        ("POST", "/optional", None, {}),
+        ("POST", "/optional", b'{"name": "c", "price": 3}', JSON_TYPE),
+        ("POST", "/optional", b'{"name": "c"}', JSON_TYPE),
+        ("GET", "/model", None, {}),
+    ],
+}
+
+
+def answer_of(status, headers, body):
+    """What is compared: the status, the chosen headers, the body as JSON
+    values when it is JSON (else its bytes)."""
+    chosen = {h: headers[h] for h in HEADERS if headers.get(h) is not None}
+    try:
+        value = ("json", json.loads(body)) if body else ("bytes", body)
+    except ValueError:
+        value = ("bytes", body)
+    return status, chosen, value
+
+
+def fastapi_answers(mod, corpus):
+    out = []
+    with fastapi_testclient.TestClient(mod.app) as tc:
+        for method, target, body, headers in corpus:
+            r = tc.request(method, target, content=body, headers=headers)
+            hs = {k.lower(): v for k, v in r.headers.items()}
+            out.append(answer_of(r.status_code, hs, r.content))
+    return out
+
+
+def turbo_answers(mod, corpus):
+    out = []
+    app = start_app(mod.app)
+    try:
+        c = Client(app.port)
+        try:
+            for method, target, body, headers in corpus:
+                r = c.request(method, target, body=body, headers=headers)
+                hs = {k.lower(): v for k, v in r.headers.items()}
+                out.append(answer_of(r.status, hs, r.body))
+        finally:
+            c.close()
+    finally:
+        app.stop()
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_turbo_answers_as_fastapi(name):
+    corpus = CORPUS[name]
+    want = fastapi_answers(load(name, False), corpus)
+    got = turbo_answers(load(name, True), corpus)
+    agree, differ = 0, []
+    for (method, target, _, _), w, g in zip(corpus, want, got):
+        if w == g:
+            agree += 1
+            assert (name, method, target) not in EXCEPTIONS, \
+                "%s %s %s now agrees: drop it from EXCEPTIONS" % (name, method, target)
+        elif (name, method, target) not in EXCEPTIONS:
+            differ.append("%s %s\n  fastapi: %r\n  turbo:   %r" % (method, target, w, g))
+    print("\n%s: %d/%d requests answered as FastAPI does (%d known exceptions)"
+          % (name, agree, len(corpus), len(corpus) - agree - len(differ)))
+    assert not differ, "%s: turbo differs from FastAPI on:\n%s" % (name, "\n".join(differ))
+
+
+def test_a_handler_without_body_or_model_keeps_the_inline_path():
+    from turbo import Request, _bodies
+
+    def plain(item_id: int, q: str = "x"):
+        return {}
+
+    assert _bodies.adapt(plain, Request) is plain
+
+
+def test_several_body_parameters_raise_when_the_route_is_added():
+    pydantic = needs("pydantic")
+    from turbo import FastAPI
+
+    class A(pydantic.BaseModel):
+        x: int
+
+    app = FastAPI()
+    with pytest.raises(TypeError, match=r"\.two: several body parameters are not supported yet "):
+        @app.post("/two")
+        def two(a: A, b: A):
+            return {}
+
+
+def test_unsupported_fastapi_options_raise_when_the_app_is_made():
+    from turbo import FastAPI
+
+    with pytest.raises(TypeError, match=r"^FastAPI\(\): option\(s\) not supported by turbo yet: "
+                                        r"debug, docs_url \(docs/fastapi-compat.md\)$"):
+        FastAPI(docs_url=None, debug=True)
