@@ -537,8 +537,9 @@ static PyMethodDef Server_methods[] = {
      "route takes goes to a WSGI application"},
     {"start", (PyCFunction)Server_start, METH_NOARGS, "start I/O threads and return"},
     {"stop", (PyCFunction)Server_stop, METH_NOARGS, "stop gracefully and wait"},
-    {"run", (PyCFunction)Server_run, METH_VARARGS, "run(handle_signals=False, ready=None): serve until stopped; ready() is called "
-     "once the signal handlers are in place"},
+    {"run", (PyCFunction)Server_run, METH_VARARGS,
+     "run(handle_signals=False, ready=None): serve until stopped; ready() is called once the "
+     "signal handlers are in place"},
     {"stats", (PyCFunction)Server_stats, METH_NOARGS, "server counters"},
     {"from_capsule", (PyCFunction)Server_from_capsule, METH_O | METH_CLASS,
      "wrap a C program's turbo_server"},
