@@ -18,7 +18,8 @@
 # side. Python runs ~50 x slower under callgrind: N2 requests take it a
 # minute or so. SERVER_ARGS (words) go to every server after --port and
 # --threads: SERVER_ARGS="--metrics-path /metrics" measures the metrics'
-# cost.
+# cost. CG_KEEP=DIR keeps each run's callgrind output there (cg.N.SERVER)
+# for a per-function diff with callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N1=${N1:-2000}
@@ -86,6 +87,10 @@ ir() { # server count -> total instructions
   local out
   out=$(ls "$tmp"/cg.* | head -1)
   awk '/^summary:/ {print $2}' "$out"
+  if [[ -n ${CG_KEEP:-} ]]; then
+    mkdir -p "$CG_KEEP"
+    cp "$out" "$CG_KEEP/cg.$n.$(echo "$bin" | tr '/:' '__')"
+  fi
   rm -f "$tmp"/cg.*
 }
 

@@ -375,7 +375,8 @@ static PyObject *Server_stop(ServerObject *self, PyObject *unused)
 static PyObject *Server_run(ServerObject *self, PyObject *args)
 {
     int main_thread = 0;
-    if (!PyArg_ParseTuple(args, "|p", &main_thread))
+    PyObject *ready = Py_None;
+    if (!PyArg_ParseTuple(args, "|pO", &main_thread, &ready))
         return NULL;
     NEED_SERVER(self);
     struct sigaction sa, old_int, old_term;
@@ -386,6 +387,19 @@ static PyObject *Server_run(ServerObject *self, PyObject *args)
         signal_target = self->srv;
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
+    }
+    /* ready(): the "serving" line, once a SIGTERM would stop gracefully. */
+    if (ready != Py_None) {
+        PyObject *r = PyObject_CallNoArgs(ready);
+        if (r == NULL) {
+            if (main_thread) {
+                sigaction(SIGINT, &old_int, NULL);
+                sigaction(SIGTERM, &old_term, NULL);
+                signal_target = NULL;
+            }
+            return NULL;
+        }
+        Py_DECREF(r);
     }
     int rc;
     Py_BEGIN_ALLOW_THREADS rc = turbo_server_run(self->srv);
@@ -528,7 +542,9 @@ static PyMethodDef Server_methods[] = {
      "route takes goes to a WSGI application"},
     {"start", (PyCFunction)Server_start, METH_NOARGS, "start I/O threads and return"},
     {"stop", (PyCFunction)Server_stop, METH_NOARGS, "stop gracefully and wait"},
-    {"run", (PyCFunction)Server_run, METH_VARARGS, "run(handle_signals=False): serve until stopped"},
+    {"run", (PyCFunction)Server_run, METH_VARARGS,
+     "run(handle_signals=False, ready=None): serve until stopped; ready() is called once the "
+     "signal handlers are in place"},
     {"stats", (PyCFunction)Server_stats, METH_NOARGS, "server counters"},
     {"from_capsule", (PyCFunction)Server_from_capsule, METH_O | METH_CLASS,
      "wrap a C program's turbo_server"},

@@ -348,10 +348,12 @@ int main(int argc, char **argv)
     Py_DECREF(turbo);
     Py_DECREF(main_mod);
 
+    /* Handlers first: a supervisor may send SIGTERM as soon as it reads
+     * the line, and must get the graceful stop. */
+    on_stop_signals();
     printf("turbo-serve: serving %s on %s (1 worker(s), %u I/O thread(s) each)\n", spec, where,
            turbo_server_threads(server));
     fflush(stdout);
-    on_stop_signals();
 
     /* The GIL goes to the I/O threads' handlers; free() releases the
      * Python routes, which takes it again, so it stays released. */

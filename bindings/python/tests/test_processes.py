@@ -452,3 +452,22 @@ def test_reload_serves_the_new_code_after_a_change(tmp_path):
     assert proc.returncode == 0, text
     assert "reload_app.py changed; restarting" in text, text
     assert body() is None  # nothing serves the port any more
+
+
+# =============================================================================
+# SIGTERM as soon as the "serving on" line is read
+# =============================================================================
+
+@pytest.mark.parametrize("program, workers", [("python", "1"), ("python", "2"),
+                                              ("turbo-serve", "1"), ("turbo-serve", "2")])
+def test_sigterm_right_after_the_serving_line_stops_gracefully(spawn, turbo_serve, program,
+                                                                workers):
+    # The line is printed only once SIGTERM stops the server gracefully:
+    # sent the moment it is read, the exit is 0, never death by signal (-15).
+    argv = ["pid_app:app", "--host", "127.0.0.1", "--port", "0", "--workers", workers]
+    argv = python_m_turbo(*argv) if program == "python" else [turbo_serve, *argv]
+    for _ in range(5):
+        s = spawn(argv)
+        s.wait_url()
+        assert s.stop(signal.SIGTERM) == 0, "".join(s.output)
+        assert "Traceback" not in "".join(s.output)

@@ -742,15 +742,13 @@ class App:
         server, where = self._new_server(host, port, threads, fd=fd, activation=True,
                                          exclusive_port=not reuse_port)
         self._startup_or_close(server)
-        if announce:
-            print(
-                f"turbo: serving on {where} "
-                f"({workers} worker(s), {server.threads} I/O thread(s) each)",
-                flush=True,
-            )
+        def say_serving():  # once SIGTERM/SIGINT stop gracefully (Server.run)
+            print(f"turbo: serving on {where} "
+                  f"({workers} worker(s), {server.threads} I/O thread(s) each)", flush=True)
+
         main = threading.current_thread() is threading.main_thread()
         try:
-            server.run(main)
+            server.run(main, say_serving if announce else None)
         finally:
             self._server = None
             server.close()
