@@ -106,6 +106,29 @@ CORPUS = {
         ("POST", "/optional", b'{"name": "c"}', JSON_TYPE),
         ("GET", "/model", None, {}),
     ],
+    "headers": [
+        # (a User-Agent always: FastAPI's TestClient sends its own otherwise)
+        ("GET", "/headers", None, {"X-Token": "abc", "User-Agent": "a"}),
+        ("GET", "/headers", None, {"x-token": "abc", "User-Agent": "probe/1", "X-Count": "7"}),
+        ("GET", "/headers", None, {}),
+        ("GET", "/headers", None, {"X-Count": "seven"}),
+        ("GET", "/headers", None, {"X-Token": "t", "X-Count": "-3", "User-Agent": "b"}),
+        ("GET", "/annotated", None, {"X-Request-Id": "42"}),
+        ("GET", "/annotated", None, {"X-Request-Id": "x"}),
+        ("GET", "/annotated", None, {}),
+        ("GET", "/annotated", None, {"X-Request-Id": "1", "strict_name": "yes"}),
+        ("GET", "/annotated", None, {"X-Request-Id": "1", "strict-name": "no"}),
+        ("GET", "/cookies", None, {"Cookie": "session=s1"}),
+        ("GET", "/cookies", None, {"Cookie": "session=s1; theme=dark; visits=3"}),
+        ("GET", "/cookies", None, {"Cookie": 'session="quoted value"; visits=x'}),
+        ("GET", "/cookies", None, {"Cookie": "theme=dark"}),
+        ("GET", "/cookies", None, {}),
+        ("POST", "/notes/1", b'{"text": "hi"}', {**JSON_TYPE, "X-Token": "k"}),
+        ("POST", "/notes/1?q=z", b'{"text": "hi"}', {**JSON_TYPE}),
+        ("POST", "/notes/1", b'{"txt": "hi"}', {**JSON_TYPE}),
+        ("POST", "/notes/1", b'{"text": ', {**JSON_TYPE}),
+        ("POST", "/notes/x", b'{"text": "hi"}', {**JSON_TYPE, "X-Token": "k"}),
+    ],
 }
 
 
@@ -194,3 +217,11 @@ def test_unsupported_fastapi_options_raise_when_the_app_is_made():
     with pytest.raises(TypeError, match=r"^FastAPI\(\): option\(s\) not supported by turbo yet: "
                                         r"debug, docs_url \(docs/fastapi-compat.md\)$"):
         FastAPI(docs_url=None, debug=True)
+
+
+def test_header_and_cookie_options_not_supported_yet_raise():
+    import turbo
+    with pytest.raises(TypeError, match=r"Header\(\): pattern not supported yet"):
+        turbo.Header(None, pattern="^a")
+    with pytest.raises(TypeError, match=r"Cookie\(\): convert_underscores not supported yet"):
+        turbo.Cookie(None, convert_underscores=False)

@@ -60,6 +60,8 @@ __all__ = [
     "WebSocketState",
     "ClientDisconnect",
     "FileResponse",
+    "Header",
+    "Cookie",
     "immortalize_constants",
 ]
 
@@ -820,6 +822,7 @@ from .streaming import _entry  # noqa: E402
 from . import _body  # noqa: E402 - request.stream()'s generator, registered at import
 from ._body import ClientDisconnect  # noqa: E402
 from ._files import FileResponse  # noqa: E402
+from ._bodies import Cookie, Header  # noqa: E402
 
 # The package's own code runs on the request path too (Headers, the
 # hooks, the stream driver; the adapters' modules do the same for

@@ -27,6 +27,118 @@ from typing import Any
 _REQUEST_PARAM = "_turbo_body_request"
 
 
+class _Param:
+    """A parameter read from elsewhere than the path and query (FastAPI's
+    Header and Cookie): the default (... for required) and the name it is
+    sent under."""
+
+    source = ""
+    _options: frozenset[str] = frozenset()
+
+    def __init__(self, default: Any = ..., *, alias: str | None = None, **options: Any) -> None:
+        unknown = sorted(set(options) - self._options)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}(): {', '.join(unknown)} not supported yet "
+                            "(docs/fastapi-compat.md)")
+        self.default = default
+        self.alias = alias
+        self.convert_underscores = options.get("convert_underscores", True)
+
+
+class Header(_Param):
+    """A parameter from a request header field: by default the parameter's
+    name with underscores as hyphens (x_token: X-Token), any case."""
+
+    source = "header"
+    _options = frozenset({"convert_underscores"})
+
+
+class Cookie(_Param):
+    """A parameter from a cookie of the request's Cookie field."""
+
+    source = "cookie"
+
+
+def _cookies(request: Any) -> dict[str, str]:
+    """The request's cookies, split as Starlette splits them (every
+    `name=value` between semicolons, the value unquoted)."""
+    from http.cookies import _unquote  # type: ignore[attr-defined]
+
+    out: dict[str, str] = {}
+    for chunk in (request.headers.get("cookie") or "").split(";"):
+        key, sep, val = chunk.partition("=")
+        if not sep:
+            key, val = "", key
+        key, val = key.strip(), val.strip()
+        if key or val:
+            out[key] = _unquote(val)
+    return out
+
+
+def _marker(param: inspect.Parameter, hint: Any) -> tuple[Any, Any]:
+    """(the Header/Cookie marker, the type) of a parameter, from its default
+    or from Annotated[type, Header()]; (None, hint) for any other."""
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *meta = typing.get_args(hint)
+        for m in meta:
+            if isinstance(m, _Param):
+                return m, base
+        hint = base
+    if isinstance(param.default, _Param):
+        return param.default, hint
+    return None, hint
+
+
+def _extractor(param: inspect.Parameter, marker: _Param, tp: Any) -> Any:
+    """request -> (value, errors) for a Header or Cookie parameter."""
+    if marker.alias is not None:
+        name = marker.alias
+    elif marker.source == "header" and marker.convert_underscores:
+        name = param.name.replace("_", "-")
+    else:
+        name = param.name
+    default = marker.default
+    if param.default is not inspect.Parameter.empty and not isinstance(param.default, _Param):
+        default = param.default  # Annotated[..., Header()] = default
+    required = default is ...
+    if tp is str or tp == typing.Optional[str]:
+        def convert(raw: str) -> tuple[Any, Any]:
+            return raw, None
+    else:
+        from pydantic import TypeAdapter, ValidationError
+
+        adapter = TypeAdapter(tp)
+
+        def convert(raw: str) -> tuple[Any, Any]:
+            try:
+                return adapter.validate_python(raw), None
+            except ValidationError as exc:
+                return None, [_error(e, [marker.source, name]) for e in exc.errors(include_url=False)]
+    source, key = marker.source, name.lower()
+
+    def extract(request: Any) -> tuple[Any, Any]:
+        if source == "header":
+            raw = request.headers.get(key)
+        else:
+            raw = _cookies(request).get(name)
+        if raw is None:
+            if required:
+                return None, [{"type": "missing", "loc": [source, name], "msg": "Field required",
+                               "input": None}]
+            return default, None
+        return convert(raw)
+    return extract
+
+
+def _error(err: Any, prefix: list[Any]) -> dict[str, Any]:
+    """A pydantic error as FastAPI's detail entry: no url, loc prefixed."""
+    err = dict(err, loc=[*prefix, *err["loc"]])
+    err["input"] = _plain(err["input"])
+    if "ctx" in err:
+        err["ctx"] = _plain(err["ctx"])
+    return err
+
+
 def _is_model(tp: Any) -> bool:
     """A BaseModel subclass, or Optional of one."""
     args = typing.get_args(tp)
@@ -94,86 +206,110 @@ def adapt(func: Any, request_type: type) -> Any:
     to return a model; else its wrapper."""
     sig = inspect.signature(func)
     try:
-        hints = typing.get_type_hints(func)
+        hints = typing.get_type_hints(func, include_extras=True)
     except Exception:
         return func
-    body = [p for p in sig.parameters.values() if _is_model(hints.get(p.name))]
-    if not body:
+    # Header and Cookie parameters, in order (FastAPI lists header errors
+    # before cookie errors, both before the body's).
+    extracted = []  # (name, source, request -> (value, errors))
+    plain_hints = {}
+    for p in sig.parameters.values():
+        marker, tp = _marker(p, hints.get(p.name))
+        plain_hints[p.name] = tp
+        if marker is not None:
+            extracted.append((p.name, marker.source, _extractor(p, marker, tp)))
+    extracted.sort(key=lambda e: e[1] != "header")
+    body = [p for p in sig.parameters.values() if _is_model(plain_hints.get(p.name))]
+    if not body and not extracted:
         if _is_model(hints.get("return")):
-            return _returning_model(func, sig, hints)
+            return _returning_model(func, sig, typing.get_type_hints(func))
         return func
     if len(body) > 1:
         raise TypeError(f"{func.__qualname__}: several body parameters are not supported yet "
                         "(docs/fastapi-compat.md)")
-    param = body[0]
-    from pydantic import TypeAdapter, ValidationError
-
     from . import JSONResponse
 
-    adapter = TypeAdapter(hints[param.name])
+    read = _body_reader(body[0], plain_hints[body[0].name]) if body else None
+    body_name = body[0].name if body else None
+
+    def solve(request: Any, kwargs: dict[str, Any]) -> Any:
+        """Fills kwargs; the 422 response when something is invalid."""
+        value = errors = None
+        if read is not None:
+            value, errors = read(request)
+            if errors is not None and errors[0]["type"] == "json_invalid":
+                return JSONResponse({"detail": errors}, status_code=422)  # before the rest
+        detail = []
+        for name, _source, extract in extracted:
+            v, errs = extract(request)
+            if errs is not None:
+                detail.extend(errs)
+            else:
+                kwargs[name] = v
+        if errors is not None:
+            detail.extend(errors)
+        elif body_name is not None:
+            kwargs[body_name] = value
+        if detail:
+            return JSONResponse({"detail": detail}, status_code=422)
+        return None
+
+    if inspect.iscoroutinefunction(func):
+        @functools.wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs)
+            if failed is not None:
+                return failed
+            return _dump(await func(*args, **kwargs))
+    else:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs)
+            if failed is not None:
+                return failed
+            return _dump(func(*args, **kwargs))
+
+    # What the plan sees: the path and query parameters, now all
+    # keyword-only (the body, header and cookie ones no longer among them,
+    # so positions cannot shift), and the Request.
+    taken = {body_name, *(e[0] for e in extracted)}
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+              for p in sig.parameters.values() if p.name not in taken]
+    params.append(inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY,
+                                    annotation=request_type))
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {k: v for k, v in plain_hints.items()
+                               if k not in taken and k != "return"}
+    wrapper.__annotations__[_REQUEST_PARAM] = request_type
+    del wrapper.__wrapped__  # type: ignore[attr-defined]  # inspect must see __signature__
+    return wrapper
+
+
+def _body_reader(param: inspect.Parameter, tp: Any) -> Any:
+    """request -> (value, errors) for the body parameter."""
+    from pydantic import TypeAdapter, ValidationError
+
+    adapter = TypeAdapter(tp)
     required = param.default is inspect.Parameter.empty
     default = None if required else param.default
 
     def read(request: Any) -> tuple[Any, Any]:
-        """(value, None) or (None, the 422 response)."""
         raw = request.body
         if not raw:
             if required:
-                return None, JSONResponse({"detail": [{"type": "missing", "loc": ["body"],
-                                                       "msg": "Field required", "input": None}]},
-                                          status_code=422)
+                return None, [{"type": "missing", "loc": ["body"], "msg": "Field required",
+                               "input": None}]
             return default, None
         if _json_wanted(request.headers.get("content-type")):
             try:
                 value = json.loads(raw)
             except json.JSONDecodeError as e:
-                return None, JSONResponse({"detail": [{"type": "json_invalid", "loc": ["body", e.pos],
-                                                       "msg": "JSON decode error", "input": {},
-                                                       "ctx": {"error": e.msg}}]},
-                                          status_code=422)
+                return None, [{"type": "json_invalid", "loc": ["body", e.pos],
+                               "msg": "JSON decode error", "input": {}, "ctx": {"error": e.msg}}]
         else:
             value = raw
         try:
             return adapter.validate_python(value, from_attributes=True), None
         except ValidationError as exc:
-            errors = []
-            for err in exc.errors(include_url=False):
-                err = dict(err, loc=["body", *err["loc"]])
-                err["input"] = _plain(err["input"])
-                if "ctx" in err:
-                    err["ctx"] = _plain(err["ctx"])
-                errors.append(err)
-            return None, JSONResponse({"detail": errors}, status_code=422)
-
-    name = param.name
-    if inspect.iscoroutinefunction(func):
-        @functools.wraps(func)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            request = kwargs.pop(_REQUEST_PARAM)
-            value, failed = read(request)
-            if failed is not None:
-                return failed
-            kwargs[name] = value
-            return _dump(await func(*args, **kwargs))
-    else:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            request = kwargs.pop(_REQUEST_PARAM)
-            value, failed = read(request)
-            if failed is not None:
-                return failed
-            kwargs[name] = value
-            return _dump(func(*args, **kwargs))
-
-    # What the plan sees: the other parameters, now all keyword-only (the
-    # body one no longer among them, so positions cannot shift), and the
-    # Request.
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-              for p in sig.parameters.values() if p.name != name]
-    params.append(inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY,
-                                    annotation=request_type))
-    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {k: v for k, v in hints.items() if k not in (name, "return")}
-    wrapper.__annotations__[_REQUEST_PARAM] = request_type
-    del wrapper.__wrapped__  # type: ignore[attr-defined]  # inspect must see __signature__
-    return wrapper
+            return None, [_error(e, ["body"]) for e in exc.errors(include_url=False)]
+    return read
