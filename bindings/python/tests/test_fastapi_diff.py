@@ -77,6 +77,12 @@ CORPUS = {
         ("DELETE", "/items/7", None, {}),
         ("GET", "/unicode", None, {}),
         ("GET", "/nowhere", None, {}),
+        ("POST", "/made", None, {}),
+        ("POST", "/made?n=x", None, {}),
+        ("GET", "/accepted", None, {}),
+        ("DELETE", "/gone/3", None, {}),
+        ("DELETE", "/gone/x", None, {}),
+        ("POST", "/overridden", None, {}),
     ],
     "bodies": [
         ("POST", "/items", b'{"name": "a", "price": 2.5}', JSON_TYPE),
@@ -105,6 +111,8 @@ CORPUS = {
         ("POST", "/optional", b'{"name": "c", "price": 3}', JSON_TYPE),
         ("POST", "/optional", b'{"name": "c"}', JSON_TYPE),
         ("GET", "/model", None, {}),
+        ("POST", "/made", b'{"name": "n", "price": 2}', JSON_TYPE),
+        ("POST", "/made", b'{"name": "n", "price": -2}', JSON_TYPE),
     ],
     "headers": [
         # (a User-Agent always: FastAPI's TestClient sends its own otherwise)

@@ -403,7 +403,8 @@ class App:
     # -- declaring routes
 
     def add_route(self, path: str, endpoint: _F, methods: Iterable[str] | None = None,
-                  blocking: bool = False, stream_body: bool = False) -> _F:
+                  blocking: bool = False, stream_body: bool = False,
+                  status_code: int | None = None) -> _F:
         """Adds endpoint for path and methods (default ["GET"]); works while
         serving too. ValueError for a duplicate or malformed route.
 
@@ -419,7 +420,11 @@ class App:
         `request.stream()` as the client sends it, with backpressure:
         uploads of any size in bounded memory. `request.body` is then
         empty; a body the endpoint does not read is dropped (up to 1 MiB,
-        else the connection closes after the answer)."""
+        else the connection closes after the answer).
+
+        status_code (FastAPI's): the status of what the endpoint returns,
+        unless it returns a Response; its result is then sent as JSON (none
+        for 204, 304 and 1xx)."""
         if not callable(endpoint):
             raise TypeError("endpoint must be callable")
         if inspect.iscoroutinefunction(endpoint) and blocking:
@@ -429,7 +434,11 @@ class App:
                             "(request.stream() is an async iterator)")
         methods = ["GET"] if methods is None else [m.upper() for m in methods]
         pattern, names = _translate(path)
-        called = _bodies.adapt(endpoint, Request)  # endpoint itself unless it takes a body
+        if status_code is not None and (type(status_code) is not int
+                                        or not 100 <= status_code <= 599):
+            raise ValueError(f"status_code must be an int in 100..599, not {status_code!r}")
+        # endpoint itself unless it takes a body, header or cookie, or sets a status
+        called = _bodies.adapt(endpoint, Request, status_code)
         plan = _plan(called, names)
         # Free-threaded CPython: the endpoint's constants made immortal,
         # else handlers on several I/O threads contend on their reference
@@ -498,29 +507,35 @@ class App:
                 del self._routes[k]
 
     def route(self, path: str, methods: Iterable[str] | None = None, *,
-              blocking: bool = False, stream_body: bool = False) -> Callable[[_F], _F]:
+              blocking: bool = False, stream_body: bool = False,
+              status_code: int | None = None) -> Callable[[_F], _F]:
         def deco(func: _F) -> _F:
-            return self.add_route(path, func, methods, blocking, stream_body)
+            return self.add_route(path, func, methods, blocking, stream_body, status_code)
 
         return deco
 
-    def get(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["GET"], blocking=blocking)
+    def get(self, path: str, *, blocking: bool = False,
+            status_code: int | None = None) -> Callable[[_F], _F]:
+        return self.route(path, ["GET"], blocking=blocking, status_code=status_code)
 
-    def post(self, path: str, *, blocking: bool = False,
-             stream_body: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["POST"], blocking=blocking, stream_body=stream_body)
+    def post(self, path: str, *, blocking: bool = False, stream_body: bool = False,
+             status_code: int | None = None) -> Callable[[_F], _F]:
+        return self.route(path, ["POST"], blocking=blocking, stream_body=stream_body,
+                          status_code=status_code)
 
-    def put(self, path: str, *, blocking: bool = False,
-            stream_body: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["PUT"], blocking=blocking, stream_body=stream_body)
+    def put(self, path: str, *, blocking: bool = False, stream_body: bool = False,
+            status_code: int | None = None) -> Callable[[_F], _F]:
+        return self.route(path, ["PUT"], blocking=blocking, stream_body=stream_body,
+                          status_code=status_code)
 
-    def patch(self, path: str, *, blocking: bool = False,
-              stream_body: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["PATCH"], blocking=blocking, stream_body=stream_body)
+    def patch(self, path: str, *, blocking: bool = False, stream_body: bool = False,
+              status_code: int | None = None) -> Callable[[_F], _F]:
+        return self.route(path, ["PATCH"], blocking=blocking, stream_body=stream_body,
+                          status_code=status_code)
 
-    def delete(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["DELETE"], blocking=blocking)
+    def delete(self, path: str, *, blocking: bool = False,
+               status_code: int | None = None) -> Callable[[_F], _F]:
+        return self.route(path, ["DELETE"], blocking=blocking, status_code=status_code)
 
     # -- serving
 

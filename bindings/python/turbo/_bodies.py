@@ -176,34 +176,44 @@ def _json_wanted(content_type: str | None) -> bool:
     return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-def _dump(result: Any) -> Any:
-    """A returned model as FastAPI sends it (its JSON-mode dump, by alias)."""
-    from pydantic import BaseModel
-
-    from . import JSONResponse
-    if isinstance(result, BaseModel):
+def _dump(result: Any, status_code: int | None = None) -> Any:
+    """A returned model as FastAPI sends it (its JSON-mode dump, by alias),
+    and, for a route with status_code, any result but a Response as JSON
+    with that status (no body for 204, 304 and 1xx, as FastAPI sends)."""
+    from . import JSONResponse, Response
+    if status_code is not None and not isinstance(result, Response):
+        if status_code < 200 or status_code in (204, 304):
+            return Response(b"", status_code, media_type="application/json")  # as FastAPI
+        pydantic = sys.modules.get("pydantic")
+        if pydantic is not None and isinstance(result, pydantic.BaseModel):
+            result = result.model_dump(mode="json", by_alias=True)
+        return JSONResponse(result, status_code=status_code)
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and isinstance(result, pydantic.BaseModel):
         return JSONResponse(result.model_dump(mode="json", by_alias=True))
     return result
 
 
-def _returning_model(func: Any, sig: inspect.Signature, hints: dict[str, Any]) -> Any:
+def _returning_model(func: Any, sig: inspect.Signature, hints: dict[str, Any],
+                     status_code: int | None = None) -> Any:
     if inspect.iscoroutinefunction(func):
         @functools.wraps(func)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return _dump(await func(*args, **kwargs))
+            return _dump(await func(*args, **kwargs), status_code)
     else:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return _dump(func(*args, **kwargs))
+            return _dump(func(*args, **kwargs), status_code)
     wrapper.__signature__ = sig  # type: ignore[attr-defined]
     wrapper.__annotations__ = {k: v for k, v in hints.items() if k != "return"}
     del wrapper.__wrapped__  # type: ignore[attr-defined]
     return wrapper
 
 
-def adapt(func: Any, request_type: type) -> Any:
-    """func unchanged when it has no body parameter and is not annotated
-    to return a model; else its wrapper."""
+def adapt(func: Any, request_type: type, status_code: int | None = None) -> Any:
+    """func unchanged when it has no body, header or cookie parameter, is
+    not annotated to return a model and has no status_code; else its
+    wrapper."""
     sig = inspect.signature(func)
     try:
         hints = typing.get_type_hints(func, include_extras=True)
@@ -221,8 +231,8 @@ def adapt(func: Any, request_type: type) -> Any:
     extracted.sort(key=lambda e: e[1] != "header")
     body = [p for p in sig.parameters.values() if _is_model(plain_hints.get(p.name))]
     if not body and not extracted:
-        if _is_model(hints.get("return")):
-            return _returning_model(func, sig, typing.get_type_hints(func))
+        if _is_model(hints.get("return")) or status_code is not None:
+            return _returning_model(func, sig, typing.get_type_hints(func), status_code)
         return func
     if len(body) > 1:
         raise TypeError(f"{func.__qualname__}: several body parameters are not supported yet "
@@ -260,14 +270,14 @@ def adapt(func: Any, request_type: type) -> Any:
             failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs)
             if failed is not None:
                 return failed
-            return _dump(await func(*args, **kwargs))
+            return _dump(await func(*args, **kwargs), status_code)
     else:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs)
             if failed is not None:
                 return failed
-            return _dump(func(*args, **kwargs))
+            return _dump(func(*args, **kwargs), status_code)
 
     # What the plan sees: the path and query parameters, now all
     # keyword-only (the body, header and cookie ones no longer among them,

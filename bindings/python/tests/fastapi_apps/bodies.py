@@ -44,3 +44,8 @@ def optional(item: Optional[Item] = None):
 @app.get("/model")
 def model() -> Address:
     return Address(street="Main", zip="12345")
+
+
+@app.post("/made", status_code=201)
+def made(item: Item) -> Item:
+    return item
