@@ -137,6 +137,22 @@ CORPUS = {
         ("POST", "/notes/1", b'{"text": ', {**JSON_TYPE}),
         ("POST", "/notes/x", b'{"text": "hi"}', {**JSON_TYPE, "X-Token": "k"}),
     ],
+    "routers": [
+        ("GET", "/items/", None, {}),
+        ("GET", "/items/?limit=4", None, {}),
+        ("GET", "/items/?limit=x", None, {}),
+        ("GET", "/items/3", None, {}),
+        ("GET", "/items/30", None, {}),
+        ("GET", "/items/x", None, {}),
+        ("POST", "/items?name=cup", None, {}),
+        ("POST", "/items", None, {}),
+        ("GET", "/users/ann", None, {}),
+        ("GET", "/users/ann?verbose=true", None, {}),
+        ("GET", "/v1/admin/users/bob", None, {}),
+        ("DELETE", "/v1/admin/cache", None, {}),
+        ("GET", "/v1/admin/cache", None, {}),
+        ("GET", "/admin/users/bob", None, {}),
+    ],
 }
 
 
@@ -233,3 +249,11 @@ def test_header_and_cookie_options_not_supported_yet_raise():
         turbo.Header(None, pattern="^a")
     with pytest.raises(TypeError, match=r"Cookie\(\): convert_underscores not supported yet"):
         turbo.Cookie(None, convert_underscores=False)
+
+
+def test_router_options_not_supported_yet_raise():
+    import turbo
+    with pytest.raises(TypeError, match=r"APIRouter\(\): dependencies not supported yet"):
+        turbo.APIRouter(dependencies=[])
+    with pytest.raises(ValueError, match="a path prefix must start with '/'"):
+        turbo.APIRouter(prefix="items/")

@@ -62,6 +62,7 @@ __all__ = [
     "FileResponse",
     "Header",
     "Cookie",
+    "APIRouter",
     "immortalize_constants",
 ]
 
@@ -537,6 +538,14 @@ class App:
                status_code: int | None = None) -> Callable[[_F], _F]:
         return self.route(path, ["DELETE"], blocking=blocking, status_code=status_code)
 
+    def include_router(self, router: Any, *, prefix: str = "") -> None:
+        """Adds an APIRouter's routes, under prefix + the router's prefix
+        (FastAPI's include_router; its other options are not supported
+        yet)."""
+        _routing._check_prefix(prefix)
+        for path, endpoint, methods, options in router.routes(prefix):
+            self.add_route(path, endpoint, methods, **options)
+
     # -- serving
 
     def _attach(self, server):
@@ -838,6 +847,8 @@ from . import _body  # noqa: E402 - request.stream()'s generator, registered at 
 from ._body import ClientDisconnect  # noqa: E402
 from ._files import FileResponse  # noqa: E402
 from ._bodies import Cookie, Header  # noqa: E402
+from . import _routing  # noqa: E402
+from ._routing import APIRouter  # noqa: E402
 
 # The package's own code runs on the request path too (Headers, the
 # hooks, the stream driver; the adapters' modules do the same for
