@@ -152,6 +152,26 @@ CORPUS = {
         ("DELETE", "/v1/admin/cache", None, {}),
         ("GET", "/v1/admin/cache", None, {}),
         ("GET", "/admin/users/bob", None, {}),
+        ("GET", "/guarded/thing", None, {"X-Key": "k"}),
+        ("GET", "/guarded/thing", None, {"X-Key": "no"}),
+        ("GET", "/guarded/thing", None, {}),
+    ],
+    "deps": [
+        ("GET", "/items", None, {}),
+        ("GET", "/items?skip=5&limit=2&q=z", None, {}),
+        ("GET", "/items?limit=x", None, {}),
+        ("GET", "/items?skip=a&limit=b", None, {}),
+        ("GET", "/me", None, {"X-Token": "secret"}),
+        ("GET", "/me", None, {"X-Token": "wrong"}),
+        ("GET", "/me", None, {}),
+        ("GET", "/cached", None, {}),
+        ("GET", "/db", None, {}),
+        ("GET", "/closed", None, {}),  # the generator's code after yield has run
+        ("GET", "/class?page=3", None, {}),
+        ("GET", "/class?page=x", None, {}),
+        ("GET", "/class", None, {}),
+        ("GET", "/both/4?skip=1", None, {}),
+        ("GET", "/both/4?skip=x", None, {}),
     ],
 }
 
@@ -253,7 +273,7 @@ def test_header_and_cookie_options_not_supported_yet_raise():
 
 def test_router_options_not_supported_yet_raise():
     import turbo
-    with pytest.raises(TypeError, match=r"APIRouter\(\): dependencies not supported yet"):
-        turbo.APIRouter(dependencies=[])
+    with pytest.raises(TypeError, match=r"APIRouter\(\): responses not supported yet"):
+        turbo.APIRouter(responses={})
     with pytest.raises(ValueError, match="a path prefix must start with '/'"):
         turbo.APIRouter(prefix="items/")

@@ -63,6 +63,7 @@ __all__ = [
     "Header",
     "Cookie",
     "APIRouter",
+    "Depends",
     "immortalize_constants",
 ]
 
@@ -405,7 +406,8 @@ class App:
 
     def add_route(self, path: str, endpoint: _F, methods: Iterable[str] | None = None,
                   blocking: bool = False, stream_body: bool = False,
-                  status_code: int | None = None) -> _F:
+                  status_code: int | None = None,
+                  dependencies: Iterable[Any] | None = None) -> _F:
         """Adds endpoint for path and methods (default ["GET"]); works while
         serving too. ValueError for a duplicate or malformed route.
 
@@ -439,7 +441,8 @@ class App:
                                         or not 100 <= status_code <= 599):
             raise ValueError(f"status_code must be an int in 100..599, not {status_code!r}")
         # endpoint itself unless it takes a body, header or cookie, or sets a status
-        called = _bodies.adapt(endpoint, Request, status_code)
+        extra = [*getattr(self, "_dependencies", ()), *(dependencies or ())]
+        called = _bodies.adapt(endpoint, Request, status_code, extra)
         plan = _plan(called, names)
         # Free-threaded CPython: the endpoint's constants made immortal,
         # else handlers on several I/O threads contend on their reference
@@ -509,34 +512,41 @@ class App:
 
     def route(self, path: str, methods: Iterable[str] | None = None, *,
               blocking: bool = False, stream_body: bool = False,
-              status_code: int | None = None) -> Callable[[_F], _F]:
+              status_code: int | None = None,
+              dependencies: Iterable[Any] | None = None) -> Callable[[_F], _F]:
         def deco(func: _F) -> _F:
-            return self.add_route(path, func, methods, blocking, stream_body, status_code)
+            return self.add_route(path, func, methods, blocking, stream_body, status_code,
+                                  dependencies)
 
         return deco
 
-    def get(self, path: str, *, blocking: bool = False,
-            status_code: int | None = None) -> Callable[[_F], _F]:
-        return self.route(path, ["GET"], blocking=blocking, status_code=status_code)
+    def get(self, path: str, *, blocking: bool = False, status_code: int | None = None,
+            dependencies: Iterable[Any] | None = None) -> Callable[[_F], _F]:
+        return self.route(path, ["GET"], blocking=blocking, status_code=status_code,
+                          dependencies=dependencies)
 
     def post(self, path: str, *, blocking: bool = False, stream_body: bool = False,
-             status_code: int | None = None) -> Callable[[_F], _F]:
+             status_code: int | None = None,
+             dependencies: Iterable[Any] | None = None) -> Callable[[_F], _F]:
         return self.route(path, ["POST"], blocking=blocking, stream_body=stream_body,
-                          status_code=status_code)
+                          status_code=status_code, dependencies=dependencies)
 
     def put(self, path: str, *, blocking: bool = False, stream_body: bool = False,
-            status_code: int | None = None) -> Callable[[_F], _F]:
+            status_code: int | None = None,
+            dependencies: Iterable[Any] | None = None) -> Callable[[_F], _F]:
         return self.route(path, ["PUT"], blocking=blocking, stream_body=stream_body,
-                          status_code=status_code)
+                          status_code=status_code, dependencies=dependencies)
 
     def patch(self, path: str, *, blocking: bool = False, stream_body: bool = False,
-              status_code: int | None = None) -> Callable[[_F], _F]:
+              status_code: int | None = None,
+              dependencies: Iterable[Any] | None = None) -> Callable[[_F], _F]:
         return self.route(path, ["PATCH"], blocking=blocking, stream_body=stream_body,
-                          status_code=status_code)
+                          status_code=status_code, dependencies=dependencies)
 
-    def delete(self, path: str, *, blocking: bool = False,
-               status_code: int | None = None) -> Callable[[_F], _F]:
-        return self.route(path, ["DELETE"], blocking=blocking, status_code=status_code)
+    def delete(self, path: str, *, blocking: bool = False, status_code: int | None = None,
+               dependencies: Iterable[Any] | None = None) -> Callable[[_F], _F]:
+        return self.route(path, ["DELETE"], blocking=blocking, status_code=status_code,
+                          dependencies=dependencies)
 
     def include_router(self, router: Any, *, prefix: str = "") -> None:
         """Adds an APIRouter's routes, under prefix + the router's prefix
@@ -795,11 +805,13 @@ class FastAPI(App):
                  | Callable[[App], AsyncIterator[Any]] | None = None,
                  on_startup: Iterable[Callable[[], Any]] | None = None,
                  on_shutdown: Iterable[Callable[[], Any]] | None = None,
+                 dependencies: Iterable[Any] | None = None,
                  **unsupported: Any) -> None:
         if unsupported:
             raise TypeError("FastAPI(): option(s) not supported by turbo yet: "
                             + ", ".join(sorted(unsupported)) + " (docs/fastapi-compat.md)")
         super().__init__(lifespan=lifespan, on_startup=on_startup, on_shutdown=on_shutdown)
+        self._dependencies = list(dependencies or [])  # solved before every route's own
         self.title = title
         self.version = version
         self.description = description
@@ -846,7 +858,7 @@ from .streaming import _entry  # noqa: E402
 from . import _body  # noqa: E402 - request.stream()'s generator, registered at import
 from ._body import ClientDisconnect  # noqa: E402
 from ._files import FileResponse  # noqa: E402
-from ._bodies import Cookie, Header  # noqa: E402
+from ._bodies import Cookie, Depends, Header  # noqa: E402
 from . import _routing  # noqa: E402
 from ._routing import APIRouter  # noqa: E402
 

@@ -130,6 +130,155 @@ def _extractor(param: inspect.Parameter, marker: _Param, tp: Any) -> Any:
     return extract
 
 
+class Depends:
+    """A parameter whose value is what `dependency` returns for the request
+    (FastAPI's Depends): its own parameters are the Request, other
+    Depends, Header and Cookie, and path or query parameters; it may be
+    async, or a generator whose code after `yield` runs once the handler
+    has returned. Solved once per request unless use_cache=False."""
+
+    def __init__(self, dependency: Any = None, *, use_cache: bool = True) -> None:
+        self.dependency = dependency
+        self.use_cache = use_cache
+
+
+def _dep_marker(param: inspect.Parameter, hint: Any) -> tuple[Any, Any]:
+    """(the Depends marker, the type) of a parameter, or (None, hint)."""
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *meta = typing.get_args(hint)
+        for m in meta:
+            if isinstance(m, Depends):
+                return m, base
+    if isinstance(param.default, Depends):
+        return param.default, hint
+    return None, hint
+
+
+def _value_converter(tp: Any, loc: list[Any]) -> Any:
+    """raw str -> (value, errors) for a path or query value of type tp."""
+    if tp in (str, inspect.Parameter.empty, None, typing.Any) or tp == typing.Optional[str]:
+        return lambda raw: (raw, None)
+    from pydantic import TypeAdapter, ValidationError
+
+    adapter = TypeAdapter(tp)
+
+    def convert(raw: str) -> tuple[Any, Any]:
+        try:
+            return adapter.validate_python(raw), None
+        except ValidationError as exc:
+            return None, [_error(e, loc) for e in exc.errors(include_url=False)]
+    return convert
+
+
+def _dependency(marker: Depends, tp: Any, request_type: type) -> Any:
+    """async (request, cache, cleanups) -> (value, errors) for a Depends."""
+    func = marker.dependency if marker.dependency is not None else tp
+    if not callable(func):
+        raise TypeError(f"Depends(): {func!r} is not callable")
+    sig = inspect.signature(func)
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception:
+        hints = {}
+    steps = []  # (name, kind, how)
+    for p in sig.parameters.values():
+        hint = hints.get(p.name, p.annotation)
+        dep, base = _dep_marker(p, hint)
+        if dep is not None:
+            steps.append((p.name, "dep", _dependency(dep, base, request_type)))
+            continue
+        source, base = _marker(p, hint)
+        if source is not None:
+            steps.append((p.name, "extract", _extractor(p, source, base)))
+        elif base is request_type:
+            steps.append((p.name, "request", None))
+        elif _is_model(base):
+            raise TypeError(f"{getattr(func, '__qualname__', func)}: a body parameter in a "
+                            "dependency is not supported yet (docs/fastapi-compat.md)")
+        else:
+            default = p.default
+            steps.append((p.name, "param", (p.name, default, _value_converter(base, ["path", p.name]),
+                                            _value_converter(base, ["query", p.name]))))
+    gen = inspect.isgeneratorfunction(func)
+    agen = inspect.isasyncgenfunction(func)
+    coro = inspect.iscoroutinefunction(func)
+
+    async def solve(request: Any, cache: dict[Any, Any], cleanups: list[Any]) -> tuple[Any, Any]:
+        if marker.use_cache and func in cache:
+            return cache[func], None
+        kwargs: dict[str, Any] = {}
+        errors: list[Any] = []
+        for name, kind, how in steps:
+            if kind == "dep":
+                v, errs = await how(request, cache, cleanups)
+            elif kind == "extract":
+                v, errs = how(request)
+            elif kind == "request":
+                v, errs = request, None
+            else:
+                pname, default, from_path, from_query = how
+                path_params = request.path_params
+                if pname in path_params:
+                    v, errs = from_path(path_params[pname])
+                else:
+                    raw = request.query_params.get(pname)
+                    if raw is not None:
+                        v, errs = from_query(raw)
+                    elif default is inspect.Parameter.empty:
+                        v, errs = None, [{"type": "missing", "loc": ["query", pname],
+                                          "msg": "Field required", "input": None}]
+                    else:
+                        v, errs = default, None
+            if errs is not None:
+                errors.extend(errs)
+            else:
+                kwargs[name] = v
+        if errors:
+            return None, errors
+        if gen:
+            it = func(**kwargs)
+            value = next(it)
+            cleanups.append(it)
+        elif agen:
+            it = func(**kwargs)
+            value = await it.__anext__()
+            cleanups.append(it)
+        else:
+            value = func(**kwargs)
+            if coro:
+                value = await value
+        if marker.use_cache:
+            cache[func] = value
+        return value, None
+    return solve
+
+
+async def _clean_up(cleanups: list[Any], exc: BaseException | None) -> None:
+    """The code after each generator dependency's yield, last first; the
+    handler's exception, if any, is raised at the yield."""
+    for it in reversed(cleanups):
+        if inspect.isasyncgen(it):
+            if exc is None:
+                async for _ in it:
+                    raise RuntimeError("a dependency with yield yielded twice")
+            else:
+                try:
+                    await it.athrow(exc)
+                except BaseException as e:  # noqa: BLE001 - the handler's, or the dependency's own
+                    if e is not exc:
+                        raise
+        else:
+            if exc is None:
+                for _ in it:
+                    raise RuntimeError("a dependency with yield yielded twice")
+            else:
+                try:
+                    it.throw(exc)
+                except BaseException as e:  # noqa: BLE001
+                    if e is not exc:
+                        raise
+
+
 def _error(err: Any, prefix: list[Any]) -> dict[str, Any]:
     """A pydantic error as FastAPI's detail entry: no url, loc prefixed."""
     err = dict(err, loc=[*prefix, *err["loc"]])
@@ -210,7 +359,8 @@ def _returning_model(func: Any, sig: inspect.Signature, hints: dict[str, Any],
     return wrapper
 
 
-def adapt(func: Any, request_type: type, status_code: int | None = None) -> Any:
+def adapt(func: Any, request_type: type, status_code: int | None = None,
+          dependencies: Any = ()) -> Any:
     """func unchanged when it has no body, header or cookie parameter, is
     not annotated to return a model and has no status_code; else its
     wrapper."""
@@ -223,14 +373,27 @@ def adapt(func: Any, request_type: type, status_code: int | None = None) -> Any:
     # before cookie errors, both before the body's).
     extracted = []  # (name, source, request -> (value, errors))
     plain_hints = {}
+    # (name, async solver), solved before everything else: the app's,
+    # router's and route's dependencies= first (their values unused), then
+    # the parameters'.
+    deps: list[tuple[str | None, Any]] = []
+    for d in dependencies:
+        if not isinstance(d, Depends):
+            raise TypeError(f"dependencies= takes Depends(...) items, not {d!r}")
+        deps.append((None, _dependency(d, None, request_type)))
     for p in sig.parameters.values():
+        dep, tp = _dep_marker(p, hints.get(p.name))
+        if dep is not None:
+            plain_hints[p.name] = tp
+            deps.append((p.name, _dependency(dep, tp, request_type)))
+            continue
         marker, tp = _marker(p, hints.get(p.name))
         plain_hints[p.name] = tp
         if marker is not None:
             extracted.append((p.name, marker.source, _extractor(p, marker, tp)))
     extracted.sort(key=lambda e: e[1] != "header")
     body = [p for p in sig.parameters.values() if _is_model(plain_hints.get(p.name))]
-    if not body and not extracted:
+    if not body and not extracted and not deps:
         if _is_model(hints.get("return")) or status_code is not None:
             return _returning_model(func, sig, typing.get_type_hints(func), status_code)
         return func
@@ -242,14 +405,14 @@ def adapt(func: Any, request_type: type, status_code: int | None = None) -> Any:
     read = _body_reader(body[0], plain_hints[body[0].name]) if body else None
     body_name = body[0].name if body else None
 
-    def solve(request: Any, kwargs: dict[str, Any]) -> Any:
-        """Fills kwargs; the 422 response when something is invalid."""
+    def solve(request: Any, kwargs: dict[str, Any], detail: list[Any]) -> Any:
+        """Fills kwargs; the 422 response when something is invalid
+        (detail: the dependencies' errors, found first)."""
         value = errors = None
         if read is not None:
             value, errors = read(request)
             if errors is not None and errors[0]["type"] == "json_invalid":
                 return JSONResponse({"detail": errors}, status_code=422)  # before the rest
-        detail = []
         for name, _source, extract in extracted:
             v, errs = extract(request)
             if errs is not None:
@@ -264,17 +427,47 @@ def adapt(func: Any, request_type: type, status_code: int | None = None) -> Any:
             return JSONResponse({"detail": detail}, status_code=422)
         return None
 
-    if inspect.iscoroutinefunction(func):
+    is_async = inspect.iscoroutinefunction(func)
+    if deps:
+        # Dependencies may be async: so is the wrapper (a def handler runs
+        # inside it, on the I/O thread as a def handler does).
         @functools.wraps(func)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs)
+            request = kwargs.pop(_REQUEST_PARAM)
+            cache: dict[Any, Any] = {}
+            cleanups: list[Any] = []
+            detail: list[Any] = []
+            try:
+                for name, dep in deps:
+                    v, errs = await dep(request, cache, cleanups)
+                    if errs is not None:
+                        detail.extend(errs)
+                    elif name is not None:
+                        kwargs[name] = v
+                failed = solve(request, kwargs, detail)
+                if failed is not None:
+                    result = failed
+                else:
+                    result = func(*args, **kwargs)
+                    if is_async:
+                        result = await result
+                    result = _dump(result, status_code)
+            except BaseException as exc:
+                await _clean_up(cleanups, exc)
+                raise
+            await _clean_up(cleanups, None)
+            return result
+    elif is_async:
+        @functools.wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs, [])
             if failed is not None:
                 return failed
             return _dump(await func(*args, **kwargs), status_code)
     else:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs)
+            failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs, [])
             if failed is not None:
                 return failed
             return _dump(func(*args, **kwargs), status_code)
@@ -282,7 +475,7 @@ def adapt(func: Any, request_type: type, status_code: int | None = None) -> Any:
     # What the plan sees: the path and query parameters, now all
     # keyword-only (the body, header and cookie ones no longer among them,
     # so positions cannot shift), and the Request.
-    taken = {body_name, *(e[0] for e in extracted)}
+    taken = {body_name, *(e[0] for e in extracted), *(d[0] for d in deps)}
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
               for p in sig.parameters.values() if p.name not in taken]
     params.append(inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY,

@@ -23,23 +23,26 @@ class APIRouter:
     responses, ...) are not supported yet and raise TypeError."""
 
     def __init__(self, *, prefix: str = "", tags: Iterable[str] | None = None,
-                 **options: Any) -> None:
+                 dependencies: Iterable[Any] | None = None, **options: Any) -> None:
         if options:
             raise TypeError(f"APIRouter(): {', '.join(sorted(options))} not supported yet "
                             "(docs/fastapi-compat.md)")
         self.prefix = _check_prefix(prefix)
         self.tags = list(tags or [])
+        self.dependencies = list(dependencies or [])  # before each route's own
         # (path without this router's prefix, endpoint, methods, add_route options)
         self._entries: list[tuple[str, Callable[..., Any], list[str] | None, dict[str, Any]]] = []
 
     def add_api_route(self, path: str, endpoint: Callable[..., Any],
                       methods: Iterable[str] | None = None, *, blocking: bool = False,
-                      stream_body: bool = False, status_code: int | None = None) -> None:
+                      stream_body: bool = False, status_code: int | None = None,
+                      dependencies: Iterable[Any] | None = None) -> None:
         if not callable(endpoint):
             raise TypeError("endpoint must be callable")
         self._entries.append((path, endpoint, None if methods is None else list(methods),
                               {"blocking": blocking, "stream_body": stream_body,
-                               "status_code": status_code}))
+                               "status_code": status_code,
+                               "dependencies": list(dependencies or [])}))
 
     def api_route(self, path: str, methods: Iterable[str] | None = None,
                   **options: Any) -> Callable[[_F], _F]:
@@ -64,7 +67,8 @@ class APIRouter:
         return self.api_route(path, ["DELETE"], **options)
 
     def include_router(self, router: APIRouter, *, prefix: str = "") -> None:
-        """router's routes become this one's, under prefix + router.prefix."""
+        """router's routes become this one's, under prefix + router.prefix
+        (with router's dependencies before each route's own)."""
         _check_prefix(prefix)
         for path, endpoint, methods, options in router.routes():
             self._entries.append((prefix + path, endpoint, methods, options))
@@ -73,4 +77,5 @@ class APIRouter:
                                                          list[str] | None, dict[str, Any]]]:
         """(full path, endpoint, methods, options) of every route, under prefix."""
         for path, endpoint, methods, options in self._entries:
-            yield prefix + self.prefix + path, endpoint, methods, options
+            deps = [*self.dependencies, *options["dependencies"]]
+            yield prefix + self.prefix + path, endpoint, methods, dict(options, dependencies=deps)

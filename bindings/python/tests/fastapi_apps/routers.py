@@ -1,6 +1,6 @@
 """Routes split across routers, with prefixes, nested and included twice."""
 
-from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 
 items = APIRouter(prefix="/items", tags=["items"])
 
@@ -43,3 +43,19 @@ app = FastAPI()
 app.include_router(items)
 app.include_router(admin, prefix="/v1")
 app.include_router(users)
+
+
+def require_key(x_key: str = Header()):
+    if x_key != "k":
+        raise HTTPException(status_code=403, detail="no key")
+
+
+guarded = APIRouter(prefix="/guarded", dependencies=[Depends(require_key)])
+
+
+@guarded.get("/thing", dependencies=[Depends(require_key)])
+def thing():
+    return {"thing": 1}
+
+
+app.include_router(guarded)
