@@ -407,7 +407,9 @@ class App:
     def add_route(self, path: str, endpoint: _F, methods: Iterable[str] | None = None,
                   blocking: bool = False, stream_body: bool = False,
                   status_code: int | None = None,
-                  dependencies: Iterable[Any] | None = None) -> _F:
+                  dependencies: Iterable[Any] | None = None, response_model: Any = None,
+                  response_model_exclude_none: bool = False,
+                  response_model_exclude_unset: bool = False) -> _F:
         """Adds endpoint for path and methods (default ["GET"]); works while
         serving too. ValueError for a duplicate or malformed route.
 
@@ -442,7 +444,10 @@ class App:
             raise ValueError(f"status_code must be an int in 100..599, not {status_code!r}")
         # endpoint itself unless it takes a body, header or cookie, or sets a status
         extra = [*getattr(self, "_dependencies", ()), *(dependencies or ())]
-        called = _bodies.adapt(endpoint, Request, status_code, extra)
+        called = _bodies.adapt(endpoint, Request, status_code, extra,
+                               _bodies.response_shape(endpoint, response_model,
+                                                      response_model_exclude_none,
+                                                      response_model_exclude_unset))
         plan = _plan(called, names)
         # Free-threaded CPython: the endpoint's constants made immortal,
         # else handlers on several I/O threads contend on their reference
@@ -513,40 +518,70 @@ class App:
     def route(self, path: str, methods: Iterable[str] | None = None, *,
               blocking: bool = False, stream_body: bool = False,
               status_code: int | None = None,
-              dependencies: Iterable[Any] | None = None) -> Callable[[_F], _F]:
+              dependencies: Iterable[Any] | None = None, response_model: Any = None,
+              response_model_exclude_none: bool = False,
+              response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
         def deco(func: _F) -> _F:
             return self.add_route(path, func, methods, blocking, stream_body, status_code,
-                                  dependencies)
+                                  dependencies, response_model, response_model_exclude_none,
+                                  response_model_exclude_unset)
 
         return deco
 
-    def get(self, path: str, *, blocking: bool = False, status_code: int | None = None,
-            dependencies: Iterable[Any] | None = None) -> Callable[[_F], _F]:
-        return self.route(path, ["GET"], blocking=blocking, status_code=status_code,
-                          dependencies=dependencies)
+    def get(self, path: str, *, blocking: bool = False, stream_body: bool = False,
+            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
+            response_model: Any = None, response_model_exclude_none: bool = False,
+            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+        """route(path, ["GET"], ...)."""
+        return self.route(path, ["GET"], blocking=blocking, stream_body=stream_body,
+                          status_code=status_code, dependencies=dependencies,
+                          response_model=response_model,
+                          response_model_exclude_none=response_model_exclude_none,
+                          response_model_exclude_unset=response_model_exclude_unset)
 
     def post(self, path: str, *, blocking: bool = False, stream_body: bool = False,
-             status_code: int | None = None,
-             dependencies: Iterable[Any] | None = None) -> Callable[[_F], _F]:
+            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
+            response_model: Any = None, response_model_exclude_none: bool = False,
+            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+        """route(path, ["POST"], ...)."""
         return self.route(path, ["POST"], blocking=blocking, stream_body=stream_body,
-                          status_code=status_code, dependencies=dependencies)
+                          status_code=status_code, dependencies=dependencies,
+                          response_model=response_model,
+                          response_model_exclude_none=response_model_exclude_none,
+                          response_model_exclude_unset=response_model_exclude_unset)
 
     def put(self, path: str, *, blocking: bool = False, stream_body: bool = False,
-            status_code: int | None = None,
-            dependencies: Iterable[Any] | None = None) -> Callable[[_F], _F]:
+            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
+            response_model: Any = None, response_model_exclude_none: bool = False,
+            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+        """route(path, ["PUT"], ...)."""
         return self.route(path, ["PUT"], blocking=blocking, stream_body=stream_body,
-                          status_code=status_code, dependencies=dependencies)
+                          status_code=status_code, dependencies=dependencies,
+                          response_model=response_model,
+                          response_model_exclude_none=response_model_exclude_none,
+                          response_model_exclude_unset=response_model_exclude_unset)
 
     def patch(self, path: str, *, blocking: bool = False, stream_body: bool = False,
-              status_code: int | None = None,
-              dependencies: Iterable[Any] | None = None) -> Callable[[_F], _F]:
+            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
+            response_model: Any = None, response_model_exclude_none: bool = False,
+            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+        """route(path, ["PATCH"], ...)."""
         return self.route(path, ["PATCH"], blocking=blocking, stream_body=stream_body,
-                          status_code=status_code, dependencies=dependencies)
+                          status_code=status_code, dependencies=dependencies,
+                          response_model=response_model,
+                          response_model_exclude_none=response_model_exclude_none,
+                          response_model_exclude_unset=response_model_exclude_unset)
 
-    def delete(self, path: str, *, blocking: bool = False, status_code: int | None = None,
-               dependencies: Iterable[Any] | None = None) -> Callable[[_F], _F]:
-        return self.route(path, ["DELETE"], blocking=blocking, status_code=status_code,
-                          dependencies=dependencies)
+    def delete(self, path: str, *, blocking: bool = False, stream_body: bool = False,
+            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
+            response_model: Any = None, response_model_exclude_none: bool = False,
+            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+        """route(path, ["DELETE"], ...)."""
+        return self.route(path, ["DELETE"], blocking=blocking, stream_body=stream_body,
+                          status_code=status_code, dependencies=dependencies,
+                          response_model=response_model,
+                          response_model_exclude_none=response_model_exclude_none,
+                          response_model_exclude_unset=response_model_exclude_unset)
 
     def include_router(self, router: Any, *, prefix: str = "") -> None:
         """Adds an APIRouter's routes, under prefix + the router's prefix

@@ -325,34 +325,66 @@ def _json_wanted(content_type: str | None) -> bool:
     return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-def _dump(result: Any, status_code: int | None = None) -> Any:
-    """A returned model as FastAPI sends it (its JSON-mode dump, by alias),
-    and, for a route with status_code, any result but a Response as JSON
-    with that status (no body for 204, 304 and 1xx, as FastAPI sends)."""
+def response_shape(func: Any, response_model: Any, exclude_none: bool,
+                   exclude_unset: bool) -> Any:
+    """result -> its JSON-able form through the route's response model
+    (response_model=, else a `-> Model` annotation), as FastAPI filters
+    and validates what a handler returns; None when there is none."""
+    model = response_model
+    if model is None:
+        try:
+            ret = typing.get_type_hints(func).get("return")
+        except Exception:
+            ret = None
+        if _is_model(ret):
+            model = ret
+    if model is None:
+        if exclude_none or exclude_unset:
+            raise TypeError("response_model_exclude_* need a response model")
+        return None
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(model)
+
+    def shape(result: Any) -> Any:
+        value = adapter.validate_python(result, from_attributes=True)
+        return adapter.dump_python(value, mode="json", by_alias=True, exclude_none=exclude_none,
+                                   exclude_unset=exclude_unset)
+    return shape
+
+
+def _dump(result: Any, status_code: int | None = None, shape: Any = None) -> Any:
+    """What a wrapped handler returned, as FastAPI sends it: a Response as
+    it is; else through the response model (shape), or a model's JSON-mode
+    dump by alias; with status_code, as JSON with that status (no body for
+    204, 304 and 1xx, with FastAPI's Content-Type all the same)."""
     from . import JSONResponse, Response
-    if status_code is not None and not isinstance(result, Response):
-        if status_code < 200 or status_code in (204, 304):
-            return Response(b"", status_code, media_type="application/json")  # as FastAPI
+    if isinstance(result, Response):
+        return result
+    json_form = False
+    if shape is not None:
+        result, json_form = shape(result), True
+    else:
         pydantic = sys.modules.get("pydantic")
         if pydantic is not None and isinstance(result, pydantic.BaseModel):
-            result = result.model_dump(mode="json", by_alias=True)
+            result, json_form = result.model_dump(mode="json", by_alias=True), True
+    if status_code is not None:
+        if status_code < 200 or status_code in (204, 304):
+            return Response(b"", status_code, media_type="application/json")
         return JSONResponse(result, status_code=status_code)
-    pydantic = sys.modules.get("pydantic")
-    if pydantic is not None and isinstance(result, pydantic.BaseModel):
-        return JSONResponse(result.model_dump(mode="json", by_alias=True))
-    return result
+    return JSONResponse(result) if json_form else result
 
 
 def _returning_model(func: Any, sig: inspect.Signature, hints: dict[str, Any],
-                     status_code: int | None = None) -> Any:
+                     status_code: int | None = None, shape: Any = None) -> Any:
     if inspect.iscoroutinefunction(func):
         @functools.wraps(func)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return _dump(await func(*args, **kwargs), status_code)
+            return _dump(await func(*args, **kwargs), status_code, shape)
     else:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return _dump(func(*args, **kwargs), status_code)
+            return _dump(func(*args, **kwargs), status_code, shape)
     wrapper.__signature__ = sig  # type: ignore[attr-defined]
     wrapper.__annotations__ = {k: v for k, v in hints.items() if k != "return"}
     del wrapper.__wrapped__  # type: ignore[attr-defined]
@@ -360,7 +392,7 @@ def _returning_model(func: Any, sig: inspect.Signature, hints: dict[str, Any],
 
 
 def adapt(func: Any, request_type: type, status_code: int | None = None,
-          dependencies: Any = ()) -> Any:
+          dependencies: Any = (), shape: Any = None) -> Any:
     """func unchanged when it has no body, header or cookie parameter, is
     not annotated to return a model and has no status_code; else its
     wrapper."""
@@ -394,8 +426,8 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
     extracted.sort(key=lambda e: e[1] != "header")
     body = [p for p in sig.parameters.values() if _is_model(plain_hints.get(p.name))]
     if not body and not extracted and not deps:
-        if _is_model(hints.get("return")) or status_code is not None:
-            return _returning_model(func, sig, typing.get_type_hints(func), status_code)
+        if shape is not None or status_code is not None:
+            return _returning_model(func, sig, typing.get_type_hints(func), status_code, shape)
         return func
     if len(body) > 1:
         raise TypeError(f"{func.__qualname__}: several body parameters are not supported yet "
@@ -451,7 +483,7 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
                     result = func(*args, **kwargs)
                     if is_async:
                         result = await result
-                    result = _dump(result, status_code)
+                    result = _dump(result, status_code, shape)
             except BaseException as exc:
                 await _clean_up(cleanups, exc)
                 raise
@@ -463,14 +495,14 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
             failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs, [])
             if failed is not None:
                 return failed
-            return _dump(await func(*args, **kwargs), status_code)
+            return _dump(await func(*args, **kwargs), status_code, shape)
     else:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs, [])
             if failed is not None:
                 return failed
-            return _dump(func(*args, **kwargs), status_code)
+            return _dump(func(*args, **kwargs), status_code, shape)
 
     # What the plan sees: the path and query parameters, now all
     # keyword-only (the body, header and cookie ones no longer among them,

@@ -36,13 +36,18 @@ class APIRouter:
     def add_api_route(self, path: str, endpoint: Callable[..., Any],
                       methods: Iterable[str] | None = None, *, blocking: bool = False,
                       stream_body: bool = False, status_code: int | None = None,
-                      dependencies: Iterable[Any] | None = None) -> None:
+                      dependencies: Iterable[Any] | None = None, response_model: Any = None,
+                      response_model_exclude_none: bool = False,
+                      response_model_exclude_unset: bool = False) -> None:
         if not callable(endpoint):
             raise TypeError("endpoint must be callable")
         self._entries.append((path, endpoint, None if methods is None else list(methods),
                               {"blocking": blocking, "stream_body": stream_body,
                                "status_code": status_code,
-                               "dependencies": list(dependencies or [])}))
+                               "dependencies": list(dependencies or []),
+                               "response_model": response_model,
+                               "response_model_exclude_none": response_model_exclude_none,
+                               "response_model_exclude_unset": response_model_exclude_unset}))
 
     def api_route(self, path: str, methods: Iterable[str] | None = None,
                   **options: Any) -> Callable[[_F], _F]:
