@@ -48,6 +48,9 @@ __all__ = [
     "Request",
     "Response",
     "JSONResponse",
+    "HTMLResponse",
+    "PlainTextResponse",
+    "RedirectResponse",
     "HTTPException",
     "Headers",
     "State",
@@ -150,6 +153,31 @@ class JSONResponse(Response):
                  headers: Mapping[str, str] | None = None, media_type: str | None = None) -> None:
         self.content = content
         super().__init__(b"", status_code, headers, media_type)
+
+
+class HTMLResponse(Response):
+    """content (str or bytes) as text/html; charset=utf-8."""
+
+    media_type = "text/html"
+
+
+class PlainTextResponse(Response):
+    """content (str or bytes) as text/plain; charset=utf-8."""
+
+    media_type = "text/plain"
+
+
+class RedirectResponse(Response):
+    """A redirect to url (307 by default: the method and body are kept),
+    its Location percent-encoded as Starlette encodes it, no body."""
+
+    def __init__(self, url: Any, status_code: int = 307,
+                 headers: Mapping[str, str] | None = None) -> None:
+        from urllib.parse import quote
+
+        h = dict(headers or {})
+        h["location"] = quote(str(url), safe=":/%#?=@[]!$&'()*+,;")
+        super().__init__(b"", status_code, h)
 
 
 class HTTPException(Exception):
