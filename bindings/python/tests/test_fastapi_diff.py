@@ -186,6 +186,27 @@ CORPUS = {
         ("POST", "/moved", None, {}),
         ("GET", "/bytes-html", None, {}),
     ],
+    "params": [
+        ("GET", "/search?q=tea", None, {}),
+        ("GET", "/search?q=te", None, {}),
+        ("GET", "/search?q=teapotteapot", None, {}),
+        ("GET", "/search", None, {}),
+        ("GET", "/search?q=tea&page=0", None, {}),
+        ("GET", "/search?q=tea&page=101&sort=up", None, {}),
+        ("GET", "/search?q=tea&page=x&sort=desc", None, {}),
+        ("GET", "/search?q=first&q=second", None, {}),
+        ("GET", "/tags", None, {}),
+        ("GET", "/tags?tag=a&tag=b&n=1&n=2", None, {}),
+        ("GET", "/tags?n=1&n=x", None, {}),
+        ("GET", "/tags?tag=", None, {}),
+        ("GET", "/aliased?item-query=cup&limit=2.5", None, {}),
+        ("GET", "/aliased?item_query=cup", None, {}),
+        ("GET", "/aliased?limit=50", None, {}),
+        ("GET", "/things/5", None, {}),
+        ("GET", "/things/0", None, {}),
+        ("GET", "/things/1001?q=z", None, {}),
+        ("GET", "/things/x", None, {}),
+    ],
 }
 
 
@@ -278,8 +299,8 @@ def test_unsupported_fastapi_options_raise_when_the_app_is_made():
 
 def test_header_and_cookie_options_not_supported_yet_raise():
     import turbo
-    with pytest.raises(TypeError, match=r"Header\(\): pattern not supported yet"):
-        turbo.Header(None, pattern="^a")
+    with pytest.raises(TypeError, match=r"Header\(\): default_factory not supported yet"):
+        turbo.Header(None, default_factory=list)
     with pytest.raises(TypeError, match=r"Cookie\(\): convert_underscores not supported yet"):
         turbo.Cookie(None, convert_underscores=False)
 

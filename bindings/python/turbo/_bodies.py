@@ -27,13 +27,20 @@ from typing import Any
 _REQUEST_PARAM = "_turbo_body_request"
 
 
+# Constraints checked by pydantic (Field's), and what only documents a
+# parameter (kept for the OpenAPI schema to come).
+_CONSTRAINTS = frozenset({"gt", "ge", "lt", "le", "min_length", "max_length", "pattern",
+                          "multiple_of"})
+_DOCS = frozenset({"title", "description", "deprecated", "include_in_schema", "examples"})
+
+
 class _Param:
-    """A parameter read from elsewhere than the path and query (FastAPI's
-    Header and Cookie): the default (... for required) and the name it is
-    sent under."""
+    """A parameter declared with FastAPI's Query, Path, Header or Cookie:
+    the default (... for required), the name it is sent under, its
+    constraints."""
 
     source = ""
-    _options: frozenset[str] = frozenset()
+    _options: frozenset[str] = _CONSTRAINTS | _DOCS
 
     def __init__(self, default: Any = ..., *, alias: str | None = None, **options: Any) -> None:
         unknown = sorted(set(options) - self._options)
@@ -43,6 +50,21 @@ class _Param:
         self.default = default
         self.alias = alias
         self.convert_underscores = options.get("convert_underscores", True)
+        self.constraints = {k: v for k, v in options.items() if k in _CONSTRAINTS}
+        self.docs = {k: v for k, v in options.items() if k in _DOCS}
+
+
+class Query(_Param):
+    """A query parameter with constraints or an alias; a list type takes
+    every value of a repeated key."""
+
+    source = "query"
+
+
+class Path(_Param):
+    """A path parameter with constraints."""
+
+    source = "path"
 
 
 class Header(_Param):
@@ -50,13 +72,16 @@ class Header(_Param):
     name with underscores as hyphens (x_token: X-Token), any case."""
 
     source = "header"
-    _options = frozenset({"convert_underscores"})
+    _options = _Param._options | {"convert_underscores"}
 
 
 class Cookie(_Param):
     """A parameter from a cookie of the request's Cookie field."""
 
     source = "cookie"
+
+
+_SOURCE_ORDER = {"path": 0, "query": 1, "header": 2, "cookie": 3}  # FastAPI's error order
 
 
 def _cookies(request: Any) -> dict[str, str]:
@@ -101,15 +126,20 @@ def _extractor(param: inspect.Parameter, marker: _Param, tp: Any) -> Any:
     if param.default is not inspect.Parameter.empty and not isinstance(param.default, _Param):
         default = param.default  # Annotated[..., Header()] = default
     required = default is ...
-    if tp is str or tp == typing.Optional[str]:
-        def convert(raw: str) -> tuple[Any, Any]:
+    many = typing.get_origin(tp) in (list, tuple, set)
+    if many and marker.source != "query":
+        raise TypeError(f"{param.name}: several values are read from the query only "
+                        "(docs/fastapi-compat.md)")
+    if (tp is str or tp == typing.Optional[str]) and not marker.constraints:
+        def convert(raw: Any) -> tuple[Any, Any]:
             return raw, None
     else:
-        from pydantic import TypeAdapter, ValidationError
+        from pydantic import Field, TypeAdapter, ValidationError
 
-        adapter = TypeAdapter(tp)
+        adapter = TypeAdapter(typing.Annotated[tp, Field(**marker.constraints)]
+                              if marker.constraints else tp)
 
-        def convert(raw: str) -> tuple[Any, Any]:
+        def convert(raw: Any) -> tuple[Any, Any]:
             try:
                 return adapter.validate_python(raw), None
             except ValidationError as exc:
@@ -119,8 +149,18 @@ def _extractor(param: inspect.Parameter, marker: _Param, tp: Any) -> Any:
     def extract(request: Any) -> tuple[Any, Any]:
         if source == "header":
             raw = request.headers.get(key)
-        else:
+        elif source == "cookie":
             raw = _cookies(request).get(name)
+        elif source == "path":
+            raw = request.path_params.get(name)
+        else:
+            # As Starlette reads a query: every pair, blank values kept; a
+            # repeated key's last value, or all of them for a list.
+            from urllib.parse import parse_qsl
+
+            values = [v for k, v in parse_qsl(request.query_string, keep_blank_values=True)
+                      if k == name]
+            raw = (values or None) if many else (values[-1] if values else None)
         if raw is None:
             if required:
                 return None, [{"type": "missing", "loc": [source, name], "msg": "Field required",
@@ -423,7 +463,7 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
         plain_hints[p.name] = tp
         if marker is not None:
             extracted.append((p.name, marker.source, _extractor(p, marker, tp)))
-    extracted.sort(key=lambda e: e[1] != "header")
+    extracted.sort(key=lambda e: _SOURCE_ORDER[e[1]])
     body = [p for p in sig.parameters.values() if _is_model(plain_hints.get(p.name))]
     if not body and not extracted and not deps:
         if shape is not None or status_code is not None:
