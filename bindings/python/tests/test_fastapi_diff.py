@@ -177,6 +177,8 @@ CORPUS = {
         ("GET", "/class", None, {}),
         ("GET", "/both/4?skip=1", None, {}),
         ("GET", "/both/4?skip=x", None, {}),
+        ("POST", "/work?who=ann", None, {}),
+        ("GET", "/done", None, {}),  # the background tasks have run, in order
     ],
     "responses": [
         ("GET", "/page", None, {}),

@@ -67,6 +67,7 @@ __all__ = [
     "Cookie",
     "APIRouter",
     "Depends",
+    "BackgroundTasks",
     "Query",
     "Path",
     "immortalize_constants",
@@ -923,7 +924,7 @@ from .streaming import _entry  # noqa: E402
 from . import _body  # noqa: E402 - request.stream()'s generator, registered at import
 from ._body import ClientDisconnect  # noqa: E402
 from ._files import FileResponse  # noqa: E402
-from ._bodies import Cookie, Depends, Header, Path, Query  # noqa: E402
+from ._bodies import BackgroundTasks, Cookie, Depends, Header, Path, Query  # noqa: E402
 from . import _routing  # noqa: E402
 from ._routing import APIRouter  # noqa: E402
 

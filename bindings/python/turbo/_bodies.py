@@ -170,6 +170,45 @@ def _extractor(param: inspect.Parameter, marker: _Param, tp: Any) -> Any:
     return extract
 
 
+class BackgroundTasks:
+    """Work to do once the response has been sent (FastAPI's): a handler
+    (or dependency) with a parameter annotated BackgroundTasks gets one and
+    calls add_task(func, *args, **kwargs). They run in order on the I/O
+    thread's asyncio loop, an async function awaited there, a plain one on
+    the loop's default executor (as Starlette runs it in a thread); one
+    that raises is logged, and the ones after it do not run."""
+
+    def __init__(self) -> None:
+        self.tasks: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
+
+    def add_task(self, func: Any, *args: Any, **kwargs: Any) -> None:
+        self.tasks.append((func, args, kwargs))
+
+    async def __call__(self) -> None:
+        import asyncio
+
+        from . import log
+        loop = asyncio.get_running_loop()
+        for func, args, kwargs in self.tasks:
+            try:
+                if inspect.iscoroutinefunction(func):
+                    await func(*args, **kwargs)
+                else:
+                    await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
+            except Exception:
+                log.exception("a background task raised; the ones after it are not run")
+                return
+
+
+async def _background_tasks(request: Any, cache: dict[Any, Any],
+                            cleanups: list[Any]) -> tuple[Any, Any]:
+    """The request's one BackgroundTasks (shared by handler and dependencies)."""
+    tasks = cache.get(BackgroundTasks)
+    if tasks is None:
+        tasks = cache[BackgroundTasks] = BackgroundTasks()
+    return tasks, None
+
+
 class Depends:
     """A parameter whose value is what `dependency` returns for the request
     (FastAPI's Depends): its own parameters are the Request, other
@@ -230,6 +269,8 @@ def _dependency(marker: Depends, tp: Any, request_type: type) -> Any:
         source, base = _marker(p, hint)
         if source is not None:
             steps.append((p.name, "extract", _extractor(p, source, base)))
+        elif base is BackgroundTasks:
+            steps.append((p.name, "dep", _background_tasks))
         elif base is request_type:
             steps.append((p.name, "request", None))
         elif _is_model(base):
@@ -455,6 +496,10 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
         deps.append((None, _dependency(d, None, request_type)))
     for p in sig.parameters.values():
         dep, tp = _dep_marker(p, hints.get(p.name))
+        if dep is None and tp is BackgroundTasks:
+            plain_hints[p.name] = tp
+            deps.append((p.name, _background_tasks))
+            continue
         if dep is not None:
             plain_hints[p.name] = tp
             deps.append((p.name, _dependency(dep, tp, request_type)))
@@ -528,6 +573,12 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
                 await _clean_up(cleanups, exc)
                 raise
             await _clean_up(cleanups, None)
+            tasks = cache.get(BackgroundTasks)
+            if tasks is not None and tasks.tasks and not detail:
+                # After the answer: it is written once this coroutine has
+                # returned it, before the loop runs the Task.
+                import asyncio
+                asyncio.get_running_loop().create_task(tasks())
             return result
     elif is_async:
         @functools.wraps(func)

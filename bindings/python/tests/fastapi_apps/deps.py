@@ -3,7 +3,7 @@ their own query parameters and headers, and errors raised in them."""
 
 from typing import Annotated, Optional
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, Header, HTTPException, Request
 
 app = FastAPI()
 CALLS = []
@@ -78,3 +78,26 @@ def both(item_id: int, page: dict = Depends(pagination)):
 @app.get("/closed")
 def closed():
     return {"closed": len(CLOSED)}
+
+
+DONE = []
+
+
+async def note(text: str):
+    DONE.append(text)
+
+
+def audit(tasks: BackgroundTasks, who: str = "anon"):
+    tasks.add_task(note, "audit:" + who)
+    return who
+
+
+@app.post("/work")
+def work(tasks: BackgroundTasks, who: str = Depends(audit)):
+    tasks.add_task(note, "work")
+    return {"queued": len(DONE), "who": who}
+
+
+@app.get("/done")
+def done():
+    return {"done": DONE}
