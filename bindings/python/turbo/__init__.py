@@ -48,6 +48,9 @@ __all__ = [
     "Request",
     "Response",
     "JSONResponse",
+    "HTMLResponse",
+    "PlainTextResponse",
+    "RedirectResponse",
     "HTTPException",
     "Headers",
     "State",
@@ -62,6 +65,11 @@ __all__ = [
     "FileResponse",
     "Header",
     "Cookie",
+    "APIRouter",
+    "Depends",
+    "BackgroundTasks",
+    "Query",
+    "Path",
     "immortalize_constants",
 ]
 
@@ -148,6 +156,31 @@ class JSONResponse(Response):
                  headers: Mapping[str, str] | None = None, media_type: str | None = None) -> None:
         self.content = content
         super().__init__(b"", status_code, headers, media_type)
+
+
+class HTMLResponse(Response):
+    """content (str or bytes) as text/html; charset=utf-8."""
+
+    media_type = "text/html"
+
+
+class PlainTextResponse(Response):
+    """content (str or bytes) as text/plain; charset=utf-8."""
+
+    media_type = "text/plain"
+
+
+class RedirectResponse(Response):
+    """A redirect to url (307 by default: the method and body are kept),
+    its Location percent-encoded as Starlette encodes it, no body."""
+
+    def __init__(self, url: Any, status_code: int = 307,
+                 headers: Mapping[str, str] | None = None) -> None:
+        from urllib.parse import quote
+
+        h = dict(headers or {})
+        h["location"] = quote(str(url), safe=":/%#?=@[]!$&'()*+,;")
+        super().__init__(b"", status_code, h)
 
 
 class HTTPException(Exception):
@@ -403,7 +436,11 @@ class App:
     # -- declaring routes
 
     def add_route(self, path: str, endpoint: _F, methods: Iterable[str] | None = None,
-                  blocking: bool = False, stream_body: bool = False) -> _F:
+                  blocking: bool = False, stream_body: bool = False,
+                  status_code: int | None = None,
+                  dependencies: Iterable[Any] | None = None, response_model: Any = None,
+                  response_model_exclude_none: bool = False,
+                  response_model_exclude_unset: bool = False) -> _F:
         """Adds endpoint for path and methods (default ["GET"]); works while
         serving too. ValueError for a duplicate or malformed route.
 
@@ -419,7 +456,11 @@ class App:
         `request.stream()` as the client sends it, with backpressure:
         uploads of any size in bounded memory. `request.body` is then
         empty; a body the endpoint does not read is dropped (up to 1 MiB,
-        else the connection closes after the answer)."""
+        else the connection closes after the answer).
+
+        status_code (FastAPI's): the status of what the endpoint returns,
+        unless it returns a Response; its result is then sent as JSON (none
+        for 204, 304 and 1xx)."""
         if not callable(endpoint):
             raise TypeError("endpoint must be callable")
         if inspect.iscoroutinefunction(endpoint) and blocking:
@@ -429,7 +470,15 @@ class App:
                             "(request.stream() is an async iterator)")
         methods = ["GET"] if methods is None else [m.upper() for m in methods]
         pattern, names = _translate(path)
-        called = _bodies.adapt(endpoint, Request)  # endpoint itself unless it takes a body
+        if status_code is not None and (type(status_code) is not int
+                                        or not 100 <= status_code <= 599):
+            raise ValueError(f"status_code must be an int in 100..599, not {status_code!r}")
+        # endpoint itself unless it takes a body, header or cookie, or sets a status
+        extra = [*getattr(self, "_dependencies", ()), *(dependencies or ())]
+        called = _bodies.adapt(endpoint, Request, status_code, extra,
+                               _bodies.response_shape(endpoint, response_model,
+                                                      response_model_exclude_none,
+                                                      response_model_exclude_unset))
         plan = _plan(called, names)
         # Free-threaded CPython: the endpoint's constants made immortal,
         # else handlers on several I/O threads contend on their reference
@@ -498,29 +547,80 @@ class App:
                 del self._routes[k]
 
     def route(self, path: str, methods: Iterable[str] | None = None, *,
-              blocking: bool = False, stream_body: bool = False) -> Callable[[_F], _F]:
+              blocking: bool = False, stream_body: bool = False,
+              status_code: int | None = None,
+              dependencies: Iterable[Any] | None = None, response_model: Any = None,
+              response_model_exclude_none: bool = False,
+              response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
         def deco(func: _F) -> _F:
-            return self.add_route(path, func, methods, blocking, stream_body)
+            return self.add_route(path, func, methods, blocking, stream_body, status_code,
+                                  dependencies, response_model, response_model_exclude_none,
+                                  response_model_exclude_unset)
 
         return deco
 
-    def get(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["GET"], blocking=blocking)
+    def get(self, path: str, *, blocking: bool = False, stream_body: bool = False,
+            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
+            response_model: Any = None, response_model_exclude_none: bool = False,
+            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+        """route(path, ["GET"], ...)."""
+        return self.route(path, ["GET"], blocking=blocking, stream_body=stream_body,
+                          status_code=status_code, dependencies=dependencies,
+                          response_model=response_model,
+                          response_model_exclude_none=response_model_exclude_none,
+                          response_model_exclude_unset=response_model_exclude_unset)
 
-    def post(self, path: str, *, blocking: bool = False,
-             stream_body: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["POST"], blocking=blocking, stream_body=stream_body)
+    def post(self, path: str, *, blocking: bool = False, stream_body: bool = False,
+            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
+            response_model: Any = None, response_model_exclude_none: bool = False,
+            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+        """route(path, ["POST"], ...)."""
+        return self.route(path, ["POST"], blocking=blocking, stream_body=stream_body,
+                          status_code=status_code, dependencies=dependencies,
+                          response_model=response_model,
+                          response_model_exclude_none=response_model_exclude_none,
+                          response_model_exclude_unset=response_model_exclude_unset)
 
-    def put(self, path: str, *, blocking: bool = False,
-            stream_body: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["PUT"], blocking=blocking, stream_body=stream_body)
+    def put(self, path: str, *, blocking: bool = False, stream_body: bool = False,
+            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
+            response_model: Any = None, response_model_exclude_none: bool = False,
+            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+        """route(path, ["PUT"], ...)."""
+        return self.route(path, ["PUT"], blocking=blocking, stream_body=stream_body,
+                          status_code=status_code, dependencies=dependencies,
+                          response_model=response_model,
+                          response_model_exclude_none=response_model_exclude_none,
+                          response_model_exclude_unset=response_model_exclude_unset)
 
-    def patch(self, path: str, *, blocking: bool = False,
-              stream_body: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["PATCH"], blocking=blocking, stream_body=stream_body)
+    def patch(self, path: str, *, blocking: bool = False, stream_body: bool = False,
+            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
+            response_model: Any = None, response_model_exclude_none: bool = False,
+            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+        """route(path, ["PATCH"], ...)."""
+        return self.route(path, ["PATCH"], blocking=blocking, stream_body=stream_body,
+                          status_code=status_code, dependencies=dependencies,
+                          response_model=response_model,
+                          response_model_exclude_none=response_model_exclude_none,
+                          response_model_exclude_unset=response_model_exclude_unset)
 
-    def delete(self, path: str, *, blocking: bool = False) -> Callable[[_F], _F]:
-        return self.route(path, ["DELETE"], blocking=blocking)
+    def delete(self, path: str, *, blocking: bool = False, stream_body: bool = False,
+            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
+            response_model: Any = None, response_model_exclude_none: bool = False,
+            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+        """route(path, ["DELETE"], ...)."""
+        return self.route(path, ["DELETE"], blocking=blocking, stream_body=stream_body,
+                          status_code=status_code, dependencies=dependencies,
+                          response_model=response_model,
+                          response_model_exclude_none=response_model_exclude_none,
+                          response_model_exclude_unset=response_model_exclude_unset)
+
+    def include_router(self, router: Any, *, prefix: str = "") -> None:
+        """Adds an APIRouter's routes, under prefix + the router's prefix
+        (FastAPI's include_router; its other options are not supported
+        yet)."""
+        _routing._check_prefix(prefix)
+        for path, endpoint, methods, options in router.routes(prefix):
+            self.add_route(path, endpoint, methods, **options)
 
     # -- serving
 
@@ -771,11 +871,13 @@ class FastAPI(App):
                  | Callable[[App], AsyncIterator[Any]] | None = None,
                  on_startup: Iterable[Callable[[], Any]] | None = None,
                  on_shutdown: Iterable[Callable[[], Any]] | None = None,
+                 dependencies: Iterable[Any] | None = None,
                  **unsupported: Any) -> None:
         if unsupported:
             raise TypeError("FastAPI(): option(s) not supported by turbo yet: "
                             + ", ".join(sorted(unsupported)) + " (docs/fastapi-compat.md)")
         super().__init__(lifespan=lifespan, on_startup=on_startup, on_shutdown=on_shutdown)
+        self._dependencies = list(dependencies or [])  # solved before every route's own
         self.title = title
         self.version = version
         self.description = description
@@ -822,7 +924,9 @@ from .streaming import _entry  # noqa: E402
 from . import _body  # noqa: E402 - request.stream()'s generator, registered at import
 from ._body import ClientDisconnect  # noqa: E402
 from ._files import FileResponse  # noqa: E402
-from ._bodies import Cookie, Header  # noqa: E402
+from ._bodies import BackgroundTasks, Cookie, Depends, Header, Path, Query  # noqa: E402
+from . import _routing  # noqa: E402
+from ._routing import APIRouter  # noqa: E402
 
 # The package's own code runs on the request path too (Headers, the
 # hooks, the stream driver; the adapters' modules do the same for

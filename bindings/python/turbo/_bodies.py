@@ -27,13 +27,20 @@ from typing import Any
 _REQUEST_PARAM = "_turbo_body_request"
 
 
+# Constraints checked by pydantic (Field's), and what only documents a
+# parameter (kept for the OpenAPI schema to come).
+_CONSTRAINTS = frozenset({"gt", "ge", "lt", "le", "min_length", "max_length", "pattern",
+                          "multiple_of"})
+_DOCS = frozenset({"title", "description", "deprecated", "include_in_schema", "examples"})
+
+
 class _Param:
-    """A parameter read from elsewhere than the path and query (FastAPI's
-    Header and Cookie): the default (... for required) and the name it is
-    sent under."""
+    """A parameter declared with FastAPI's Query, Path, Header or Cookie:
+    the default (... for required), the name it is sent under, its
+    constraints."""
 
     source = ""
-    _options: frozenset[str] = frozenset()
+    _options: frozenset[str] = _CONSTRAINTS | _DOCS
 
     def __init__(self, default: Any = ..., *, alias: str | None = None, **options: Any) -> None:
         unknown = sorted(set(options) - self._options)
@@ -43,6 +50,21 @@ class _Param:
         self.default = default
         self.alias = alias
         self.convert_underscores = options.get("convert_underscores", True)
+        self.constraints = {k: v for k, v in options.items() if k in _CONSTRAINTS}
+        self.docs = {k: v for k, v in options.items() if k in _DOCS}
+
+
+class Query(_Param):
+    """A query parameter with constraints or an alias; a list type takes
+    every value of a repeated key."""
+
+    source = "query"
+
+
+class Path(_Param):
+    """A path parameter with constraints."""
+
+    source = "path"
 
 
 class Header(_Param):
@@ -50,13 +72,16 @@ class Header(_Param):
     name with underscores as hyphens (x_token: X-Token), any case."""
 
     source = "header"
-    _options = frozenset({"convert_underscores"})
+    _options = _Param._options | {"convert_underscores"}
 
 
 class Cookie(_Param):
     """A parameter from a cookie of the request's Cookie field."""
 
     source = "cookie"
+
+
+_SOURCE_ORDER = {"path": 0, "query": 1, "header": 2, "cookie": 3}  # FastAPI's error order
 
 
 def _cookies(request: Any) -> dict[str, str]:
@@ -101,15 +126,20 @@ def _extractor(param: inspect.Parameter, marker: _Param, tp: Any) -> Any:
     if param.default is not inspect.Parameter.empty and not isinstance(param.default, _Param):
         default = param.default  # Annotated[..., Header()] = default
     required = default is ...
-    if tp is str or tp == typing.Optional[str]:
-        def convert(raw: str) -> tuple[Any, Any]:
+    many = typing.get_origin(tp) in (list, tuple, set)
+    if many and marker.source != "query":
+        raise TypeError(f"{param.name}: several values are read from the query only "
+                        "(docs/fastapi-compat.md)")
+    if (tp is str or tp == typing.Optional[str]) and not marker.constraints:
+        def convert(raw: Any) -> tuple[Any, Any]:
             return raw, None
     else:
-        from pydantic import TypeAdapter, ValidationError
+        from pydantic import Field, TypeAdapter, ValidationError
 
-        adapter = TypeAdapter(tp)
+        adapter = TypeAdapter(typing.Annotated[tp, Field(**marker.constraints)]
+                              if marker.constraints else tp)
 
-        def convert(raw: str) -> tuple[Any, Any]:
+        def convert(raw: Any) -> tuple[Any, Any]:
             try:
                 return adapter.validate_python(raw), None
             except ValidationError as exc:
@@ -119,8 +149,18 @@ def _extractor(param: inspect.Parameter, marker: _Param, tp: Any) -> Any:
     def extract(request: Any) -> tuple[Any, Any]:
         if source == "header":
             raw = request.headers.get(key)
-        else:
+        elif source == "cookie":
             raw = _cookies(request).get(name)
+        elif source == "path":
+            raw = request.path_params.get(name)
+        else:
+            # As Starlette reads a query: every pair, blank values kept; a
+            # repeated key's last value, or all of them for a list.
+            from urllib.parse import parse_qsl
+
+            values = [v for k, v in parse_qsl(request.query_string, keep_blank_values=True)
+                      if k == name]
+            raw = (values or None) if many else (values[-1] if values else None)
         if raw is None:
             if required:
                 return None, [{"type": "missing", "loc": [source, name], "msg": "Field required",
@@ -128,6 +168,196 @@ def _extractor(param: inspect.Parameter, marker: _Param, tp: Any) -> Any:
             return default, None
         return convert(raw)
     return extract
+
+
+class BackgroundTasks:
+    """Work to do once the response has been sent (FastAPI's): a handler
+    (or dependency) with a parameter annotated BackgroundTasks gets one and
+    calls add_task(func, *args, **kwargs). They run in order on the I/O
+    thread's asyncio loop, an async function awaited there, a plain one on
+    the loop's default executor (as Starlette runs it in a thread); one
+    that raises is logged, and the ones after it do not run."""
+
+    def __init__(self) -> None:
+        self.tasks: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
+
+    def add_task(self, func: Any, *args: Any, **kwargs: Any) -> None:
+        self.tasks.append((func, args, kwargs))
+
+    async def __call__(self) -> None:
+        import asyncio
+
+        from . import log
+        loop = asyncio.get_running_loop()
+        for func, args, kwargs in self.tasks:
+            try:
+                if inspect.iscoroutinefunction(func):
+                    await func(*args, **kwargs)
+                else:
+                    await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
+            except Exception:
+                log.exception("a background task raised; the ones after it are not run")
+                return
+
+
+async def _background_tasks(request: Any, cache: dict[Any, Any],
+                            cleanups: list[Any]) -> tuple[Any, Any]:
+    """The request's one BackgroundTasks (shared by handler and dependencies)."""
+    tasks = cache.get(BackgroundTasks)
+    if tasks is None:
+        tasks = cache[BackgroundTasks] = BackgroundTasks()
+    return tasks, None
+
+
+class Depends:
+    """A parameter whose value is what `dependency` returns for the request
+    (FastAPI's Depends): its own parameters are the Request, other
+    Depends, Header and Cookie, and path or query parameters; it may be
+    async, or a generator whose code after `yield` runs once the handler
+    has returned. Solved once per request unless use_cache=False."""
+
+    def __init__(self, dependency: Any = None, *, use_cache: bool = True) -> None:
+        self.dependency = dependency
+        self.use_cache = use_cache
+
+
+def _dep_marker(param: inspect.Parameter, hint: Any) -> tuple[Any, Any]:
+    """(the Depends marker, the type) of a parameter, or (None, hint)."""
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *meta = typing.get_args(hint)
+        for m in meta:
+            if isinstance(m, Depends):
+                return m, base
+    if isinstance(param.default, Depends):
+        return param.default, hint
+    return None, hint
+
+
+def _value_converter(tp: Any, loc: list[Any]) -> Any:
+    """raw str -> (value, errors) for a path or query value of type tp."""
+    if tp in (str, inspect.Parameter.empty, None, typing.Any) or tp == typing.Optional[str]:
+        return lambda raw: (raw, None)
+    from pydantic import TypeAdapter, ValidationError
+
+    adapter = TypeAdapter(tp)
+
+    def convert(raw: str) -> tuple[Any, Any]:
+        try:
+            return adapter.validate_python(raw), None
+        except ValidationError as exc:
+            return None, [_error(e, loc) for e in exc.errors(include_url=False)]
+    return convert
+
+
+def _dependency(marker: Depends, tp: Any, request_type: type) -> Any:
+    """async (request, cache, cleanups) -> (value, errors) for a Depends."""
+    func = marker.dependency if marker.dependency is not None else tp
+    if not callable(func):
+        raise TypeError(f"Depends(): {func!r} is not callable")
+    sig = inspect.signature(func)
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception:
+        hints = {}
+    steps = []  # (name, kind, how)
+    for p in sig.parameters.values():
+        hint = hints.get(p.name, p.annotation)
+        dep, base = _dep_marker(p, hint)
+        if dep is not None:
+            steps.append((p.name, "dep", _dependency(dep, base, request_type)))
+            continue
+        source, base = _marker(p, hint)
+        if source is not None:
+            steps.append((p.name, "extract", _extractor(p, source, base)))
+        elif base is BackgroundTasks:
+            steps.append((p.name, "dep", _background_tasks))
+        elif base is request_type:
+            steps.append((p.name, "request", None))
+        elif _is_model(base):
+            raise TypeError(f"{getattr(func, '__qualname__', func)}: a body parameter in a "
+                            "dependency is not supported yet (docs/fastapi-compat.md)")
+        else:
+            default = p.default
+            steps.append((p.name, "param", (p.name, default, _value_converter(base, ["path", p.name]),
+                                            _value_converter(base, ["query", p.name]))))
+    gen = inspect.isgeneratorfunction(func)
+    agen = inspect.isasyncgenfunction(func)
+    coro = inspect.iscoroutinefunction(func)
+
+    async def solve(request: Any, cache: dict[Any, Any], cleanups: list[Any]) -> tuple[Any, Any]:
+        if marker.use_cache and func in cache:
+            return cache[func], None
+        kwargs: dict[str, Any] = {}
+        errors: list[Any] = []
+        for name, kind, how in steps:
+            if kind == "dep":
+                v, errs = await how(request, cache, cleanups)
+            elif kind == "extract":
+                v, errs = how(request)
+            elif kind == "request":
+                v, errs = request, None
+            else:
+                pname, default, from_path, from_query = how
+                path_params = request.path_params
+                if pname in path_params:
+                    v, errs = from_path(path_params[pname])
+                else:
+                    raw = request.query_params.get(pname)
+                    if raw is not None:
+                        v, errs = from_query(raw)
+                    elif default is inspect.Parameter.empty:
+                        v, errs = None, [{"type": "missing", "loc": ["query", pname],
+                                          "msg": "Field required", "input": None}]
+                    else:
+                        v, errs = default, None
+            if errs is not None:
+                errors.extend(errs)
+            else:
+                kwargs[name] = v
+        if errors:
+            return None, errors
+        if gen:
+            it = func(**kwargs)
+            value = next(it)
+            cleanups.append(it)
+        elif agen:
+            it = func(**kwargs)
+            value = await it.__anext__()
+            cleanups.append(it)
+        else:
+            value = func(**kwargs)
+            if coro:
+                value = await value
+        if marker.use_cache:
+            cache[func] = value
+        return value, None
+    return solve
+
+
+async def _clean_up(cleanups: list[Any], exc: BaseException | None) -> None:
+    """The code after each generator dependency's yield, last first; the
+    handler's exception, if any, is raised at the yield."""
+    for it in reversed(cleanups):
+        if inspect.isasyncgen(it):
+            if exc is None:
+                async for _ in it:
+                    raise RuntimeError("a dependency with yield yielded twice")
+            else:
+                try:
+                    await it.athrow(exc)
+                except BaseException as e:  # noqa: BLE001 - the handler's, or the dependency's own
+                    if e is not exc:
+                        raise
+        else:
+            if exc is None:
+                for _ in it:
+                    raise RuntimeError("a dependency with yield yielded twice")
+            else:
+                try:
+                    it.throw(exc)
+                except BaseException as e:  # noqa: BLE001
+                    if e is not exc:
+                        raise
 
 
 def _error(err: Any, prefix: list[Any]) -> dict[str, Any]:
@@ -176,34 +406,77 @@ def _json_wanted(content_type: str | None) -> bool:
     return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-def _dump(result: Any) -> Any:
-    """A returned model as FastAPI sends it (its JSON-mode dump, by alias)."""
-    from pydantic import BaseModel
+def response_shape(func: Any, response_model: Any, exclude_none: bool,
+                   exclude_unset: bool) -> Any:
+    """result -> its JSON-able form through the route's response model
+    (response_model=, else a `-> Model` annotation), as FastAPI filters
+    and validates what a handler returns; None when there is none."""
+    model = response_model
+    if model is None:
+        try:
+            ret = typing.get_type_hints(func).get("return")
+        except Exception:
+            ret = None
+        if _is_model(ret):
+            model = ret
+    if model is None:
+        if exclude_none or exclude_unset:
+            raise TypeError("response_model_exclude_* need a response model")
+        return None
+    from pydantic import TypeAdapter
 
-    from . import JSONResponse
-    if isinstance(result, BaseModel):
-        return JSONResponse(result.model_dump(mode="json", by_alias=True))
-    return result
+    adapter = TypeAdapter(model)
+
+    def shape(result: Any) -> Any:
+        value = adapter.validate_python(result, from_attributes=True)
+        return adapter.dump_python(value, mode="json", by_alias=True, exclude_none=exclude_none,
+                                   exclude_unset=exclude_unset)
+    return shape
 
 
-def _returning_model(func: Any, sig: inspect.Signature, hints: dict[str, Any]) -> Any:
+def _dump(result: Any, status_code: int | None = None, shape: Any = None) -> Any:
+    """What a wrapped handler returned, as FastAPI sends it: a Response as
+    it is; else through the response model (shape), or a model's JSON-mode
+    dump by alias; with status_code, as JSON with that status (no body for
+    204, 304 and 1xx, with FastAPI's Content-Type all the same)."""
+    from . import JSONResponse, Response
+    if isinstance(result, Response):
+        return result
+    json_form = False
+    if shape is not None:
+        result, json_form = shape(result), True
+    else:
+        pydantic = sys.modules.get("pydantic")
+        if pydantic is not None and isinstance(result, pydantic.BaseModel):
+            result, json_form = result.model_dump(mode="json", by_alias=True), True
+    if status_code is not None:
+        if status_code < 200 or status_code in (204, 304):
+            return Response(b"", status_code, media_type="application/json")
+        return JSONResponse(result, status_code=status_code)
+    return JSONResponse(result) if json_form else result
+
+
+def _returning_model(func: Any, sig: inspect.Signature, hints: dict[str, Any],
+                     status_code: int | None = None, shape: Any = None) -> Any:
     if inspect.iscoroutinefunction(func):
         @functools.wraps(func)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return _dump(await func(*args, **kwargs))
+            return _dump(await func(*args, **kwargs), status_code, shape)
     else:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return _dump(func(*args, **kwargs))
+            return _dump(func(*args, **kwargs), status_code, shape)
     wrapper.__signature__ = sig  # type: ignore[attr-defined]
     wrapper.__annotations__ = {k: v for k, v in hints.items() if k != "return"}
     del wrapper.__wrapped__  # type: ignore[attr-defined]
     return wrapper
 
 
-def adapt(func: Any, request_type: type) -> Any:
-    """func unchanged when it has no body parameter and is not annotated
-    to return a model; else its wrapper."""
+def adapt(func: Any, request_type: type, status_code: int | None = None,
+          dependencies: Any = (), shape: Any = None) -> Any:
+    """func unchanged when it has no body, header or cookie parameter, is
+    not annotated to return a model and has no status_code; else its
+    wrapper."""
     sig = inspect.signature(func)
     try:
         hints = typing.get_type_hints(func, include_extras=True)
@@ -213,16 +486,33 @@ def adapt(func: Any, request_type: type) -> Any:
     # before cookie errors, both before the body's).
     extracted = []  # (name, source, request -> (value, errors))
     plain_hints = {}
+    # (name, async solver), solved before everything else: the app's,
+    # router's and route's dependencies= first (their values unused), then
+    # the parameters'.
+    deps: list[tuple[str | None, Any]] = []
+    for d in dependencies:
+        if not isinstance(d, Depends):
+            raise TypeError(f"dependencies= takes Depends(...) items, not {d!r}")
+        deps.append((None, _dependency(d, None, request_type)))
     for p in sig.parameters.values():
+        dep, tp = _dep_marker(p, hints.get(p.name))
+        if dep is None and tp is BackgroundTasks:
+            plain_hints[p.name] = tp
+            deps.append((p.name, _background_tasks))
+            continue
+        if dep is not None:
+            plain_hints[p.name] = tp
+            deps.append((p.name, _dependency(dep, tp, request_type)))
+            continue
         marker, tp = _marker(p, hints.get(p.name))
         plain_hints[p.name] = tp
         if marker is not None:
             extracted.append((p.name, marker.source, _extractor(p, marker, tp)))
-    extracted.sort(key=lambda e: e[1] != "header")
+    extracted.sort(key=lambda e: _SOURCE_ORDER[e[1]])
     body = [p for p in sig.parameters.values() if _is_model(plain_hints.get(p.name))]
-    if not body and not extracted:
-        if _is_model(hints.get("return")):
-            return _returning_model(func, sig, typing.get_type_hints(func))
+    if not body and not extracted and not deps:
+        if shape is not None or status_code is not None:
+            return _returning_model(func, sig, typing.get_type_hints(func), status_code, shape)
         return func
     if len(body) > 1:
         raise TypeError(f"{func.__qualname__}: several body parameters are not supported yet "
@@ -232,14 +522,14 @@ def adapt(func: Any, request_type: type) -> Any:
     read = _body_reader(body[0], plain_hints[body[0].name]) if body else None
     body_name = body[0].name if body else None
 
-    def solve(request: Any, kwargs: dict[str, Any]) -> Any:
-        """Fills kwargs; the 422 response when something is invalid."""
+    def solve(request: Any, kwargs: dict[str, Any], detail: list[Any]) -> Any:
+        """Fills kwargs; the 422 response when something is invalid
+        (detail: the dependencies' errors, found first)."""
         value = errors = None
         if read is not None:
             value, errors = read(request)
             if errors is not None and errors[0]["type"] == "json_invalid":
                 return JSONResponse({"detail": errors}, status_code=422)  # before the rest
-        detail = []
         for name, _source, extract in extracted:
             v, errs = extract(request)
             if errs is not None:
@@ -254,25 +544,61 @@ def adapt(func: Any, request_type: type) -> Any:
             return JSONResponse({"detail": detail}, status_code=422)
         return None
 
-    if inspect.iscoroutinefunction(func):
+    is_async = inspect.iscoroutinefunction(func)
+    if deps:
+        # Dependencies may be async: so is the wrapper (a def handler runs
+        # inside it, on the I/O thread as a def handler does).
         @functools.wraps(func)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs)
+            request = kwargs.pop(_REQUEST_PARAM)
+            cache: dict[Any, Any] = {}
+            cleanups: list[Any] = []
+            detail: list[Any] = []
+            try:
+                for name, dep in deps:
+                    v, errs = await dep(request, cache, cleanups)
+                    if errs is not None:
+                        detail.extend(errs)
+                    elif name is not None:
+                        kwargs[name] = v
+                failed = solve(request, kwargs, detail)
+                if failed is not None:
+                    result = failed
+                else:
+                    result = func(*args, **kwargs)
+                    if is_async:
+                        result = await result
+                    result = _dump(result, status_code, shape)
+            except BaseException as exc:
+                await _clean_up(cleanups, exc)
+                raise
+            await _clean_up(cleanups, None)
+            tasks = cache.get(BackgroundTasks)
+            if tasks is not None and tasks.tasks and not detail:
+                # After the answer: it is written once this coroutine has
+                # returned it, before the loop runs the Task.
+                import asyncio
+                asyncio.get_running_loop().create_task(tasks())
+            return result
+    elif is_async:
+        @functools.wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs, [])
             if failed is not None:
                 return failed
-            return _dump(await func(*args, **kwargs))
+            return _dump(await func(*args, **kwargs), status_code, shape)
     else:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs)
+            failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs, [])
             if failed is not None:
                 return failed
-            return _dump(func(*args, **kwargs))
+            return _dump(func(*args, **kwargs), status_code, shape)
 
     # What the plan sees: the path and query parameters, now all
     # keyword-only (the body, header and cookie ones no longer among them,
     # so positions cannot shift), and the Request.
-    taken = {body_name, *(e[0] for e in extracted)}
+    taken = {body_name, *(e[0] for e in extracted), *(d[0] for d in deps)}
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
               for p in sig.parameters.values() if p.name not in taken]
     params.append(inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY,

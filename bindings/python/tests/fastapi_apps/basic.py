@@ -62,3 +62,23 @@ def delete_item(item_id: int):
 @app.get("/unicode")
 def unicode():
     return {"text": "héllo wörld ✓", "list": [1, 2.5, None, True, "x"]}
+
+
+@app.post("/made", status_code=201)
+def made(n: int = 1):
+    return {"made": n}
+
+
+@app.get("/accepted", status_code=202)
+async def accepted():
+    return ["queued"]
+
+
+@app.delete("/gone/{item_id}", status_code=204)
+def gone(item_id: int):
+    return None
+
+
+@app.post("/overridden", status_code=201)
+def overridden():
+    return JSONResponse({"mine": True}, status_code=200)

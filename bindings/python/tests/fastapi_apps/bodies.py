@@ -44,3 +44,48 @@ def optional(item: Optional[Item] = None):
 @app.get("/model")
 def model() -> Address:
     return Address(street="Main", zip="12345")
+
+
+@app.post("/made", status_code=201)
+def made(item: Item) -> Item:
+    return item
+
+
+class PublicUser(BaseModel):
+    name: str
+    email: Optional[str] = None
+    nickname: Optional[str] = None
+
+
+class PrivateUser(PublicUser):
+    password: str
+
+
+@app.get("/users/{name}", response_model=PublicUser)
+def get_user(name: str):
+    return {"name": name, "password": "hidden", "email": None}
+
+
+@app.get("/users-lean/{name}", response_model=PublicUser, response_model_exclude_none=True)
+def get_user_lean(name: str):
+    return PrivateUser(name=name, password="x", email=None)
+
+
+@app.get("/users-set/{name}", response_model=PublicUser, response_model_exclude_unset=True)
+async def get_user_set(name: str):
+    return PublicUser(name=name, email=None)
+
+
+@app.get("/users-list", response_model=list[PublicUser])
+def list_users():
+    return [{"name": "a", "password": "p"}, PrivateUser(name="b", password="q")]
+
+
+@app.get("/subclass")
+def subclass() -> PublicUser:
+    return PrivateUser(name="c", password="secret")
+
+
+@app.get("/invalid-out", response_model=PublicUser)
+def invalid_out():
+    return {"nickname": "no name"}

@@ -1,0 +1,86 @@
+"""APIRouter: routes declared apart from the app, with a prefix, and
+included into an App (or into another router) with include_router, as
+FastAPI spells it. A router only records its routes; including it adds
+them to the App with their full paths, so a request costs the same as on
+a route declared on the App itself."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _check_prefix(prefix: str) -> str:
+    if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+        raise ValueError(f"a path prefix must start with '/' and not end with '/': {prefix!r}")
+    return prefix
+
+
+class APIRouter:
+    """A group of routes under a path prefix. tags are kept for the
+    OpenAPI schema to come; other FastAPI options (dependencies,
+    responses, ...) are not supported yet and raise TypeError."""
+
+    def __init__(self, *, prefix: str = "", tags: Iterable[str] | None = None,
+                 dependencies: Iterable[Any] | None = None, **options: Any) -> None:
+        if options:
+            raise TypeError(f"APIRouter(): {', '.join(sorted(options))} not supported yet "
+                            "(docs/fastapi-compat.md)")
+        self.prefix = _check_prefix(prefix)
+        self.tags = list(tags or [])
+        self.dependencies = list(dependencies or [])  # before each route's own
+        # (path without this router's prefix, endpoint, methods, add_route options)
+        self._entries: list[tuple[str, Callable[..., Any], list[str] | None, dict[str, Any]]] = []
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any],
+                      methods: Iterable[str] | None = None, *, blocking: bool = False,
+                      stream_body: bool = False, status_code: int | None = None,
+                      dependencies: Iterable[Any] | None = None, response_model: Any = None,
+                      response_model_exclude_none: bool = False,
+                      response_model_exclude_unset: bool = False) -> None:
+        if not callable(endpoint):
+            raise TypeError("endpoint must be callable")
+        self._entries.append((path, endpoint, None if methods is None else list(methods),
+                              {"blocking": blocking, "stream_body": stream_body,
+                               "status_code": status_code,
+                               "dependencies": list(dependencies or []),
+                               "response_model": response_model,
+                               "response_model_exclude_none": response_model_exclude_none,
+                               "response_model_exclude_unset": response_model_exclude_unset}))
+
+    def api_route(self, path: str, methods: Iterable[str] | None = None,
+                  **options: Any) -> Callable[[_F], _F]:
+        def deco(func: _F) -> _F:
+            self.add_api_route(path, func, methods, **options)
+            return func
+        return deco
+
+    def get(self, path: str, **options: Any) -> Callable[[_F], _F]:
+        return self.api_route(path, ["GET"], **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[_F], _F]:
+        return self.api_route(path, ["POST"], **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[_F], _F]:
+        return self.api_route(path, ["PUT"], **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[_F], _F]:
+        return self.api_route(path, ["PATCH"], **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[_F], _F]:
+        return self.api_route(path, ["DELETE"], **options)
+
+    def include_router(self, router: APIRouter, *, prefix: str = "") -> None:
+        """router's routes become this one's, under prefix + router.prefix
+        (with router's dependencies before each route's own)."""
+        _check_prefix(prefix)
+        for path, endpoint, methods, options in router.routes():
+            self._entries.append((prefix + path, endpoint, methods, options))
+
+    def routes(self, prefix: str = "") -> Iterator[tuple[str, Callable[..., Any],
+                                                         list[str] | None, dict[str, Any]]]:
+        """(full path, endpoint, methods, options) of every route, under prefix."""
+        for path, endpoint, methods, options in self._entries:
+            deps = [*self.dependencies, *options["dependencies"]]
+            yield prefix + self.prefix + path, endpoint, methods, dict(options, dependencies=deps)
