@@ -372,6 +372,15 @@ static int queue_response(turbo__conn *c, turbo_response *res, int minor, int is
 
 /* The final response for a request the parser or a limit refused. */
 static void park_output(turbo__conn *c, size_t from);
+
+/* x's deferred timeout starts now: the configured one, or a stop's grace
+ * period when a stop is under way and that ends first. */
+static void deferred_deadline(turbo__thread *t, turbo_deferred *x)
+{
+    const turbo_config *cfg = &t->server->cfg;
+    x->stop_deadline = t->stopping && cfg->stop_grace_ms < cfg->deferred_timeout_ms;
+    x->deadline = t->now_ms + (x->stop_deadline ? cfg->stop_grace_ms : cfg->deferred_timeout_ms);
+}
 static int parked_full(const turbo__conn *c);
 static void drop_parked(turbo__conn *c);
 static void deferred_expired(turbo__conn *c);
@@ -657,19 +666,26 @@ static void request_done(turbo__conn *c)
     memset(&c->scan, 0, sizeof(c->scan));
 }
 
-static void queue_continue(turbo__conn *c)
+/* Queues "100 Continue". 1, or 0 when out of memory. */
+static int write_continue(turbo__conn *c)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    char *p = out_reserve(c, sizeof(cont) - 1);
+    if (p == NULL)
+        return 0;
+    memcpy(p, cont, sizeof(cont) - 1);
+    c->out_len += sizeof(cont) - 1;
+    return 1;
+}
+
+static void queue_continue(turbo__conn *c)
+{
     /* Not ahead of a deferred answer still to come: the client sends the
      * body after its own wait instead. */
     if (c->continue_sent || c->park_head != NULL)
         return;
     c->continue_sent = 1;
-    char *p = out_reserve(c, sizeof(cont) - 1);
-    if (p == NULL)
-        return;
-    memcpy(p, cont, sizeof(cont) - 1);
-    c->out_len += sizeof(cont) - 1;
+    write_continue(c);
 }
 
 /*
@@ -750,12 +766,9 @@ static int __attribute__((noinline)) streams_body(turbo__conn *c, const turbo__h
  * park_deferred sets it, unless a stop or a started stream set another. */
 static void body_timeout_restart(turbo__conn *c, turbo_deferred *x)
 {
-    turbo__thread *t = c->t;
     if (x->deadline != UINT64_MAX || (x->s.begun && x->s.at_head))
         return;
-    const turbo_config *cfg = &t->server->cfg;
-    x->stop_deadline = t->stopping && cfg->stop_grace_ms < cfg->deferred_timeout_ms;
-    x->deadline = t->now_ms + (x->stop_deadline ? cfg->stop_grace_ms : cfg->deferred_timeout_ms);
+    deferred_deadline(c->t, x);
 }
 
 /* No body is read any more: back to parsing requests, or to closing. */
@@ -802,20 +815,13 @@ static void body_fail(turbo__conn *c, int err)
  * for "100 Continue" gets it now, unless an answer is ahead of it. */
 static void body_take(turbo__conn *c, turbo_deferred *x)
 {
-    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     x->b.reading = 1;
     if (c->body_kind == BODY_LENGTH && c->body_len > x->b.max) {
         body_fail(c, TURBO_ERANGE); /* refused unread */
         return;
     }
-    if (!c->continue_sent && c->park_head == &x->node && !x->s.begun) {
-        char *p = out_reserve(c, sizeof(cont) - 1);
-        if (p != NULL) {
-            memcpy(p, cont, sizeof(cont) - 1);
-            c->out_len += sizeof(cont) - 1;
-            c->continue_sent = 1;
-        }
-    }
+    if (!c->continue_sent && c->park_head == &x->node && !x->s.begun && write_continue(c))
+        c->continue_sent = 1;
 }
 
 /* Nothing will read the rest of the body: dropped as it comes when it is
@@ -946,7 +952,6 @@ static int body_process(turbo__conn *c)
             return 0;
         }
         if (c->bmode == BM_READ) {
-            x->b.got += n;
             if (end)
                 x->b.ended = 1;
             if (body_call(t, x, n != 0 ? c->in : NULL, n, end) == TURBO_PAUSE && !end)
@@ -976,7 +981,6 @@ static void body_give_buffered(turbo_deferred *x)
         body_call(x->thread, x, NULL, 0, TURBO_ERANGE);
         return;
     }
-    x->b.got = body.len;
     body_call(x->thread, x, body.len != 0 ? body.ptr : NULL, body.len, 1);
 }
 
@@ -1567,9 +1571,7 @@ static void park_deferred(turbo__conn *c, turbo_deferred *x, int minor, int is_h
     p->len = 0;
     p->bytes = NULL;
     x->conn = c;
-    const turbo_config *cfg = &c->t->server->cfg;
-    x->stop_deadline = c->t->stopping && cfg->stop_grace_ms < cfg->deferred_timeout_ms;
-    x->deadline = c->t->now_ms + (x->stop_deadline ? cfg->stop_grace_ms : cfg->deferred_timeout_ms);
+    deferred_deadline(c->t, x);
     park(c, p);
     if (!x->keep_alive)
         c->closing = 1; /* nothing after it will be read */

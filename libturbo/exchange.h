@@ -140,7 +140,6 @@ struct turbo_deferred {
         unsigned ended : 1;     /* cb has had its last call */
         unsigned asked_here : 1; /* asked inside its handler, on this thread:
                                   * taken as it returns, with no message */
-        uint64_t got;           /* bytes delivered */
     } b;
 };
 
@@ -165,7 +164,6 @@ static inline void turbo__body_reset(struct turbo__body *b)
     b->max = 0;
     atomic_store_explicit(&b->resume, 0, memory_order_relaxed);
     b->on_socket = b->reading = b->paused = b->ended = b->asked_here = 0;
-    b->got = 0;
 }
 
 /* Runs a stream message on the owning thread and frees it (thread.c). */
