@@ -96,6 +96,45 @@ NOT_FOUND = b'{"detail":"Not Found"}'
 NOT_ALLOWED = b'{"detail":"Method Not Allowed"}'
 
 
+def rss_bytes():
+    """This process's resident set (VmRSS), in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+class RssPeak:
+    """`with RssPeak() as rss:` samples this process's RSS on a thread while
+    the block runs; rss.growth is then the peak's rise over the start (the
+    servers of these tests run in this process)."""
+
+    def __init__(self, period=0.005):
+        self.period = period
+
+    def __enter__(self):
+        self.before = self.peak = rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes())
+            time.sleep(self.period)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        return False
+
+    @property
+    def growth(self):
+        return self.peak - self.before
+
+
 def dumps(obj):
     """JSON as the binding writes it: json.dumps's bytes, without spaces."""
     return json.dumps(obj, separators=(",", ":")).encode()

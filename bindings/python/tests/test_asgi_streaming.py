@@ -7,12 +7,11 @@ import asyncio
 import json
 import os
 import socket
-import threading
 import time
 
 import pytest
 
-from conftest import needs, start_app, wait_until
+from conftest import RssPeak, needs, start_app, wait_until
 from turbo.asgi import ASGIApp
 
 httpx = needs("httpx")
@@ -197,13 +196,6 @@ def read_all(s):
         data += more
 
 
-def rss_bytes():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
 
 ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
 
@@ -241,18 +233,7 @@ def test_fastapi_streams_read_with_httpx(fa, kind):
 
 
 def test_256_mib_streams_in_bounded_memory(sl):
-    before = rss_bytes()
-    peak = [before]
-    stop = threading.Event()
-
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], rss_bytes())
-            time.sleep(0.005)
-
-    t = threading.Thread(target=sample)
-    t.start()
-    try:
+    with RssPeak() as rss:
         s = raw_get(sl.port, "/stream/big?mib=256")
         buf = b""
         while b"\r\n\r\n" not in buf:
@@ -268,11 +249,8 @@ def test_256_mib_streams_in_bounded_memory(sl):
             got += n
         s.close()
         assert got == 256 << 20
-    finally:
-        stop.set()
-        t.join()
     if not ASAN:  # ASan's quarantine keeps freed memory: see test_streaming.py
-        assert peak[0] - before < 64 << 20, "RSS grew by %d MiB" % ((peak[0] - before) >> 20)
+        assert rss.growth < 64 << 20, "RSS grew by %d MiB" % (rss.growth >> 20)
 
 
 def test_a_slow_reader_holds_the_app_back(sl):

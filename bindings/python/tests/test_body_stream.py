@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import Client, wait_until
+from conftest import Client, RssPeak, rss_bytes, wait_until
 from turbo import App, Request, StreamingResponse
 
 EVENTS = {}  # name -> threading.Event, set by handlers
@@ -244,13 +244,6 @@ def test_stream_body_needs_an_async_endpoint():
             return {}
 
 
-def rss_bytes():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
 
 def upload_chunked(port, path, mib, piece=256 << 10):
     """Uploads mib MiB, chunked, from a thread; returns (socket, sha256
@@ -275,30 +268,16 @@ def upload_chunked(port, path, mib, piece=256 << 10):
 
 
 def test_a_gigabyte_upload_in_bounded_memory(server):
-    before = rss_bytes()
-    peak = [before]
-    done = threading.Event()
-
-    def watch():
-        while not done.is_set():
-            peak[0] = max(peak[0], rss_bytes())
-            time.sleep(0.01)
-
-    w = threading.Thread(target=watch)
-    w.start()
-    try:
+    with RssPeak(0.01) as rss:
         s, digest, t = upload_chunked(server.port, "/upload", 1024)
         status, _, got = read_response(s)
         t.join()
         s.close()
-    finally:
-        done.set()
-        w.join()
     assert status == 200
     reply = json.loads(got)
     assert reply["bytes"] == 1 << 30 and reply["sha256"] == digest
     if "libasan" not in os.environ.get("LD_PRELOAD", ""):  # ASan's quarantine keeps freed memory
-        assert peak[0] - before < 64 << 20, f"RSS grew by {(peak[0] - before) >> 20} MiB"
+        assert rss.growth < 64 << 20, f"RSS grew by {rss.growth >> 20} MiB"
 
 
 def test_a_slow_consumer_holds_the_client_back_not_memory(server):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import needs, turbo_log_with, wait_until
+from conftest import RssPeak, needs, rss_bytes, turbo_log_with, wait_until
 from turbo import (App, EventSourceResponse, ServerSentEvent, StreamingResponse, WebSocket,
                    WebSocketDisconnect)
 
@@ -148,13 +148,6 @@ def make_app():
     return app
 
 
-def rss_bytes():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
 
 def raw_get(port, target, version="1.1", method="GET"):
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -263,18 +256,7 @@ def test_a_client_that_leaves_closes_the_iterator(server):
 
 
 def test_a_gigabyte_streams_in_bounded_memory(server):
-    before = rss_bytes()
-    peak = [before]
-    stop = threading.Event()
-
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], rss_bytes())
-            time.sleep(0.005)
-
-    t = threading.Thread(target=sample)
-    t.start()
-    try:
+    with RssPeak() as rss:
         s = raw_get(server.port, "/gigabyte")
         head, rest = read_head(s)
         assert "\r\nContent-Length: 1073741824\r\n" in head
@@ -286,15 +268,12 @@ def test_a_gigabyte_streams_in_bounded_memory(server):
             got += n
         assert got == 1 << 30
         s.close()
-    finally:
-        stop.set()
-        t.join()
     if "libasan" in os.environ.get("LD_PRELOAD", ""):
         # AddressSanitizer keeps freed memory in quarantine (256 MiB by
         # default): RSS says nothing about the server here. The plain run
         # holds the bound.
         return
-    assert peak[0] - before < 64 << 20, "RSS grew by %d MiB" % ((peak[0] - before) >> 20)
+    assert rss.growth < 64 << 20, "RSS grew by %d MiB" % (rss.growth >> 20)
 
 
 def test_a_slow_reader_holds_the_producer_back(server):
