@@ -999,20 +999,12 @@ class FastAPI(App):
             self.add_route(openapi_url, openapi, **hidden)
             if self.docs_url:
                 js, css = self._assets("swagger", self.docs_url, _openapi.SWAGGER_CDN)
-                page = _openapi.swagger_html(f"{self.title} - Swagger UI", openapi_url, js, css)
-
-                def swagger_ui_html() -> HTMLResponse:
-                    return HTMLResponse(page)
-
-                self.add_route(self.docs_url, swagger_ui_html, **hidden)
+                self.add_route(self.docs_url, _page_handler("swagger_ui_html", _openapi.swagger_html(
+                    f"{self.title} - Swagger UI", openapi_url, js, css)), **hidden)
             if self.redoc_url:
                 (js,) = self._assets("redoc", self.redoc_url, (_openapi.REDOC_CDN,))
-                page = _openapi.redoc_html(f"{self.title} - ReDoc", openapi_url, js)
-
-                def redoc_html() -> HTMLResponse:
-                    return HTMLResponse(page)
-
-                self.add_route(self.redoc_url, redoc_html, **hidden)
+                self.add_route(self.redoc_url, _page_handler("redoc_html", _openapi.redoc_html(
+                    f"{self.title} - ReDoc", openapi_url, js)), **hidden)
         finally:
             self._dependencies = saved
 
@@ -1029,6 +1021,17 @@ class FastAPI(App):
             asset = _asset_handler(os.path.join(directory, name), media_type)
             self.add_route(url, asset, include_in_schema=False)
         return tuple(urls)
+
+
+def _page_handler(name: str, page: str) -> Callable[[], HTMLResponse]:
+    """A handler (of no parameters) answering page as HTML."""
+    body = page.encode("utf-8")
+
+    def handler() -> HTMLResponse:
+        return HTMLResponse(body)
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler
 
 
 def _asset_handler(path: str, media_type: str) -> Callable[[], Response]:
