@@ -236,6 +236,20 @@ def test_without_the_packages_the_pages_use_fastapis_cdn(serve, connect, monkeyp
     assert c.get("/docs/static/swagger-ui-bundle.js").status == 404
 
 
+def test_a_custom_openapi_function_is_served(serve, connect):
+    app = FastAPI()
+    app.get("/x")(lambda: 1)
+    generated = app.openapi()
+
+    def custom():
+        return dict(generated, info={"title": "Custom", "version": "1", "x-logo": "l.png"})
+
+    app.openapi = custom  # FastAPI's pattern for a customized schema
+    serve(app)
+    assert schema_of(app, connect) == dict(generated, info={"title": "Custom", "version": "1",
+                                                             "x-logo": "l.png"})
+
+
 def test_app_info_tags_and_servers():
     tags = [{"name": "a", "description": "A"}]
     servers = [{"url": "https://x.example"}]

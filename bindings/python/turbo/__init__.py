@@ -969,7 +969,8 @@ class FastAPI(App):
         self._add_docs_routes()
 
     def openapi(self) -> dict[str, Any]:
-        """The app's OpenAPI schema (a new dict each call)."""
+        """The app's OpenAPI schema (a new dict each call). As in FastAPI,
+        `app.openapi = func` makes openapi_url serve what func returns."""
         import json
 
         return json.loads(self._openapi_json())
@@ -994,6 +995,12 @@ class FastAPI(App):
             openapi_url = self.openapi_url
 
             def openapi() -> Response:
+                custom = self.__dict__.get("openapi")  # `app.openapi = my_schema`, as in FastAPI
+                if custom is not None:
+                    import json
+
+                    return Response(json.dumps(custom(), ensure_ascii=False).encode("utf-8"),
+                                    media_type="application/json")
                 return Response(self._openapi_json(), media_type="application/json")
 
             self.add_route(openapi_url, openapi, **hidden)

@@ -269,8 +269,8 @@ class _Route:
         model = op.response_model
         if model is None:
             model = _hints(op.endpoint).get("return")
-            if isinstance(model, type) and issubclass(model, Response):
-                model = None
+            if model is type(None) or (isinstance(model, type) and issubclass(model, Response)):
+                model = None  # `-> None`, or a Response: no schema
         self.response = (_Field("Response_" + self.unique_id, model, mode="serialization")
                          if model is not None else None)
         self.extra_responses = {
@@ -521,7 +521,7 @@ def document(app: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"openapi": "3.1.0", "info": info}
     if app.servers:
         out["servers"] = app.servers
-    routes = [_Route(op) for op in app._operations if op.include_in_schema]
+    routes = [_Route(op) for op in list(app._operations) if op.include_in_schema]
     fields = [f for r in routes for f in r.fields()]
     mapping, definitions = _definitions(fields)
     paths: dict[str, Any] = {}
