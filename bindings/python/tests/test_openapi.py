@@ -43,7 +43,7 @@ def test_every_verb_takes_the_options_and_serves_the_endpoint_unchanged(verb):
 
     assert getattr(app, verb)("/p", **DOC_OPTIONS)(plain) is plain
     # The route's handler is the endpoint itself: the inline path, as without them.
-    (_, pattern), = [k for k in app._routes if k[1] == "/p"]
+    assert [k for k in app._routes if k[1] == "/p"] == [(verb.upper(), "/p")]
     assert app._routes[(verb.upper(), "/p")][1] is plain
     op = app.openapi()["paths"]["/p"][verb]
     assert (op["tags"], op["summary"], op["description"], op["deprecated"],

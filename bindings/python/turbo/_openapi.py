@@ -32,6 +32,7 @@ import os
 import re
 import typing
 import warnings
+from collections.abc import Iterable
 from enum import Enum
 from typing import Any
 
@@ -160,14 +161,14 @@ class _Dependant:
 
 
 def _hints(call: Any) -> dict[str, Any]:
-    target = call.__init__ if isinstance(call, type) else call
+    target = getattr(call, "__init__") if isinstance(call, type) else call
     try:
         return typing.get_type_hints(target, include_extras=True)
     except Exception:  # noqa: BLE001 - unresolvable annotations: use them raw
         return {}
 
 
-def _analyze(call: Any, path_names: set[str], route_deps: list[Any] = ()) -> _Dependant:
+def _analyze(call: Any, path_names: set[str], route_deps: Iterable[Any] = ()) -> _Dependant:
     """call's parameters sorted by where they come from, as FastAPI sorts
     them (route_deps: the dependencies= given, solved first)."""
     from . import Request, _bodies
