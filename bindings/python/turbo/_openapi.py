@@ -15,10 +15,15 @@ and response of the documented routes (request side in pydantic's
 "validation" mode, responses in "serialization" mode), with references to
 `#/components/schemas/{model}`.
 
-Layout, so that more can be documented later: one function per parameter
-source (`_path_params` ... `_cookie_params`, fed by `_analyze`), one for
-the request body, one for the responses; `_security` is where security
-schemes (components.securitySchemes) will go.
+Layout, so that more can be documented later: `_analyze` sorts a
+callable's parameters by source (`_Dependant.params["path" | "query" |
+"header" | "cookie"]`, `bodies`, dependencies; `_add_marked` for the
+Query/Path/Header/Cookie markers) and `_flatten` gathers them over the
+dependencies; `_parameters` documents them, `_request_body_field` picks
+the field that documents the body (where several bodies, forms and files
+will be combined), `_request_body` and `_responses` document body and
+responses, and `_security` is where security schemes
+(components.securitySchemes, the operation's `security`) will go.
 """
 
 from __future__ import annotations
