@@ -149,7 +149,8 @@ def test_the_schema_follows_the_routes_while_serving(serve, connect):
     assert list(second["paths"]) == ["/later/{n}"]
     assert second["paths"]["/later/{n}"]["get"]["parameters"][0]["schema"] == \
         {"type": "integer", "title": "N"}
-    assert schema_of(app, connect) == second  # built once, then kept
+    assert schema_of(app, connect) == second
+    assert app._openapi_json() is app._openapi_json()  # built once, then kept
     app.remove_route("/later/{n}")
     assert schema_of(app, connect)["paths"] == {}
 

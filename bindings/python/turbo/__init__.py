@@ -417,7 +417,8 @@ class App:
         self._routes: dict[tuple[str, str], tuple[str, Callable[..., Any], Any, int]] = {}
         # What the OpenAPI schema documents: one Operation per add_route, in order.
         self._operations: list[_openapi.Operation] = []
-        self._openapi_schema: bytes | None = None
+        self._operations_version = 0  # moved on by every change of _operations
+        self._openapi_schema: tuple[int, bytes] | None = None  # (its version, the JSON)
         self._server: Any = None
         self._lock = threading.Lock()
         if inspect.isasyncgenfunction(lifespan):  # as Starlette, the bare generator too
@@ -520,7 +521,7 @@ class App:
                     self._server.add_route(m, pattern, called, plan, flags, self._loops)
                 self._routes[(m, pattern)] = (path, called, plan, flags)
             self._operations.append(doc)
-            self._openapi_schema = None
+            self._operations_version += 1
         return endpoint
 
     def add_websocket_route(self, path: str, endpoint: _F) -> _F:
@@ -578,7 +579,7 @@ class App:
                 if _translate(doc.path)[0] == pattern:
                     doc.methods = [m for m in doc.methods if m not in gone]
             self._operations = [d for d in self._operations if d.methods]
-            self._openapi_schema = None
+            self._operations_version += 1
 
     def route(self, path: str, methods: Iterable[str] | None = None, *,
               blocking: bool = False, stream_body: bool = False,
@@ -976,13 +977,19 @@ class FastAPI(App):
         return json.loads(self._openapi_json())
 
     def _openapi_json(self) -> bytes:
-        schema = self._openapi_schema
-        if schema is None:
-            import json
+        """The schema as JSON, made again only when the routes have changed
+        since (a route added meanwhile is not lost: the version is taken
+        with the routes it describes)."""
+        cached = self._openapi_schema
+        with self._lock:
+            version, operations = self._operations_version, list(self._operations)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        import json
 
-            schema = json.dumps(_openapi.document(self), ensure_ascii=False,
-                                separators=(",", ":")).encode("utf-8")
-            self._openapi_schema = schema
+        schema = json.dumps(_openapi.document(self, operations), ensure_ascii=False,
+                            separators=(",", ":")).encode("utf-8")
+        self._openapi_schema = (version, schema)
         return schema
 
     def _add_docs_routes(self) -> None:

@@ -513,8 +513,9 @@ def _drop_none(value: Any) -> Any:
     return value
 
 
-def document(app: Any) -> dict[str, Any]:
-    """The OpenAPI document of app's documented routes."""
+def document(app: Any, operations: list[Operation]) -> dict[str, Any]:
+    """The OpenAPI document of app (its info) with operations (its routes'
+    Operations, those with include_in_schema)."""
     info: dict[str, Any] = {"title": app.title, "version": app.version}
     if app.summary:
         info["summary"] = app.summary
@@ -527,7 +528,7 @@ def document(app: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"openapi": "3.1.0", "info": info}
     if app.servers:
         out["servers"] = app.servers
-    routes = [_Route(op) for op in list(app._operations) if op.include_in_schema]
+    routes = [_Route(op) for op in operations if op.include_in_schema]
     fields = [f for r in routes for f in r.fields()]
     mapping, definitions = _definitions(fields)
     paths: dict[str, Any] = {}
