@@ -188,6 +188,39 @@ CORPUS = {
         ("POST", "/moved", None, {}),
         ("GET", "/bytes-html", None, {}),
     ],
+    "openapi_meta": [
+        ("GET", "/products/1", None, {}),
+        ("GET", "/products/1?color=green", None, {}),
+        ("GET", "/products/1?color=blue", None, {}),
+        ("GET", "/products/0", None, {}),
+        ("GET", "/products/5", None, {}),
+        ("POST", "/products", b'{"name": "pot", "size": 2, "dims": {"width": 3}}', JSON_TYPE),
+        ("POST", "/products", b'{"name": "", "color": "blue"}', JSON_TYPE),
+        ("GET", "/search?q=a&q=b&size=1&size=2&limit=3&old=x&secret=s", None, {}),
+        ("GET", "/search?size=3&limit=99", None, {}),
+        ("GET", "/legacy", None, {}),
+        ("GET", "/hidden", None, {}),
+        ("DELETE", "/products/1", None, {}),
+        ("PUT", "/products/1/price", b'{"name": "cup", "price": "2.25"}',
+         {**JSON_TYPE, "X-Request-Id": "r1", "Cookie": "session=s"}),
+        ("GET", "/admin/stats", None, {}),
+        ("POST", "/admin/reset?confirm=true", None, {}),
+        ("GET", "/admin/inner/x", None, {}),
+        ("GET", "/v2/inner/y", None, {}),
+    ],
+    "openapi_edges": [
+        ("POST", "/tags?times=2", b'{"label": "x", "weight": 3}', JSON_TYPE),
+        ("POST", "/tags?times=9", b'{"label": "x"}', JSON_TYPE),
+        ("GET", "/plain", None, {}),
+        ("GET", "/nothing", None, {}),
+        ("GET", "/json", None, {}),
+        ("GET", "/text", None, {}),
+        ("GET", "/raw/3?data=abc&offset=2", None, {}),
+        ("GET", "/raw/0?offset=-1", None, {}),
+        ("PUT", "/maybe", None, {}),
+        ("PUT", "/maybe", b'{"label": "m"}', JSON_TYPE),
+        ("GET", "/old/a?debug=true", None, {"User-Agent": "ua/1"}),
+    ],
     "params": [
         ("GET", "/search?q=tea", None, {}),
         ("GET", "/search?q=te", None, {}),
@@ -250,9 +283,14 @@ def turbo_answers(mod, corpus):
     return out
 
 
+# Asked of every app too: its OpenAPI schema, compared as JSON values (so
+# key order aside, every path, parameter, schema and component agrees).
+OPENAPI = ("GET", "/openapi.json", None, {})
+
+
 @pytest.mark.parametrize("name", sorted(CORPUS))
 def test_turbo_answers_as_fastapi(name):
-    corpus = CORPUS[name]
+    corpus = CORPUS[name] + [OPENAPI]
     want = fastapi_answers(load(name, False), corpus)
     got = turbo_answers(load(name, True), corpus)
     agree, differ = 0, []
@@ -266,6 +304,17 @@ def test_turbo_answers_as_fastapi(name):
     print("\n%s: %d/%d requests answered as FastAPI does (%d known exceptions)"
           % (name, agree, len(corpus), len(corpus) - agree - len(differ)))
     assert not differ, "%s: turbo differs from FastAPI on:\n%s" % (name, "\n".join(differ))
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_the_openapi_schema_is_fastapis(name):
+    # The same comparison as the /openapi.json request above, without a
+    # server: app.openapi() on both sides, equal as values; and not a
+    # trivial one (every app documents paths).
+    want = load(name, False).app.openapi()
+    got = load(name, True).app.openapi()
+    assert got == want
+    assert want["paths"] and want["openapi"] == "3.1.0"
 
 
 def test_a_handler_without_body_or_model_keeps_the_inline_path():
@@ -295,8 +344,8 @@ def test_unsupported_fastapi_options_raise_when_the_app_is_made():
     from turbo import FastAPI
 
     with pytest.raises(TypeError, match=r"^FastAPI\(\): option\(s\) not supported by turbo yet: "
-                                        r"debug, docs_url \(docs/fastapi-compat.md\)$"):
-        FastAPI(docs_url=None, debug=True)
+                                        r"debug, root_path \(docs/fastapi-compat.md\)$"):
+        FastAPI(root_path="/x", debug=True)
 
 
 def test_header_and_cookie_options_not_supported_yet_raise():
@@ -309,8 +358,8 @@ def test_header_and_cookie_options_not_supported_yet_raise():
 
 def test_router_options_not_supported_yet_raise():
     import turbo
-    with pytest.raises(TypeError, match=r"APIRouter\(\): responses not supported yet"):
-        turbo.APIRouter(responses={})
+    with pytest.raises(TypeError, match=r"APIRouter\(\): callbacks not supported yet"):
+        turbo.APIRouter(callbacks=[])
     with pytest.raises(ValueError, match="a path prefix must start with '/'"):
         turbo.APIRouter(prefix="items/")
 

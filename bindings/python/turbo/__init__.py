@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from . import _aio, _bodies, _turbo
+from . import _aio, _bodies, _openapi, _turbo
 from ._immortal import immortalize_constants
 from ._turbo import Request
 
@@ -291,6 +291,11 @@ def _plan(func, path_names, websocket=False):
     return tuple(plan)
 
 
+def _route_options(given: dict[str, Any]) -> dict[str, Any]:
+    """A route decorator's keyword options (its locals() at entry)."""
+    return {k: v for k, v in given.items() if k not in ("self", "path", "methods")}
+
+
 def _default_threads():
     # With a GIL, extra I/O threads only hand the GIL back and forth; scale
     # with workers (processes) instead. A free-threaded build runs handlers
@@ -410,6 +415,10 @@ class App:
         self.access_log = access_log
         # (method, libturbo pattern) -> (path, endpoint, plan, flags: 1 blocking, 2 stream_body)
         self._routes: dict[tuple[str, str], tuple[str, Callable[..., Any], Any, int]] = {}
+        # What the OpenAPI schema documents: one Operation per add_route, in order.
+        self._operations: list[_openapi.Operation] = []
+        self._operations_version = 0  # moved on by every change of _operations
+        self._openapi_schema: tuple[int, bytes] | None = None  # (its version, the JSON)
         self._server: Any = None
         self._lock = threading.Lock()
         if inspect.isasyncgenfunction(lifespan):  # as Starlette, the bare generator too
@@ -440,7 +449,13 @@ class App:
                   status_code: int | None = None,
                   dependencies: Iterable[Any] | None = None, response_model: Any = None,
                   response_model_exclude_none: bool = False,
-                  response_model_exclude_unset: bool = False) -> _F:
+                  response_model_exclude_unset: bool = False, *,
+                  tags: list[str] | None = None, summary: str | None = None,
+                  description: str | None = None, deprecated: bool | None = None,
+                  include_in_schema: bool = True, name: str | None = None,
+                  operation_id: str | None = None,
+                  responses: dict[int | str, dict[str, Any]] | None = None,
+                  response_description: str = "Successful Response") -> _F:
         """Adds endpoint for path and methods (default ["GET"]); works while
         serving too. ValueError for a duplicate or malformed route.
 
@@ -460,7 +475,13 @@ class App:
 
         status_code (FastAPI's): the status of what the endpoint returns,
         unless it returns a Response; its result is then sent as JSON (none
-        for 204, 304 and 1xx)."""
+        for 204, 304 and 1xx).
+
+        tags, summary, description (default: the endpoint's docstring),
+        deprecated, include_in_schema, name, operation_id, responses and
+        response_description only document the route in the OpenAPI
+        schema (FastAPI's options, turbo/_openapi.py): they are checked
+        here and change nothing in how requests are served."""
         if not callable(endpoint):
             raise TypeError("endpoint must be callable")
         if inspect.iscoroutinefunction(endpoint) and blocking:
@@ -480,6 +501,12 @@ class App:
                                                       response_model_exclude_none,
                                                       response_model_exclude_unset))
         plan = _plan(called, names)
+        doc = _openapi.Operation(
+            path, endpoint, methods, status_code=status_code, response_model=response_model,
+            dependencies=extra, tags=tags, summary=summary, description=description,
+            deprecated=deprecated, include_in_schema=include_in_schema, name=name,
+            operation_id=operation_id, responses=responses,
+            response_description=response_description)
         # Free-threaded CPython: the endpoint's constants made immortal,
         # else handlers on several I/O threads contend on their reference
         # counts (turbo/_immortal.py).
@@ -493,6 +520,8 @@ class App:
                 if self._server is not None:
                     self._server.add_route(m, pattern, called, plan, flags, self._loops)
                 self._routes[(m, pattern)] = (path, called, plan, flags)
+            self._operations.append(doc)
+            self._operations_version += 1
         return endpoint
 
     def add_websocket_route(self, path: str, endpoint: _F) -> _F:
@@ -545,81 +574,112 @@ class App:
                 if self._server is not None:
                     self._server.remove_route(*k)
                 del self._routes[k]
+            gone = {m for m, _ in keys}
+            for doc in self._operations:
+                if _translate(doc.path)[0] == pattern:
+                    doc.methods = [m for m in doc.methods if m not in gone]
+            self._operations = [d for d in self._operations if d.methods]
+            self._operations_version += 1
 
     def route(self, path: str, methods: Iterable[str] | None = None, *,
               blocking: bool = False, stream_body: bool = False,
               status_code: int | None = None,
               dependencies: Iterable[Any] | None = None, response_model: Any = None,
               response_model_exclude_none: bool = False,
-              response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+              response_model_exclude_unset: bool = False,
+              tags: list[str] | None = None, summary: str | None = None,
+              description: str | None = None, deprecated: bool | None = None,
+              include_in_schema: bool = True, name: str | None = None,
+              operation_id: str | None = None,
+              responses: dict[int | str, dict[str, Any]] | None = None,
+              response_description: str = "Successful Response") -> Callable[[_F], _F]:
+        """Decorator form of add_route."""
+        options = _route_options(locals())
+
         def deco(func: _F) -> _F:
-            return self.add_route(path, func, methods, blocking, stream_body, status_code,
-                                  dependencies, response_model, response_model_exclude_none,
-                                  response_model_exclude_unset)
+            return self.add_route(path, func, methods, **options)
 
         return deco
 
     def get(self, path: str, *, blocking: bool = False, stream_body: bool = False,
             status_code: int | None = None, dependencies: Iterable[Any] | None = None,
             response_model: Any = None, response_model_exclude_none: bool = False,
-            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+            response_model_exclude_unset: bool = False,
+            tags: list[str] | None = None, summary: str | None = None,
+            description: str | None = None, deprecated: bool | None = None,
+            include_in_schema: bool = True, name: str | None = None,
+            operation_id: str | None = None,
+            responses: dict[int | str, dict[str, Any]] | None = None,
+            response_description: str = "Successful Response") -> Callable[[_F], _F]:
         """route(path, ["GET"], ...)."""
-        return self.route(path, ["GET"], blocking=blocking, stream_body=stream_body,
-                          status_code=status_code, dependencies=dependencies,
-                          response_model=response_model,
-                          response_model_exclude_none=response_model_exclude_none,
-                          response_model_exclude_unset=response_model_exclude_unset)
+        return self.route(path, ["GET"], **_route_options(locals()))
 
     def post(self, path: str, *, blocking: bool = False, stream_body: bool = False,
             status_code: int | None = None, dependencies: Iterable[Any] | None = None,
             response_model: Any = None, response_model_exclude_none: bool = False,
-            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+            response_model_exclude_unset: bool = False,
+            tags: list[str] | None = None, summary: str | None = None,
+            description: str | None = None, deprecated: bool | None = None,
+            include_in_schema: bool = True, name: str | None = None,
+            operation_id: str | None = None,
+            responses: dict[int | str, dict[str, Any]] | None = None,
+            response_description: str = "Successful Response") -> Callable[[_F], _F]:
         """route(path, ["POST"], ...)."""
-        return self.route(path, ["POST"], blocking=blocking, stream_body=stream_body,
-                          status_code=status_code, dependencies=dependencies,
-                          response_model=response_model,
-                          response_model_exclude_none=response_model_exclude_none,
-                          response_model_exclude_unset=response_model_exclude_unset)
+        return self.route(path, ["POST"], **_route_options(locals()))
 
     def put(self, path: str, *, blocking: bool = False, stream_body: bool = False,
             status_code: int | None = None, dependencies: Iterable[Any] | None = None,
             response_model: Any = None, response_model_exclude_none: bool = False,
-            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+            response_model_exclude_unset: bool = False,
+            tags: list[str] | None = None, summary: str | None = None,
+            description: str | None = None, deprecated: bool | None = None,
+            include_in_schema: bool = True, name: str | None = None,
+            operation_id: str | None = None,
+            responses: dict[int | str, dict[str, Any]] | None = None,
+            response_description: str = "Successful Response") -> Callable[[_F], _F]:
         """route(path, ["PUT"], ...)."""
-        return self.route(path, ["PUT"], blocking=blocking, stream_body=stream_body,
-                          status_code=status_code, dependencies=dependencies,
-                          response_model=response_model,
-                          response_model_exclude_none=response_model_exclude_none,
-                          response_model_exclude_unset=response_model_exclude_unset)
+        return self.route(path, ["PUT"], **_route_options(locals()))
 
     def patch(self, path: str, *, blocking: bool = False, stream_body: bool = False,
             status_code: int | None = None, dependencies: Iterable[Any] | None = None,
             response_model: Any = None, response_model_exclude_none: bool = False,
-            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+            response_model_exclude_unset: bool = False,
+            tags: list[str] | None = None, summary: str | None = None,
+            description: str | None = None, deprecated: bool | None = None,
+            include_in_schema: bool = True, name: str | None = None,
+            operation_id: str | None = None,
+            responses: dict[int | str, dict[str, Any]] | None = None,
+            response_description: str = "Successful Response") -> Callable[[_F], _F]:
         """route(path, ["PATCH"], ...)."""
-        return self.route(path, ["PATCH"], blocking=blocking, stream_body=stream_body,
-                          status_code=status_code, dependencies=dependencies,
-                          response_model=response_model,
-                          response_model_exclude_none=response_model_exclude_none,
-                          response_model_exclude_unset=response_model_exclude_unset)
+        return self.route(path, ["PATCH"], **_route_options(locals()))
 
     def delete(self, path: str, *, blocking: bool = False, stream_body: bool = False,
             status_code: int | None = None, dependencies: Iterable[Any] | None = None,
             response_model: Any = None, response_model_exclude_none: bool = False,
-            response_model_exclude_unset: bool = False) -> Callable[[_F], _F]:
+            response_model_exclude_unset: bool = False,
+            tags: list[str] | None = None, summary: str | None = None,
+            description: str | None = None, deprecated: bool | None = None,
+            include_in_schema: bool = True, name: str | None = None,
+            operation_id: str | None = None,
+            responses: dict[int | str, dict[str, Any]] | None = None,
+            response_description: str = "Successful Response") -> Callable[[_F], _F]:
         """route(path, ["DELETE"], ...)."""
-        return self.route(path, ["DELETE"], blocking=blocking, stream_body=stream_body,
-                          status_code=status_code, dependencies=dependencies,
-                          response_model=response_model,
-                          response_model_exclude_none=response_model_exclude_none,
-                          response_model_exclude_unset=response_model_exclude_unset)
+        return self.route(path, ["DELETE"], **_route_options(locals()))
 
-    def include_router(self, router: Any, *, prefix: str = "") -> None:
+    def include_router(self, router: Any, *, prefix: str = "",
+                       tags: list[str] | None = None,
+                       responses: dict[int | str, dict[str, Any]] | None = None,
+                       deprecated: bool | None = None,
+                       include_in_schema: bool = True) -> None:
         """Adds an APIRouter's routes, under prefix + the router's prefix
-        (FastAPI's include_router; its other options are not supported
-        yet)."""
+        (FastAPI's include_router). tags go before each route's own,
+        responses under them; deprecated and include_in_schema=False
+        apply to every route (documentation only, as in add_route). Its
+        other options are not supported yet."""
         _routing._check_prefix(prefix)
         for path, endpoint, methods, options in router.routes(prefix):
+            options = _routing.merge_metadata(options, tags, responses, deprecated,
+                                              include_in_schema)
             self.add_route(path, endpoint, methods, **options)
 
     # -- serving
@@ -859,14 +919,31 @@ class App:
 
 class FastAPI(App):
     """An App under FastAPI's name, so that porting a FastAPI app means
-    changing its import lines (docs/fastapi-compat.md). title, version,
-    description and summary are kept as attributes (for the OpenAPI schema
-    to come); lifespan, on_startup and on_shutdown are App's. Any other
-    FastAPI constructor option is not supported yet and raises TypeError
-    here rather than being ignored."""
+    changing its import lines (docs/fastapi-compat.md). lifespan,
+    on_startup and on_shutdown are App's.
+
+    Its OpenAPI schema (turbo/_openapi.py) is served at openapi_url,
+    built on the first request for it and again after routes change;
+    title, version, description, summary, terms_of_service, contact,
+    license_info, openapi_tags and servers fill its info, tags and
+    servers. docs_url serves Swagger UI, redoc_url ReDoc, their scripts
+    from the installed packages that ship them (flask-swagger-ui,
+    flask-openapi3-redoc: under <docs_url>/static/ and
+    <redoc_url>/static/), else from the CDN FastAPI uses. None turns each
+    off (no openapi_url: no pages either). These routes are not in the
+    schema. Any other FastAPI constructor option is not supported yet and
+    raises TypeError here rather than being ignored."""
 
     def __init__(self, *, title: str = "FastAPI", version: str = "0.1.0",
                  description: str = "", summary: str | None = None,
+                 terms_of_service: str | None = None,
+                 contact: dict[str, Any] | None = None,
+                 license_info: dict[str, Any] | None = None,
+                 openapi_url: str | None = "/openapi.json",
+                 openapi_tags: list[dict[str, Any]] | None = None,
+                 servers: list[dict[str, Any]] | None = None,
+                 docs_url: str | None = "/docs",
+                 redoc_url: str | None = "/redoc",
                  lifespan: Callable[[App], AbstractAsyncContextManager[Any]]
                  | Callable[[App], AsyncIterator[Any]] | None = None,
                  on_startup: Iterable[Callable[[], Any]] | None = None,
@@ -882,6 +959,108 @@ class FastAPI(App):
         self.version = version
         self.description = description
         self.summary = summary
+        self.terms_of_service = terms_of_service
+        self.contact = contact
+        self.license_info = license_info
+        self.openapi_tags = openapi_tags
+        self.servers = servers
+        self.openapi_url = openapi_url
+        self.docs_url = docs_url
+        self.redoc_url = redoc_url
+        self._add_docs_routes()
+
+    def openapi(self) -> dict[str, Any]:
+        """The app's OpenAPI schema (a new dict each call). As in FastAPI,
+        `app.openapi = func` makes openapi_url serve what func returns."""
+        import json
+
+        return json.loads(self._openapi_json())
+
+    def _openapi_json(self) -> bytes:
+        """The schema as JSON, made again only when the routes have changed
+        since (a route added meanwhile is not lost: the version is taken
+        with the routes it describes)."""
+        cached = self._openapi_schema
+        with self._lock:
+            version, operations = self._operations_version, list(self._operations)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        import json
+
+        schema = json.dumps(_openapi.document(self, operations), ensure_ascii=False,
+                            separators=(",", ":")).encode("utf-8")
+        self._openapi_schema = (version, schema)
+        return schema
+
+    def _add_docs_routes(self) -> None:
+        hidden: dict[str, Any] = {"include_in_schema": False, "dependencies": (),
+                                  "blocking": False}
+        saved, self._dependencies = self._dependencies, []  # the app's are not theirs
+        try:
+            if not self.openapi_url:
+                return
+            openapi_url = self.openapi_url
+
+            def openapi() -> Response:
+                custom = self.__dict__.get("openapi")  # `app.openapi = my_schema`, as in FastAPI
+                if custom is not None:
+                    import json
+
+                    return Response(json.dumps(custom(), ensure_ascii=False).encode("utf-8"),
+                                    media_type="application/json")
+                return Response(self._openapi_json(), media_type="application/json")
+
+            self.add_route(openapi_url, openapi, **hidden)
+            if self.docs_url:
+                js, css = self._assets("swagger", self.docs_url, _openapi.SWAGGER_CDN)
+                self.add_route(self.docs_url, _page_handler("swagger_ui_html", _openapi.swagger_html(
+                    f"{self.title} - Swagger UI", openapi_url, js, css)), **hidden)
+            if self.redoc_url:
+                (js,) = self._assets("redoc", self.redoc_url, (_openapi.REDOC_CDN,))
+                self.add_route(self.redoc_url, _page_handler("redoc_html", _openapi.redoc_html(
+                    f"{self.title} - ReDoc", openapi_url, js)), **hidden)
+        finally:
+            self._dependencies = saved
+
+    def _assets(self, kind: str, page_url: str, cdn: tuple[str, ...]) -> tuple[str, ...]:
+        """The URLs of kind's files: routes under page_url/static/ serving
+        them from the installed package, or the CDN's."""
+        directory = _openapi.asset_dir(kind)
+        if directory is None:
+            return cdn
+        urls = []
+        for name, media_type in _openapi.asset_files(kind).items():
+            url = page_url.rstrip("/") + "/static/" + name
+            urls.append(url)
+            asset = _asset_handler(os.path.join(directory, name), media_type)
+            self.add_route(url, asset, include_in_schema=False)
+        return tuple(urls)
+
+
+def _page_handler(name: str, page: str) -> Callable[[], HTMLResponse]:
+    """A handler (of no parameters) answering page as HTML."""
+    body = page.encode("utf-8")
+
+    def handler() -> HTMLResponse:
+        return HTMLResponse(body)
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler
+
+
+def _asset_handler(path: str, media_type: str) -> Callable[[], Response]:
+    """A handler (of no parameters) answering the file at path, read at
+    its first request."""
+    cache: list[bytes] = []
+
+    def docs_asset() -> Response:
+        if not cache:
+            with open(path, "rb") as f:
+                cache.append(f.read())
+        return Response(cache[0], media_type=media_type,
+                        headers={"cache-control": "public, max-age=86400"})
+
+    return docs_asset
 
 
 def _listen_activated(server):

@@ -17,19 +17,46 @@ def _check_prefix(prefix: str) -> str:
     return prefix
 
 
+_META_DEFAULTS: dict[str, Any] = {
+    "tags": None, "summary": None, "description": None, "deprecated": None,
+    "include_in_schema": True, "name": None, "operation_id": None, "responses": None,
+    "response_description": "Successful Response"}
+
+
+def merge_metadata(options: dict[str, Any], tags: Iterable[str] | None,
+                   responses: dict[int | str, dict[str, Any]] | None, deprecated: bool | None,
+                   include_in_schema: bool) -> dict[str, Any]:
+    """A route's options under an enclosing router's (or include's)
+    documentation options, as FastAPI combines them: the outer tags
+    first, the route's responses over the outer ones, deprecated if
+    either is, documented only if both are."""
+    return dict(options,
+                tags=[*(tags or []), *(options["tags"] or [])],
+                responses={**(responses or {}), **(options["responses"] or {})},
+                deprecated=bool(options["deprecated"] or deprecated) or None,
+                include_in_schema=options["include_in_schema"] and include_in_schema)
+
+
 class APIRouter:
-    """A group of routes under a path prefix. tags are kept for the
-    OpenAPI schema to come; other FastAPI options (dependencies,
-    responses, ...) are not supported yet and raise TypeError."""
+    """A group of routes under a path prefix. tags, responses, deprecated
+    and include_in_schema document its routes in the OpenAPI schema, as
+    FastAPI's do; other FastAPI options are not supported yet and raise
+    TypeError."""
 
     def __init__(self, *, prefix: str = "", tags: Iterable[str] | None = None,
-                 dependencies: Iterable[Any] | None = None, **options: Any) -> None:
+                 dependencies: Iterable[Any] | None = None,
+                 responses: dict[int | str, dict[str, Any]] | None = None,
+                 deprecated: bool | None = None, include_in_schema: bool = True,
+                 **options: Any) -> None:
         if options:
             raise TypeError(f"APIRouter(): {', '.join(sorted(options))} not supported yet "
                             "(docs/fastapi-compat.md)")
         self.prefix = _check_prefix(prefix)
         self.tags = list(tags or [])
         self.dependencies = list(dependencies or [])  # before each route's own
+        self.responses = dict(responses or {})
+        self.deprecated = deprecated
+        self.include_in_schema = include_in_schema
         # (path without this router's prefix, endpoint, methods, add_route options)
         self._entries: list[tuple[str, Callable[..., Any], list[str] | None, dict[str, Any]]] = []
 
@@ -38,16 +65,29 @@ class APIRouter:
                       stream_body: bool = False, status_code: int | None = None,
                       dependencies: Iterable[Any] | None = None, response_model: Any = None,
                       response_model_exclude_none: bool = False,
-                      response_model_exclude_unset: bool = False) -> None:
+                      response_model_exclude_unset: bool = False,
+                      tags: list[str] | None = None, summary: str | None = None,
+                      description: str | None = None, deprecated: bool | None = None,
+                      include_in_schema: bool = True, name: str | None = None,
+                      operation_id: str | None = None,
+                      responses: dict[int | str, dict[str, Any]] | None = None,
+                      response_description: str = "Successful Response") -> None:
         if not callable(endpoint):
             raise TypeError("endpoint must be callable")
+        options = {"blocking": blocking, "stream_body": stream_body,
+                   "status_code": status_code,
+                   "dependencies": list(dependencies or []),
+                   "response_model": response_model,
+                   "response_model_exclude_none": response_model_exclude_none,
+                   "response_model_exclude_unset": response_model_exclude_unset,
+                   "tags": tags, "summary": summary, "description": description,
+                   "deprecated": deprecated, "include_in_schema": include_in_schema,
+                   "name": name, "operation_id": operation_id, "responses": responses,
+                   "response_description": response_description}
+        options = merge_metadata(options, self.tags, self.responses, self.deprecated,
+                                 self.include_in_schema)
         self._entries.append((path, endpoint, None if methods is None else list(methods),
-                              {"blocking": blocking, "stream_body": stream_body,
-                               "status_code": status_code,
-                               "dependencies": list(dependencies or []),
-                               "response_model": response_model,
-                               "response_model_exclude_none": response_model_exclude_none,
-                               "response_model_exclude_unset": response_model_exclude_unset}))
+                              options))
 
     def api_route(self, path: str, methods: Iterable[str] | None = None,
                   **options: Any) -> Callable[[_F], _F]:
@@ -71,11 +111,20 @@ class APIRouter:
     def delete(self, path: str, **options: Any) -> Callable[[_F], _F]:
         return self.api_route(path, ["DELETE"], **options)
 
-    def include_router(self, router: APIRouter, *, prefix: str = "") -> None:
+    def include_router(self, router: APIRouter, *, prefix: str = "",
+                       tags: list[str] | None = None,
+                       responses: dict[int | str, dict[str, Any]] | None = None,
+                       deprecated: bool | None = None,
+                       include_in_schema: bool = True) -> None:
         """router's routes become this one's, under prefix + router.prefix
-        (with router's dependencies before each route's own)."""
+        (with router's dependencies before each route's own; this
+        router's tags, then tags, before the routes' own)."""
         _check_prefix(prefix)
         for path, endpoint, methods, options in router.routes():
+            options = merge_metadata(options, [*self.tags, *(tags or [])],
+                                     {**self.responses, **(responses or {})},
+                                     bool(deprecated or self.deprecated) or None,
+                                     include_in_schema and self.include_in_schema)
             self._entries.append((prefix + path, endpoint, methods, options))
 
     def routes(self, prefix: str = "") -> Iterator[tuple[str, Callable[..., Any],

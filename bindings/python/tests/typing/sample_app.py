@@ -37,6 +37,26 @@ def echo(request: Request) -> Response:
     return Response(request.body, media_type=kind)
 
 
+docs = turbo.FastAPI(title="Shop", openapi_tags=[{"name": "items"}], docs_url=None)
+router = turbo.APIRouter(prefix="/v1", tags=["v1"], responses={403: {"description": "no"}})
+
+
+@docs.get("/items", tags=["items"], summary="List", description="All of them",
+          deprecated=False, include_in_schema=True, name="list_items", operation_id="items",
+          responses={404: {"description": "none"}}, response_description="The items")
+def list_items() -> list[str]:
+    return list(ITEMS.values())
+
+
+@router.post("/ping", status_code=202, include_in_schema=False)
+def ping() -> str:
+    return "pong"
+
+
+docs.include_router(router, tags=["outer"], deprecated=True)
+schema: dict[str, object] = docs.openapi()
+
+
 @app.on_event("startup")
 def started() -> None:
     print("starting", turbo.__version__, app.port)

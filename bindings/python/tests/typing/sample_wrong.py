@@ -16,6 +16,16 @@ def add() -> Response:
     return JSONResponse({"ok": True}, status_code="201")  # wrong: status_code is an int
 
 
+@app.get("/tagged", tags="items")  # wrong: tags is a list of str
+def tagged() -> None:
+    return None
+
+
+@app.put("/old", deprecated="yes", include_in_schema=1)  # wrong: both are bools
+def old() -> None:
+    return None
+
+
 def not_found() -> None:
     raise HTTPException("404")  # wrong: status_code is an int
 
