@@ -50,21 +50,20 @@ revision=$(git describe --always --dirty 2>/dev/null || echo ?)
 for r in "${ROUTES[@]}"; do /usr/bin/python3 bench/fastapi_client.py --lua "$r" >"$tmp/$r.lua"; done
 
 declare -A PID PORT=([turbo]=18511 [fastapi]=18512)
-serve() { # server [wrapper...]: the command line serving the app on its port
-  local s=$1
-  shift
-  if [ "$s" = turbo ]; then
-    BENCH_SERVER=turbo "$@" "$PY" -m turbo fastapi_surface:app --port "${PORT[$s]}" --threads 1
+cmd_of() { # server: CMD, the command line serving the app on its port
+  if [ "$1" = turbo ]; then
+    CMD=(env BENCH_SERVER=turbo "$PY" -m turbo fastapi_surface:app --port "${PORT[$1]}" --threads 1)
   else
-    "$@" "$PY" -m uvicorn fastapi_surface:app --host 127.0.0.1 --port "${PORT[$s]}" --workers 1 \
-      --loop uvloop --http httptools --log-level warning --no-access-log
+    CMD=("$PY" -m uvicorn fastapi_surface:app --host 127.0.0.1 --port "${PORT[$1]}" --workers 1
+      --loop uvloop --http httptools --log-level warning --no-access-log)
   fi
 }
 CMDS=("turbo: (cd bench/apps && BENCH_SERVER=turbo taskset -c 0 $PY -m turbo fastapi_surface:app --port 18511 --threads 1)"
   "fastapi: (cd bench/apps && taskset -c 0 $PY -m uvicorn fastapi_surface:app --host 127.0.0.1 --port 18512 --workers 1 --loop uvloop --http httptools --log-level warning --no-access-log)")
 
 for s in turbo fastapi; do
-  (cd bench/apps && serve "$s" taskset -c 0) >"$tmp/$s.log" 2>&1 &
+  cmd_of "$s"
+  (cd bench/apps && exec taskset -c 0 "${CMD[@]}") >"$tmp/$s.log" 2>&1 &
   PID[$s]=$!
   BENCH_PIDS+=("$!")
 done
@@ -103,12 +102,18 @@ BENCH_PIDS=()
 : >"$tmp/ir"
 ir() { # server route n -> total Ir
   local s=$1 r=$2 n=$3 pid out
-  (cd bench/apps && serve "$s" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p") >"$tmp/cg.log" 2>&1 &
+  cmd_of "$s"
+  # BENCH_SERVER set for valgrind itself: through env(1) it would count env.
+  if [ "$s" = turbo ]; then
+    (cd bench/apps && export BENCH_SERVER=turbo && exec valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "${CMD[@]:2}") >"$tmp/cg.log" 2>&1 &
+  else
+    (cd bench/apps && exec valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "${CMD[@]}") >"$tmp/cg.log" 2>&1 &
+  fi
   pid=$!
   /usr/bin/python3 bench/fastapi_client.py "${PORT[$s]}" "$n" "$r" || { cat "$tmp/cg.log" >&2; exit 1; }
   kill -TERM "$pid"
   wait "$pid" || true
-  out=$(ls "$tmp"/cg.* | head -1)
+  out=$(ls "$tmp"/cg.[0-9]* | head -1)
   awk '/^summary:/ {print $2}' "$out"
   rm -f "$tmp"/cg.*
 }
