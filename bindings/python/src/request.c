@@ -182,6 +182,32 @@ static PyObject *req_json(tpy_RequestObject *self, PyObject *unused)
     return v;
 }
 
+/* _header(name): the first field called name (case-insensitive), or None;
+ * one lookup in the C request, without making the Headers mapping (the
+ * FastAPI surface reads one or two headers per request: Content-Type, a
+ * Header() parameter). Once the request is detached, the copied mapping
+ * answers instead. */
+static PyObject *req_header(tpy_RequestObject *self, PyObject *name)
+{
+    if (!PyUnicode_Check(name)) {
+        PyErr_SetString(PyExc_TypeError, "header name must be a str");
+        return NULL;
+    }
+    if (self->req == NULL) {
+        if (self->headers == NULL)
+            return gone();
+        return PyObject_CallMethod(self->headers, "get", "O", name);
+    }
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (s == NULL)
+        return NULL;
+    turbo_str v;
+    if (turbo_request_header(self->req, s, (size_t)n, &v) != TURBO_OK)
+        Py_RETURN_NONE;
+    return str_from(v);
+}
+
 static PyObject *req_repr(tpy_RequestObject *self)
 {
     PyObject *m = req_method(self, NULL);
@@ -247,6 +273,8 @@ static PyGetSetDef req_getset[] = {
 
 static PyMethodDef req_methods[] = {
     {"json", (PyCFunction)req_json, METH_NOARGS, "json.loads(body)"},
+    {"_header", (PyCFunction)req_header, METH_O,
+     "internal: _header(name) -> the first field's value (case-insensitive), or None"},
     {"stream", (PyCFunction)(void (*)(void))tpy_request_stream,
      METH_FASTCALL | METH_KEYWORDS,
      "stream(max_size=None): the body as it arrives, an async iterator of bytes"},

@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from . import _aio, _bodies, _openapi, _turbo
+from . import _aio, _openapi, _turbo
 from ._immortal import immortalize_constants
 from ._turbo import Request
 
@@ -1103,6 +1103,7 @@ from .streaming import _entry  # noqa: E402
 from . import _body  # noqa: E402 - request.stream()'s generator, registered at import
 from ._body import ClientDisconnect  # noqa: E402
 from ._files import FileResponse  # noqa: E402
+from . import _bodies  # noqa: E402 - after Response, which it uses
 from ._bodies import BackgroundTasks, Cookie, Depends, Header, Path, Query  # noqa: E402
 from . import _routing  # noqa: E402
 from ._routing import APIRouter  # noqa: E402

@@ -24,6 +24,8 @@ import sys
 import typing
 from typing import Any
 
+from . import HTTPException, JSONResponse, Response
+
 _REQUEST_PARAM = "_turbo_body_request"
 
 
@@ -148,7 +150,7 @@ def _extractor(param: inspect.Parameter, marker: _Param, tp: Any) -> Any:
 
     def extract(request: Any) -> tuple[Any, Any]:
         if source == "header":
-            raw = request.headers.get(key)
+            raw = request._header(key)
         elif source == "cookie":
             raw = _cookies(request).get(name)
         elif source == "path":
@@ -426,12 +428,29 @@ def response_shape(func: Any, response_model: Any, exclude_none: bool,
     from pydantic import TypeAdapter
 
     adapter = TypeAdapter(model)
+    validate = adapter.validate_python
+    dump_json = adapter.dump_json
 
-    def shape(result: Any) -> Any:
-        value = adapter.validate_python(result, from_attributes=True)
-        return adapter.dump_python(value, mode="json", by_alias=True, exclude_none=exclude_none,
-                                   exclude_unset=exclude_unset)
+    def shape(result: Any) -> bytes:
+        # As FastAPI 0.165 serializes through a response model when the
+        # route has no response_class: validated, then pydantic's own
+        # dump_json, so the bytes are the same as FastAPI's (and no dict
+        # is made only to be encoded again).
+        return dump_json(validate(result, from_attributes=True), by_alias=True,
+                         exclude_none=exclude_none, exclude_unset=exclude_unset)
     return shape
+
+
+class _ModelJSON(Response):
+    """A response model's JSON bytes: Response's fields set directly (no
+    render, no headers), the fewest steps between dump_json and C."""
+
+    media_type = "application/json"
+    headers = None
+
+    def __init__(self, body: bytes, status_code: int) -> None:  # pylint: disable=super-init-not-called
+        self.body = body
+        self.status_code = status_code
 
 
 def _dump(result: Any, status_code: int | None = None, shape: Any = None) -> Any:
@@ -439,12 +458,13 @@ def _dump(result: Any, status_code: int | None = None, shape: Any = None) -> Any
     it is; else through the response model (shape), or a model's JSON-mode
     dump by alias; with status_code, as JSON with that status (no body for
     204, 304 and 1xx, with FastAPI's Content-Type all the same)."""
-    from . import JSONResponse, Response
     if isinstance(result, Response):
         return result
     json_form = False
     if shape is not None:
-        result, json_form = shape(result), True
+        if status_code is not None and (status_code < 200 or status_code in (204, 304)):
+            return Response(b"", status_code, media_type="application/json")
+        return _ModelJSON(shape(result), 200 if status_code is None else status_code)
     else:
         pydantic = sys.modules.get("pydantic")
         if pydantic is not None and isinstance(result, pydantic.BaseModel):
@@ -517,7 +537,6 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
     if len(body) > 1:
         raise TypeError(f"{func.__qualname__}: several body parameters are not supported yet "
                         "(docs/fastapi-compat.md)")
-    from . import JSONResponse
 
     read = _body_reader(body[0], plain_hints[body[0].name]) if body else None
     body_name = body[0].name if body else None
@@ -611,6 +630,27 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
     return wrapper
 
 
+# Core-schema features under which pydantic's JSON mode may accept what its
+# Python mode (FastAPI's: json.loads, then validate_python) refuses, or
+# make another value of it: strict fields (JSON mode takes strings for
+# dates, UUIDs, enums...), bytes (val_json_bytes decodes base64 in JSON
+# mode only), decimals (JSON mode reads the number's text, Python mode the
+# float json.loads made), and functions, which see different inputs.
+_JSON_MODE_DIFFERS = ("'strict': True", "'bytes'", "val_json_bytes", "'decimal'", "function-",
+                      "'complex'", "'json'")
+
+
+def _json_mode_agrees(adapter: Any) -> bool:
+    """Whether validate_json(raw) gives what validate_python(json.loads(raw))
+    gives for every raw the latter accepts: decided once per route from
+    the core schema, conservatively."""
+    try:
+        text = repr(adapter.core_schema)
+    except Exception:
+        return False
+    return not any(mark in text for mark in _JSON_MODE_DIFFERS)
+
+
 def _body_reader(param: inspect.Parameter, tp: Any) -> Any:
     """request -> (value, errors) for the body parameter."""
     from pydantic import TypeAdapter, ValidationError
@@ -618,6 +658,7 @@ def _body_reader(param: inspect.Parameter, tp: Any) -> Any:
     adapter = TypeAdapter(tp)
     required = param.default is inspect.Parameter.empty
     default = None if required else param.default
+    validate_json = adapter.validate_json if _json_mode_agrees(adapter) else None
 
     def read(request: Any) -> tuple[Any, Any]:
         raw = request.body
@@ -626,12 +667,24 @@ def _body_reader(param: inspect.Parameter, tp: Any) -> Any:
                 return None, [{"type": "missing", "loc": ["body"], "msg": "Field required",
                                "input": None}]
             return default, None
-        if _json_wanted(request.headers.get("content-type")):
+        if _json_wanted(request._header("content-type")):
+            if validate_json is not None:
+                # The fast path: pydantic parses and validates in one pass.
+                # Anything it refuses goes the slow way below, whose errors
+                # are FastAPI's (json.loads' messages, Python-mode inputs).
+                try:
+                    return validate_json(raw), None
+                except ValidationError:
+                    pass
             try:
                 value = json.loads(raw)
             except json.JSONDecodeError as e:
                 return None, [{"type": "json_invalid", "loc": ["body", e.pos],
                                "msg": "JSON decode error", "input": {}, "ctx": {"error": e.msg}}]
+            except Exception:
+                # Not JSON's syntax but its bytes (say, invalid UTF-8):
+                # FastAPI's 400 for a body it could not read.
+                raise HTTPException(400, "There was an error parsing the body") from None
         else:
             value = raw
         try:

@@ -89,3 +89,37 @@ def subclass() -> PublicUser:
 @app.get("/invalid-out", response_model=PublicUser)
 def invalid_out():
     return {"nickname": "no name"}
+
+
+# Bodies that turbo validates with pydantic's validate_json in one pass
+# where FastAPI does json.loads and then validate_python: the corpus sends
+# both JSON edge cases (duplicate keys, NaN, huge numbers, escapes, a BOM,
+# UTF-16) to check that the fast path answers as FastAPI does.
+class Mixed(BaseModel):
+    i: int = 0
+    f: float = 0.0
+    s: str = ""
+    b: bool = False
+    ints: list[int] = []
+    counts: dict[str, int] = {}
+    address: Optional[Address] = None
+
+
+@app.post("/mixed")
+def mixed(m: Mixed) -> Mixed:
+    return m
+
+
+@app.post("/mixed-repr")
+def mixed_repr(m: Mixed):
+    return {"repr": repr(m)}
+
+
+class StrictItem(BaseModel, strict=True):
+    n: int
+    when: Optional[str] = None
+
+
+@app.post("/strict")
+def strict(m: StrictItem) -> StrictItem:
+    return m
