@@ -341,8 +341,19 @@ typedef struct encoder {
      * reference check; past TPY_JSON_MARK_SLOTS their ids go in a set. */
     Py_ssize_t depth;
     PyObject *deep_ids;
+    /* Called with a value of no JSON type (NULL: refused, as json.dumps
+     * does); what it returns is encoded in its place. */
+    PyObject *fallback;
     PyObject *marks[TPY_JSON_MARK_SLOTS];
 } encoder;
+
+/* Set once at import (turbo/_encode.py), before any route can run. */
+static PyObject *response_fallback;
+
+void tpy_json_set_fallback(PyObject *func)
+{
+    Py_XSETREF(response_fallback, Py_XNewRef(func));
+}
 
 static int encode_obj(encoder *e, PyObject *o);
 
@@ -627,10 +638,26 @@ static int encode_obj(encoder *e, PyObject *o)
         Py_LeaveRecursiveCall();
         return rc;
     }
+    if (e->fallback != NULL) {
+        /* The value's JSON form, from Python: only for types JSON lacks,
+         * so the fast path above never pays for it. A fallback that
+         * returns a value it is called with again ends in RecursionError. */
+        if (Py_EnterRecursiveCall(" while encoding a JSON object"))
+            return -1;
+        PyObject *v = PyObject_CallOneArg(e->fallback, o);
+        if (v == NULL) {
+            Py_LeaveRecursiveCall();
+            return -1;
+        }
+        rc = v == Py_NotImplemented ? refuse(o) : encode_obj(e, v);
+        Py_DECREF(v);
+        Py_LeaveRecursiveCall();
+        return rc;
+    }
     return refuse(o);
 }
 
-int tpy_json_encode(PyObject *obj, tpy_buf *out)
+static int encode(PyObject *obj, tpy_buf *out, PyObject *fallback)
 {
     encoder e;
     size_t start = out->len;
@@ -639,9 +666,20 @@ int tpy_json_encode(PyObject *obj, tpy_buf *out)
     e.out = out;
     e.depth = 0;
     e.deep_ids = NULL;
+    e.fallback = fallback;
     rc = encode_obj(&e, obj);
     Py_XDECREF(e.deep_ids);
     if (rc < 0)
         out->len = start;
     return rc;
+}
+
+int tpy_json_encode(PyObject *obj, tpy_buf *out)
+{
+    return encode(obj, out, NULL);
+}
+
+int tpy_json_encode_response(PyObject *obj, tpy_buf *out)
+{
+    return encode(obj, out, response_fallback);
 }

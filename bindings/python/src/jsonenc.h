@@ -35,4 +35,15 @@ void tpy_buf_free(tpy_buf *b);
  */
 int tpy_json_encode(PyObject *obj, tpy_buf *out);
 
+/*
+ * The same for a handler's result: a value of a type JSON lacks (a
+ * pydantic model, dataclass, datetime, UUID, Enum, Decimal, set...) is
+ * handed to the fallback set with tpy_json_set_fallback, and what it
+ * returns is encoded in its place (as FastAPI's jsonable_encoder makes
+ * such values encodable); NotImplemented from it, or no fallback, is the
+ * TypeError above.
+ */
+int tpy_json_encode_response(PyObject *obj, tpy_buf *out);
+void tpy_json_set_fallback(PyObject *func);
+
 #endif

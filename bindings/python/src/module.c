@@ -47,6 +47,30 @@ static PyObject *set_hooks(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *set_json_fallback(PyObject *mod, PyObject *func)
+{
+    (void)mod;
+    if (!PyCallable_Check(func)) {
+        PyErr_SetString(PyExc_TypeError, "the JSON fallback must be callable");
+        return NULL;
+    }
+    tpy_json_set_fallback(func);
+    Py_RETURN_NONE;
+}
+
+static PyObject *json_dumps_response(PyObject *mod, PyObject *obj)
+{
+    (void)mod;
+    tpy_buf b = {NULL, 0, 0};
+    if (tpy_json_encode_response(obj, &b) != 0) {
+        tpy_buf_free(&b);
+        return NULL;
+    }
+    PyObject *r = PyBytes_FromStringAndSize(b.ptr != NULL ? b.ptr : "", (Py_ssize_t)b.len);
+    tpy_buf_free(&b);
+    return r;
+}
+
 static PyObject *json_dumps(PyObject *mod, PyObject *obj)
 {
     (void)mod;
@@ -81,7 +105,11 @@ static PyMethodDef module_methods[] = {
     {"set_parent_death_signal", set_parent_death_signal, METH_O,
      "set_parent_death_signal(signum): receive signum when the parent dies (0: none)"},
     {"_set_hooks", set_hooks, METH_VARARGS, "internal: the package's types and logger"},
-    {"_json_dumps", json_dumps, METH_O, "the response JSON encoder (tests)"},
+    {"_json_dumps", json_dumps, METH_O, "the JSON encoder, as json.dumps (tests)"},
+    {"_json_dumps_response", json_dumps_response, METH_O,
+     "the response JSON encoder: _json_dumps with the fallback (tests)"},
+    {"_set_json_fallback", set_json_fallback, METH_O,
+     "internal: the function giving a JSON form to values of other types"},
     {"asgi_scope", (PyCFunction)(void (*)(void))tpy_asgi_scope, METH_FASTCALL,
      "asgi_scope(request, base[, ws_base]): base's (or, for a WebSocket handshake, "
      "ws_base's) copy with the request's part of an ASGI scope"},

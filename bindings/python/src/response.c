@@ -23,7 +23,7 @@ static _Thread_local tpy_buf json_buf;
 int tpy_json_body(turbo_response *res, PyObject *obj)
 {
     json_buf.len = 0;
-    if (tpy_json_encode(obj, &json_buf) != 0)
+    if (tpy_json_encode_response(obj, &json_buf) != 0)
         return -1;
     if (tpy_set_type(res, "application/json") != TURBO_OK ||
         turbo_response_body(res, json_buf.ptr, json_buf.len) != TURBO_OK) {
@@ -169,7 +169,7 @@ int tpy_write_response_object(turbo_response *res, PyObject *obj)
         if (content == NULL)
             return -1;
         json_buf.len = 0;
-        rc = tpy_json_encode(content, &json_buf);
+        rc = tpy_json_encode_response(content, &json_buf);
         Py_DECREF(content);
         if (rc != 0)
             return -1;
@@ -232,7 +232,7 @@ static int write_http_exception(turbo_response *res, PyObject *exc)
     if (body == NULL)
         return -1;
     json_buf.len = 0;
-    int rc = tpy_json_encode(body, &json_buf);
+    int rc = tpy_json_encode_response(body, &json_buf);
     Py_DECREF(body);
     if (rc != 0)
         return -1;

@@ -202,6 +202,14 @@ CORPUS = {
         ("POST", "/moved", None, {}),
         ("GET", "/bytes-html", None, {}),
     ],
+    "returns": [
+        ("GET", "/model", None, {}),
+        ("GET", "/models", None, {}),
+        ("GET", "/dataclass", None, {}),
+        ("GET", "/dataclass-annotated", None, {}),
+        ("GET", "/values", None, {}),
+        ("GET", "/opaque", None, {}),
+    ],
     "openapi_meta": [
         ("GET", "/products/1", None, {}),
         ("GET", "/products/1?color=green", None, {}),

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import child_env
 from conftest import dumps as reference  # json.dumps, as the encoder must match
+from turbo import _turbo
 from turbo._turbo import _json_dumps
 
 
@@ -378,3 +379,47 @@ def test_process_survives_deep_nesting_in_a_fresh_interpreter():
                           text=True, timeout=60, env=child_env())
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "recursion-error"
+
+
+# The response encoder: the same bytes for JSON's own types, and the
+# fallback (turbo/_encode.py) only for the others.
+def test_the_response_encoder_writes_json_types_as_json_dumps_does():
+    rng = random.Random(20261204)
+    for _ in range(300):
+        value = _random_value(rng, 0)
+        assert _turbo._json_dumps_response(value) == reference(value), repr(value)
+
+
+def test_the_response_encoder_gives_other_types_fastapis_json_form():
+    import dataclasses
+    import datetime
+    import decimal
+    import enum
+    import uuid
+
+    class Color(enum.Enum):
+        red = "r"
+
+    @dataclasses.dataclass
+    class D:
+        when: datetime.date
+        tags: frozenset
+
+    value = {"d": D(datetime.date(2024, 1, 2), frozenset()), "c": Color.red,
+             "u": uuid.UUID(int=1), "n": [decimal.Decimal("3"), decimal.Decimal("0.25")],
+             "t": datetime.timedelta(seconds=90), "b": b"x"}
+    assert _turbo._json_dumps_response(value) == (
+        b'{"d":{"when":"2024-01-02","tags":[]},"c":"r",'
+        b'"u":"00000000-0000-0000-0000-000000000001","n":[3,0.25],"t":90.0,"b":"x"}')
+    with pytest.raises(TypeError, match="^Object of type set is not JSON serializable$"):
+        _turbo._json_dumps({1})  # the json.dumps encoder is unchanged
+
+
+def test_the_response_encoder_still_refuses_what_has_no_json_form():
+    class Slotted:
+        __slots__ = ("a",)
+
+    with pytest.raises(TypeError, match="^Object of type Slotted is not JSON serializable$"):
+        _turbo._json_dumps_response([Slotted()])
+    with pytest.raises(ValueError, match="^Out of range float values are not JSON compliant$"):
+        _turbo._json_dumps_response({"x": float("nan")})

@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from . import _aio, _openapi, _turbo
+from . import _aio, _encode, _openapi, _turbo
 from ._immortal import immortalize_constants
 from ._turbo import Request
 
@@ -209,6 +209,7 @@ def _log_exception(func, exc):
 
 
 _turbo._set_hooks(Response, JSONResponse, HTTPException, Headers, _log_exception)
+_turbo._set_json_fallback(_encode.fallback)
 
 # ---- routes ----------------------------------------------------------------
 
