@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the client pays per response: turbo-hello, the raw-epoll floor
-# (bench/floor.c) and nginx side by side on GET /hello, same pinning as
+# (bench/floor.c), the floor sending turbo-hello's exact bytes (its Server
+# and Date lines added: "floorT") and nginx side by side on GET /hello, same pinning as
 # bench/lib.sh (server on core 0, `wrk -t1 -c50` on core 1), the three
 # servers interleaved in each round so that the machine's other load hits
 # them alike. See bench/README.md, "The wrk anomaly".
@@ -21,7 +22,12 @@
 #   pkt/req      packets sent on lo per request (both directions)
 #   resp B       response size, headers + body
 #
-# Usage: bench/anomaly.sh [DURATION=5] [ROUNDS=3]
+# With WRK_IR=1 it then prints wrk's own user-space instructions per
+# response against each server (callgrind; independent of the machine's
+# load): (Ir of a 6 s run - Ir of a 2 s run) / (their request difference),
+# which cancels wrk's start-up.
+#
+# Usage: [WRK_IR=1] bench/anomaly.sh [DURATION=5] [ROUNDS=3]
 # Needs: wrk, nginx, perf (syscall tracepoints), curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +37,7 @@ BUILD=${BUILD:-build}
 PORT_T=18181
 PORT_F=18182
 PORT_N=18183
+PORT_FT=18184
 [ -x "$BUILD/turbo-hello" ] && [ -x "$BUILD/bench/floor" ] || {
   echo "build turbo-hello and floor first (cmake --build $BUILD --target turbo-hello floor)" >&2
   exit 1
@@ -46,6 +53,13 @@ tpid=$!
 taskset -c 0 "$BUILD/bench/floor" --port $PORT_F 2>/dev/null &
 BENCH_PIDS+=($!)
 fpid=$!
+wait_up "http://127.0.0.1:$PORT_T/hello"
+# turbo-hello's header lines that the floor does not send (Server, Date)
+extra=$(curl -s -D - -o /dev/null "http://127.0.0.1:$PORT_T/hello" | grep -E '^(Server|Date):')
+extra+=$'\n' # each line keeps its CR; $(...) dropped the last LF
+taskset -c 0 "$BUILD/bench/floor" --port $PORT_FT --headers "$extra" 2>/dev/null &
+BENCH_PIDS+=($!)
+ftpid=$!
 mkdir -p "$tmp/nginx"
 cat >"$tmp/nginx/nginx.conf" <<CONF
 worker_processes 1;
@@ -70,10 +84,15 @@ CONF
 taskset -c 0 nginx -c "$tmp/nginx/nginx.conf" &
 BENCH_PIDS+=($!)
 npid=$!
-for p in $PORT_T $PORT_F $PORT_N; do wait_up "http://127.0.0.1:$p/hello"; done
+for p in $PORT_T $PORT_F $PORT_N $PORT_FT; do wait_up "http://127.0.0.1:$p/hello"; done
 check_hello turbo "http://127.0.0.1:$PORT_T/hello"
 check_hello floor "http://127.0.0.1:$PORT_F/hello"
 check_hello nginx "http://127.0.0.1:$PORT_N/hello"
+check_hello floorT "http://127.0.0.1:$PORT_FT/hello"
+[ "$(curl -s -D - -o /dev/null "http://127.0.0.1:$PORT_FT/hello" | grep -cE '^(Server|Date):')" = 2 ] || {
+  echo "floorT does not send turbo's Server and Date lines" >&2
+  exit 1
+}
 
 resp_bytes() { curl -s -o /dev/null -w '%{size_header} %{size_download}' "$1" | awk '{print $1 + $2}'; }
 
@@ -114,18 +133,38 @@ one() {
         st / hz * 1e6 / q, sc / q, pk / q, rb }'
 }
 
+server_of() {
+  case $1 in
+  turbo) pid=$tpid port=$PORT_T ;;
+  floor) pid=$fpid port=$PORT_F ;;
+  floorT) pid=$ftpid port=$PORT_FT ;;
+  nginx) pid=$npid port=$PORT_N ;;
+  esac
+}
+
 echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); wrk -t1 -c50 -d${DURATION}s on core 1, server on core 0"
 printf '%-6s %9s %7s %11s %6s %6s %6s %6s %6s %7s %6s %6s %5s\n' server req/s 'wrk us' 'usr/sys' 'wrk%' 'oth1%' rd/req ep/req wr/req \
   'srv us' sc/req pkt/req respB
 for _ in $(seq 1 "$ROUNDS"); do
-  for s in turbo floor nginx; do
-    case $s in
-    turbo) pid=$tpid port=$PORT_T ;;
-    floor) pid=$fpid port=$PORT_F ;;
-    nginx) pid=$npid port=$PORT_N ;;
-    esac
+  for s in turbo floor floorT nginx; do
+    server_of $s
     RB=$(resp_bytes "http://127.0.0.1:$port/hello")
     taskset -c 1 wrk -t1 -c50 -d1s "http://127.0.0.1:$port/hello" >/dev/null # warm-up
     one $s "$pid" "http://127.0.0.1:$port/hello"
   done
+done
+
+[ "${WRK_IR:-0}" = 1 ] || exit 0
+echo "# wrk's user-space instructions per response (callgrind, 6 s run minus 2 s run)"
+printf '%-6s %6s %10s\n' server respB 'wrk Ir/resp'
+for s in turbo floor floorT nginx; do
+  server_of $s
+  for d in 2 6; do
+    out=$(valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$d" wrk -t1 -c50 -d${d}s \
+      "http://127.0.0.1:$port/hello" 2>/dev/null)
+    eval "q$d=$(echo "$out" | awk '/requests in/ {print $1}')"
+    eval "i$d=$(awk '/^summary:/ {print $2}' "$tmp/cg.$d")"
+  done
+  awk -v n=$s -v rb="$(resp_bytes "http://127.0.0.1:$port/hello")" -v q2="$q2" -v q6="$q6" -v i2="$i2" -v i6="$i6" \
+    'BEGIN { printf "%-6s %6d %10.0f\n", n, rb, (i6 - i2) / (q6 - q2) }'
 done
