@@ -10,7 +10,10 @@
  * path, and ignores bodies. It exists to show what the kernel work alone
  * costs per request (one read + one write + a share of an epoll_wait).
  *
- * usage: floor [--port PORT]   (binds 127.0.0.1; default 18100)
+ * usage: floor [--port PORT] [--headers LINES]
+ *   binds 127.0.0.1 (default port 18100); LINES (each ending in CRLF) go
+ *   after the status line, e.g. turbo-hello's Server and Date lines, to
+ *   measure what those bytes cost the client (bench/anomaly.sh).
  * On SIGINT/SIGTERM/SIGUSR1 it prints "floor: requests N" to stderr
  * (SIGUSR1 keeps serving), the counter bench/peers.sh checks wrk against.
  */
@@ -28,12 +31,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const char RESPONSE[] = "HTTP/1.1 200 OK\r\n"
-                               "Content-Type: application/json\r\n"
+static const char STATUS[] = "HTTP/1.1 200 OK\r\n";
+static const char RESPONSE[] = "Content-Type: application/json\r\n"
                                "Content-Length: 27\r\n"
                                "\r\n"
                                "{\"message\":\"Hello, World!\"}";
-#define RESP_LEN (sizeof(RESPONSE) - 1)
 #define COPIES 64 /* responses one write() can carry from the canned buffer */
 
 struct conn {
@@ -44,7 +46,8 @@ struct conn {
     int want_out;     /* EPOLLOUT registered */
 };
 
-static char canned[RESP_LEN * COPIES];
+static char *canned; /* COPIES responses of resp_len bytes */
+static size_t resp_len, canned_len;
 static volatile sig_atomic_t stop_flag, report_flag;
 static uint64_t requests;
 
@@ -67,8 +70,8 @@ static void close_conn(int ep, struct conn *c)
 static int flush_conn(int ep, struct conn *c)
 {
     while (c->owed > 0) {
-        size_t pos = c->offset % RESP_LEN;
-        size_t n = sizeof(canned) - pos;
+        size_t pos = c->offset % resp_len;
+        size_t n = canned_len - pos;
         if (n > c->owed)
             n = (size_t)c->owed;
         ssize_t w = write(c->fd, canned + pos, n);
@@ -98,14 +101,29 @@ static int flush_conn(int ep, struct conn *c)
 int main(int argc, char **argv)
 {
     int port = 18100;
-    if (argc == 3 && strcmp(argv[1], "--port") == 0)
-        port = atoi(argv[2]);
-    else if (argc != 1) {
-        fprintf(stderr, "usage: %s [--port PORT]\n", argv[0]);
-        return 2;
+    const char *headers = "";
+    for (int a = 1; a < argc; a += 2) {
+        if (a + 1 < argc && strcmp(argv[a], "--port") == 0)
+            port = atoi(argv[a + 1]);
+        else if (a + 1 < argc && strcmp(argv[a], "--headers") == 0)
+            headers = argv[a + 1];
+        else {
+            fprintf(stderr, "usage: %s [--port PORT] [--headers LINES]\n", argv[0]);
+            return 2;
+        }
     }
-    for (size_t i = 0; i < COPIES; i++)
-        memcpy(canned + i * RESP_LEN, RESPONSE, RESP_LEN);
+    size_t hl = strlen(headers);
+    resp_len = sizeof(STATUS) - 1 + hl + sizeof(RESPONSE) - 1;
+    canned_len = resp_len * COPIES;
+    canned = malloc(canned_len);
+    if (canned == NULL)
+        return 1;
+    for (size_t i = 0; i < COPIES; i++) {
+        char *r = canned + i * resp_len;
+        memcpy(r, STATUS, sizeof(STATUS) - 1);
+        memcpy(r + sizeof(STATUS) - 1, headers, hl);
+        memcpy(r + sizeof(STATUS) - 1 + hl, RESPONSE, sizeof(RESPONSE) - 1);
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -193,7 +211,7 @@ int main(int argc, char **argv)
             }
             c->match = m;
             requests += got;
-            c->owed += got * RESP_LEN;
+            c->owed += got * resp_len;
             if (got > 0 && !c->want_out && flush_conn(ep, c) != 0)
                 close_conn(ep, c);
         }

@@ -152,18 +152,24 @@ idle() { # name pid port
 : >"$tmp/idle"
 : >"$tmp/threads"
 : >"$tmp/other"
-# CPU time spent on core 0 by anything but the server, over a server's
-# warm-up and runs, as a % of the time (the server has core 0 to itself
-# unless other work on the machine lands there): "name kind pct".
-core0_busy() { awk '$1 == "cpu0" {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+# CPU time spent on core 0 by anything but the server, and on core 1 by
+# anything but wrk, over a server's warm-up and runs, as a % of the time
+# (each has its core to itself unless other work on the machine lands
+# there): "name kind pct0 pct1". wrk's time is this shell's reaped
+# children's (cutime+cstime in /proc/$$/stat: every wrk, plus the odd
+# curl/awk); wrk -t1 saturates its core near the fastest servers' rates,
+# so load on core 1 lowers their req/s (bench/README.md, "The wrk anomaly").
+core_busy_ticks() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+child_ticks() { sed 's/^.*) //' /proc/$$/stat | awk '{print $14 + $15}'; }
 other_load() { # name kind pid command...
-  local name=$1 kind=$2 p=$3 b0 t0 s0 b1 t1 s1
+  local name=$1 kind=$2 p=$3 b0 t0 s0 b1 t1 s1 c0 w0 c1 w1
   shift 3
-  b0=$(core0_busy) t0=$(tree_ticks "$p") s0=$(date +%s.%N)
+  b0=$(core_busy_ticks 0) t0=$(tree_ticks "$p") c0=$(core_busy_ticks 1) w0=$(child_ticks) s0=$(date +%s.%N)
   "$@"
-  b1=$(core0_busy) t1=$(tree_ticks "$p") s1=$(date +%s.%N)
-  awk -v n="$name" -v k="$kind" -v o=$((b1 - b0 - (t1 - t0))) -v hz="$hz" -v s0="$s0" -v s1="$s1" \
-    'BEGIN { v = 100 * o / hz / (s1 - s0); printf "%s %s %.1f\n", n, k, v < 0 ? 0 : v }' >>"$tmp/other"
+  b1=$(core_busy_ticks 0) t1=$(tree_ticks "$p") c1=$(core_busy_ticks 1) w1=$(child_ticks) s1=$(date +%s.%N)
+  awk -v n="$name" -v k="$kind" -v o=$((b1 - b0 - (t1 - t0))) -v o1=$((c1 - c0 - (w1 - w0))) -v hz="$hz" \
+    -v s0="$s0" -v s1="$s1" 'BEGIN { v = 100 * o / hz / (s1 - s0); v1 = 100 * o1 / hz / (s1 - s0)
+      printf "%s %s %.1f %.1f\n", n, k, v < 0 ? 0 : v, v1 < 0 ? 0 : v1 }' >>"$tmp/other"
 }
 main() { other_load "$1" main "$2" measure "$@" >>"$tmp/runs"; }
 pipe() { other_load "$1" pipe "$2" measure_pipelined "$@" >>"$tmp/pipe"; }
@@ -351,13 +357,13 @@ c_us=$(col "$tmp/main_med" turbo_c 3)
   echo
   echo "Server pinned to core 0 (\`taskset -c 0\`), \`taskset -c 1 wrk -t1 -c50 -d${DURATION}s --latency\` on core 1. Server CPU = utime+stime of the server's process tree (/proc) over the run / requests completed. One wrk thread saturates near the fastest servers' rates, so req/s compares them less well than CPU µs/request does."
   echo
-  echo "| server | req/s | p50 | p99 | server CPU µs/req | × libturbo C | other load on core 0 |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| server | req/s | p50 | p99 | server CPU µs/req | × libturbo C | other load on core 0 | other load on core 1 (wrk's) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   while read -r n rps us p50 p99; do
-    echo "| ${label[$n]} | $(printf '%.0f' "$rps") | $p50 | $p99 | $us | $(ratio "$us" "$c_us") | $(awk -v n="$n" '$1 == n && $2 == "main" {print $3 "%"}' "$tmp/other") |"
+    echo "| ${label[$n]} | $(printf '%.0f' "$rps") | $p50 | $p99 | $us | $(ratio "$us" "$c_us") | $(awk -v n="$n" '$1 == n && $2 == "main" {print $3 "% | " $4 "%"}' "$tmp/other") |"
   done <"$tmp/main_med"
   echo
-  echo "Other load on core 0: CPU time the rest of the machine used on the server's core during that server's warm-up and runs (core 0 busy time from /proc/stat minus the server's own), as a share of the wall time; near 0% means the server had its core to itself."
+  echo "Other load on core 0: CPU time the rest of the machine used on the server's core during that server's warm-up and runs (core 0 busy time from /proc/stat minus the server's own), as a share of the wall time; near 0% means the server had its core to itself. Other load on core 1: the same for wrk's core (core 1 busy time minus the CPU time of wrk and the script's other short commands). wrk -t1 is the bottleneck near the fastest servers' rates, so a few % here lowers their req/s (not their CPU µs/req); compare req/s only between rows with similar core-1 load (bench/README.md, \"The wrk anomaly\")."
   echo
   echo "Flask under gunicorn's sync worker closes the connection after every response (the sync worker has no keep-alive), so its row includes a TCP connect per request."
   echo
@@ -365,10 +371,10 @@ c_us=$(col "$tmp/main_med" turbo_c 3)
   echo
   echo "Same pinning. wrk counts every response (its parser expects 16 per write), so req/s is requests, not writes. Checks: the floor's and nginx's own request counters over each run (difference to wrk: requests in flight when wrk stopped, ≤ 50 × 16), and for all servers the request count implied by the bytes sent on \`lo\` during the run ((bytes − 66 × packets) / (request + response size); approximate, and any other loopback traffic on the machine inflates it). A count off by the pipeline depth would show as a 16× gap."
   echo
-  echo "| server | req/s | server CPU µs/req | wrk requests | server counter | lo-bytes estimate | other load on core 0 |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| server | req/s | server CPU µs/req | wrk requests | server counter | lo-bytes estimate | other load on core 0 | other load on core 1 (wrk's) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   while read -r n rps us q cd est; do
-    echo "| ${label[$n]} | $(printf '%.0f' "$rps") | $us | $q | $cd | $est | $(awk -v n="$n" '$1 == n && $2 == "pipe" {print $3 "%"}' "$tmp/other") |"
+    echo "| ${label[$n]} | $(printf '%.0f' "$rps") | $us | $q | $cd | $est | $(awk -v n="$n" '$1 == n && $2 == "pipe" {print $3 "% | " $4 "%"}' "$tmp/other") |"
   done <"$tmp/pipe_med"
   echo
   echo "## Memory per idle keep-alive connection"
