@@ -241,7 +241,11 @@ ir_of() { awk -v s="$1" -v p="$(path_of "$2")" '$1 == s && $2 == p {print $3}' "
         echo "| $s | $c | $why | | | | | | | |"
         continue
       fi
-      echo "$row" | awk -v ir="${ir:-—}" '{
+      echo "$row" | awk -v ir="${ir:-—}" -v d="$DURATION" '{
+        if ($3 + 0 == 0) {  # wrk completed nothing: every answer took longer than the run
+          printf "| %s | %s | none completed in %s s | | | %s | | | %s | %s |\n", $1, $2, d, ir, $7, $8
+          next
+        }
         if ($2 == "plaintext") $4 = $5 = "—"
         printf "| %s | %s | %.0f | %s | %.0f | %s | %s | %s | %s | %s |\n", $1, $2, $3, $6, ($6 > 0 ? 1e6 / $6 : 0), ir, $4, $5, $7, $8}'
     done
