@@ -13,10 +13,18 @@ bench_cleanup() {
   for p in "${BENCH_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 
+# Pids of a process and all its descendants (nginx's workers are the
+# grandchildren of bench/tfb/serve).
+tree_pids() {
+  local c
+  echo "$1"
+  for c in $(pgrep -P "$1" || true); do tree_pids "$c"; done
+}
+
 # CPU ticks (utime+stime) of a process and all its descendants.
 tree_ticks() {
   local total=0 p
-  for p in $1 $(pgrep -P "$1" || true); do
+  for p in $(tree_pids "$1"); do
     [ -r /proc/$p/stat ] || continue
     # After the ")" of the command name: state is field 1, utime 12, stime 13.
     total=$((total + $(sed 's/^.*) //' /proc/$p/stat | awk '{print $12 + $13}')))
@@ -88,8 +96,10 @@ parse_wrk() {
 # build-bench/bench-venv (bench/adapters.sh, bench/ws.sh): the packages of
 # bench/requirements-bench.txt, remade when it (or the interpreter)
 # changed; a stamp written last records both. Run from the clone's root.
+# bench_venv REQS NAME makes build-bench/NAME from REQS the same way
+# (bench/tfb/run.sh: robyn-venv from bench/requirements-robyn.txt).
 bench_venv() {
-  local venv=$PWD/build-bench/bench-venv reqs=bench/requirements-bench.txt want check
+  local reqs=${1:-bench/requirements-bench.txt} venv=$PWD/build-bench/${2:-bench-venv} want check
   want=$( (sha256sum "$reqs" | cut -d' ' -f1; /usr/bin/python3 -c 'import sys; print(sys.executable, sys.version)') | tr '\n' ' ')
   if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.turbo-stamp" 2>/dev/null)" != "$want" ]; then
     echo "bench: making $venv from $reqs" >&2
@@ -97,8 +107,10 @@ bench_venv() {
     /usr/bin/python3 -m venv "$venv"
     # wheel first: pip reads every sdist's metadata (bdist_wheel) before it
     # installs anything from the same command.
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-cache-dir --no-deps --only-binary=:all: \
-      "$(grep '^wheel==' "$reqs")" >&2 || exit 1
+    if grep -q '^wheel==' "$reqs"; then
+      "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-cache-dir --no-deps --only-binary=:all: \
+        "$(grep '^wheel==' "$reqs")" >&2 || exit 1
+    fi
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-cache-dir --no-deps --only-binary=:all: \
       --no-binary=bjoern,socketify --no-build-isolation -r "$reqs" >&2 || exit 1
     check=$("$venv/bin/python" -m pip check) || { echo "$check" >&2; exit 1; }

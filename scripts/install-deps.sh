@@ -22,6 +22,9 @@ pkgs=(
   # the PostgreSQL example (examples/techempower_pg.c) and its test's
   # throwaway server (scripts/pg-cluster.sh)
   postgresql libpq-dev
+  # the TechEmpower suite (bench/tfb/run.sh): its C peer h2o (nginx above)
+  # and the latency-vs-rate plots
+  h2o gnuplot-nox
   # the Python binding's tests start a throwaway Redis (redis.asyncio)
   redis-server
   # real clients (tests/clients): headless Chromium opens a WebSocket and an
