@@ -54,6 +54,32 @@ def load(name, turbo_side):
 
 JSON_TYPE = {"Content-Type": "application/json"}
 
+FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
+BOUNDARY = "turbo-7f3a"
+MULTIPART_TYPE = {"Content-Type": "multipart/form-data; boundary=" + BOUNDARY}
+
+
+def multipart(*parts):
+    """A multipart/form-data body with the fixed BOUNDARY, byte for byte:
+    each part (name, value) a field, (name, filename, content, headers) a
+    file."""
+    out = b""
+    for part in parts:
+        out += b"--" + BOUNDARY.encode() + b"\r\n"
+        if len(part) == 2:
+            name, value = part
+            out += b'Content-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (
+                name.encode(), value.encode())
+        else:
+            name, filename, content, headers = part
+            out += b'Content-Disposition: form-data; name="%s"; filename="%s"\r\n' % (
+                name.encode(), filename.encode())
+            for k, v in headers.items():
+                out += b"%s: %s\r\n" % (k.encode(), v.encode())
+            out += b"\r\n" + content + b"\r\n"
+    return out + b"--" + BOUNDARY.encode() + b"--\r\n"
+
+
 # The corpus: (method, target, body bytes or None, request headers).
 CORPUS = {
     "basic": [
@@ -179,6 +205,50 @@ CORPUS = {
         ("POST", "/optional-plain", None, {}),
         ("POST", "/optional-plain", b'"n"', JSON_TYPE),
         ("POST", "/optional-plain", b'3', JSON_TYPE),
+    ],
+    "forms": [
+        ("POST", "/login", b"username=ann&password=secret", FORM_TYPE),
+        ("POST", "/login", b"username=a+b%20c%C3%A9&password=p%26q%3D", FORM_TYPE),
+        ("POST", "/login", b"username=ann", FORM_TYPE),
+        ("POST", "/login", b"username=&password=ab", FORM_TYPE),
+        ("POST", "/login", b"username=x&username=y&password=pwd", FORM_TYPE),
+        ("POST", "/login", b"", FORM_TYPE),
+        ("POST", "/login", None, {}),
+        ("POST", "/login", b'{"username": "ann", "password": "secret"}', JSON_TYPE),
+        ("POST", "/login", multipart(("username", "mp"), ("password", "secret")), MULTIPART_TYPE),
+        ("POST", "/login", b"username=ann&password=secret",
+         {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}),
+        ("POST", "/upload", multipart(("title", "report"), ("tags", "a"), ("tags", "b"),
+                                      ("file", "r.txt", b"hello world",
+                                       {"Content-Type": "text/plain", "X-Extra": "1"})),
+         MULTIPART_TYPE),
+        ("POST", "/upload", multipart(("file", "r.bin", b"\x00\x01\xff", {}),
+                                      ("title", "t"), ("count", "3")), MULTIPART_TYPE),
+        ("POST", "/upload", multipart(("title", "t"), ("count", "x")), MULTIPART_TYPE),
+        ("POST", "/upload", multipart(("file", "", b"", {"Content-Type": "application/octet-stream"}),
+                                      ("title", "t")), MULTIPART_TYPE),
+        ("POST", "/upload", multipart(("file", "e.txt", b"", {}), ("title", "t")), MULTIPART_TYPE),
+        ("POST", "/upload", b"title=t", FORM_TYPE),
+        ("POST", "/upload", b'{"title": "t"}', JSON_TYPE),
+        ("POST", "/bytes", multipart(("data", "d.txt", b"raw \xe9 bytes", {})), MULTIPART_TYPE),
+        ("POST", "/bytes", multipart(("data", "as field"), ("note", "n")), MULTIPART_TYPE),
+        ("POST", "/bytes", multipart(("note", "n")), MULTIPART_TYPE),
+        ("POST", "/files", multipart(("files", "a.txt", b"aa", {}), ("files", "b.txt", b"bbb", {})),
+         MULTIPART_TYPE),
+        ("POST", "/files", multipart(("files", "a.txt", b"aa", {}), ("files", "", b"", {})),
+         MULTIPART_TYPE),
+        ("POST", "/files", multipart(("other", "x")), MULTIPART_TYPE),
+        ("POST", "/optional-file", multipart(("note", "no file")), MULTIPART_TYPE),
+        ("POST", "/optional-file", multipart(("file", "f.txt", b"content", {})), MULTIPART_TYPE),
+        ("POST", "/optional-file", None, {}),
+        ("POST", "/model", b"username=ann&remember=yes", FORM_TYPE),
+        ("POST", "/model", b"username=ann&extra=1", FORM_TYPE),
+        ("POST", "/model", b"remember=maybe", FORM_TYPE),
+        ("POST", "/model", multipart(("username", "m")), MULTIPART_TYPE),
+        ("POST", "/login", b"username=ann", {"Content-Type": "multipart/form-data"}),
+        ("POST", "/login", b"--turbo-7f3a\r\nbroken", MULTIPART_TYPE),
+        ("POST", "/login", multipart(("username", "a")).replace(b"; name=\"username\"", b""),
+         MULTIPART_TYPE),
     ],
     "headers": [
         # (a User-Agent always: FastAPI's TestClient sends its own otherwise)

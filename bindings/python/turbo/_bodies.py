@@ -121,6 +121,9 @@ def _body_marker(param: inspect.Parameter, hint: Any) -> tuple[Any, Any]:
                 return m, base
     if isinstance(param.default, Body):
         return param.default, hint
+    from . import _forms
+    if _forms._is_upload(hint):
+        return _forms.File(), hint  # FastAPI reads an UploadFile as File()
     return None, hint
 
 
@@ -657,6 +660,11 @@ def _returning_model(func: Any, sig: inspect.Signature, hints: dict[str, Any],
     return wrapper
 
 
+def _is_form(marker: Any) -> bool:
+    from . import _forms
+    return isinstance(marker, _forms.Form)
+
+
 def _body_fields(sig: inspect.Signature, hints: dict[str, Any], plain_hints: dict[str, Any],
                  taken: set[Any], path_names: Any) -> list[_BodyField]:
     """The body parameters, in order: those marked Body(), and those of a
@@ -731,7 +739,10 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
 
     body_name: str | None = None
     read: Any = None
-    if len(body) == 1 and not body[0].marker_embed:
+    if any(_is_form(f.marker) for f in body):
+        from . import _forms
+        read = _forms.reader(body)
+    elif len(body) == 1 and not body[0].marker_embed:
         read = _body_reader(body[0])
         body_name = body[0].name
     elif body:

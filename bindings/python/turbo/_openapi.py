@@ -124,7 +124,7 @@ class _Field:
 
     __slots__ = ("name", "alias", "request_name", "annotation", "mode", "adapter", "title",
                  "required", "description", "deprecated", "include_in_schema", "embed",
-                 "media_type", "default", "constraints", "docs")
+                 "media_type", "default", "constraints", "docs", "form", "file")
 
     def __init__(self, name: str, annotation: Any, *, mode: str = "validation",
                  default: Any = ..., alias: str | None = None, request_name: str | None = None,
@@ -135,6 +135,7 @@ class _Field:
 
         docs = docs or {}
         self.embed = False
+        self.form = self.file = False
         self.media_type = "application/json"
         self.default = default
         self.constraints = constraints or {}
@@ -182,7 +183,7 @@ def _hints(call: Any) -> dict[str, Any]:
 def _analyze(call: Any, path_names: set[str], route_deps: Iterable[Any] = ()) -> _Dependant:
     """call's parameters sorted by where they come from, as FastAPI sorts
     them (route_deps: the dependencies= given, solved first)."""
-    from . import Request, _bodies
+    from . import Request, _bodies, _forms
 
     dep = _Dependant(call)
     for d in route_deps:
@@ -210,8 +211,11 @@ def _analyze(call: Any, path_names: set[str], route_deps: Iterable[Any] = ()) ->
             default = given if given is not ... else body.default
             f = _Field(p.name, btp, default=default, alias=body.alias,
                        constraints=body.constraints, docs=body.docs)
-            f.embed = bool(body.embed)
+            f.embed = bool(body.embed) or (isinstance(body, _forms.Form)
+                                           and not _bodies._is_model(btp))
             f.media_type = body.media_type
+            f.form = isinstance(body, _forms.Form)
+            f.file = isinstance(body, _forms.File)
             dep.bodies.append(f)
         elif marker is not None:
             _add_marked(dep, p.name, tp, marker, given, path_names)
@@ -334,9 +338,19 @@ def _request_body_field(bodies: list[_Field], unique_id: str) -> _Field | None:
     model = create_model("Body_" + unique_id, **fields)
     required = any(f.required for f in bodies)
     out = _Field("body", model, default=... if required else None)
-    media = {f.media_type for f in bodies}
-    if len(media) == 1:
-        out.media_type = media.pop()
+    # The media type as FastAPI picks it: multipart when there is a file,
+    # or a Form() that asks for it; else the one the parameters share.
+    if any(f.file for f in bodies):
+        out.media_type = "multipart/form-data"
+    elif any(f.form for f in bodies):
+        media = {f.media_type for f in bodies if f.form}
+        out.media_type = ("multipart/form-data" if "multipart/form-data" in media
+                          else media.pop() if len(media) == 1
+                          else "application/x-www-form-urlencoded")
+    else:
+        media = {f.media_type for f in bodies}
+        if len(media) == 1:
+            out.media_type = media.pop()
     return out
 
 
