@@ -134,3 +134,85 @@ def test_a_body_parameter_in_a_dependency_raises_when_the_route_is_added():
         def d(v=Depends(dep)):
             return {}
     assert turbo.Body is Body
+
+
+# ---- forms (turbo/_forms.py) ----------------------------------------------------
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+MP = {"Content-Type": "multipart/form-data; boundary=B0"}
+
+
+def _file_part(name, filename, content, ctype):
+    return (b'--B0\r\nContent-Disposition: form-data; name="%s"; filename="%s"\r\n'
+            b'Content-Type: %s\r\n\r\n%s\r\n' % (name, filename, ctype, content))
+
+
+@pytest.fixture(scope="module")
+def form_client():
+    needs("python_multipart")
+    # (an App: its body limit raised above the form parts' 1 MiB)
+    app = turbo.App(max_body_bytes=4 << 20)
+
+    @app.post("/up")
+    def up(f: turbo.UploadFile, n: int = turbo.Form(0)):
+        first = f.file.read(3)
+        f.file.seek(0)
+        return {"name": f.filename, "type": f.content_type, "size": f.size, "first": first.decode(),
+                "all": f.file.read().decode(), "n": n, "cls": type(f).__name__}
+
+    @app.post("/raw")
+    def raw(blobs: list[bytes] = turbo.File()):
+        return {"blobs": [b.decode() for b in blobs]}
+
+    @app.post("/fields")
+    def fields(a: list[str] = turbo.Form()):
+        return {"a": a}
+
+    start_app(app)
+    c = Client(app.port)
+    yield c
+    c.close()
+    app.stop()
+
+
+def test_an_upload_file_has_the_parts_name_type_size_and_data(form_client):
+    body = _file_part(b"f", b"notes.txt", b"abcdef", b"text/plain") \
+        + b'--B0\r\nContent-Disposition: form-data; name="n"\r\n\r\n7\r\n--B0--\r\n'
+    assert_json(form_client.request("POST", "/up", body, MP),
+                {"name": "notes.txt", "type": "text/plain", "size": 6, "first": "abc",
+                 "all": "abcdef", "n": 7, "cls": "UploadFile"})
+
+
+def test_file_parts_as_a_list_of_bytes(form_client):
+    body = _file_part(b"blobs", b"1", b"one", b"a/b") + _file_part(b"blobs", b"2", b"two", b"a/b") \
+        + b"--B0--\r\n"
+    assert_json(form_client.request("POST", "/raw", body, MP), {"blobs": ["one", "two"]})
+
+
+def test_form_limits_answer_starlettes_400s(form_client):
+    r = form_client.request("POST", "/fields", b"&".join([b"a=1"] * 1001), FORM)
+    assert_json(r, {"detail": "Too many fields. Maximum number of fields is 1000."}, 400)
+    assert_json(form_client.request("POST", "/fields", b"a=1&a=2", FORM), {"a": ["1", "2"]})
+    big = (b'--B0\r\nContent-Disposition: form-data; name="a"\r\n\r\n' + b"x" * (1024 * 1024 + 1)
+           + b"\r\n--B0--\r\n")
+    r = form_client.request("POST", "/fields", big, MP)
+    assert_json(r, {"detail": "Part exceeded maximum size of 1024KB."}, 400)
+
+
+def test_a_body_that_is_no_form_leaves_every_field_missing(form_client):
+    assert_422(form_client.request("POST", "/fields", b'{"a": ["1"]}', J),
+               {"type": "missing", "loc": ["body", "a"], "msg": "Field required", "input": None})
+
+
+def test_form_options_not_supported_and_a_form_model_beside_others_raise():
+    with pytest.raises(TypeError, match=r"^Form\(\): default_factory not supported yet "):
+        turbo.Form(default_factory=list)
+    with pytest.raises(TypeError, match=r"^File\(\): openapi_examples not supported yet "):
+        turbo.File(openapi_examples={})
+
+    app = FastAPI()
+    with pytest.raises(TypeError, match=r"a form model \(Annotated\[Model, Form\(\)\]\) with "
+                                        r"other body parameters is not supported yet"):
+        @app.post("/m")
+        def m(item: typing.Annotated[Item, turbo.Form()], note: str = turbo.Form()):
+            return {}
