@@ -216,3 +216,9 @@ def test_form_options_not_supported_and_a_form_model_beside_others_raise():
         @app.post("/m")
         def m(item: typing.Annotated[Item, turbo.Form()], note: str = turbo.Form()):
             return {}
+
+    with pytest.raises(TypeError, match=r"^item: an Optional form model, or a union of them, "
+                                        r"is not supported yet"):
+        @app.post("/o")
+        def o(item: typing.Annotated[typing.Optional[Item], turbo.Form()] = None):
+            return {}

@@ -205,6 +205,8 @@ CORPUS = {
         ("POST", "/optional-plain", None, {}),
         ("POST", "/optional-plain", b'"n"', JSON_TYPE),
         ("POST", "/optional-plain", b'3', JSON_TYPE),
+        ("POST", "/even", b'{"n": 4}', JSON_TYPE),
+        ("POST", "/even", b'{"n": 3}', JSON_TYPE),  # a validator's ValueError: ctx {"error": {}}
     ],
     "crud": [
         ("GET", "/products", None, {}),
@@ -259,6 +261,9 @@ CORPUS = {
                                       ("title", "t")), MULTIPART_TYPE),
         ("POST", "/upload", multipart(("file", "e.txt", b"", {}), ("title", "t")), MULTIPART_TYPE),
         ("POST", "/upload", b"title=t", FORM_TYPE),
+        ("POST", "/upload", multipart(("file", "not a file"), ("title", "t")), MULTIPART_TYPE),
+        ("POST", "/files", multipart(("files", "a.txt", b"a", {}), ("files", "text")),
+         MULTIPART_TYPE),
         ("POST", "/upload", b'{"title": "t"}', JSON_TYPE),
         ("POST", "/bytes", multipart(("data", "d.txt", b"raw \xe9 bytes", {})), MULTIPART_TYPE),
         ("POST", "/bytes", multipart(("data", "as field"), ("note", "n")), MULTIPART_TYPE),

@@ -556,9 +556,12 @@ def _is_model(tp: Any) -> bool:
 
 def _plain(value: Any) -> Any:
     """An error's ctx/input made JSON-encodable as FastAPI's jsonable_encoder
-    does for the values pydantic puts there (exceptions become their str)."""
+    does for the values pydantic puts there (an exception, neither a
+    mapping nor iterable, becomes its vars(): {} for a ValueError)."""
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, BaseException):
+        return _plain(dict(vars(value)))
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -356,9 +356,12 @@ class _FormField:
         self.to_bytes = is_file and _is_bytes(field.tp)
         self.to_bytes_list = is_file and _is_bytes_sequence(field.tp)
         self.model = None
-        if (isinstance(field.marker, Form) and not field.marker.embed
-                and _bodies._is_model(field.tp) and isinstance(field.tp, type)):
-            self.model = field.tp
+        if isinstance(field.marker, Form) and not field.marker.embed:
+            if _bodies._is_model(field.tp) and isinstance(field.tp, type):
+                self.model = field.tp
+            elif any(_bodies._is_model(a) for a in typing.get_args(field.tp)):
+                raise TypeError(f"{field.name}: an Optional form model, or a union of them, "
+                                "is not supported yet (docs/fastapi-compat.md)")
 
     def extract(self, items: list[tuple[str, Any]], key: str) -> Any:
         value = _value(items, key, self.many)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 from typing_extensions import TypedDict
 
 from fastapi import Body, FastAPI
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class Item(BaseModel):
@@ -80,3 +80,19 @@ def aliased(text: str = Body(alias="the-text", min_length=2, examples=["hello"])
 @app.post("/optional-plain")
 def optional_plain(note: Optional[str] = Body(None)):
     return {"note": note}
+
+
+class Even(BaseModel):
+    n: int
+
+    @field_validator("n")
+    @classmethod
+    def even(cls, v):
+        if v % 2:
+            raise ValueError("n must be even")
+        return v
+
+
+@app.post("/even")
+def even(e: Even):
+    return {"n": e.n}
