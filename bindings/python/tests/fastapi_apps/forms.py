@@ -50,3 +50,9 @@ class Login(BaseModel):
 @app.post("/model")
 def form_model(data: Annotated[Login, Form()]):
     return data.model_dump()
+
+
+@app.post("/aliased")
+def aliased(user_name: str = Form(alias="user-name", max_length=5),
+            ids: Annotated[list[int], Form(alias="id")] = []):
+    return {"user_name": user_name, "ids": ids}
