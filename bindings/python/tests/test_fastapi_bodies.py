@@ -222,3 +222,14 @@ def test_form_options_not_supported_and_a_form_model_beside_others_raise():
         @app.post("/o")
         def o(item: typing.Annotated[typing.Optional[Item], turbo.Form()] = None):
             return {}
+
+
+def test_a_form_route_without_python_multipart_raises_when_added(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "python_multipart", None)  # import fails as if absent
+    app = FastAPI()
+    with pytest.raises(RuntimeError, match=r'^form data \(Form, File, UploadFile\) requires '
+                                           r'"python-multipart" to be installed$'):
+        @app.post("/f")
+        def f(a: str = turbo.Form()):
+            return {}

@@ -407,6 +407,11 @@ class _Sub:
 def reader(fields: list[Any]) -> Any:
     """request -> ({name: value}, errors) for body parameters read from a
     form (fields: _bodies._BodyField)."""
+    try:
+        import python_multipart  # noqa: F401 - checked once, when the route is added
+    except ImportError:
+        raise RuntimeError('form data (Form, File, UploadFile) requires "python-multipart" '
+                           "to be installed") from None
     forms = [_FormField(f) for f in fields]
     if any(ff.model is not None for ff in forms) and len(fields) > 1:
         raise TypeError("a form model (Annotated[Model, Form()]) with other body parameters "
