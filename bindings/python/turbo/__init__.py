@@ -66,6 +66,10 @@ __all__ = [
     "Header",
     "Cookie",
     "APIRouter",
+    "Body",
+    "Form",
+    "File",
+    "UploadFile",
     "Depends",
     "BackgroundTasks",
     "Query",
@@ -1105,7 +1109,8 @@ from . import _body  # noqa: E402 - request.stream()'s generator, registered at 
 from ._body import ClientDisconnect  # noqa: E402
 from ._files import FileResponse  # noqa: E402
 from . import _bodies  # noqa: E402 - after Response, which it uses
-from ._bodies import BackgroundTasks, Cookie, Depends, Header, Path, Query  # noqa: E402
+from ._bodies import BackgroundTasks, Body, Cookie, Depends, Header, Path, Query  # noqa: E402
+from ._forms import File, Form, UploadFile  # noqa: E402 - after _bodies, which it extends
 from . import _routing  # noqa: E402
 from ._routing import APIRouter  # noqa: E402
 

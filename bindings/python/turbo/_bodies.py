@@ -83,6 +83,174 @@ class Cookie(_Param):
     source = "cookie"
 
 
+class Body:
+    """A parameter read from the request body (FastAPI's Body): a model,
+    list, dataclass, TypedDict or a plain value; embed=True (or several
+    body parameters) reads it from the JSON object's key of its name (or
+    alias)."""
+
+    media_type = "application/json"
+    _options: frozenset[str] = _CONSTRAINTS | _DOCS
+
+    def __init__(self, default: Any = ..., *, embed: bool | None = None,
+                 media_type: str | None = None, alias: str | None = None,
+                 **options: Any) -> None:
+        unknown = sorted(set(options) - self._options)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}(): {', '.join(unknown)} not supported yet "
+                            "(docs/fastapi-compat.md)")
+        if options.get("include_in_schema") is False:
+            raise TypeError(f"{type(self).__name__}(): include_in_schema=False not supported yet "
+                            "(docs/fastapi-compat.md)")
+        self.default = default
+        self.embed = embed
+        if media_type is not None:
+            self.media_type = media_type
+        self.alias = alias
+        self.constraints = {k: v for k, v in options.items() if k in _CONSTRAINTS}
+        self.docs = {k: v for k, v in options.items() if k in _DOCS}
+
+
+def _body_marker(param: inspect.Parameter, hint: Any) -> tuple[Any, Any]:
+    """(the Body marker, the type) of a parameter, from its default or from
+    Annotated[type, Body()]; (None, hint) for any other."""
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *meta = typing.get_args(hint)
+        for m in reversed(meta):
+            if isinstance(m, Body):
+                return m, base
+    if isinstance(param.default, Body):
+        return param.default, hint
+    from . import _forms
+    if _forms._is_upload(hint):
+        return _forms.File(), hint  # FastAPI reads an UploadFile as File()
+    return None, hint
+
+
+def _is_body_type(tp: Any) -> bool:
+    """Whether FastAPI reads a parameter of this type from the body when
+    nothing marks it: a model, a mapping (TypedDict too), a sequence other
+    than str/bytes, a dataclass, or a union with one of them."""
+    import collections.abc
+    import dataclasses
+
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _is_body_type(typing.get_args(tp)[0])
+    if origin is typing.Union or (sys.version_info >= (3, 10) and origin is _union_type()):
+        return any(_is_body_type(a) for a in typing.get_args(tp))
+
+    def complex_(t: Any) -> bool:
+        if not isinstance(t, type):
+            return False
+        if issubclass(t, (str, bytes)):
+            return False
+        if issubclass(t, (collections.abc.Mapping, list, tuple, set, frozenset,
+                          collections.abc.Sequence, collections.deque)):
+            return True
+        if dataclasses.is_dataclass(t):
+            return True
+        pydantic = sys.modules.get("pydantic")
+        return pydantic is not None and issubclass(t, pydantic.BaseModel)
+    return complex_(tp) or complex_(origin)
+
+
+def _union_type() -> Any:
+    import types
+    return getattr(types, "UnionType", None)
+
+
+_Undefined = object()
+
+
+def _missing(loc: list[Any]) -> dict[str, Any]:
+    return {"type": "missing", "loc": loc, "msg": "Field required", "input": None}
+
+
+class _BodyField:
+    """One body parameter: its name, the key it is read under when
+    embedded, its default, and its validator."""
+
+    def __init__(self, name: str, tp: Any, marker: Any, default: Any) -> None:
+        from pydantic import Field, TypeAdapter
+
+        self.name = name
+        self.tp = tp
+        self.marker = marker
+        self.marker_embed = False
+        self.alias = (marker.alias if marker is not None and marker.alias else name)
+        if marker is not None and default is inspect.Parameter.empty:
+            default = marker.default
+        self.required = default is inspect.Parameter.empty or default is ...
+        self.default = None if self.required else default
+        constraints = marker.constraints if marker is not None else {}
+        self.adapter = TypeAdapter(typing.Annotated[tp, Field(**constraints)]
+                                   if constraints else tp)
+
+    def validate(self, value: Any, loc: list[Any]) -> tuple[Any, Any]:
+        from pydantic import ValidationError
+
+        if value is _Undefined:
+            if self.required:
+                return None, [_missing(loc)]
+            import copy
+            return copy.deepcopy(self.default), None
+        try:
+            return self.adapter.validate_python(value, from_attributes=True), None
+        except ValidationError as exc:
+            return None, [_error(e, loc) for e in exc.errors(include_url=False)]
+
+
+def _read_json(request: Any) -> Any:
+    """The body as FastAPI gives it to its fields: _Undefined when empty,
+    the parsed JSON for a JSON Content-Type, else the bytes. Malformed
+    JSON: a json_invalid error list (returned, not raised)."""
+    raw = request.body
+    if not raw:
+        return _Undefined
+    if not _json_wanted(request._header("content-type")):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        return _JSONInvalid([{"type": "json_invalid", "loc": ["body", e.pos],
+                              "msg": "JSON decode error", "input": {},
+                              "ctx": {"error": e.msg}}])
+    except Exception:
+        raise HTTPException(400, "There was an error parsing the body") from None
+
+
+class _JSONInvalid(list):  # type: ignore[type-arg]
+    """The errors of a body that is not JSON."""
+
+
+def _embedded_reader(fields: list[_BodyField]) -> Any:
+    """request -> ({name: value}, errors) for body parameters read from
+    the keys of a JSON object (several, or embed=True)."""
+    def read(request: Any) -> tuple[Any, Any]:
+        body = _read_json(request)
+        if isinstance(body, _JSONInvalid):
+            return None, list(body)
+        values: dict[str, Any] = {}
+        errors: list[Any] = []
+        for f in fields:
+            loc = ["body", f.alias]
+            value = _Undefined
+            if body is not _Undefined and not isinstance(body, bytes):
+                get = getattr(body, "get", None)
+                if get is None:  # a list, a string, null: not an object
+                    errors.append(_missing(loc))
+                    continue
+                value = get(f.alias, _Undefined)
+            v, errs = f.validate(value, loc)
+            if errs is not None:
+                errors.extend(errs)
+            else:
+                values[f.name] = v
+        return values, (errors or None)
+    return read
+
+
 _SOURCE_ORDER = {"path": 0, "query": 1, "header": 2, "cookie": 3}  # FastAPI's error order
 
 
@@ -275,7 +443,7 @@ def _dependency(marker: Depends, tp: Any, request_type: type) -> Any:
             steps.append((p.name, "dep", _background_tasks))
         elif base is request_type:
             steps.append((p.name, "request", None))
-        elif _is_model(base):
+        elif _is_body_type(base) or _body_marker(p, hint)[0] is not None:
             raise TypeError(f"{getattr(func, '__qualname__', func)}: a body parameter in a "
                             "dependency is not supported yet (docs/fastapi-compat.md)")
         else:
@@ -388,9 +556,12 @@ def _is_model(tp: Any) -> bool:
 
 def _plain(value: Any) -> Any:
     """An error's ctx/input made JSON-encodable as FastAPI's jsonable_encoder
-    does for the values pydantic puts there (exceptions become their str)."""
+    does for the values pydantic puts there (an exception, neither a
+    mapping nor iterable, becomes its vars(): {} for a ValueError)."""
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, BaseException):
+        return _plain(dict(vars(value)))
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -492,8 +663,41 @@ def _returning_model(func: Any, sig: inspect.Signature, hints: dict[str, Any],
     return wrapper
 
 
+def _is_form(marker: Any) -> bool:
+    from . import _forms
+    return isinstance(marker, _forms.Form)
+
+
+def _body_fields(sig: inspect.Signature, hints: dict[str, Any], plain_hints: dict[str, Any],
+                 taken: set[Any], path_names: Any) -> list[_BodyField]:
+    """The body parameters, in order: those marked Body(), and those of a
+    type FastAPI reads from the body (a model, list, dict, dataclass...).
+    A path parameter (path_names; None: unknown) never is one."""
+    out = []
+    for p in sig.parameters.values():
+        if p.name in taken or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        marker, tp = _body_marker(p, hints.get(p.name, p.annotation))
+        if marker is None:
+            tp = plain_hints.get(p.name)
+            if path_names is not None and p.name in path_names:
+                continue
+            if tp is None or isinstance(tp, type) and issubclass(tp, BackgroundTasks) \
+                    or not _is_body_type(tp):
+                continue
+        default = p.default if not isinstance(p.default, Body) else inspect.Parameter.empty
+        f = _BodyField(p.name, tp, marker, default)
+        out.append(f)
+        plain_hints[p.name] = tp
+    embed = len(out) > 1 or (len(out) == 1 and out[0].marker is not None
+                             and bool(out[0].marker.embed))
+    for f in out:
+        f.marker_embed = embed
+    return out
+
+
 def adapt(func: Any, request_type: type, status_code: int | None = None,
-          dependencies: Any = (), shape: Any = None) -> Any:
+          dependencies: Any = (), shape: Any = None, path_names: Any = None) -> Any:
     """func unchanged when it has no body, header or cookie parameter, is
     not annotated to return a model and has no status_code; else its
     wrapper."""
@@ -529,17 +733,23 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
         if marker is not None:
             extracted.append((p.name, marker.source, _extractor(p, marker, tp)))
     extracted.sort(key=lambda e: _SOURCE_ORDER[e[1]])
-    body = [p for p in sig.parameters.values() if _is_model(plain_hints.get(p.name))]
+    body = _body_fields(sig, hints, plain_hints, {e[0] for e in extracted} | {
+        d[0] for d in deps if d[0] is not None}, path_names)
     if not body and not extracted and not deps:
         if shape is not None or status_code is not None:
             return _returning_model(func, sig, typing.get_type_hints(func), status_code, shape)
         return func
-    if len(body) > 1:
-        raise TypeError(f"{func.__qualname__}: several body parameters are not supported yet "
-                        "(docs/fastapi-compat.md)")
 
-    read = _body_reader(body[0], plain_hints[body[0].name]) if body else None
-    body_name = body[0].name if body else None
+    body_name: str | None = None
+    read: Any = None
+    if any(_is_form(f.marker) for f in body):
+        from . import _forms
+        read = _forms.reader(body)
+    elif len(body) == 1 and not body[0].marker_embed:
+        read = _body_reader(body[0])
+        body_name = body[0].name
+    elif body:
+        read = _embedded_reader(body)
 
     def solve(request: Any, kwargs: dict[str, Any], detail: list[Any]) -> Any:
         """Fills kwargs; the 422 response when something is invalid
@@ -559,6 +769,8 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
             detail.extend(errors)
         elif body_name is not None:
             kwargs[body_name] = value
+        elif read is not None:
+            kwargs.update(value)
         if detail:
             return JSONResponse({"detail": detail}, status_code=422)
         return None
@@ -617,7 +829,7 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
     # What the plan sees: the path and query parameters, now all
     # keyword-only (the body, header and cookie ones no longer among them,
     # so positions cannot shift), and the Request.
-    taken = {body_name, *(e[0] for e in extracted), *(d[0] for d in deps)}
+    taken = {*(f.name for f in body), *(e[0] for e in extracted), *(d[0] for d in deps)}
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
               for p in sig.parameters.values() if p.name not in taken]
     params.append(inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY,
@@ -651,13 +863,13 @@ def _json_mode_agrees(adapter: Any) -> bool:
     return not any(mark in text for mark in _JSON_MODE_DIFFERS)
 
 
-def _body_reader(param: inspect.Parameter, tp: Any) -> Any:
-    """request -> (value, errors) for the body parameter."""
-    from pydantic import TypeAdapter, ValidationError
+def _body_reader(field: _BodyField) -> Any:
+    """request -> (value, errors) for the one body parameter, not embedded."""
+    from pydantic import ValidationError
 
-    adapter = TypeAdapter(tp)
-    required = param.default is inspect.Parameter.empty
-    default = None if required else param.default
+    adapter = field.adapter
+    required = field.required
+    default = field.default
     validate_json = adapter.validate_json if _json_mode_agrees(adapter) else None
 
     def read(request: Any) -> tuple[Any, Any]:

@@ -123,7 +123,8 @@ class _Field:
     how it is named."""
 
     __slots__ = ("name", "alias", "request_name", "annotation", "mode", "adapter", "title",
-                 "required", "description", "deprecated", "include_in_schema")
+                 "required", "description", "deprecated", "include_in_schema", "embed",
+                 "media_type", "default", "constraints", "docs", "form", "file")
 
     def __init__(self, name: str, annotation: Any, *, mode: str = "validation",
                  default: Any = ..., alias: str | None = None, request_name: str | None = None,
@@ -133,6 +134,12 @@ class _Field:
         from pydantic_core import PydanticUndefined
 
         docs = docs or {}
+        self.embed = False
+        self.form = self.file = False
+        self.media_type = "application/json"
+        self.default = default
+        self.constraints = constraints or {}
+        self.docs = docs
         self.name = name
         self.alias = alias or name
         self.request_name = request_name or self.alias
@@ -176,7 +183,7 @@ def _hints(call: Any) -> dict[str, Any]:
 def _analyze(call: Any, path_names: set[str], route_deps: Iterable[Any] = ()) -> _Dependant:
     """call's parameters sorted by where they come from, as FastAPI sorts
     them (route_deps: the dependencies= given, solved first)."""
-    from . import Request, _bodies
+    from . import Request, _bodies, _forms
 
     dep = _Dependant(call)
     for d in route_deps:
@@ -197,12 +204,24 @@ def _analyze(call: Any, path_names: set[str], route_deps: Iterable[Any] = ()) ->
         if tp is inspect.Parameter.empty:
             tp = Any
         given = p.default if (p.default is not p.empty
-                              and not isinstance(p.default, _bodies._Param)) else ...
-        if marker is not None:
+                              and not isinstance(p.default, (_bodies._Param, _bodies.Body))
+                              ) else ...
+        body, btp = _bodies._body_marker(p, hint)
+        if body is not None:
+            default = given if given is not ... else body.default
+            f = _Field(p.name, btp, default=default, alias=body.alias,
+                       constraints=body.constraints, docs=body.docs)
+            f.embed = bool(body.embed) or (isinstance(body, _forms.Form)
+                                           and not _bodies._is_model(btp))
+            f.media_type = body.media_type
+            f.form = isinstance(body, _forms.Form)
+            f.file = isinstance(body, _forms.File)
+            dep.bodies.append(f)
+        elif marker is not None:
             _add_marked(dep, p.name, tp, marker, given, path_names)
         elif p.name in path_names:
             dep.params["path"].append(_Field(p.name, tp))
-        elif _bodies._is_model(tp):
+        elif _bodies._is_body_type(tp):
             dep.bodies.append(_Field(p.name, tp, default=given))
         else:
             dep.params["query"].append(_Field(p.name, tp, default=given))
@@ -271,7 +290,7 @@ class _Route:
                 + "_" + list(self.methods)[0].lower()
         root = _analyze(op.endpoint, path_names, op.dependencies)
         self.params, bodies = _flatten(root)
-        self.body = _request_body_field(bodies)
+        self.body = _request_body_field(bodies, self.unique_id)
         model = op.response_model
         if model is None:
             model = _hints(op.endpoint).get("return")
@@ -295,11 +314,44 @@ class _Route:
         return out
 
 
-def _request_body_field(bodies: list[_Field]) -> _Field | None:
-    """The one field that documents the request body. (Several bodies,
-    forms and files will be combined here: turbo refuses them when the
-    route is added, for now.)"""
-    return bodies[0] if bodies else None
+def _request_body_field(bodies: list[_Field], unique_id: str) -> _Field | None:
+    """The one field that documents the request body: the body parameter
+    itself, or (several, or embedded) a model Body_<operation id> with one
+    field per parameter, as FastAPI makes it."""
+    if not bodies:
+        return None
+    names = {f.name for f in bodies}
+    if len(names) == 1 and not bodies[0].embed:
+        return bodies[0]
+    from pydantic import Field, create_model
+    from pydantic_core import PydanticUndefined
+
+    fields: dict[str, Any] = {}
+    for f in bodies:
+        if f.name in fields:
+            continue
+        info = {k: v for k, v in f.docs.items() if k in ("title", "description", "examples")}
+        if f.docs.get("deprecated") is not None:
+            info["deprecated"] = f.docs["deprecated"]
+        fields[f.name] = (f.annotation, Field(PydanticUndefined if f.required else f.default,
+                                              alias=f.alias, **f.constraints, **info))
+    model = create_model("Body_" + unique_id, **fields)
+    required = any(f.required for f in bodies)
+    out = _Field("body", model, default=... if required else None)
+    # The media type as FastAPI picks it: multipart when there is a file,
+    # or a Form() that asks for it; else the one the parameters share.
+    if any(f.file for f in bodies):
+        out.media_type = "multipart/form-data"
+    elif any(f.form for f in bodies):
+        media = {f.media_type for f in bodies if f.form}
+        out.media_type = ("multipart/form-data" if "multipart/form-data" in media
+                          else media.pop() if len(media) == 1
+                          else "application/x-www-form-urlencoded")
+    else:
+        media = {f.media_type for f in bodies}
+        if len(media) == 1:
+            out.media_type = media.pop()
+    return out
 
 
 def _schema(field: _Field, mapping: dict[Any, Any], alias: str | None = None) -> dict[str, Any]:
@@ -335,7 +387,7 @@ def _request_body(route: _Route, mapping: dict[Any, Any]) -> dict[str, Any] | No
     out: dict[str, Any] = {}
     if route.body.required:
         out["required"] = True
-    out["content"] = {"application/json": {"schema": _schema(route.body, mapping)}}
+    out["content"] = {route.body.media_type: {"schema": _schema(route.body, mapping)}}
     return out
 
 
