@@ -52,6 +52,7 @@ __all__ = [
     "PlainTextResponse",
     "RedirectResponse",
     "HTTPException",
+    "RequestValidationError",
     "Headers",
     "State",
     "mount",
@@ -434,6 +435,72 @@ class App:
         self._loops = _aio.Loops()
         self._started: list[list[Any]] = []  # (loop, lifespan context) whose startup ran
         self.state = State()
+        # exception_handler / middleware("http") (turbo/_handlers.py): frozen
+        # into _chain when serving starts; None while there are neither.
+        self._exception_handlers: dict[Any, Callable[..., Any]] = {}
+        self._http_middleware: list[Callable[..., Any]] = []
+        self._chain: Any = None
+
+    # -- exception handlers and middleware (FastAPI's)
+
+    def _not_serving(self, what: str) -> None:
+        if self._server is not None:
+            raise RuntimeError(f"cannot add {what} once the app is serving")
+
+    def add_exception_handler(self, exc_class_or_status_code: type[BaseException] | int,
+                              handler: Callable[..., Any]) -> None:
+        """handler(request, exc) (def or async def) answers for an exception
+        of that class (or a subclass: the nearest in its MRO wins) raised
+        by a route or its dependencies, or for an HTTPException of that
+        status code; RequestValidationError gets the 422s turbo would send;
+        `500` or `Exception` answers what nothing else handles. Its return
+        value is the response. Before serving starts (RuntimeError after)."""
+        _handlers.check_key(exc_class_or_status_code)
+        _handlers.check_handler(handler, "an exception handler")
+        self._not_serving("an exception handler")
+        self._exception_handlers[exc_class_or_status_code] = handler
+
+    def exception_handler(self, exc_class_or_status_code: type[BaseException] | int
+                          ) -> Callable[[_F], _F]:
+        """@app.exception_handler(ExcClass or status code): add_exception_handler."""
+        _handlers.check_key(exc_class_or_status_code)
+
+        def deco(func: _F) -> _F:
+            self.add_exception_handler(exc_class_or_status_code, func)
+            return func
+        return deco
+
+    def middleware(self, middleware_type: str) -> Callable[[_F], _F]:
+        """@app.middleware("http"): an `async def (request, call_next)` that
+        runs around every route; `await call_next(request)` runs the rest
+        and returns its Response (headers a dict, body bytes), which the
+        middleware returns (changed or not) or replaces. The last added
+        runs outermost. Before serving starts (RuntimeError after)."""
+        if middleware_type != "http":
+            raise ValueError(f'middleware type must be "http", not {middleware_type!r}')
+
+        def deco(func: _F) -> _F:
+            _handlers.check_handler(func, "a middleware")
+            if not inspect.iscoroutinefunction(func):
+                raise TypeError("an http middleware must be an async def (request, call_next)")
+            self._not_serving("middleware")
+            self._http_middleware.append(func)
+            return func
+        return deco
+
+    def add_middleware(self, middleware_class: Any, **options: Any) -> None:
+        """Starlette's middleware classes are not supported yet: raises
+        TypeError (docs/fastapi-compat.md)."""
+        raise TypeError(f"add_middleware({getattr(middleware_class, '__name__', middleware_class)}"
+                        "): middleware classes are not supported yet; use "
+                        '@app.middleware("http") (docs/fastapi-compat.md)')
+
+    def _served(self, func: Any, plan: Any, flags: Any) -> tuple[Any, Any]:
+        """What the server runs for a route: the route itself, or, once the
+        app has handlers or middleware, the route inside them."""
+        if self._chain is None or isinstance(flags, bool):  # bool: a WebSocket route
+            return func, plan
+        return self._chain.wrap(func, bool(flags & 1)), _handlers.plan_with_request(plan)
 
     def on_event(self, event: str) -> Callable[[_F], _F]:
         """@app.on_event("startup") / ("shutdown"): as on_startup /
@@ -523,7 +590,8 @@ class App:
             for m in methods:
                 flags = int(blocking) | (2 if stream_body else 0)
                 if self._server is not None:
-                    self._server.add_route(m, pattern, called, plan, flags, self._loops)
+                    self._server.add_route(m, pattern, *self._served(called, plan, flags), flags,
+                                           self._loops)
                 self._routes[(m, pattern)] = (path, called, plan, flags)
             self._operations.append(doc)
             self._operations_version += 1
@@ -691,8 +759,10 @@ class App:
 
     def _attach(self, server):
         with self._lock:
+            self._chain = (_handlers.Chain(self._exception_handlers, self._http_middleware)
+                           if self._exception_handlers or self._http_middleware else None)
             for (m, pattern), (_path, func, plan, flags) in self._routes.items():
-                server.add_route(m, pattern, func, plan, flags, self._loops)
+                server.add_route(m, pattern, *self._served(func, plan, flags), flags, self._loops)
             self._server = server
 
     def configure_serving(self, **options: Any) -> None:
@@ -954,12 +1024,15 @@ class FastAPI(App):
                  on_startup: Iterable[Callable[[], Any]] | None = None,
                  on_shutdown: Iterable[Callable[[], Any]] | None = None,
                  dependencies: Iterable[Any] | None = None,
+                 exception_handlers: dict[Any, Callable[..., Any]] | None = None,
                  **unsupported: Any) -> None:
         if unsupported:
             raise TypeError("FastAPI(): option(s) not supported by turbo yet: "
                             + ", ".join(sorted(unsupported)) + " (docs/fastapi-compat.md)")
         super().__init__(lifespan=lifespan, on_startup=on_startup, on_shutdown=on_shutdown)
         self._dependencies = list(dependencies or [])  # solved before every route's own
+        for key, handler in (exception_handlers or {}).items():
+            self.add_exception_handler(key, handler)
         self.title = title
         self.version = version
         self.description = description
@@ -1109,6 +1182,8 @@ from . import _body  # noqa: E402 - request.stream()'s generator, registered at 
 from ._body import ClientDisconnect  # noqa: E402
 from ._files import FileResponse  # noqa: E402
 from . import _bodies  # noqa: E402 - after Response, which it uses
+from . import _handlers  # noqa: E402
+from ._handlers import RequestValidationError  # noqa: E402
 from ._bodies import BackgroundTasks, Body, Cookie, Depends, Header, Path, Query  # noqa: E402
 from ._forms import File, Form, UploadFile  # noqa: E402 - after _bodies, which it extends
 from . import _routing  # noqa: E402

@@ -612,6 +612,21 @@ def response_shape(func: Any, response_model: Any, exclude_none: bool,
     return shape
 
 
+class _Invalid(JSONResponse):
+    """FastAPI's 422 for a request whose parameters or body were refused;
+    an app with a RequestValidationError handler gets the errors and the
+    body from it instead (turbo/_handlers.py)."""
+
+    def __init__(self, detail: list[Any], request: Any) -> None:
+        super().__init__({"detail": detail}, status_code=422)
+        raw = request.body
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        self._turbo_invalid = (detail, body)
+
+
 class _ModelJSON(Response):
     """A response model's JSON bytes: Response's fields set directly (no
     render, no headers), the fewest steps between dump_json and C."""
@@ -758,7 +773,7 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
         if read is not None:
             value, errors = read(request)
             if errors is not None and errors[0]["type"] == "json_invalid":
-                return JSONResponse({"detail": errors}, status_code=422)  # before the rest
+                return _Invalid(errors, request)  # before the rest
         for name, _source, extract in extracted:
             v, errs = extract(request)
             if errs is not None:
@@ -772,7 +787,7 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
         elif read is not None:
             kwargs.update(value)
         if detail:
-            return JSONResponse({"detail": detail}, status_code=422)
+            return _Invalid(detail, request)
         return None
 
     is_async = inspect.iscoroutinefunction(func)

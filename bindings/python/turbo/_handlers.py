@@ -1,0 +1,183 @@
+"""Exception handlers and `@app.middleware("http")` (FastAPI's, which are
+Starlette's): what an App serves when it has either.
+
+An App with neither serves its routes' callables as they are, so this
+module costs them nothing. Once it has one, every HTTP route is served
+through `chain`, decided when the server starts (handlers and middleware
+are refused once it serves, as Starlette refuses them): the route's plan
+gains one Request argument, and the route's callable runs inside, in the
+order Starlette nests them:
+
+    the 500 handler (`500` or `Exception`), else the plain 500
+      each http middleware, the last registered outermost
+        the handlers for HTTPException (by status code, then class),
+        RequestValidationError and other exception classes (by the
+        exception's MRO), with FastAPI's defaults for the first two
+          the route
+
+A middleware's `call_next(request)` returns the route's answer as a
+Response (a dict or list result is encoded to its JSON bytes first, so
+the middleware can read and change `response.body` and
+`response.headers`, a dict). Requests no route takes (404/405) are
+answered in C and do not go through either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from . import HTTPException, JSONResponse, Response, _turbo
+
+_REQUEST_ARG = "_turbo_app_request"
+
+
+class RequestValidationError(Exception):
+    """A request's parameters or body refused: FastAPI's exception, which a
+    handler registered for it receives instead of the 422 being sent.
+    errors(): the detail list FastAPI's 422 holds; body: the request's
+    body as read (None when none was)."""
+
+    def __init__(self, errors: Any, *, body: Any = None) -> None:
+        super().__init__(errors)
+        self._errors = list(errors)
+        self.body = body
+
+    def errors(self) -> list[Any]:
+        return self._errors
+
+
+def check_key(key: Any) -> None:
+    if isinstance(key, bool) or not (isinstance(key, int) or
+                                     (isinstance(key, type) and issubclass(key, BaseException))):
+        raise TypeError("exception_handler takes an exception class or an HTTP status code, "
+                        f"not {key!r}")
+    if isinstance(key, int) and not 100 <= key <= 599:
+        raise ValueError(f"exception_handler: status code {key} is not in 100..599")
+
+
+def check_handler(handler: Any, what: str) -> None:
+    if not callable(handler):
+        raise TypeError(f"{what} must be callable, not {handler!r}")
+
+
+def _as_response(result: Any) -> Any:
+    """What a route returned, as the Response a middleware sees: its body
+    bytes made (a JSONResponse's content or a dict/list result encoded as
+    C would send it), its headers a dict."""
+    if isinstance(result, Response):
+        if isinstance(result, JSONResponse) and not result.body:
+            result = Response(_turbo._json_dumps_response(result.content), result.status_code,
+                              result.headers, media_type=result.media_type)
+    elif isinstance(result, str):
+        result = Response(result, media_type="text/plain")
+    elif isinstance(result, (bytes, bytearray, memoryview)):
+        result = Response(bytes(result), media_type="application/octet-stream")
+    else:
+        result = Response(_turbo._json_dumps_response(result), media_type="application/json")
+    if not isinstance(result.headers, dict):
+        result.headers = dict(result.headers or {})
+    return result
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def _http_exception_response(exc: HTTPException) -> Response:
+    if exc.status_code < 200 or exc.status_code in (204, 304):
+        return Response(b"", exc.status_code, dict(exc.headers or {}))
+    return Response(_turbo._json_dumps_response({"detail": exc.detail}), exc.status_code,
+                    dict(exc.headers or {}), media_type="application/json")
+
+
+class Chain:
+    """An App's handlers and middleware, frozen when it starts serving."""
+
+    def __init__(self, handlers: dict[Any, Callable[..., Any]],
+                 middleware: list[Callable[..., Any]]) -> None:
+        self.status = {k: v for k, v in handlers.items() if isinstance(k, int) and k != 500}
+        self.classes = {k: v for k, v in handlers.items()
+                        if isinstance(k, type) and k is not Exception}
+        self.server_error = handlers.get(500) or handlers.get(Exception)
+        self.validation = self.classes.get(RequestValidationError)
+        self.middleware = list(middleware)
+
+    def _lookup(self, exc: BaseException) -> Any:
+        if isinstance(exc, HTTPException):
+            h = self.status.get(exc.status_code)
+            if h is not None:
+                return h
+        for cls in type(exc).__mro__:
+            h = self.classes.get(cls)
+            if h is not None:
+                return h
+        return None
+
+    async def _inner(self, request: Any, call: Callable[[], Any]) -> Any:
+        """The route, with the handlers Starlette's ExceptionMiddleware
+        applies; its answer (a Response once there is middleware)."""
+        try:
+            result = await _maybe_await(call())
+        except Exception as exc:  # noqa: BLE001 - handed to the app's handlers
+            handler = self._lookup(exc)
+            if handler is not None:
+                return await _maybe_await(handler(request, exc))
+            if isinstance(exc, HTTPException) and self.middleware:
+                return _http_exception_response(exc)
+            raise
+        invalid = getattr(result, "_turbo_invalid", None)
+        if invalid is not None and self.validation is not None:
+            errors, body = invalid
+            return await _maybe_await(self.validation(request, RequestValidationError(errors,
+                                                                                      body=body)))
+        return result
+
+    async def run(self, request: Any, call: Callable[[], Any]) -> Any:
+        async def innermost(req: Any) -> Any:
+            result = await self._inner(req, call)
+            return _as_response(result) if self.middleware else result
+
+        step = innermost
+        for mw in self.middleware:  # the last registered ends outermost
+            def bind(mw: Any = mw, nxt: Any = step) -> Any:
+                async def call_next_holder(req: Any) -> Any:
+                    return await mw(req, nxt)
+                return call_next_holder
+            step = bind()
+        try:
+            return await step(request)
+        except Exception as exc:
+            # An HTTPException is always answered as itself (by C, with
+            # FastAPI's body), as Starlette's default handler for it does.
+            if self.server_error is None or isinstance(exc, HTTPException):
+                raise
+            # As Starlette's ServerErrorMiddleware: the handler answers, and
+            # the error still reaches the log.
+            from . import _log_exception
+            _log_exception(None, exc)
+            return await _maybe_await(self.server_error(request, exc))
+
+    def wrap(self, called: Callable[..., Any], blocking: bool) -> Callable[..., Any]:
+        """called served through the chain; its plan gains _REQUEST_ARG."""
+        if blocking:
+            @functools.wraps(called)
+            def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+                request = kwargs.pop(_REQUEST_ARG)
+                return asyncio.run(self.run(request, lambda: called(*args, **kwargs)))
+            sync_wrapper.__dict__.pop("__wrapped__", None)
+            return sync_wrapper
+
+        @functools.wraps(called)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            request = kwargs.pop(_REQUEST_ARG)
+            return await self.run(request, lambda: called(*args, **kwargs))
+        wrapper.__dict__.pop("__wrapped__", None)
+        return wrapper
+
+
+def plan_with_request(plan: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (*plan, (_REQUEST_ARG, _turbo.SRC_REQUEST, _turbo.CONV_STR, None, False, True))
