@@ -373,6 +373,14 @@ CORPUS = {
         ("GET", "/items/1", None, {"X-Block": "yes"}),
         ("GET", "/unicorns/yolo", None, {"X-Block": "no"}),
     ],
+    "response_classes": [
+        ("GET", "/default", None, {}),
+        ("GET", "/html", None, {}),
+        ("GET", "/text", None, {}),
+        ("GET", "/model", None, {}),
+        ("GET", "/go", None, {}),
+        ("GET", "/explicit", None, {}),
+    ],
     "returns": [
         ("GET", "/model", None, {}),
         ("GET", "/models", None, {}),

@@ -166,3 +166,13 @@ def test_handlers_by_status_class_and_the_500_handler(caplog):
     finally:
         c.close()
         app.stop()
+
+
+def test_response_class_must_be_a_response_subclass():
+    from turbo import FastAPI
+
+    app = App()
+    with pytest.raises(TypeError, match="response_class must be a Response subclass, not <class 'dict'>"):
+        app.get("/x", response_class=dict)(lambda: {})
+    with pytest.raises(TypeError, match="response_class must be a Response subclass"):
+        FastAPI(default_response_class="json")

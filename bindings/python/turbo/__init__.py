@@ -52,6 +52,7 @@ __all__ = [
     "PlainTextResponse",
     "RedirectResponse",
     "HTTPException",
+    "ORJSONResponse",
     "RequestValidationError",
     "Headers",
     "State",
@@ -161,6 +162,29 @@ class JSONResponse(Response):
                  headers: Mapping[str, str] | None = None, media_type: str | None = None) -> None:
         self.content = content
         super().__init__(b"", status_code, headers, media_type)
+
+
+class ORJSONResponse(Response):
+    """content encoded as JSON by orjson (FastAPI's, with its options:
+    non-str keys and numpy values allowed); needs orjson installed
+    (RuntimeError otherwise). Since FastAPI 0.165 serializes response
+    models with pydantic's own encoder, it mostly matters for results
+    without one."""
+
+    media_type = "application/json"
+    _json_kind = True  # documented as JSON in the OpenAPI schema
+
+    def __init__(self, content: Any = None, status_code: int = 200,
+                 headers: Mapping[str, str] | None = None, media_type: str | None = None) -> None:
+        self.content = content
+        super().__init__(content, status_code, headers, media_type)
+
+    def render(self, content: Any) -> bytes:
+        try:
+            import orjson
+        except ImportError:
+            raise RuntimeError("orjson must be installed to use ORJSONResponse") from None
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
 
 
 class HTMLResponse(Response):
@@ -527,7 +551,8 @@ class App:
                   include_in_schema: bool = True, name: str | None = None,
                   operation_id: str | None = None,
                   responses: dict[int | str, dict[str, Any]] | None = None,
-                  response_description: str = "Successful Response") -> _F:
+                  response_description: str = "Successful Response",
+                  response_class: type[Response] | None = None) -> _F:
         """Adds endpoint for path and methods (default ["GET"]); works while
         serving too. ValueError for a duplicate or malformed route.
 
@@ -568,17 +593,26 @@ class App:
             raise ValueError(f"status_code must be an int in 100..599, not {status_code!r}")
         # endpoint itself unless it takes a body, header or cookie, or sets a status
         extra = [*getattr(self, "_dependencies", ()), *(dependencies or ())]
-        called = _bodies.adapt(endpoint, Request, status_code, extra,
-                               _bodies.response_shape(endpoint, response_model,
-                                                      response_model_exclude_none,
-                                                      response_model_exclude_unset))
+        if response_class is None:
+            response_class = getattr(self, "_default_response_class", None)
+        response_class = _bodies.check_response_class(response_class)
+        if response_class is None:
+            called = _bodies.adapt(endpoint, Request, status_code, extra,
+                                   _bodies.response_shape(endpoint, response_model,
+                                                          response_model_exclude_none,
+                                                          response_model_exclude_unset))
+        else:
+            called = _bodies.with_response_class(
+                _bodies.adapt(endpoint, Request, None, extra, None), response_class, status_code,
+                _bodies.response_shape(endpoint, response_model, response_model_exclude_none,
+                                       response_model_exclude_unset, python=True))
         plan = _plan(called, names)
         doc = _openapi.Operation(
             path, endpoint, methods, status_code=status_code, response_model=response_model,
             dependencies=extra, tags=tags, summary=summary, description=description,
             deprecated=deprecated, include_in_schema=include_in_schema, name=name,
             operation_id=operation_id, responses=responses,
-            response_description=response_description)
+            response_description=response_description, response_class=response_class)
         # Free-threaded CPython: the endpoint's constants made immortal,
         # else handlers on several I/O threads contend on their reference
         # counts (turbo/_immortal.py).
@@ -665,7 +699,8 @@ class App:
               include_in_schema: bool = True, name: str | None = None,
               operation_id: str | None = None,
               responses: dict[int | str, dict[str, Any]] | None = None,
-              response_description: str = "Successful Response") -> Callable[[_F], _F]:
+              response_description: str = "Successful Response",
+              response_class: type[Response] | None = None) -> Callable[[_F], _F]:
         """Decorator form of add_route."""
         options = _route_options(locals())
 
@@ -683,7 +718,8 @@ class App:
             include_in_schema: bool = True, name: str | None = None,
             operation_id: str | None = None,
             responses: dict[int | str, dict[str, Any]] | None = None,
-            response_description: str = "Successful Response") -> Callable[[_F], _F]:
+            response_description: str = "Successful Response",
+            response_class: type[Response] | None = None) -> Callable[[_F], _F]:
         """route(path, ["GET"], ...)."""
         return self.route(path, ["GET"], **_route_options(locals()))
 
@@ -696,7 +732,8 @@ class App:
             include_in_schema: bool = True, name: str | None = None,
             operation_id: str | None = None,
             responses: dict[int | str, dict[str, Any]] | None = None,
-            response_description: str = "Successful Response") -> Callable[[_F], _F]:
+            response_description: str = "Successful Response",
+            response_class: type[Response] | None = None) -> Callable[[_F], _F]:
         """route(path, ["POST"], ...)."""
         return self.route(path, ["POST"], **_route_options(locals()))
 
@@ -709,7 +746,8 @@ class App:
             include_in_schema: bool = True, name: str | None = None,
             operation_id: str | None = None,
             responses: dict[int | str, dict[str, Any]] | None = None,
-            response_description: str = "Successful Response") -> Callable[[_F], _F]:
+            response_description: str = "Successful Response",
+            response_class: type[Response] | None = None) -> Callable[[_F], _F]:
         """route(path, ["PUT"], ...)."""
         return self.route(path, ["PUT"], **_route_options(locals()))
 
@@ -722,7 +760,8 @@ class App:
             include_in_schema: bool = True, name: str | None = None,
             operation_id: str | None = None,
             responses: dict[int | str, dict[str, Any]] | None = None,
-            response_description: str = "Successful Response") -> Callable[[_F], _F]:
+            response_description: str = "Successful Response",
+            response_class: type[Response] | None = None) -> Callable[[_F], _F]:
         """route(path, ["PATCH"], ...)."""
         return self.route(path, ["PATCH"], **_route_options(locals()))
 
@@ -735,7 +774,8 @@ class App:
             include_in_schema: bool = True, name: str | None = None,
             operation_id: str | None = None,
             responses: dict[int | str, dict[str, Any]] | None = None,
-            response_description: str = "Successful Response") -> Callable[[_F], _F]:
+            response_description: str = "Successful Response",
+            response_class: type[Response] | None = None) -> Callable[[_F], _F]:
         """route(path, ["DELETE"], ...)."""
         return self.route(path, ["DELETE"], **_route_options(locals()))
 
@@ -1025,12 +1065,15 @@ class FastAPI(App):
                  on_shutdown: Iterable[Callable[[], Any]] | None = None,
                  dependencies: Iterable[Any] | None = None,
                  exception_handlers: dict[Any, Callable[..., Any]] | None = None,
+                 default_response_class: type[Response] | None = None,
                  **unsupported: Any) -> None:
         if unsupported:
             raise TypeError("FastAPI(): option(s) not supported by turbo yet: "
                             + ", ".join(sorted(unsupported)) + " (docs/fastapi-compat.md)")
         super().__init__(lifespan=lifespan, on_startup=on_startup, on_shutdown=on_shutdown)
         self._dependencies = list(dependencies or [])  # solved before every route's own
+        # response_class of every route that names none (FastAPI's).
+        self._default_response_class = _bodies.check_response_class(default_response_class)
         for key, handler in (exception_handlers or {}).items():
             self.add_exception_handler(key, handler)
         self.title = title

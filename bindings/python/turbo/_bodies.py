@@ -580,7 +580,7 @@ def _json_wanted(content_type: str | None) -> bool:
 
 
 def response_shape(func: Any, response_model: Any, exclude_none: bool,
-                   exclude_unset: bool) -> Any:
+                   exclude_unset: bool, python: bool = False) -> Any:
     """result -> its JSON-able form through the route's response model
     (response_model=, else a `-> Model` annotation), as FastAPI filters
     and validates what a handler returns; None when there is none."""
@@ -602,6 +602,14 @@ def response_shape(func: Any, response_model: Any, exclude_none: bool,
     validate = adapter.validate_python
     dump_json = adapter.dump_json
 
+    if python:
+        # For a response_class: FastAPI hands it the JSON-mode Python form.
+        def shape_python(result: Any) -> Any:
+            return adapter.dump_python(validate(result, from_attributes=True), mode="json",
+                                       by_alias=True, exclude_none=exclude_none,
+                                       exclude_unset=exclude_unset)
+        return shape_python
+
     def shape(result: Any) -> bytes:
         # As FastAPI 0.165 serializes through a response model when the
         # route has no response_class: validated, then pydantic's own
@@ -610,6 +618,46 @@ def response_shape(func: Any, response_model: Any, exclude_none: bool,
         return dump_json(validate(result, from_attributes=True), by_alias=True,
                          exclude_none=exclude_none, exclude_unset=exclude_unset)
     return shape
+
+
+def check_response_class(cls: Any) -> Any:
+    """response_class= as given: None or JSONResponse (turbo's own JSON,
+    which is the default), else a Response subclass, whose routes then
+    build their answers with it."""
+    if cls is None or cls is JSONResponse:
+        return None
+    if not (isinstance(cls, type) and issubclass(cls, Response)):
+        raise TypeError(f"response_class must be a Response subclass, not {cls!r}")
+    return cls
+
+
+def with_response_class(called: Any, cls: type, status_code: int | None, shape: Any) -> Any:
+    """called's results (unless a Response already) made into cls, as
+    FastAPI does for a route's response_class: through the response model
+    in JSON-mode Python form, else a str or bytes as it is and anything
+    else as jsonable_encoder would make it; status_code passed on."""
+    from . import _turbo
+
+    def make(result: Any) -> Any:
+        if isinstance(result, Response):
+            return result
+        if shape is not None:
+            result = shape(result)
+        elif not isinstance(result, (str, bytes)):
+            result = json.loads(_turbo._json_dumps_response(result))
+        if status_code is not None:
+            return cls(result, status_code=status_code)
+        return cls(result)
+
+    if inspect.iscoroutinefunction(called):
+        @functools.wraps(called)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return make(await called(*args, **kwargs))
+    else:
+        @functools.wraps(called)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return make(called(*args, **kwargs))
+    return wrapper
 
 
 class _Invalid(JSONResponse):

@@ -54,13 +54,13 @@ class Operation:
     __slots__ = ("path", "endpoint", "methods", "status_code", "response_model",
                  "dependencies", "tags", "summary", "description", "deprecated",
                  "include_in_schema", "name", "operation_id", "responses",
-                 "response_description")
+                 "response_description", "response_class")
 
     def __init__(self, path: str, endpoint: Any, methods: list[str], *,
                  status_code: int | None, response_model: Any, dependencies: list[Any],
                  tags: Any, summary: Any, description: Any, deprecated: Any,
                  include_in_schema: Any, name: Any, operation_id: Any, responses: Any,
-                 response_description: Any) -> None:
+                 response_description: Any, response_class: Any = None) -> None:
         if tags is not None and (isinstance(tags, (str, bytes)) or not all(
                 isinstance(t, (str, Enum)) for t in tags)):
             raise TypeError(f"tags must be a list of str, not {tags!r}")
@@ -105,6 +105,7 @@ class Operation:
         self.operation_id = operation_id
         self.responses = responses
         self.response_description = response_description
+        self.response_class = response_class  # None: JSON
 
 
 def _body_allowed(code: Any) -> bool:
@@ -410,11 +411,22 @@ def _deep_update(main: dict[Any, Any], update: dict[Any, Any]) -> None:
 def _responses(route: _Route, mapping: dict[Any, Any], has_input: bool,
                definitions: dict[str, Any]) -> dict[str, Any]:
     op = route.op
+    cls = op.response_class
     status = str(op.status_code) if op.status_code is not None else "200"
+    if op.status_code is None and cls is not None:
+        # As FastAPI: the class's own default status (RedirectResponse's 307).
+        param = inspect.signature(cls.__init__).parameters.get("status_code")
+        if param is not None and isinstance(param.default, int):
+            status = str(param.default)
     out: dict[str, Any] = {status: {"description": op.response_description}}
     if _body_allowed(op.status_code):
-        schema = _schema(route.response, mapping) if route.response is not None else {}
-        out[status]["content"] = {"application/json": {"schema": schema}}
+        from . import JSONResponse
+        media = "application/json" if cls is None else cls.media_type
+        if cls is None or issubclass(cls, JSONResponse) or getattr(cls, "_json_kind", False):
+            schema = _schema(route.response, mapping) if route.response is not None else {}
+            out[status]["content"] = {media: {"schema": schema}}
+        elif media:
+            out[status]["content"] = {media: {"schema": {"type": "string"}}}
     for code, given in op.responses.items():
         extra = copy.deepcopy(given)
         extra.pop("model", None)

@@ -71,7 +71,8 @@ class APIRouter:
                       include_in_schema: bool = True, name: str | None = None,
                       operation_id: str | None = None,
                       responses: dict[int | str, dict[str, Any]] | None = None,
-                      response_description: str = "Successful Response") -> None:
+                      response_description: str = "Successful Response",
+                      response_class: Any = None) -> None:
         if not callable(endpoint):
             raise TypeError("endpoint must be callable")
         options = {"blocking": blocking, "stream_body": stream_body,
@@ -83,7 +84,8 @@ class APIRouter:
                    "tags": tags, "summary": summary, "description": description,
                    "deprecated": deprecated, "include_in_schema": include_in_schema,
                    "name": name, "operation_id": operation_id, "responses": responses,
-                   "response_description": response_description}
+                   "response_description": response_description,
+                   "response_class": response_class}
         options = merge_metadata(options, self.tags, self.responses, self.deprecated,
                                  self.include_in_schema)
         self._entries.append((path, endpoint, None if methods is None else list(methods),
