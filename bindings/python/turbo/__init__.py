@@ -52,6 +52,16 @@ __all__ = [
     "PlainTextResponse",
     "RedirectResponse",
     "HTTPException",
+    "APIKeyCookie",
+    "APIKeyHeader",
+    "APIKeyQuery",
+    "HTTPAuthorizationCredentials",
+    "HTTPBasic",
+    "HTTPBasicCredentials",
+    "HTTPBearer",
+    "OAuth2PasswordBearer",
+    "Security",
+    "SecurityScopes",
     "ORJSONResponse",
     "RequestValidationError",
     "Headers",
@@ -1227,6 +1237,18 @@ from ._files import FileResponse  # noqa: E402
 from . import _bodies  # noqa: E402 - after Response, which it uses
 from . import _handlers  # noqa: E402
 from ._handlers import RequestValidationError  # noqa: E402
+from ._security import (  # noqa: E402
+    APIKeyCookie,
+    APIKeyHeader,
+    APIKeyQuery,
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+    OAuth2PasswordBearer,
+    Security,
+    SecurityScopes,
+)
 from ._bodies import BackgroundTasks, Body, Cookie, Depends, Header, Path, Query  # noqa: E402
 from ._forms import File, Form, UploadFile  # noqa: E402 - after _bodies, which it extends
 from . import _routing  # noqa: E402

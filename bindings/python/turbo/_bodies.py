@@ -391,6 +391,11 @@ class Depends:
         self.use_cache = use_cache
 
 
+def _is_security_scopes(tp: Any) -> bool:
+    security = sys.modules.get(__package__ + "._security")
+    return security is not None and tp is security.SecurityScopes
+
+
 def _dep_marker(param: inspect.Parameter, hint: Any) -> tuple[Any, Any]:
     """(the Depends marker, the type) of a parameter, or (None, hint)."""
     if typing.get_origin(hint) is typing.Annotated:
@@ -419,14 +424,20 @@ def _value_converter(tp: Any, loc: list[Any]) -> Any:
     return convert
 
 
-def _dependency(marker: Depends, tp: Any, request_type: type) -> Any:
-    """async (request, cache, cleanups) -> (value, errors) for a Depends."""
+def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str, ...] = ()) -> Any:
+    """async (request, cache, cleanups) -> (value, errors) for a Depends
+    (scopes: those of the Security dependencies above it, for a
+    SecurityScopes parameter)."""
     func = marker.dependency if marker.dependency is not None else tp
     if not callable(func):
         raise TypeError(f"Depends(): {func!r} is not callable")
+    scopes = (*scopes, *getattr(marker, "scopes", ()))
     sig = inspect.signature(func)
+    # A callable instance (a security scheme): its __call__'s annotations.
+    target = func if inspect.isroutine(func) or isinstance(func, type) \
+        else getattr(type(func), "__call__", func)
     try:
-        hints = typing.get_type_hints(func, include_extras=True)
+        hints = typing.get_type_hints(target, include_extras=True)
     except Exception:
         hints = {}
     steps = []  # (name, kind, how)
@@ -434,7 +445,10 @@ def _dependency(marker: Depends, tp: Any, request_type: type) -> Any:
         hint = hints.get(p.name, p.annotation)
         dep, base = _dep_marker(p, hint)
         if dep is not None:
-            steps.append((p.name, "dep", _dependency(dep, base, request_type)))
+            steps.append((p.name, "dep", _dependency(dep, base, request_type, scopes)))
+            continue
+        if _is_security_scopes(base):
+            steps.append((p.name, "request", scopes))
             continue
         source, base = _marker(p, hint)
         if source is not None:
@@ -465,7 +479,11 @@ def _dependency(marker: Depends, tp: Any, request_type: type) -> Any:
             elif kind == "extract":
                 v, errs = how(request)
             elif kind == "request":
-                v, errs = request, None
+                if how is None:
+                    v, errs = request, None
+                else:
+                    from ._security import SecurityScopes
+                    v, errs = SecurityScopes(list(how)), None
             else:
                 pname, default, from_path, from_query = how
                 path_params = request.path_params

@@ -171,6 +171,8 @@ class _Dependant:
                                                 "cookie": []}
         self.bodies: list[_Field] = []
         self.dependencies: list[_Dependant] = []
+        # (security scheme, the scopes of the Security chain down to it)
+        self.security: list[tuple[Any, list[str]]] = []
 
 
 def _hints(call: Any) -> dict[str, Any]:
@@ -181,14 +183,20 @@ def _hints(call: Any) -> dict[str, Any]:
         return {}
 
 
-def _analyze(call: Any, path_names: set[str], route_deps: Iterable[Any] = ()) -> _Dependant:
+def _analyze(call: Any, path_names: set[str], route_deps: Iterable[Any] = (),
+             scopes: tuple[str, ...] = ()) -> _Dependant:
     """call's parameters sorted by where they come from, as FastAPI sorts
-    them (route_deps: the dependencies= given, solved first)."""
-    from . import Request, _bodies, _forms
+    them (route_deps: the dependencies= given, solved first; scopes: those
+    of the Security dependencies above call)."""
+    from . import Request, _bodies, _forms, _security
 
     dep = _Dependant(call)
+    if isinstance(call, _security.SecurityBase):
+        dep.security.append((call, list(scopes)))
+        return dep
     for d in route_deps:
-        dep.dependencies.append(_analyze(d.dependency, path_names))
+        dep.dependencies.append(_analyze(d.dependency, path_names, (),
+                                         (*scopes, *getattr(d, "scopes", ()))))
     hints = _hints(call)
     for p in inspect.signature(call).parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
@@ -197,9 +205,11 @@ def _analyze(call: Any, path_names: set[str], route_deps: Iterable[Any] = ()) ->
         marker, tp = _bodies._dep_marker(p, hint)
         if marker is not None:
             sub = marker.dependency if marker.dependency is not None else tp
-            dep.dependencies.append(_analyze(sub, path_names))
+            dep.dependencies.append(_analyze(sub, path_names, (),
+                                             (*scopes, *getattr(marker, "scopes", ()))))
             continue
-        if isinstance(tp, type) and issubclass(tp, (Request, _bodies.BackgroundTasks)):
+        if isinstance(tp, type) and issubclass(tp, (Request, _bodies.BackgroundTasks,
+                                                    _security.SecurityScopes)):
             continue
         marker, tp = _bodies._marker(p, hint)
         if tp is inspect.Parameter.empty:
@@ -289,7 +299,7 @@ class _Route:
         else:
             self.unique_id = re.sub(r"\W", "_", op.name + self.path_format) \
                 + "_" + list(self.methods)[0].lower()
-        root = _analyze(op.endpoint, path_names, op.dependencies)
+        root = self.root = _analyze(op.endpoint, path_names, op.dependencies)
         self.params, bodies = _flatten(root)
         self.body = _request_body_field(bodies, self.unique_id)
         model = op.response_model
@@ -394,8 +404,19 @@ def _request_body(route: _Route, mapping: dict[Any, Any]) -> dict[str, Any] | No
 
 def _security(route: _Route) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(components.securitySchemes entries, the operation's security
-    requirements): none until Security dependencies are supported."""
-    return {}, []
+    requirements): every security scheme in the route's dependencies,
+    depth first as FastAPI flattens them, each with its chain's scopes."""
+    schemes: dict[str, Any] = {}
+    requirements: list[dict[str, Any]] = []
+
+    def walk(dep: _Dependant) -> None:
+        for scheme, scopes in dep.security:
+            schemes[scheme.scheme_name] = copy.deepcopy(scheme.model)
+            requirements.append({scheme.scheme_name: scopes})
+        for sub in dep.dependencies:
+            walk(sub)
+    walk(route.root)
+    return schemes, requirements
 
 
 def _deep_update(main: dict[Any, Any], update: dict[Any, Any]) -> None:
