@@ -54,6 +54,8 @@ __all__ = [
     "HTTPException",
     "ORJSONResponse",
     "RequestValidationError",
+    "CORSMiddleware",
+    "TrustedHostMiddleware",
     "Headers",
     "State",
     "mount",
@@ -513,11 +515,14 @@ class App:
         return deco
 
     def add_middleware(self, middleware_class: Any, **options: Any) -> None:
-        """Starlette's middleware classes are not supported yet: raises
-        TypeError (docs/fastapi-compat.md)."""
-        raise TypeError(f"add_middleware({getattr(middleware_class, '__name__', middleware_class)}"
-                        "): middleware classes are not supported yet; use "
-                        '@app.middleware("http") (docs/fastapi-compat.md)')
+        """app.add_middleware(CORSMiddleware or TrustedHostMiddleware, **options):
+        Starlette's, with its options, added to the http middleware (the
+        last added runs outermost). TypeError for another class or an
+        unknown option (turbo/_middleware.py, docs/fastapi-compat.md)."""
+        mw = _middleware.make(middleware_class, options)
+        self._not_serving("middleware")
+        if mw is not None:
+            self._http_middleware.append(mw)
 
     def _served(self, func: Any, plan: Any, flags: Any) -> tuple[Any, Any]:
         """What the server runs for a route: the route itself, or, once the
@@ -708,6 +713,11 @@ class App:
             return self.add_route(path, func, methods, **options)
 
         return deco
+
+    def api_route(self, path: str, methods: Iterable[str] | None = None,
+                  **options: Any) -> Callable[[_F], _F]:
+        """FastAPI's api_route: route with the methods given (GET when none)."""
+        return self.route(path, methods, **options)
 
     def get(self, path: str, *, blocking: bool = False, stream_body: bool = False,
             status_code: int | None = None, dependencies: Iterable[Any] | None = None,
@@ -1227,6 +1237,8 @@ from ._files import FileResponse  # noqa: E402
 from . import _bodies  # noqa: E402 - after Response, which it uses
 from . import _handlers  # noqa: E402
 from ._handlers import RequestValidationError  # noqa: E402
+from . import _middleware  # noqa: E402
+from ._middleware import CORSMiddleware, TrustedHostMiddleware  # noqa: E402
 from ._bodies import BackgroundTasks, Body, Cookie, Depends, Header, Path, Query  # noqa: E402
 from ._forms import File, Form, UploadFile  # noqa: E402 - after _bodies, which it extends
 from . import _routing  # noqa: E402
