@@ -10,6 +10,7 @@ the test asserts 100% agreement outside EXCEPTIONS, each of which names
 its reason (docs/fastapi-compat.md lists them too).
 """
 
+import gzip
 import json
 import os
 import re
@@ -28,7 +29,7 @@ IMPORT = re.compile(r"^from fastapi(\.[\w.]+)? import ", re.M)
 HEADERS = ("content-type", "x-why", "location", "www-authenticate", "vary",
            "access-control-allow-origin", "access-control-allow-methods",
            "access-control-allow-headers", "access-control-allow-credentials",
-           "access-control-expose-headers", "access-control-max-age")
+           "access-control-expose-headers", "access-control-max-age", "content-encoding")
 
 # (app, method, target) -> reason. Requests on which turbo knowingly
 # answers otherwise than FastAPI; keep short, each with its why.
@@ -387,6 +388,21 @@ CORPUS = {
         ("GET", "/items/5?q=1", None, {"Host": "c.example"}),
         ("GET", "/items/5", None, {"Host": "trusted.example"}),
     ],
+    "gzip_app": [
+        ("GET", "/big", None, {"Accept-Encoding": "gzip, deflate"}),
+        ("GET", "/big", None, {}),
+        ("GET", "/small", None, {"Accept-Encoding": "gzip, deflate"}),
+        ("GET", "/small", None, {}),
+        ("GET", "/text", None, {"Accept-Encoding": "gzip, deflate"}),
+        ("GET", "/text", None, {}),
+        ("GET", "/png", None, {"Accept-Encoding": "gzip, deflate"}),
+        ("GET", "/png", None, {}),
+        ("GET", "/encoded", None, {"Accept-Encoding": "gzip, deflate"}),
+        ("GET", "/encoded", None, {}),
+        ("GET", "/vary", None, {"Accept-Encoding": "gzip, deflate"}),
+        ("GET", "/vary", None, {}),
+        ("GET", "/big", None, {"Accept-Encoding": "br"}),
+    ],
     "handlers": [
         ("GET", "/unicorns/ann", None, {}),
         ("GET", "/unicorns/yolo", None, {}),
@@ -511,6 +527,9 @@ def fastapi_answers(mod, corpus):
             # The Host turbo's test client sends, unless the request names one.
             if not any(k.lower() == "host" for k in headers):
                 headers = {"Host": "t", **headers}
+            # httpx asks for gzip unless told otherwise; turbo's client does not.
+            if not any(k.lower() == "accept-encoding" for k in headers):
+                headers = {"Accept-Encoding": "", **headers}
             r = tc.request(method, target, content=body, headers=headers, follow_redirects=False)
             hs = {k.lower(): v for k, v in r.headers.items()}
             out.append(answer_of(target, r.status_code, hs, r.content))
@@ -526,7 +545,10 @@ def turbo_answers(mod, corpus):
             for method, target, body, headers in corpus:
                 r = c.request(method, target, body=body, headers=headers)
                 hs = {k.lower(): v for k, v in r.headers.items()}
-                out.append(answer_of(target, r.status, hs, r.body))
+                body = r.body
+                if hs.get("content-encoding") == "gzip":  # httpx hands FastAPI's decoded
+                    body = gzip.decompress(body)
+                out.append(answer_of(target, r.status, hs, body))
         finally:
             c.close()
     finally:

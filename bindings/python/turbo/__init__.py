@@ -55,6 +55,7 @@ __all__ = [
     "ORJSONResponse",
     "RequestValidationError",
     "CORSMiddleware",
+    "GZipMiddleware",
     "TrustedHostMiddleware",
     "Headers",
     "State",
@@ -515,7 +516,8 @@ class App:
         return deco
 
     def add_middleware(self, middleware_class: Any, **options: Any) -> None:
-        """app.add_middleware(CORSMiddleware or TrustedHostMiddleware, **options):
+        """app.add_middleware(CORSMiddleware, GZipMiddleware or TrustedHostMiddleware,
+        **options):
         Starlette's, with its options, added to the http middleware (the
         last added runs outermost). TypeError for another class or an
         unknown option (turbo/_middleware.py, docs/fastapi-compat.md)."""
@@ -1238,7 +1240,7 @@ from . import _bodies  # noqa: E402 - after Response, which it uses
 from . import _handlers  # noqa: E402
 from ._handlers import RequestValidationError  # noqa: E402
 from . import _middleware  # noqa: E402
-from ._middleware import CORSMiddleware, TrustedHostMiddleware  # noqa: E402
+from ._middleware import CORSMiddleware, GZipMiddleware, TrustedHostMiddleware  # noqa: E402
 from ._bodies import BackgroundTasks, Body, Cookie, Depends, Header, Path, Query  # noqa: E402
 from ._forms import File, Form, UploadFile  # noqa: E402 - after _bodies, which it extends
 from . import _routing  # noqa: E402

@@ -1,5 +1,5 @@
-"""Starlette's middleware classes for `app.add_middleware`: CORSMiddleware
-and TrustedHostMiddleware, with Starlette's options and answers.
+"""Starlette's middleware classes for `app.add_middleware`: CORSMiddleware,
+GZipMiddleware and TrustedHostMiddleware, with Starlette's options and answers.
 
 Everything an option decides (the preflight's headers, the simple
 requests' headers, the host patterns) is computed once, when
@@ -29,6 +29,12 @@ class CORSMiddleware:
 
     _options = ("allow_origins", "allow_methods", "allow_headers", "allow_credentials",
                 "allow_origin_regex", "allow_private_network", "expose_headers", "max_age")
+
+
+class GZipMiddleware:
+    """Starlette's GZipMiddleware, for app.add_middleware."""
+
+    _options = ("minimum_size", "compresslevel", "exclude_content_types")
 
 
 class TrustedHostMiddleware:
@@ -173,13 +179,52 @@ def _trusted_host(allowed_hosts: Any = None, www_redirect: bool = True) -> Calla
     return trusted_host
 
 
+_GZIP_EXCLUDED = ("application/grpc", "application/gzip", "application/x-gzip",
+                  "application/zip", "audio/*", "font/woff", "font/woff2", "image/avif",
+                  "image/gif", "image/jpeg", "image/png", "image/webp", "text/event-stream",
+                  "video/*")
+
+
+def _gzip(minimum_size: int = 500, compresslevel: int = 9,
+          exclude_content_types: Any = _GZIP_EXCLUDED) -> Callable[..., Any]:
+    import zlib
+    if not isinstance(compresslevel, int) or not -1 <= compresslevel <= 9:
+        raise ValueError(f"GZipMiddleware: compresslevel must be -1..9, not {compresslevel!r}")
+    excluded = {t.partition(";")[0].strip().lower() for t in exclude_content_types}
+
+    async def gzip(request: Any, call_next: Any) -> Any:
+        response = await call_next(request)
+        body = getattr(response, "body", None)
+        if not isinstance(body, bytes):  # a streamed response: sent as it is
+            return response
+        headers = response.headers
+        if (_header_key(headers, "content-encoding") is not None
+                or response.status_code == 206 or len(body) < minimum_size):
+            return response
+        ct = _header_key(headers, "content-type")
+        media = (headers[ct] if ct is not None else (response.media_type or ""))
+        media = media.partition(";")[0].strip().lower()
+        kinds = {media, media.partition("/")[0] + "/*"}
+        if media.startswith("application/grpc+"):
+            kinds.add("application/grpc")
+        if not kinds.isdisjoint(excluded):
+            return response
+        _add_vary(headers, "Accept-Encoding")
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            c = zlib.compressobj(compresslevel, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            response.body = c.compress(body) + c.flush()
+            _set(headers, "Content-Encoding", "gzip")
+        return response
+    return gzip
+
+
 def _host_of(value: str) -> str:
     if value.startswith("["):
         return value[:value.find("]") + 1] if "]" in value else value
     return value.rsplit(":", 1)[0] if ":" in value else value
 
 
-_MAKERS: dict[type, Callable[..., Any]] = {CORSMiddleware: _cors,
+_MAKERS: dict[type, Callable[..., Any]] = {CORSMiddleware: _cors, GZipMiddleware: _gzip,
                                            TrustedHostMiddleware: _trusted_host}
 
 
@@ -189,8 +234,8 @@ def make(middleware_class: Any, options: dict[str, Any]) -> Callable[..., Any] |
     maker = _MAKERS.get(middleware_class)
     if maker is None:
         name = getattr(middleware_class, "__name__", repr(middleware_class))
-        raise TypeError(f"add_middleware({name}): turbo supports CORSMiddleware and "
-                        "TrustedHostMiddleware (from turbo); for other middleware use "
+        raise TypeError(f"add_middleware({name}): turbo supports CORSMiddleware, "
+                        "GZipMiddleware and TrustedHostMiddleware (from turbo); for other middleware use "
                         '@app.middleware("http") (docs/fastapi-compat.md)')
     for name in options:
         if name not in middleware_class._options:
