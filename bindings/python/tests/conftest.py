@@ -403,9 +403,8 @@ def request_bytes(target, method="GET", headers=b"", body=None):
     """The bytes of one HTTP/1.1 request; a body gets its Content-Length."""
     if body is not None:
         headers += b"Content-Length: %d\r\n" % len(body)
-    host = b"" if re.search(rb"(?im)^host:", headers) else b"Host: t\r\n"  # unless given
-    return b"%s %s HTTP/1.1\r\n%s%s\r\n%s" % (
-        method.encode(), target.encode(), host, headers, body or b"")
+    return b"%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n%s" % (
+        method.encode(), target.encode(), headers, body or b"")
 
 
 def fetch_all(port, targets, timeout=60):

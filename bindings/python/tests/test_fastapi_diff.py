@@ -524,7 +524,7 @@ def fastapi_answers(mod, corpus):
     # A server error is compared as the 500 a client gets, not raised.
     with fastapi_testclient.TestClient(mod.app, raise_server_exceptions=False) as tc:
         for method, target, body, headers in corpus:
-            # The Host turbo's test client sends, unless the request names one.
+            # A Host both sides allow (turbo's client sends 127.0.0.1:port), unless given.
             if not any(k.lower() == "host" for k in headers):
                 headers = {"Host": "t", **headers}
             # httpx asks for gzip unless told otherwise; turbo's client does not.
