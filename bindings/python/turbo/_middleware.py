@@ -147,7 +147,8 @@ def _cors(allow_origins: Any = (), allow_methods: Any = ("GET",), allow_headers:
     return cors
 
 
-def _trusted_host(allowed_hosts: Any = None, www_redirect: bool = True) -> Callable[..., Any] | None:
+def _trusted_host(allowed_hosts: Any = None,
+                  www_redirect: bool = True) -> Callable[..., Any] | None:
     if allowed_hosts is None:
         allowed_hosts = ["*"]
     for pattern in allowed_hosts:
@@ -235,7 +236,8 @@ def make(middleware_class: Any, options: dict[str, Any]) -> Callable[..., Any] |
     if maker is None:
         name = getattr(middleware_class, "__name__", repr(middleware_class))
         raise TypeError(f"add_middleware({name}): turbo supports CORSMiddleware, "
-                        "GZipMiddleware and TrustedHostMiddleware (from turbo); for other middleware use "
+                        "GZipMiddleware and TrustedHostMiddleware (from turbo); "
+                        "for other middleware use "
                         '@app.middleware("http") (docs/fastapi-compat.md)')
     for name in options:
         if name not in middleware_class._options:
