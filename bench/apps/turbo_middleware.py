@@ -19,3 +19,12 @@ bare = make()
 cors = make(CORSMiddleware, allow_origins=["https://a.example"])
 gzip = make(GZipMiddleware)  # the body is under minimum_size: not compressed
 trusted = make(TrustedHostMiddleware, allowed_hosts=["b", "localhost"])
+
+# The http middleware chain itself (turbo/_handlers.py), for comparison:
+# one @app.middleware("http") that only calls call_next.
+passthrough = make()
+
+
+@passthrough.middleware("http")
+async def _through(request, call_next):
+    return await call_next(request)

@@ -130,11 +130,10 @@ def _cors(allow_origins: Any = (), allow_methods: Any = ("GET",), allow_headers:
         return _text("OK", 200, headers)
 
     async def cors(request: Any, call_next: Any) -> Any:
-        rh = request.headers
-        origin = rh.get("origin")
+        origin = request._header("origin")  # one header: no mapping of them all made
         if (origin is not None and request.method == "OPTIONS"
-                and rh.get("access-control-request-method") is not None):
-            return answer_preflight(rh, origin)
+                and request._header("access-control-request-method") is not None):
+            return answer_preflight(request.headers, origin)
         response = await call_next(request)
         headers = response.headers
         if origin is not None:
@@ -161,7 +160,7 @@ def _trusted_host(allowed_hosts: Any = None,
     patterns = [p.lower() for p in allowed_hosts]
 
     async def trusted_host(request: Any, call_next: Any) -> Any:
-        host_header = request.headers.get("host")
+        host_header = request._header("host")
         if not host_header:
             return _text("Invalid host header", 400, {})
         host = _host_of(host_header).lower()
@@ -211,7 +210,7 @@ def _gzip(minimum_size: int = 500, compresslevel: int = 9,
         if not kinds.isdisjoint(excluded):
             return response
         _add_vary(headers, "Accept-Encoding")
-        if "gzip" in request.headers.get("accept-encoding", ""):
+        if "gzip" in (request._header("accept-encoding") or ""):
             c = zlib.compressobj(compresslevel, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
             response.body = c.compress(body) + c.flush()
             _set(headers, "Content-Encoding", "gzip")
