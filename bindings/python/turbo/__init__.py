@@ -815,6 +815,12 @@ class App:
                            if self._exception_handlers or self._http_middleware else None)
             for (m, pattern), (_path, func, plan, flags) in self._routes.items():
                 server.add_route(m, pattern, *self._served(func, plan, flags), flags, self._loops)
+            # CORSMiddleware answers preflights to every path a route has,
+            # as Starlette's does before routing (turbo/_middleware.py).
+            for pattern, func in _middleware.preflight_routes(self._http_middleware,
+                                                              self._routes):
+                plan = _plan(func, [])
+                server.add_route("OPTIONS", pattern, *self._served(func, plan, 0), 0, self._loops)
             self._server = server
 
     def configure_serving(self, **options: Any) -> None:

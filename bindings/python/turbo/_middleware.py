@@ -143,6 +143,7 @@ def _cors(allow_origins: Any = (), allow_methods: Any = ("GET",), allow_headers:
                 _set(headers, "Access-Control-Allow-Origin", origin)
         _add_vary(headers, "Origin")  # Starlette adds it whether or not there is an Origin
         return response
+    cors._turbo_cors = True  # type: ignore[attr-defined]
     return cors
 
 
@@ -222,6 +223,27 @@ def _host_of(value: str) -> str:
     if value.startswith("["):
         return value[:value.find("]") + 1] if "]" in value else value
     return value.rsplit(":", 1)[0] if ":" in value else value
+
+
+def preflight_routes(middleware: list[Any], routes: dict[Any, Any]) -> list[Any]:
+    """(pattern, endpoint) for the OPTIONS routes an app with CORSMiddleware
+    adds where it has none, so that its preflights reach the middleware;
+    another OPTIONS request there answers 405, as it would without them."""
+    if not any(getattr(mw, "_turbo_cors", False) for mw in middleware):
+        return []
+    methods: dict[str, list[str]] = {}
+    for (m, pattern) in routes:
+        methods.setdefault(pattern, []).append(m)
+    out = []
+    for pattern, ms in methods.items():
+        if "OPTIONS" in ms:
+            continue
+
+        def not_allowed(allow: str = ", ".join(ms)) -> Any:
+            from . import JSONResponse
+            return JSONResponse({"detail": "Method Not Allowed"}, 405, {"Allow": allow})
+        out.append((pattern, not_allowed))
+    return out
 
 
 _MAKERS: dict[type, Callable[..., Any]] = {CORSMiddleware: _cors, GZipMiddleware: _gzip,
