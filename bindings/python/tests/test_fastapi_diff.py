@@ -10,6 +10,7 @@ the test asserts 100% agreement outside EXCEPTIONS, each of which names
 its reason (docs/fastapi-compat.md lists them too).
 """
 
+import gzip
 import json
 import os
 import re
@@ -25,7 +26,10 @@ APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fastapi_apps")
 IMPORT = re.compile(r"^from fastapi(\.[\w.]+)? import ", re.M)
 
 # Headers compared (lower-case) when either side sends them.
-HEADERS = ("content-type", "x-why", "location", "www-authenticate")
+HEADERS = ("content-type", "x-why", "location", "www-authenticate", "vary",
+           "access-control-allow-origin", "access-control-allow-methods",
+           "access-control-allow-headers", "access-control-allow-credentials",
+           "access-control-expose-headers", "access-control-max-age", "content-encoding")
 
 # (app, method, target) -> reason. Requests on which turbo knowingly
 # answers otherwise than FastAPI; keep short, each with its why.
@@ -357,6 +361,51 @@ CORPUS = {
         ("POST", "/moved", None, {}),
         ("GET", "/bytes-html", None, {}),
     ],
+    "cors_hosts": [
+        ("GET", "/items/5", None, {}),
+        ("GET", "/items/5", None, {"Origin": "https://a.example"}),
+        ("GET", "/items/5", None, {"Origin": "https://x.b.example"}),
+        ("GET", "/items/5", None, {"Origin": "https://evil.example"}),
+        ("GET", "/items/0", None, {"Origin": "https://a.example"}),
+        ("GET", "/items/1", None, {"Origin": "https://a.example"}),
+        ("POST", "/items", b"{}", {"Origin": "https://a.example", **JSON_TYPE}),
+        ("OPTIONS", "/items/5", None, {"Origin": "https://a.example",
+                                       "Access-Control-Request-Method": "GET"}),
+        ("OPTIONS", "/items/5", None, {"Origin": "https://a.example",
+                                       "Access-Control-Request-Method": "POST",
+                                       "Access-Control-Request-Headers": "X-Token, content-type"}),
+        ("OPTIONS", "/items/5", None, {"Origin": "https://evil.example",
+                                       "Access-Control-Request-Method": "DELETE",
+                                       "Access-Control-Request-Headers": "X-Other"}),
+        ("OPTIONS", "/items/5", None, {"Origin": "https://y.b.example",
+                                       "Access-Control-Request-Method": "GET",
+                                       "Access-Control-Request-Private-Network": "true"}),
+        ("OPTIONS", "/items/5", None, {"Origin": "https://a.example"}),
+        ("OPTIONS", "/items/5", None, {}),
+        ("OPTIONS", "/items", None, {"Origin": "https://a.example",
+                                     "Access-Control-Request-Method": "POST"}),
+        ("OPTIONS", "/items", None, {"Origin": "https://a.example"}),
+        ("GET", "/items/5", None, {"Host": "testserver"}),
+        ("GET", "/items/5", None, {"Host": "api.trusted.example:8000"}),
+        ("GET", "/items/5", None, {"Host": "evil.example"}),
+        ("GET", "/items/5?q=1", None, {"Host": "c.example"}),
+        ("GET", "/items/5", None, {"Host": "trusted.example"}),
+    ],
+    "gzip_app": [
+        ("GET", "/big", None, {"Accept-Encoding": "gzip, deflate"}),
+        ("GET", "/big", None, {}),
+        ("GET", "/small", None, {"Accept-Encoding": "gzip, deflate"}),
+        ("GET", "/small", None, {}),
+        ("GET", "/text", None, {"Accept-Encoding": "gzip, deflate"}),
+        ("GET", "/text", None, {}),
+        ("GET", "/png", None, {"Accept-Encoding": "gzip, deflate"}),
+        ("GET", "/png", None, {}),
+        ("GET", "/encoded", None, {"Accept-Encoding": "gzip, deflate"}),
+        ("GET", "/encoded", None, {}),
+        ("GET", "/vary", None, {"Accept-Encoding": "gzip, deflate"}),
+        ("GET", "/vary", None, {}),
+        ("GET", "/big", None, {"Accept-Encoding": "br"}),
+    ],
     "handlers": [
         ("GET", "/unicorns/ann", None, {}),
         ("GET", "/unicorns/yolo", None, {}),
@@ -502,6 +551,12 @@ def fastapi_answers(mod, corpus):
     # A server error is compared as the 500 a client gets, not raised.
     with fastapi_testclient.TestClient(mod.app, raise_server_exceptions=False) as tc:
         for method, target, body, headers in corpus:
+            # A Host both sides allow (turbo's client sends 127.0.0.1:port), unless given.
+            if not any(k.lower() == "host" for k in headers):
+                headers = {"Host": "t", **headers}
+            # httpx asks for gzip unless told otherwise; turbo's client does not.
+            if not any(k.lower() == "accept-encoding" for k in headers):
+                headers = {"Accept-Encoding": "", **headers}
             r = tc.request(method, target, content=body, headers=headers, follow_redirects=False)
             hs = {k.lower(): v for k, v in r.headers.items()}
             out.append(answer_of(target, r.status_code, hs, r.content))
@@ -517,7 +572,10 @@ def turbo_answers(mod, corpus):
             for method, target, body, headers in corpus:
                 r = c.request(method, target, body=body, headers=headers)
                 hs = {k.lower(): v for k, v in r.headers.items()}
-                out.append(answer_of(target, r.status, hs, r.body))
+                body = r.body
+                if hs.get("content-encoding") == "gzip":  # httpx hands FastAPI's decoded
+                    body = gzip.decompress(body)
+                out.append(answer_of(target, r.status, hs, body))
         finally:
             c.close()
     finally:

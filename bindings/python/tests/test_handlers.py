@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from conftest import Client, start_app
-from turbo import App, HTTPException, JSONResponse, PlainTextResponse, RequestValidationError
+from turbo import App, GZipMiddleware, HTTPException, JSONResponse, PlainTextResponse, RequestValidationError
 
 
 def serve(app):
@@ -47,7 +47,7 @@ def test_registration_is_checked_and_refused_once_serving():
         app.middleware("websocket")
     with pytest.raises(TypeError, match="must be an async def"):
         app.middleware("http")(lambda request, call_next: None)
-    with pytest.raises(TypeError, match="middleware classes are not supported yet"):
+    with pytest.raises(TypeError, match=r"add_middleware\(object\): turbo supports CORSMiddleware"):
         app.add_middleware(object)
 
     @app.get("/x")
@@ -62,6 +62,8 @@ def test_registration_is_checked_and_refused_once_serving():
             @app.middleware("http")
             async def late(request, call_next):
                 return await call_next(request)
+        with pytest.raises(RuntimeError, match="once the app is serving"):
+            app.add_middleware(GZipMiddleware)
     finally:
         app.stop()
 

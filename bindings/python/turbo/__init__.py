@@ -64,6 +64,9 @@ __all__ = [
     "SecurityScopes",
     "ORJSONResponse",
     "RequestValidationError",
+    "CORSMiddleware",
+    "GZipMiddleware",
+    "TrustedHostMiddleware",
     "Headers",
     "State",
     "mount",
@@ -523,11 +526,15 @@ class App:
         return deco
 
     def add_middleware(self, middleware_class: Any, **options: Any) -> None:
-        """Starlette's middleware classes are not supported yet: raises
-        TypeError (docs/fastapi-compat.md)."""
-        raise TypeError(f"add_middleware({getattr(middleware_class, '__name__', middleware_class)}"
-                        "): middleware classes are not supported yet; use "
-                        '@app.middleware("http") (docs/fastapi-compat.md)')
+        """app.add_middleware(CORSMiddleware, GZipMiddleware or TrustedHostMiddleware,
+        **options):
+        Starlette's, with its options, added to the http middleware (the
+        last added runs outermost). TypeError for another class or an
+        unknown option (turbo/_middleware.py, docs/fastapi-compat.md)."""
+        mw = _middleware.make(middleware_class, options)
+        self._not_serving("middleware")
+        if mw is not None:
+            self._http_middleware.append(mw)
 
     def _served(self, func: Any, plan: Any, flags: Any) -> tuple[Any, Any]:
         """What the server runs for a route: the route itself, or, once the
@@ -719,6 +726,11 @@ class App:
 
         return deco
 
+    def api_route(self, path: str, methods: Iterable[str] | None = None,
+                  **options: Any) -> Callable[[_F], _F]:
+        """FastAPI's api_route: route with the methods given (GET when none)."""
+        return self.route(path, methods, **options)
+
     def get(self, path: str, *, blocking: bool = False, stream_body: bool = False,
             status_code: int | None = None, dependencies: Iterable[Any] | None = None,
             response_model: Any = None, response_model_exclude_none: bool = False,
@@ -813,6 +825,12 @@ class App:
                            if self._exception_handlers or self._http_middleware else None)
             for (m, pattern), (_path, func, plan, flags) in self._routes.items():
                 server.add_route(m, pattern, *self._served(func, plan, flags), flags, self._loops)
+            # CORSMiddleware answers preflights to every path a route has,
+            # as Starlette's does before routing (turbo/_middleware.py).
+            for pattern, func in _middleware.preflight_routes(self._http_middleware,
+                                                              self._routes):
+                plan = _plan(func, [])
+                server.add_route("OPTIONS", pattern, *self._served(func, plan, 0), 0, self._loops)
             self._server = server
 
     def configure_serving(self, **options: Any) -> None:
@@ -1249,6 +1267,8 @@ from ._security import (  # noqa: E402
     Security,
     SecurityScopes,
 )
+from . import _middleware  # noqa: E402
+from ._middleware import CORSMiddleware, GZipMiddleware, TrustedHostMiddleware  # noqa: E402
 from ._bodies import BackgroundTasks, Body, Cookie, Depends, Header, Path, Query  # noqa: E402
 from ._forms import File, Form, UploadFile  # noqa: E402 - after _bodies, which it extends
 from . import _routing  # noqa: E402
