@@ -117,7 +117,12 @@ class APIKeyQuery(APIKeyBase):
     _where = "query"
 
     def __call__(self, request: Request) -> str | None:
-        return self._check(request.query_params.get(self._name))
+        # Starlette's query_params.get: the last value of a repeated key.
+        from urllib.parse import parse_qsl
+
+        values = [v for k, v in parse_qsl(request.query_string, keep_blank_values=True)
+                  if k == self._name]
+        return self._check(values[-1] if values else None)
 
 
 class APIKeyHeader(APIKeyBase):
@@ -135,9 +140,11 @@ class APIKeyCookie(APIKeyBase):
 
 
 class HTTPBearer(SecurityBase):
+    _scheme = "bearer"
+
     def __init__(self, *, bearerFormat: str | None = None, scheme_name: str | None = None,
                  description: str | None = None, auto_error: bool = True) -> None:
-        self.model = _model(type="http", description=description, scheme="bearer",
+        self.model = _model(type="http", description=description, scheme=self._scheme,
                             bearerFormat=bearerFormat)
         self.scheme_name = scheme_name or type(self).__name__
         self.auto_error = auto_error
@@ -145,10 +152,22 @@ class HTTPBearer(SecurityBase):
     def __call__(self, request: Request) -> Any:
         authorization = request._header("authorization")
         scheme, credentials = _scheme_param(authorization)
-        if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
-            self._missing("Bearer")
+        if not (authorization and scheme and credentials) or scheme.lower() != self._scheme:
+            self._missing(self._scheme.title())
             return None
         return HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
+
+
+class HTTPDigest(HTTPBearer):
+    """The Digest scheme's credentials, unverified (as FastAPI's: the
+    application checks them)."""
+
+    _scheme = "digest"
+
+    def __init__(self, *, scheme_name: str | None = None, description: str | None = None,
+                 auto_error: bool = True) -> None:
+        super().__init__(scheme_name=scheme_name, description=description,
+                         auto_error=auto_error)
 
 
 class HTTPBasic(SecurityBase):

@@ -11,6 +11,7 @@ from fastapi.security import (
     HTTPBasic,
     HTTPBasicCredentials,
     HTTPBearer,
+    HTTPDigest,
     OAuth2PasswordBearer,
     SecurityScopes,
 )
@@ -21,6 +22,7 @@ basic = HTTPBasic(realm="turbo")
 header_key = APIKeyHeader(name="X-API-Key")
 query_key = APIKeyQuery(name="api_key", auto_error=False)
 cookie_key = APIKeyCookie(name="session")
+digest = HTTPDigest(description="digest credentials, unverified")
 oauth2 = OAuth2PasswordBearer(tokenUrl="token", scopes={"items:read": "Read items",
                                                         "items:write": "Write items"})
 
@@ -74,3 +76,8 @@ def read_items(user: Annotated[dict, Security(current_user, scopes=["items:read"
 @app.post("/items")
 def write_items(user: Annotated[dict, Security(current_user, scopes=["items:write"])]):
     return user
+
+
+@app.get("/digest")
+def read_digest(creds: Annotated[HTTPAuthorizationCredentials, Depends(digest)]):
+    return {"scheme": creds.scheme, "credentials": creds.credentials}
