@@ -166,6 +166,61 @@ class Response:
             return bytes(content)
         raise TypeError(f"Response content must be str or bytes, not {type(content).__name__}")
 
+    def set_cookie(self, key: str, value: str = "", max_age: int | None = None,
+                   expires: Any = None, path: str | None = "/", domain: str | None = None,
+                   secure: bool = False, httponly: bool = False,
+                   samesite: str | None = "lax") -> None:
+        """Adds a Set-Cookie field, formatted as Starlette formats it
+        (http.cookies; expires: seconds from now, a datetime or a string)."""
+        import http.cookies
+        from email.utils import format_datetime
+
+        jar: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
+        jar[key] = value
+        morsel = jar[key]
+        if max_age is not None:
+            morsel["max-age"] = max_age
+        if expires is not None:
+            import datetime
+            morsel["expires"] = (format_datetime(expires, usegmt=True)
+                                 if isinstance(expires, datetime.datetime) else expires)
+        if path is not None:
+            morsel["path"] = path
+        if domain is not None:
+            morsel["domain"] = domain
+        if secure:
+            morsel["secure"] = True
+        if httponly:
+            morsel["httponly"] = True
+        if samesite is not None:
+            if samesite.lower() not in ("strict", "lax", "none"):
+                raise ValueError("samesite must be 'strict', 'lax' or 'none'")
+            morsel["samesite"] = samesite
+        headers = self.headers
+        if not isinstance(headers, _ResponseHeaders):
+            headers = self.headers = _ResponseHeaders(headers or {})
+        headers.cookies.append(jar.output(header="").strip())
+
+    def delete_cookie(self, key: str, path: str = "/", domain: str | None = None,
+                      secure: bool = False, httponly: bool = False,
+                      samesite: str | None = "lax") -> None:
+        """A Set-Cookie that expires key now."""
+        self.set_cookie(key, max_age=0, expires=0, path=path, domain=domain, secure=secure,
+                        httponly=httponly, samesite=samesite)
+
+
+class _ResponseHeaders(dict):  # type: ignore[type-arg]
+    """A Response's headers once it sets a cookie: the other fields as a
+    dict, and the Set-Cookie lines, which may repeat; items() gives them
+    all, and it is what C writes from."""
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        super().__init__(fields)
+        self.cookies: list[str] = []
+
+    def items(self) -> Any:
+        return [*super().items(), *(("set-cookie", c) for c in self.cookies)]
+
 
 class JSONResponse(Response):
     """A response whose content is encoded as JSON (in C, when sent)."""
