@@ -29,7 +29,8 @@ IMPORT = re.compile(r"^from fastapi(\.[\w.]+)? import ", re.M)
 HEADERS = ("content-type", "x-why", "location", "www-authenticate", "vary",
            "access-control-allow-origin", "access-control-allow-methods",
            "access-control-allow-headers", "access-control-allow-credentials",
-           "access-control-expose-headers", "access-control-max-age", "content-encoding")
+           "access-control-expose-headers", "access-control-max-age", "content-encoding",
+           "set-cookie")
 
 # (app, method, target) -> reason. Requests on which turbo knowingly
 # answers otherwise than FastAPI; keep short, each with its why.
@@ -536,6 +537,14 @@ CORPUS = {
         ('GET', '/me', None, {'Authorization': 'Bearer t'}),
         ('GET', '/me', None, {'Authorization': 'Basic t'}),
         ('GET', '/me', None, {}),
+    ],
+    "cookies": [
+        ("GET", "/returned", None, {}),
+        ("GET", "/deleted", None, {}),
+        ("GET", "/temporal", None, {}),
+        ("GET", "/temporal-status", None, {}),
+        ("GET", "/temporal-model", None, {}),
+        ("GET", "/temporal-returned", None, {}),
     ],
     "returns": [
         ("GET", "/model", None, {}),

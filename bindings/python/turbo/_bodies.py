@@ -24,7 +24,7 @@ import sys
 import typing
 from typing import Any
 
-from . import HTTPException, JSONResponse, Response
+from . import HTTPException, JSONResponse, Response, _ResponseHeaders
 
 _REQUEST_PARAM = "_turbo_body_request"
 
@@ -370,6 +370,41 @@ class BackgroundTasks:
                 return
 
 
+_TEMPORAL = "turbo temporal response"
+
+
+async def _temporal_response(request: Any, cache: dict[Any, Any],
+                             cleanups: list[Any]) -> tuple[Any, Any]:
+    """The request's one `response: Response` parameter (FastAPI's
+    temporal response, shared by handler and dependencies): what is set on
+    it (headers, cookies, status_code) goes into the answer."""
+    sub = cache.get(_TEMPORAL)
+    if sub is None:
+        sub = cache[_TEMPORAL] = Response(b"", 200, {})
+        sub.status_code = None  # type: ignore[assignment]
+    return sub, None
+
+
+def _with_temporal(raw: Any, sub: Any, status_code: int | None, shape: Any) -> Any:
+    """raw made the answer as FastAPI 0.165 makes it with a temporal
+    response: a returned Response as it is; else with sub's status_code
+    when it set one (over the route's), and sub's headers and cookies."""
+    if isinstance(raw, Response):
+        return raw
+    result = _dump(raw, sub.status_code if sub.status_code is not None else status_code, shape)
+    if not isinstance(result, Response):
+        result = JSONResponse(result)
+    headers = result.headers
+    if not isinstance(headers, _ResponseHeaders):
+        headers = result.headers = _ResponseHeaders(headers if headers is not None else {})
+    sub_headers = sub.headers if sub.headers is not None else {}
+    for name, value in (dict.items(sub_headers) if isinstance(sub_headers, dict)
+                        else sub_headers.items()):
+        headers[name] = value
+    headers.cookies.extend(getattr(sub_headers, "cookies", ()))
+    return result
+
+
 async def _background_tasks(request: Any, cache: dict[Any, Any],
                             cleanups: list[Any]) -> tuple[Any, Any]:
     """The request's one BackgroundTasks (shared by handler and dependencies)."""
@@ -455,6 +490,8 @@ def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str,
             steps.append((p.name, "extract", _extractor(p, source, base)))
         elif base is BackgroundTasks:
             steps.append((p.name, "dep", _background_tasks))
+        elif base is Response:
+            steps.append((p.name, "dep", _temporal_response))
         elif base is request_type:
             steps.append((p.name, "request", None))
         elif _is_body_type(base) or _body_marker(p, hint)[0] is not None:
@@ -805,6 +842,10 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
             plain_hints[p.name] = tp
             deps.append((p.name, _background_tasks))
             continue
+        if dep is None and tp is Response:
+            plain_hints[p.name] = tp
+            deps.append((p.name, _temporal_response))
+            continue
         if dep is not None:
             plain_hints[p.name] = tp
             deps.append((p.name, _dependency(dep, tp, request_type)))
@@ -880,7 +921,9 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
                     result = func(*args, **kwargs)
                     if is_async:
                         result = await result
-                    result = _dump(result, status_code, shape)
+                    sub = cache.get(_TEMPORAL)
+                    result = (_dump(result, status_code, shape) if sub is None
+                              else _with_temporal(result, sub, status_code, shape))
             except BaseException as exc:
                 await _clean_up(cleanups, exc)
                 raise

@@ -188,7 +188,7 @@ def _analyze(call: Any, path_names: set[str], route_deps: Iterable[Any] = (),
     """call's parameters sorted by where they come from, as FastAPI sorts
     them (route_deps: the dependencies= given, solved first; scopes: those
     of the Security dependencies above call)."""
-    from . import Request, _bodies, _forms, _security
+    from . import Request, Response, _bodies, _forms, _security
 
     dep = _Dependant(call)
     if isinstance(call, _security.SecurityBase):
@@ -209,7 +209,7 @@ def _analyze(call: Any, path_names: set[str], route_deps: Iterable[Any] = (),
                                              (*scopes, *getattr(marker, "scopes", ()))))
             continue
         if isinstance(tp, type) and issubclass(tp, (Request, _bodies.BackgroundTasks,
-                                                    _security.SecurityScopes)):
+                                                    _security.SecurityScopes, Response)):
             continue
         marker, tp = _bodies._marker(p, hint)
         if tp is inspect.Parameter.empty:
