@@ -110,7 +110,8 @@ ir() { # server route n -> total Ir
     (cd bench/apps && exec valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "${CMD[@]}") >"$tmp/cg.log" 2>&1 &
   fi
   pid=$!
-  /usr/bin/python3 bench/fastapi_client.py "${PORT[$s]}" "$n" "$r" || { cat "$tmp/cg.log" >&2; exit 1; }
+  /usr/bin/python3 bench/fastapi_client.py "${PORT[$s]}" "$n" "$r" ||
+    { cat "$tmp/cg.log" >&2; kill -TERM "$pid"; wait "$pid" || true; exit 1; }
   kill -TERM "$pid"
   wait "$pid" || true
   out=$(ls "$tmp"/cg.[0-9]* | head -1)

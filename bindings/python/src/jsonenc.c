@@ -347,12 +347,19 @@ typedef struct encoder {
     PyObject *marks[TPY_JSON_MARK_SLOTS];
 } encoder;
 
-/* Set once at import (turbo/_encode.py), before any route can run. */
+/* Set once at import (turbo/_encode.py), before any route can run, and
+ * never replaced: encoders on I/O threads read it without a lock and hold
+ * it borrowed for a whole encode, which is safe only because it lives as
+ * long as the module and its value never changes after handlers start
+ * (the import that sets it happens-before any server thread exists). */
 static PyObject *response_fallback;
 
-void tpy_json_set_fallback(PyObject *func)
+int tpy_json_set_fallback(PyObject *func)
 {
-    Py_XSETREF(response_fallback, Py_XNewRef(func));
+    if (response_fallback != NULL)
+        return -1;
+    response_fallback = Py_NewRef(func);
+    return 0;
 }
 
 static int encode_obj(encoder *e, PyObject *o);

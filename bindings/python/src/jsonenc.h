@@ -44,6 +44,7 @@ int tpy_json_encode(PyObject *obj, tpy_buf *out);
  * TypeError above.
  */
 int tpy_json_encode_response(PyObject *obj, tpy_buf *out);
-void tpy_json_set_fallback(PyObject *func);
+/* Sets the fallback: 0, or -1 (no error set) when it is set already. */
+int tpy_json_set_fallback(PyObject *func);
 
 #endif

@@ -54,7 +54,11 @@ static PyObject *set_json_fallback(PyObject *mod, PyObject *func)
         PyErr_SetString(PyExc_TypeError, "the JSON fallback must be callable");
         return NULL;
     }
-    tpy_json_set_fallback(func);
+    /* Set once, at import: encoders on other threads use it borrowed. */
+    if (tpy_json_set_fallback(func) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "the JSON fallback is set already");
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 

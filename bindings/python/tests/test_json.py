@@ -423,3 +423,16 @@ def test_the_response_encoder_still_refuses_what_has_no_json_form():
         _turbo._json_dumps_response([Slotted()])
     with pytest.raises(ValueError, match="^Out of range float values are not JSON compliant$"):
         _turbo._json_dumps_response({"x": float("nan")})
+
+
+def test_the_response_encoder_leaves_out_orm_state_and_its_fallback_is_set_once():
+    class Row:
+        def __init__(self):
+            self._sa_instance_state = object()  # as FastAPI's sqlalchemy_safe drops it
+            self.id = 1
+            self.name = "r"
+
+    assert _turbo._json_dumps_response({"rows": [Row()]}) == b'{"rows":[{"id":1,"name":"r"}]}'
+    from turbo import _encode
+    with pytest.raises(RuntimeError, match="^the JSON fallback is set already$"):
+        _turbo._set_json_fallback(_encode.fallback)

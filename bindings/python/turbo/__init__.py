@@ -676,7 +676,8 @@ class App:
                                                           response_model_exclude_unset))
         else:
             called = _bodies.with_response_class(
-                _bodies.adapt(endpoint, Request, None, extra, None), response_class, status_code,
+                _bodies.adapt(endpoint, Request, None, extra, None, path_names=names, raw=True),
+                response_class, status_code,
                 _bodies.response_shape(endpoint, response_model, response_model_exclude_none,
                                        response_model_exclude_unset, python=True))
         plan = _plan(called, names)

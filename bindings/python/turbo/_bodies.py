@@ -814,11 +814,18 @@ def _body_fields(sig: inspect.Signature, hints: dict[str, Any], plain_hints: dic
     return out
 
 
+def _keep(result: Any, status_code: int | None = None, shape: Any = None) -> Any:
+    return result
+
+
 def adapt(func: Any, request_type: type, status_code: int | None = None,
-          dependencies: Any = (), shape: Any = None, path_names: Any = None) -> Any:
+          dependencies: Any = (), shape: Any = None, path_names: Any = None,
+          raw: bool = False) -> Any:
     """func unchanged when it has no body, header or cookie parameter, is
     not annotated to return a model and has no status_code; else its
-    wrapper."""
+    wrapper. raw: the wrapper returns what func returns, unconverted (a
+    response_class route converts it)."""
+    dump = _keep if raw else _dump
     sig = inspect.signature(func)
     try:
         hints = typing.get_type_hints(func, include_extras=True)
@@ -922,7 +929,7 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
                     if is_async:
                         result = await result
                     sub = cache.get(_TEMPORAL)
-                    result = (_dump(result, status_code, shape) if sub is None
+                    result = (dump(result, status_code, shape) if sub is None
                               else _with_temporal(result, sub, status_code, shape))
             except BaseException as exc:
                 await _clean_up(cleanups, exc)
@@ -941,14 +948,14 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
             failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs, [])
             if failed is not None:
                 return failed
-            return _dump(await func(*args, **kwargs), status_code, shape)
+            return dump(await func(*args, **kwargs), status_code, shape)
     else:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             failed = solve(kwargs.pop(_REQUEST_PARAM), kwargs, [])
             if failed is not None:
                 return failed
-            return _dump(func(*args, **kwargs), status_code, shape)
+            return dump(func(*args, **kwargs), status_code, shape)
 
     # What the plan sees: the path and query parameters, now all
     # keyword-only (the body, header and cookie ones no longer among them,
@@ -973,7 +980,13 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
 # mode only), decimals (JSON mode reads the number's text, Python mode the
 # float json.loads made), and functions, which see different inputs.
 _JSON_MODE_DIFFERS = ("'strict': True", "'bytes'", "val_json_bytes", "'decimal'", "function-",
-                      "'complex'", "'json'")
+                      "'complex'", "'json'",
+                      # smart-mode unions pick another member from a JSON
+                      # string ('2020-01-01' is a date there, a str in
+                      # Python mode); numbers coerced to str keep their
+                      # JSON text; a Fraction reads the number's text
+                      "'type': 'union'", "'coerce_numbers_to_str': True", "'fraction'",
+                      "'json-or-python'")
 
 
 def _json_mode_agrees(adapter: Any) -> bool:

@@ -73,10 +73,12 @@ def fallback(value: Any) -> Any:
     # FastAPI's last resort for any other object: dict(value), else its
     # attributes (an object without either stays refused).
     try:
-        return dict(value)
+        fields = dict(value)
     except Exception:
-        pass
-    try:
-        return vars(value)
-    except TypeError:
-        return NotImplemented
+        try:
+            fields = vars(value)
+        except TypeError:
+            return NotImplemented
+    # As FastAPI (sqlalchemy_safe): an ORM row's _sa_instance_state and
+    # the like are left out.
+    return {k: v for k, v in fields.items() if not (isinstance(k, str) and k.startswith("_sa"))}

@@ -457,8 +457,9 @@ def _responses(route: _Route, mapping: dict[Any, Any], has_input: bool,
         entry = out.setdefault(key, {})
         field = route.extra_responses.get(code)
         if field is not None:
+            media = (cls.media_type if cls is not None else None) or "application/json"
             target = extra.setdefault("content", {}).setdefault(
-                "application/json", {}).setdefault("schema", {})
+                media, {}).setdefault("schema", {})
             _deep_update(target, _schema(field, mapping))
         text = _RANGES.get(str(code).upper())
         if text is None:

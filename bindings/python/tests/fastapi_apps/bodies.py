@@ -1,6 +1,8 @@
 """Request bodies validated by pydantic models, and models returned."""
 
-from typing import Optional
+import datetime
+import uuid
+from typing import Optional, Union
 
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
@@ -123,3 +125,17 @@ class StrictItem(BaseModel, strict=True):
 @app.post("/strict")
 def strict(m: StrictItem) -> StrictItem:
     return m
+
+
+# Smart-mode unions: pydantic's JSON mode would pick another member than
+# FastAPI's Python mode for these strings, so they take FastAPI's path.
+class Unions(BaseModel):
+    when: Union[datetime.datetime, str] = ""
+    day: Union[datetime.date, str] = ""
+    key: Union[uuid.UUID, str] = ""
+    either: Union[datetime.datetime, datetime.date, None] = None
+
+
+@app.post("/unions")
+def unions(u: Unions):
+    return {"repr": repr(u)}

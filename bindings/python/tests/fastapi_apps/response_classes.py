@@ -44,3 +44,22 @@ def go():
 @app.get("/explicit")
 def explicit():
     return PlainTextResponse("as returned", status_code=201)
+
+
+class Login(BaseModel):
+    name: str
+    password: str
+
+
+@app.post("/login", response_class=ORJSONResponse, response_model=Item)
+def login(body: Login):
+    return body  # the password is not in the response model: filtered out
+
+
+class Missing(BaseModel):
+    detail: str
+
+
+@app.get("/page", response_class=HTMLResponse, responses={404: {"model": Missing}})
+def page():
+    return "<p>page</p>"
