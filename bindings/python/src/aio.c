@@ -70,6 +70,7 @@ typedef struct tpy_aio {
     turbo_timer *soon;    /* a 0 ms timer: ready callbacks wait */
     /* The first step running now, if any (borrowed). */
     PyObject *first_coro, *first_ctx, *first_func;
+    int first_json_strings;
     PyObject *first_task, *first_susp; /* made on request, owned */
     /* Answers written, to be finished once Python is let go. */
     turbo_deferred **done;
@@ -104,6 +105,7 @@ typedef struct {
     PyObject *task;    /* its Task, for cancellation; cleared when done */
     tpy_aio *aio;
     int held;          /* libturbo's cancel callback holds a reference */
+    int json_strings;  /* the endpoint's: str/bytes results as JSON */
 } SuspendedObject;
 
 static PyTypeObject SuspendedType;
@@ -270,7 +272,7 @@ static void answer(SuspendedObject *self, PyObject *result)
     } else if (result == NULL) {
         tpy_write_exception(res, self->func);
     } else {
-        int rc = tpy_write_result(res, result);
+        int rc = tpy_write_result(res, result, self->json_strings);
         if (rc == 1) {
             /* A StreamingResponse: its driver finishes d. (The upgrade
              * marker: res is the 101 already, finished as any answer.) */
@@ -690,6 +692,7 @@ PyObject *tpy_aio_first_step_task(PyObject *mod, PyObject *loop)
         SuspendedObject *s = susp_new(a->first_coro, a->first_func, a);
         if (s == NULL)
             return NULL;
+        s->json_strings = a->first_json_strings;
         PyObject *task = new_task(a->loop, s, a->first_ctx, 0);
         PyObject *r = task != NULL ? PyObject_CallFunctionObjArgs(enter_task, a->loop, task, NULL)
                                    : NULL;
@@ -732,7 +735,7 @@ static void close_quietly(PyObject *coro)
 }
 
 int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_response *res,
-                PyObject *coro, PyObject *robj)
+                PyObject *coro, PyObject *robj, int json_strings)
 {
     tpy_aio *a = aio_get(loops, req);
     PyObject *ctx = a != NULL ? PyContext_New() : NULL; /* this request's alone */
@@ -746,6 +749,7 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
     a->first_coro = coro;
     a->first_ctx = ctx;
     a->first_func = func;
+    a->first_json_strings = json_strings;
     PyObject *value = NULL;
     PySendResult st = PyIter_Send(coro, Py_None, &value);
     a->first_coro = a->first_ctx = a->first_func = NULL;
@@ -792,7 +796,7 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
         if (st == PYGEN_ERROR) {
             tpy_write_exception(res, func);
         } else {
-            int w = tpy_write_result(res, value);
+            int w = tpy_write_result(res, value, json_strings);
             if (w == 1)
                 rc = tpy_stream_inline(loops, req, res, value);
             else if (w != 0)
@@ -812,6 +816,7 @@ int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_respo
     if (d == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "turbo_defer failed");
     } else if (s == NULL && (s = susp_new(coro, func, a)) != NULL) {
+        s->json_strings = json_strings;
         s->first = value;
         value = NULL;
     }

@@ -35,10 +35,11 @@ PyObject *tpy_aio_first_step_task(PyObject *mod, PyObject *loop);
  * loops: the App's loop provider (its adopt() gives this thread's loop the
  * first time), or NULL. robj: the Request object passed to the handler,
  * or NULL; consumed (detached here or when the deferred answer goes).
+ * json_strings: as the endpoint's (tpy_write_result).
  * Returns TURBO_OK when the answer was written inline, TURBO_DEFER when
  * the coroutine goes on on the loop. */
 int tpy_aio_run(PyObject *func, PyObject *loops, turbo_request *req, turbo_response *res,
-                PyObject *coro, PyObject *robj);
+                PyObject *coro, PyObject *robj, int json_strings);
 
 /* At the exit of an I/O thread, with its Python state attached: drops the
  * thread's loop. The libevent watch and timers are freed with the server. */

@@ -37,6 +37,7 @@ struct tpy_endpoint {
     PyObject *func;
     PyObject *loops;   /* the App's loop provider for coroutines, or NULL */
     int blocking;      /* runs on the blocking pool: no loop there */
+    int json_strings;  /* a str or bytes result is a JSON string (FastAPI's) */
     PyObject *kwnames; /* names of keyword-only parameters (tail), or NULL */
     Py_ssize_t npos;
     Py_ssize_t nparams;
@@ -66,7 +67,7 @@ void tpy_endpoint_release(void *ud)
     PyGILState_Release(g);
 }
 
-tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan, PyObject *loops, int blocking)
+tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan, PyObject *loops, int flags)
 {
     if (!PyTuple_Check(plan)) {
         PyErr_SetString(PyExc_TypeError, "plan must be a tuple");
@@ -81,7 +82,8 @@ tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan, PyObject *loops, 
     Py_INCREF(func);
     ep->func = func;
     ep->loops = loops != Py_None ? Py_XNewRef(loops) : NULL;
-    ep->blocking = blocking;
+    ep->blocking = (flags & TPY_EP_BLOCKING) != 0;
+    ep->json_strings = (flags & TPY_EP_JSON_STRINGS) != 0;
     ep->nparams = n;
     Py_ssize_t nkw = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -319,7 +321,7 @@ static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *r
     if (result != NULL && PyCoro_CheckExact(result) && !ep->blocking) {
         /* async def: its first step runs here; the Request goes with it. */
         Py_XDECREF(errors);
-        return tpy_aio_run(ep->func, ep->loops, req, res, result, robj);
+        return tpy_aio_run(ep->func, ep->loops, req, res, result, robj, ep->json_strings);
     }
     turbo_deferred *kept = NULL; /* deferred for a stream that may read the body */
     if (robj != NULL) {
@@ -342,7 +344,7 @@ static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *r
     } else if (result == NULL) {
         tpy_write_exception(res, ep->func);
     } else {
-        int w = tpy_write_result(res, result);
+        int w = tpy_write_result(res, result, ep->json_strings);
         if (w == 1) {
             int rc = tpy_stream_inline(ep->loops, req, res, result);
             Py_DECREF(result);

@@ -25,13 +25,16 @@ typedef struct tpy_endpoint tpy_endpoint;
  * state when the thread exits. 0, or -1 with an error set. */
 int tpy_call_init(void);
 
+/* tpy_endpoint_new's flags, as the Python add_route's: */
+#define TPY_EP_BLOCKING 1     /* on the blocking pool, where a coroutine is not run (a 500) */
+#define TPY_EP_JSON_STRINGS 4 /* a str or bytes result is a JSON string (turbo.FastAPI) */
+
 /* plan: tuple of (name: str, source: int, conv: int, default or a missing
  * marker, has_default: bool, kwonly: bool), in signature order. loops:
  * the App's provider of asyncio loops for coroutine handlers (aio.h), or
- * None. blocking: the route runs on the blocking pool, where a coroutine
- * is not run (a 500). A new endpoint holding func, or NULL with an error
- * set. GIL held. */
-tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan, PyObject *loops, int blocking);
+ * None. flags: TPY_EP_*. A new endpoint holding func, or NULL with an
+ * error set. GIL held. */
+tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan, PyObject *loops, int flags);
 
 /* libturbo's release callback (turbo_release_fn): runs once no thread can
  * call the route, on whatever thread reclaims it, so it takes the GIL

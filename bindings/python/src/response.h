@@ -85,10 +85,13 @@ extern PyObject *tpy_upgraded;
 /* Converts what the handler returned. 0, or -1 with a Python error set;
  * 1 for a result the caller hands on (tpy_stream_*): a StreamingResponse,
  * or the upgrade marker. Inline: every request that returns comes
- * through here. */
-static inline int tpy_write_result(turbo_response *res, PyObject *result)
+ * through here. json_strings (a turbo.FastAPI route): a str or bytes
+ * result is a JSON string, as FastAPI encodes it, not text/plain. */
+static inline int tpy_write_result(turbo_response *res, PyObject *result, int json_strings)
 {
     if (PyDict_CheckExact(result) || PyList_CheckExact(result))
+        return tpy_json_body(res, result);
+    if (json_strings && (PyUnicode_Check(result) || PyBytes_Check(result)))
         return tpy_json_body(res, result);
     if (PyUnicode_Check(result)) {
         Py_ssize_t n;

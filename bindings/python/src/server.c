@@ -251,7 +251,8 @@ static PyObject *Server_add_route(ServerObject *self, PyObject *args)
 {
     const char *method, *pattern;
     PyObject *func, *plan, *loops = Py_None;
-    int flags = 0; /* 1: blocking (True); 2: its body streams (request.stream()) */
+    int flags = 0; /* 1: blocking (True); 2: its body streams (request.stream());
+                    * 4: str/bytes results are JSON strings (TPY_EP_JSON_STRINGS) */
     if (!PyArg_ParseTuple(args, "ssOO!|iO", &method, &pattern, &func, &PyTuple_Type, &plan,
                           &flags, &loops))
         return NULL;
@@ -261,7 +262,7 @@ static PyObject *Server_add_route(ServerObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "endpoint must be callable");
         return NULL;
     }
-    tpy_endpoint *ep = tpy_endpoint_new(func, plan, loops, blocking);
+    tpy_endpoint *ep = tpy_endpoint_new(func, plan, loops, flags);
     if (ep == NULL)
         return NULL;
     int rc;
@@ -298,7 +299,7 @@ static PyObject *Server_set_fallback(ServerObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "fallback must be callable");
         return NULL;
     }
-    tpy_endpoint *ep = tpy_endpoint_new(func, plan, loops, blocking);
+    tpy_endpoint *ep = tpy_endpoint_new(func, plan, loops, flags);
     if (ep == NULL)
         return NULL;
     int rc = turbo_server_set_fallback_opts(self->srv, tpy_fallback_trampoline, ep,
@@ -531,7 +532,8 @@ static PyMethodDef Server_methods[] = {
     {"listen_activated", (PyCFunction)Server_listen_activated, METH_NOARGS,
      "listen_activated() -> bool: serve the socket systemd passed, if any"},
     {"add_route", (PyCFunction)Server_add_route, METH_VARARGS,
-     "add_route(method, pattern, func, plan, flags=0, loops=None): flags 1 blocking, 2 stream_body"},
+     "add_route(method, pattern, func, plan, flags=0, loops=None): flags 1 blocking, 2 stream_body, "
+     "4 str/bytes results as JSON strings"},
     {"remove_route", (PyCFunction)Server_remove_route, METH_VARARGS,
      "remove_route(method, pattern)"},
     {"set_fallback", (PyCFunction)Server_set_fallback, METH_VARARGS,

@@ -425,6 +425,8 @@ CORPUS = {
         ("POST", "/items", b'{}', JSON_TYPE),
         ("GET", "/teapot", None, {}),
         ("GET", "/text", None, {}),
+        ("GET", "/greeting", None, {}),
+        ("GET", "/greeting-bytes", None, {}),
         ("GET", "/items/1", None, {"X-Block": "yes"}),
         ("GET", "/unicorns/yolo", None, {"X-Block": "no"}),
     ],
@@ -553,6 +555,30 @@ CORPUS = {
         ("GET", "/temporal-status", None, {}),
         ("GET", "/temporal-model", None, {}),
         ("GET", "/temporal-returned", None, {}),
+    ],
+    "annotations": [
+        ("GET", "/users", None, {}),
+        ("GET", "/users-async", None, {}),
+        ("GET", "/by-name", None, {}),
+        ("GET", "/counts", None, {}),
+        ("GET", "/counts-bad", None, {}),
+        ("GET", "/summary", None, {}),
+        ("GET", "/maybe/true", None, {}),
+        ("GET", "/maybe/false", None, {}),
+        ("POST", "/made", None, {}),
+        ("GET", "/when", None, {}),
+        ("GET", "/number", None, {}),
+        ("GET", "/annotated-str", None, {}),
+        ("GET", "/plain-str", None, {}),
+        ("GET", "/plain-str-async", None, {}),
+        ("GET", "/plain-bytes", None, {}),
+        ("GET", "/plain-str-status", None, {}),
+        ("GET", "/any", None, {}),
+        ("GET", "/no-model", None, {}),
+        ("GET", "/model-over-annotation", None, {}),
+        ("GET", "/response-annotation", None, {}),
+        ("GET", "/raises", None, {}),
+        ("GET", "/nothing", None, {}),
     ],
     "returns": [
         ("GET", "/model", None, {}),
@@ -778,3 +804,80 @@ def test_the_json_fast_path_is_taken_where_it_agrees_and_only_there():
     assert _bodies._json_mode_agrees(TypeAdapter(fastapi_bodies.Item))
     assert not _bodies._json_mode_agrees(TypeAdapter(fastapi_bodies.StrictItem))
     assert not _bodies._json_mode_agrees(TypeAdapter(fastapi_bodies.Unions))
+
+
+def test_a_return_annotation_pydantic_cannot_validate_is_refused_when_the_route_is_added():
+    from turbo import FastAPI, Response
+
+    app = FastAPI()
+
+    def either() -> Response | dict:  # type: ignore[type-arg]
+        return {}
+
+    with pytest.raises(TypeError, match=r"is not a type pydantic can validate; .*"
+                                        r"give response_model=None"):
+        app.get("/either")(either)
+    app.get("/either", response_model=None)(either)  # as FastAPI's hint says
+
+
+def test_a_bodiless_status_with_an_annotated_model_is_refused():
+    from turbo import FastAPI
+
+    app = FastAPI()
+
+    def gone() -> dict:  # type: ignore[type-arg]
+        return {}
+
+    def gone_quietly() -> None:
+        return None
+
+    with pytest.raises(ValueError, match="status_code 204 must not have a response body"):
+        app.delete("/gone", status_code=204)(gone)
+    app.delete("/gone", status_code=204)(gone_quietly)
+    app.delete("/gone-too", status_code=204, response_model=None)(gone)
+
+
+def test_generator_endpoints_are_refused_on_a_fastapi_app():
+    from turbo import FastAPI
+
+    def lines():
+        yield {"n": 1}
+
+    with pytest.raises(TypeError, match=r"a generator endpoint \(FastAPI's JSON Lines stream\) "
+                                        r"is not supported yet"):
+        FastAPI().get("/lines")(lines)
+
+
+def test_an_app_keeps_its_own_rules_for_annotations_and_strings():
+    # turbo.App (not FastAPI): only a model annotation is a response
+    # model, and a str result is text/plain.
+    from turbo import App
+
+    app = App()
+
+    @app.get("/counts")
+    def counts() -> dict[str, int]:
+        return {"a": "not an int"}  # type: ignore[dict-item]
+
+    @app.get("/text")
+    def text() -> str:
+        return "plain"
+
+    start_app(app)
+    c = Client(app.port)
+    try:
+        r = c.request("GET", "/counts")
+        assert (r.status, r.body) == (200, b'{"a":"not an int"}')
+        r = c.request("GET", "/text")
+        assert (r.status, r.headers["content-type"], r.body) == \
+            (200, "text/plain; charset=utf-8", b"plain")
+    finally:
+        c.close()
+        app.stop()
+
+
+def test_a_router_refuses_an_unknown_route_option():
+    import turbo
+    router = turbo.APIRouter()
+    with pytest.raises(TypeError, match=r"unexpected route option\(s\): colour"):
+        router.get("/x", colour="red")(lambda: None)  # type: ignore[call-arg]

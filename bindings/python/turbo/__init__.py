@@ -32,9 +32,9 @@ import threading
 import typing
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
-from . import _aio, _encode, _openapi, _turbo
+from . import _aio, _encode, _openapi, _routing, _turbo
 from ._immortal import immortalize_constants
 from ._turbo import Request
 
@@ -390,11 +390,6 @@ def _plan(func, path_names, websocket=False):
     return tuple(plan)
 
 
-def _route_options(given: dict[str, Any]) -> dict[str, Any]:
-    """A route decorator's keyword options (its locals() at entry)."""
-    return {k: v for k, v in given.items() if k not in ("self", "path", "methods")}
-
-
 def _default_threads():
     # With a GIL, extra I/O threads only hand the GIL back and forth; scale
     # with workers (processes) instead. A free-threaded build runs handlers
@@ -501,6 +496,10 @@ class App:
     forwarded_header: str = "x-forwarded-for"
     health_path: str | None = None
     metrics_path: str | None = None
+
+    # FastAPI's rules for results (turbo.FastAPI): any return annotation is
+    # the response model, a str or bytes result a JSON string.
+    _fastapi_semantics = False
 
     def __init__(self, server_name: str | None = "libturbo", *,
                  lifespan: Callable[[App], AbstractAsyncContextManager[Any]]
@@ -616,7 +615,8 @@ class App:
     def add_route(self, path: str, endpoint: _F, methods: Iterable[str] | None = None,
                   blocking: bool = False, stream_body: bool = False,
                   status_code: int | None = None,
-                  dependencies: Iterable[Any] | None = None, response_model: Any = None,
+                  dependencies: Iterable[Any] | None = None,
+                  response_model: Any = _routing.ANNOTATED,
                   response_model_exclude_none: bool = False,
                   response_model_exclude_unset: bool = False, *,
                   tags: list[str] | None = None, summary: str | None = None,
@@ -647,6 +647,12 @@ class App:
         unless it returns a Response; its result is then sent as JSON (none
         for 204, 304 and 1xx).
 
+        response_model (FastAPI's): what the result is validated into and
+        serialized through. By default the return annotation: on an App
+        when it is a pydantic model (or Optional of one); on a FastAPI app
+        any annotation but None or a Response class, as FastAPI takes it.
+        None: no response model.
+
         tags, summary, description (default: the endpoint's docstring),
         deprecated, include_in_schema, name, operation_id, responses and
         response_description only document the route in the OpenAPI
@@ -669,16 +675,22 @@ class App:
         if response_class is None:
             response_class = getattr(self, "_default_response_class", None)
         response_class = _bodies.check_response_class(response_class)
+        fastapi = self._fastapi_semantics
+        if fastapi and (inspect.isgeneratorfunction(endpoint)
+                        or inspect.isasyncgenfunction(endpoint)):
+            raise TypeError("a generator endpoint (FastAPI's JSON Lines stream) is not supported "
+                            "yet: return a StreamingResponse")
+        response_model = _bodies.response_model_of(endpoint, response_model, fastapi)
         if response_class is None:
             called = _bodies.adapt(endpoint, Request, status_code, extra,
-                                   _bodies.response_shape(endpoint, response_model,
+                                   _bodies.response_shape(response_model,
                                                           response_model_exclude_none,
                                                           response_model_exclude_unset))
         else:
             called = _bodies.with_response_class(
                 _bodies.adapt(endpoint, Request, None, extra, None, path_names=names, raw=True),
                 response_class, status_code,
-                _bodies.response_shape(endpoint, response_model, response_model_exclude_none,
+                _bodies.response_shape(response_model, response_model_exclude_none,
                                        response_model_exclude_unset, python=True))
         plan = _plan(called, names)
         doc = _openapi.Operation(
@@ -696,7 +708,8 @@ class App:
                 if (m, pattern) in self._routes:
                     raise ValueError(f"route already exists: {m} {path}")
             for m in methods:
-                flags = int(blocking) | (2 if stream_body else 0)
+                # 4: a str or bytes result is a JSON string, as FastAPI answers it
+                flags = int(blocking) | (2 if stream_body else 0) | (4 if fastapi else 0)
                 if self._server is not None:
                     self._server.add_route(m, pattern, *self._served(called, plan, flags), flags,
                                            self._loops)
@@ -762,101 +775,38 @@ class App:
             self._operations = [d for d in self._operations if d.methods]
             self._operations_version += 1
 
-    def route(self, path: str, methods: Iterable[str] | None = None, *,
-              blocking: bool = False, stream_body: bool = False,
-              status_code: int | None = None,
-              dependencies: Iterable[Any] | None = None, response_model: Any = None,
-              response_model_exclude_none: bool = False,
-              response_model_exclude_unset: bool = False,
-              tags: list[str] | None = None, summary: str | None = None,
-              description: str | None = None, deprecated: bool | None = None,
-              include_in_schema: bool = True, name: str | None = None,
-              operation_id: str | None = None,
-              responses: dict[int | str, dict[str, Any]] | None = None,
-              response_description: str = "Successful Response",
-              response_class: type[Response] | None = None) -> Callable[[_F], _F]:
+    def route(self, path: str, methods: Iterable[str] | None = None,
+              **options: Unpack[_routing.RouteOptions]) -> Callable[[_F], _F]:
         """Decorator form of add_route."""
-        options = _route_options(locals())
-
         def deco(func: _F) -> _F:
             return self.add_route(path, func, methods, **options)
 
         return deco
 
     def api_route(self, path: str, methods: Iterable[str] | None = None,
-                  **options: Any) -> Callable[[_F], _F]:
+                  **options: Unpack[_routing.RouteOptions]) -> Callable[[_F], _F]:
         """FastAPI's api_route: route with the methods given (GET when none)."""
         return self.route(path, methods, **options)
 
-    def get(self, path: str, *, blocking: bool = False, stream_body: bool = False,
-            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
-            response_model: Any = None, response_model_exclude_none: bool = False,
-            response_model_exclude_unset: bool = False,
-            tags: list[str] | None = None, summary: str | None = None,
-            description: str | None = None, deprecated: bool | None = None,
-            include_in_schema: bool = True, name: str | None = None,
-            operation_id: str | None = None,
-            responses: dict[int | str, dict[str, Any]] | None = None,
-            response_description: str = "Successful Response",
-            response_class: type[Response] | None = None) -> Callable[[_F], _F]:
+    def get(self, path: str, **options: Unpack[_routing.RouteOptions]) -> Callable[[_F], _F]:
         """route(path, ["GET"], ...)."""
-        return self.route(path, ["GET"], **_route_options(locals()))
+        return self.route(path, ["GET"], **options)
 
-    def post(self, path: str, *, blocking: bool = False, stream_body: bool = False,
-            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
-            response_model: Any = None, response_model_exclude_none: bool = False,
-            response_model_exclude_unset: bool = False,
-            tags: list[str] | None = None, summary: str | None = None,
-            description: str | None = None, deprecated: bool | None = None,
-            include_in_schema: bool = True, name: str | None = None,
-            operation_id: str | None = None,
-            responses: dict[int | str, dict[str, Any]] | None = None,
-            response_description: str = "Successful Response",
-            response_class: type[Response] | None = None) -> Callable[[_F], _F]:
+    def post(self, path: str, **options: Unpack[_routing.RouteOptions]) -> Callable[[_F], _F]:
         """route(path, ["POST"], ...)."""
-        return self.route(path, ["POST"], **_route_options(locals()))
+        return self.route(path, ["POST"], **options)
 
-    def put(self, path: str, *, blocking: bool = False, stream_body: bool = False,
-            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
-            response_model: Any = None, response_model_exclude_none: bool = False,
-            response_model_exclude_unset: bool = False,
-            tags: list[str] | None = None, summary: str | None = None,
-            description: str | None = None, deprecated: bool | None = None,
-            include_in_schema: bool = True, name: str | None = None,
-            operation_id: str | None = None,
-            responses: dict[int | str, dict[str, Any]] | None = None,
-            response_description: str = "Successful Response",
-            response_class: type[Response] | None = None) -> Callable[[_F], _F]:
+    def put(self, path: str, **options: Unpack[_routing.RouteOptions]) -> Callable[[_F], _F]:
         """route(path, ["PUT"], ...)."""
-        return self.route(path, ["PUT"], **_route_options(locals()))
+        return self.route(path, ["PUT"], **options)
 
-    def patch(self, path: str, *, blocking: bool = False, stream_body: bool = False,
-            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
-            response_model: Any = None, response_model_exclude_none: bool = False,
-            response_model_exclude_unset: bool = False,
-            tags: list[str] | None = None, summary: str | None = None,
-            description: str | None = None, deprecated: bool | None = None,
-            include_in_schema: bool = True, name: str | None = None,
-            operation_id: str | None = None,
-            responses: dict[int | str, dict[str, Any]] | None = None,
-            response_description: str = "Successful Response",
-            response_class: type[Response] | None = None) -> Callable[[_F], _F]:
+    def patch(self, path: str, **options: Unpack[_routing.RouteOptions]) -> Callable[[_F], _F]:
         """route(path, ["PATCH"], ...)."""
-        return self.route(path, ["PATCH"], **_route_options(locals()))
+        return self.route(path, ["PATCH"], **options)
 
-    def delete(self, path: str, *, blocking: bool = False, stream_body: bool = False,
-            status_code: int | None = None, dependencies: Iterable[Any] | None = None,
-            response_model: Any = None, response_model_exclude_none: bool = False,
-            response_model_exclude_unset: bool = False,
-            tags: list[str] | None = None, summary: str | None = None,
-            description: str | None = None, deprecated: bool | None = None,
-            include_in_schema: bool = True, name: str | None = None,
-            operation_id: str | None = None,
-            responses: dict[int | str, dict[str, Any]] | None = None,
-            response_description: str = "Successful Response",
-            response_class: type[Response] | None = None) -> Callable[[_F], _F]:
+    def delete(self, path: str, **options: Unpack[_routing.RouteOptions]) -> Callable[[_F], _F]:
         """route(path, ["DELETE"], ...)."""
-        return self.route(path, ["DELETE"], **_route_options(locals()))
+        return self.route(path, ["DELETE"], **options)
 
     def include_router(self, router: Any, *, prefix: str = "",
                        tags: list[str] | None = None,
@@ -878,7 +828,8 @@ class App:
 
     def _attach(self, server):
         with self._lock:
-            self._chain = (_handlers.Chain(self._exception_handlers, self._http_middleware)
+            self._chain = (_handlers.Chain(self._exception_handlers, self._http_middleware,
+                                           self._fastapi_semantics)
                            if self._exception_handlers or self._http_middleware else None)
             for (m, pattern), (_path, func, plan, flags) in self._routes.items():
                 server.add_route(m, pattern, *self._served(func, plan, flags), flags, self._loops)
@@ -1134,6 +1085,8 @@ class FastAPI(App):
     schema. Any other FastAPI constructor option is not supported yet and
     raises TypeError here rather than being ignored."""
 
+    _fastapi_semantics = True
+
     def __init__(self, *, title: str = "FastAPI", version: str = "0.1.0",
                  description: str = "", summary: str | None = None,
                  terms_of_service: str | None = None,
@@ -1329,7 +1282,6 @@ from . import _middleware  # noqa: E402
 from ._middleware import CORSMiddleware, GZipMiddleware, TrustedHostMiddleware  # noqa: E402
 from ._bodies import BackgroundTasks, Body, Cookie, Depends, Header, Path, Query  # noqa: E402
 from ._forms import File, Form, UploadFile  # noqa: E402 - after _bodies, which it extends
-from . import _routing  # noqa: E402
 from ._routing import APIRouter  # noqa: E402
 
 # The package's own code runs on the request path too (Headers, the

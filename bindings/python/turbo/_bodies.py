@@ -24,7 +24,7 @@ import sys
 import typing
 from typing import Any
 
-from . import HTTPException, JSONResponse, Response, _ResponseHeaders
+from . import HTTPException, JSONResponse, Response, _ResponseHeaders, _routing
 
 _REQUEST_PARAM = "_turbo_body_request"
 
@@ -634,26 +634,43 @@ def _json_wanted(content_type: str | None) -> bool:
     return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-def response_shape(func: Any, response_model: Any, exclude_none: bool,
-                   exclude_unset: bool, python: bool = False) -> Any:
-    """result -> its JSON-able form through the route's response model
-    (response_model=, else a `-> Model` annotation), as FastAPI filters
-    and validates what a handler returns; None when there is none."""
-    model = response_model
-    if model is None:
+def response_model_of(func: Any, response_model: Any, fastapi: bool) -> Any:
+    """The route's response model: response_model= as given (None: none),
+    else (_routing.ANNOTATED) its return annotation: on a FastAPI app any but
+    None or a Response class, as FastAPI 0.165 takes it; on an App only
+    a pydantic model or Optional of one. (A status_code that has no body
+    with a response model is refused by _openapi.Operation.)"""
+    if response_model is _routing.ANNOTATED:
         try:
             ret = typing.get_type_hints(func).get("return")
         except Exception:
             ret = None
-        if _is_model(ret):
-            model = ret
+        if ret is type(None) or (isinstance(ret, type) and issubclass(ret, Response)):
+            ret = None
+        response_model = ret if fastapi or _is_model(ret) else None
+    return response_model
+
+
+def response_shape(model: Any, exclude_none: bool, exclude_unset: bool,
+                   python: bool = False) -> Any:
+    """result -> its JSON-able form through the route's response model
+    (response_model_of), as FastAPI filters and validates what a handler
+    returns; None when there is none. A type pydantic cannot validate is
+    refused here, when the route is added."""
     if model is None:
         if exclude_none or exclude_unset:
             raise TypeError("response_model_exclude_* need a response model")
         return None
     from pydantic import TypeAdapter
 
-    adapter = TypeAdapter(model)
+    from pydantic.errors import PydanticSchemaGenerationError
+
+    try:
+        adapter = TypeAdapter(model)
+    except PydanticSchemaGenerationError:
+        raise TypeError(
+            f"the response model {model!r} is not a type pydantic can validate; for a "
+            "return annotation such as `Response | dict`, give response_model=None") from None
     validate = adapter.validate_python
     dump_json = adapter.dump_json
 

@@ -64,14 +64,17 @@ def check_handler(handler: Any, what: str) -> None:
         raise TypeError(f"{what} must be callable, not {handler!r}")
 
 
-def _as_response(result: Any) -> Any:
+def _as_response(result: Any, json_strings: bool) -> Any:
     """What a route returned, as the Response a middleware sees: its body
     bytes made (a JSONResponse's content or a dict/list result encoded as
-    C would send it), its headers a dict."""
+    C would send it; a str or bytes too with json_strings, a FastAPI
+    app's rule), its headers a dict."""
     if isinstance(result, Response):
         if isinstance(result, JSONResponse) and not result.body:
             result = Response(_turbo._json_dumps_response(result.content), result.status_code,
                               result.headers, media_type=result.media_type)
+    elif json_strings and isinstance(result, (str, bytes)):
+        result = Response(_turbo._json_dumps_response(result), media_type="application/json")
     elif isinstance(result, str):
         result = Response(result, media_type="text/plain")
     elif isinstance(result, (bytes, bytearray, memoryview)):
@@ -98,7 +101,8 @@ class Chain:
     """An App's handlers and middleware, frozen when it starts serving."""
 
     def __init__(self, handlers: dict[Any, Callable[..., Any]],
-                 middleware: list[Callable[..., Any]]) -> None:
+                 middleware: list[Callable[..., Any]], json_strings: bool = False) -> None:
+        self.json_strings = json_strings  # the App's rule for str/bytes results
         self.status = {k: v for k, v in handlers.items() if isinstance(k, int) and k != 500}
         self.classes = {k: v for k, v in handlers.items()
                         if isinstance(k, type) and k is not Exception}
@@ -139,7 +143,7 @@ class Chain:
     async def run(self, request: Any, call: Callable[[], Any]) -> Any:
         async def innermost(req: Any) -> Any:
             result = await self._inner(req, call)
-            return _as_response(result) if self.middleware else result
+            return _as_response(result, self.json_strings) if self.middleware else result
 
         step = innermost
         for mw in self.middleware:  # the last registered ends outermost

@@ -302,11 +302,7 @@ class _Route:
         root = self.root = _analyze(op.endpoint, path_names, op.dependencies)
         self.params, bodies = _flatten(root)
         self.body = _request_body_field(bodies, self.unique_id)
-        model = op.response_model
-        if model is None:
-            model = _hints(op.endpoint).get("return")
-            if model is type(None) or (isinstance(model, type) and issubclass(model, Response)):
-                model = None  # `-> None`, or a Response: no schema
+        model = op.response_model  # resolved by _bodies.response_model_of
         self.response = (_Field("Response_" + self.unique_id, model, mode="serialization")
                          if model is not None else None)
         self.extra_responses = {

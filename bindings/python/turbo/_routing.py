@@ -6,9 +6,43 @@ a route declared on the App itself."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class _Annotated:
+    """response_model's default: the return annotation decides
+    (_bodies.response_model_of)."""
+
+    def __repr__(self) -> str:
+        return "<the return annotation>"
+
+
+ANNOTATED: Any = _Annotated()
+
+
+class RouteOptions(TypedDict, total=False):
+    """The keyword options of every route decorator (App.route/get/post/...,
+    APIRouter's), typed once here; their defaults and meaning are
+    App.add_route's, the one place that reads them."""
+    blocking: bool
+    stream_body: bool
+    status_code: int | None
+    dependencies: Iterable[Any] | None
+    response_model: Any
+    response_model_exclude_none: bool
+    response_model_exclude_unset: bool
+    tags: list[str] | None
+    summary: str | None
+    description: str | None
+    deprecated: bool | None
+    include_in_schema: bool
+    name: str | None
+    operation_id: str | None
+    responses: dict[int | str, dict[str, Any]] | None
+    response_description: str
+    response_class: Any
 
 
 def _check_prefix(prefix: str) -> str:
@@ -31,10 +65,10 @@ def merge_metadata(options: dict[str, Any], tags: Iterable[str] | None,
     first, the route's responses over the outer ones, deprecated if
     either is, documented only if both are."""
     return dict(options,
-                tags=[*(tags or []), *(options["tags"] or [])],
-                responses={**(responses or {}), **(options["responses"] or {})},
-                deprecated=bool(options["deprecated"] or deprecated) or None,
-                include_in_schema=options["include_in_schema"] and include_in_schema)
+                tags=[*(tags or []), *(options.get("tags") or [])],
+                responses={**(responses or {}), **(options.get("responses") or {})},
+                deprecated=bool(options.get("deprecated") or deprecated) or None,
+                include_in_schema=options.get("include_in_schema", True) and include_in_schema)
 
 
 class APIRouter:
@@ -61,56 +95,41 @@ class APIRouter:
         self._entries: list[tuple[str, Callable[..., Any], list[str] | None, dict[str, Any]]] = []
 
     def add_api_route(self, path: str, endpoint: Callable[..., Any],
-                      methods: Iterable[str] | None = None, *, blocking: bool = False,
-                      stream_body: bool = False, status_code: int | None = None,
-                      dependencies: Iterable[Any] | None = None, response_model: Any = None,
-                      response_model_exclude_none: bool = False,
-                      response_model_exclude_unset: bool = False,
-                      tags: list[str] | None = None, summary: str | None = None,
-                      description: str | None = None, deprecated: bool | None = None,
-                      include_in_schema: bool = True, name: str | None = None,
-                      operation_id: str | None = None,
-                      responses: dict[int | str, dict[str, Any]] | None = None,
-                      response_description: str = "Successful Response",
-                      response_class: Any = None) -> None:
+                      methods: Iterable[str] | None = None,
+                      **options: Unpack[RouteOptions]) -> None:
+        """Records the route; App.add_route checks its options when the
+        router is included (an unknown option is a TypeError here)."""
         if not callable(endpoint):
             raise TypeError("endpoint must be callable")
-        options = {"blocking": blocking, "stream_body": stream_body,
-                   "status_code": status_code,
-                   "dependencies": list(dependencies or []),
-                   "response_model": response_model,
-                   "response_model_exclude_none": response_model_exclude_none,
-                   "response_model_exclude_unset": response_model_exclude_unset,
-                   "tags": tags, "summary": summary, "description": description,
-                   "deprecated": deprecated, "include_in_schema": include_in_schema,
-                   "name": name, "operation_id": operation_id, "responses": responses,
-                   "response_description": response_description,
-                   "response_class": response_class}
-        options = merge_metadata(options, self.tags, self.responses, self.deprecated,
-                                 self.include_in_schema)
+        unknown = set(options) - RouteOptions.__optional_keys__
+        if unknown:
+            raise TypeError(f"unexpected route option(s): {', '.join(sorted(unknown))}")
+        recorded = merge_metadata(dict(options), self.tags, self.responses, self.deprecated,
+                                  self.include_in_schema)
+        recorded["dependencies"] = list(options.get("dependencies") or [])
         self._entries.append((path, endpoint, None if methods is None else list(methods),
-                              options))
+                              recorded))
 
     def api_route(self, path: str, methods: Iterable[str] | None = None,
-                  **options: Any) -> Callable[[_F], _F]:
+                  **options: Unpack[RouteOptions]) -> Callable[[_F], _F]:
         def deco(func: _F) -> _F:
             self.add_api_route(path, func, methods, **options)
             return func
         return deco
 
-    def get(self, path: str, **options: Any) -> Callable[[_F], _F]:
+    def get(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[_F], _F]:
         return self.api_route(path, ["GET"], **options)
 
-    def post(self, path: str, **options: Any) -> Callable[[_F], _F]:
+    def post(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[_F], _F]:
         return self.api_route(path, ["POST"], **options)
 
-    def put(self, path: str, **options: Any) -> Callable[[_F], _F]:
+    def put(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[_F], _F]:
         return self.api_route(path, ["PUT"], **options)
 
-    def patch(self, path: str, **options: Any) -> Callable[[_F], _F]:
+    def patch(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[_F], _F]:
         return self.api_route(path, ["PATCH"], **options)
 
-    def delete(self, path: str, **options: Any) -> Callable[[_F], _F]:
+    def delete(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[_F], _F]:
         return self.api_route(path, ["DELETE"], **options)
 
     def include_router(self, router: APIRouter, *, prefix: str = "",

@@ -92,3 +92,13 @@ def teapot():
 @app.get("/text")
 def text():
     return PlainTextResponse("plain")
+
+
+@app.get("/greeting")
+def greeting():
+    return "hi"  # a JSON string, through the middleware too
+
+
+@app.get("/greeting-bytes")
+async def greeting_bytes():
+    return b"hi"
