@@ -499,15 +499,15 @@ done:
     return rc;
 }
 
-/* Writes [,]"key":value, converting a non-str key the way json does. */
-static int encode_member(encoder *e, PyObject *key, PyObject *value,
-                         int first)
+/* Writes a non-str key the way json does; with a fallback (a response),
+ * a key of a type json refuses first becomes its JSON form, as FastAPI's
+ * jsonable_encoder converts keys (a UUID or date its text, an Enum its
+ * value). */
+static int write_key(encoder *e, PyObject *key)
 {
     tpy_buf *b = e->out;
     int rc;
 
-    if (!first && buf_putc(b, ',') < 0)
-        return -1;
     if (PyUnicode_Check(key))
         rc = write_str(b, key);
     else if (PyFloat_Check(key))
@@ -520,13 +520,40 @@ static int encode_member(encoder *e, PyObject *key, PyObject *value,
         rc = buf_append(b, "\"null\"", 6);
     else if (PyLong_Check(key))
         rc = write_int(b, key, 1);
-    else {
+    else if (e->fallback != NULL) {
+        PyObject *k = PyObject_CallOneArg(e->fallback, key);
+        if (k == NULL)
+            return -1;
+        int usable = k != Py_NotImplemented && (PyUnicode_Check(k) || PyFloat_Check(k) ||
+                                                PyLong_Check(k) || k == Py_None);
+        rc = -1;
+        if (usable) {
+            encoder plain = *e; /* the converted key is written as json would */
+            plain.fallback = NULL;
+            rc = write_key(&plain, k);
+        } else {
+            PyErr_Format(PyExc_TypeError, "a %.100s key has no JSON form usable as a key",
+                         Py_TYPE(key)->tp_name);
+        }
+        Py_DECREF(k);
+    } else {
         PyErr_Format(PyExc_TypeError,
                      "keys must be str, int, float, bool or None, not %.100s",
                      Py_TYPE(key)->tp_name);
         return -1;
     }
-    if (rc < 0 || buf_putc(b, ':') < 0)
+    return rc;
+}
+
+/* Writes [,]"key":value. */
+static int encode_member(encoder *e, PyObject *key, PyObject *value,
+                         int first)
+{
+    tpy_buf *b = e->out;
+
+    if (!first && buf_putc(b, ',') < 0)
+        return -1;
+    if (write_key(e, key) < 0 || buf_putc(b, ':') < 0)
         return -1;
     return encode_obj(e, value);
 }

@@ -587,6 +587,7 @@ CORPUS = {
         ("GET", "/dataclass-annotated", None, {}),
         ("GET", "/values", None, {}),
         ("GET", "/opaque", None, {}),
+        ("GET", "/keys", None, {}),
     ],
     "openapi_meta": [
         ("GET", "/products/1", None, {}),

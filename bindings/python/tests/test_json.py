@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 
+import uuid
+
 import pytest
 
 from conftest import child_env
@@ -423,6 +425,14 @@ def test_the_response_encoder_still_refuses_what_has_no_json_form():
         _turbo._json_dumps_response([Slotted()])
     with pytest.raises(ValueError, match="^Out of range float values are not JSON compliant$"):
         _turbo._json_dumps_response({"x": float("nan")})
+    # A key is converted as a value is, and must then be one json takes as a key.
+    with pytest.raises(TypeError, match="^a tuple key has no JSON form usable as a key$"):
+        _turbo._json_dumps_response({(1, 2): "pair"})
+    with pytest.raises(TypeError, match="^a Slotted key has no JSON form usable as a key$"):
+        _turbo._json_dumps_response({Slotted(): 1})
+    # json.dumps' encoder has no fallback: it refuses such a key, as json does.
+    with pytest.raises(TypeError, match="^keys must be str, int, float, bool or None, not UUID$"):
+        _turbo._json_dumps({uuid.UUID(int=1): 1})
 
 
 def test_the_response_encoder_leaves_out_orm_state_and_its_fallback_is_set_once():

@@ -99,3 +99,11 @@ class Opaque:
 @app.get("/opaque")
 def opaque():
     return {"x": Opaque()}
+
+
+@app.get("/keys")
+def keys():
+    # Keys of types JSON lacks become their JSON form, as values do.
+    return {uuid.UUID(int=7): "id", datetime.date(2024, 2, 29): "day", Color.green: "enum",
+            Level.high: "int enum", 2.5: "float", None: "none", False: "bool",
+            "nested": {Tag.a: [datetime.time(1, 2)]}}
