@@ -8,7 +8,6 @@ import random
 import subprocess
 import sys
 import textwrap
-
 import uuid
 
 import pytest
