@@ -91,6 +91,8 @@ __all__ = [
     "Query",
     "Path",
     "immortalize_constants",
+    "jsonable_encoder",
+    "status",
 ]
 
 log = logging.getLogger("turbo")
@@ -1283,6 +1285,8 @@ from ._middleware import CORSMiddleware, GZipMiddleware, TrustedHostMiddleware  
 from ._bodies import BackgroundTasks, Body, Cookie, Depends, Header, Path, Query  # noqa: E402
 from ._forms import File, Form, UploadFile  # noqa: E402 - after _bodies, which it extends
 from ._routing import APIRouter  # noqa: E402
+from ._encode import jsonable_encoder  # noqa: E402
+from . import status  # noqa: E402 - FastAPI's `from fastapi import status`
 
 # The package's own code runs on the request path too (Headers, the
 # hooks, the stream driver; the adapters' modules do the same for

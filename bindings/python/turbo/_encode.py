@@ -82,3 +82,67 @@ def fallback(value: Any) -> Any:
     # As FastAPI (sqlalchemy_safe): an ORM row's _sa_instance_state and
     # the like are left out.
     return {k: v for k, v in fields.items() if not (isinstance(k, str) and k.startswith("_sa"))}
+
+
+def jsonable_encoder(obj: Any, include: Any = None, exclude: Any = None, by_alias: bool = True,
+                     exclude_unset: bool = False, exclude_defaults: bool = False,
+                     exclude_none: bool = False,
+                     custom_encoder: dict[Any, Any] | None = None,
+                     sqlalchemy_safe: bool = True) -> Any:
+    """FastAPI's jsonable_encoder: obj as plain dicts, lists, str, numbers,
+    bool and None, each value in the form `fallback` gives (the one turbo
+    sends). include/exclude filter a model's fields or a dict's keys (and
+    apply to the items of a list); custom_encoder maps a type (its exact
+    type first, then isinstance) to the function that encodes it; keys
+    starting with `_sa` are dropped unless sqlalchemy_safe=False.
+    ValueError for an object that has no JSON form."""
+    options = dict(by_alias=by_alias, exclude_unset=exclude_unset,
+                   exclude_defaults=exclude_defaults, exclude_none=exclude_none,
+                   custom_encoder=custom_encoder, sqlalchemy_safe=sqlalchemy_safe)
+    if custom_encoder:
+        encode = custom_encoder.get(type(obj))
+        if encode is None:
+            encode = next((f for t, f in custom_encoder.items() if isinstance(obj, t)), None)
+        if encode is not None:
+            return encode(obj)
+    if include is not None and not isinstance(include, (set, dict)):
+        include = set(include)
+    if exclude is not None and not isinstance(exclude, (set, dict)):
+        exclude = set(exclude)
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and isinstance(obj, pydantic.BaseModel):
+        dumped = obj.model_dump(mode="json", include=include, exclude=exclude, by_alias=by_alias,
+                                exclude_unset=exclude_unset, exclude_none=exclude_none,
+                                exclude_defaults=exclude_defaults)
+        # (as FastAPI: the dump's own values again, without the model's options)
+        return jsonable_encoder(dumped, exclude_none=exclude_none,
+                                exclude_defaults=exclude_defaults,
+                                sqlalchemy_safe=sqlalchemy_safe)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return jsonable_encoder(dataclasses.asdict(obj), include, exclude, **options)
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, pathlib.PurePath):
+        return str(obj)
+    if obj is None or isinstance(obj, (str, int, float)):
+        return obj
+    core = sys.modules.get("pydantic_core")
+    if core is not None and obj is getattr(core, "PydanticUndefined", None):
+        return None
+    if isinstance(obj, dict):
+        keys = set(obj)
+        if include is not None:
+            keys &= set(include)
+        if exclude is not None:
+            keys -= set(exclude)
+        return {jsonable_encoder(k, **options): jsonable_encoder(v, **options)
+                for k, v in obj.items()
+                if k in keys and not (exclude_none and v is None)
+                and not (sqlalchemy_safe and isinstance(k, str) and k.startswith("_sa"))}
+    if isinstance(obj, (list, tuple) + _AS_LIST):
+        return [jsonable_encoder(item, include, exclude, **options) for item in obj]
+    form = fallback(obj)
+    if form is NotImplemented:
+        raise ValueError(f"{type(obj).__name__} object has no JSON form: not a model, "
+                         "dataclass or mapping, and without attributes")
+    return jsonable_encoder(form, include, exclude, **options)
