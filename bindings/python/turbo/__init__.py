@@ -303,9 +303,26 @@ class HTTPException(Exception):
         return f"{self.status_code}: {self.detail}"
 
 
+# Lists a TestClient collects handlers' exceptions into while it waits for
+# an answer (turbo/testclient.py): appended to from I/O threads; a list's
+# append is atomic (the GIL, or its per-object lock when free-threaded).
+_exception_watchers: list[list[BaseException]] = []
+
+
+@contextlib.contextmanager
+def _watch_exceptions(into: list[BaseException]) -> Iterator[None]:
+    _exception_watchers.append(into)
+    try:
+        yield
+    finally:
+        _exception_watchers.remove(into)
+
+
 def _log_exception(func, exc):
     name = getattr(func, "__qualname__", repr(func))
     log.error("handler %s raised", name, exc_info=(type(exc), exc, exc.__traceback__))
+    for watcher in list(_exception_watchers):
+        watcher.append(exc)
 
 
 _turbo._set_hooks(Response, JSONResponse, HTTPException, Headers, _log_exception)
@@ -1287,6 +1304,17 @@ from ._forms import File, Form, UploadFile  # noqa: E402 - after _bodies, which 
 from ._routing import APIRouter  # noqa: E402
 from ._encode import jsonable_encoder  # noqa: E402
 from . import status  # noqa: E402 - FastAPI's `from fastapi import status`
+
+if typing.TYPE_CHECKING:
+    from .testclient import TestClient
+
+
+def __getattr__(name: str) -> Any:
+    # TestClient imports httpx: only when asked for (so not in __all__).
+    if name == "TestClient":
+        from .testclient import TestClient
+        return TestClient
+    raise AttributeError(f"module 'turbo' has no attribute {name!r}")
 
 # The package's own code runs on the request path too (Headers, the
 # hooks, the stream driver; the adapters' modules do the same for
