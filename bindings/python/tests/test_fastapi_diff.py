@@ -30,7 +30,7 @@ HEADERS = ("content-type", "x-why", "location", "www-authenticate", "vary",
            "access-control-allow-origin", "access-control-allow-methods",
            "access-control-allow-headers", "access-control-allow-credentials",
            "access-control-expose-headers", "access-control-max-age", "content-encoding",
-           "set-cookie")
+           "set-cookie", "x-page")
 
 # (app, method, target) -> reason. Requests on which turbo knowingly
 # answers otherwise than FastAPI; keep short, each with its why.
@@ -555,6 +555,13 @@ CORPUS = {
         ("GET", "/temporal-status", None, {}),
         ("GET", "/temporal-model", None, {}),
         ("GET", "/temporal-returned", None, {}),
+    ],
+    "templates_app": [
+        ("GET", "/items/1", None, {"X-Who": "ann"}),
+        ("GET", "/items/1?note=%3Cscript%3Ex%3C%2Fscript%3E", None, {"X-Who": "<i>"}),
+        ("GET", "/items/2", None, {"X-Who": "bob"}),
+        ("GET", "/items/x", None, {"X-Who": "bob"}),
+        ("GET", "/text", None, {}),
     ],
     "annotations": [
         ("GET", "/users", None, {}),

@@ -1306,14 +1306,19 @@ from ._encode import jsonable_encoder  # noqa: E402
 from . import status  # noqa: E402 - FastAPI's `from fastapi import status`
 
 if typing.TYPE_CHECKING:
+    from .templating import Jinja2Templates
     from .testclient import TestClient
 
 
 def __getattr__(name: str) -> Any:
-    # TestClient imports httpx: only when asked for (so not in __all__).
+    # TestClient imports httpx, Jinja2Templates jinja2: each only when
+    # asked for (so neither is in __all__).
     if name == "TestClient":
         from .testclient import TestClient
         return TestClient
+    if name == "Jinja2Templates":
+        from .templating import Jinja2Templates
+        return Jinja2Templates
     raise AttributeError(f"module 'turbo' has no attribute {name!r}")
 
 # The package's own code runs on the request path too (Headers, the
