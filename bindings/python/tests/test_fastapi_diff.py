@@ -563,6 +563,17 @@ CORPUS = {
         ("GET", "/items/x", None, {"X-Who": "bob"}),
         ("GET", "/text", None, {}),
     ],
+    "streams": [
+        ("GET", "/numbers", None, {}),
+        ("GET", "/numbers?n=0", None, {}),
+        ("GET", "/numbers?n=x", None, {}),
+        ("GET", "/odd-values", None, {}),
+        ("GET", "/users", None, {}),
+        ("GET", "/users?size=4", None, {}),
+        ("GET", "/users?size=9", None, {}),
+        ("POST", "/jobs", None, {}),
+        ("GET", "/empty", None, {}),
+    ],
     "annotations": [
         ("GET", "/users", None, {}),
         ("GET", "/users-async", None, {}),
@@ -845,15 +856,23 @@ def test_a_bodiless_status_with_an_annotated_model_is_refused():
     app.delete("/gone-too", status_code=204, response_model=None)(gone)
 
 
-def test_generator_endpoints_are_refused_on_a_fastapi_app():
-    from turbo import FastAPI
+def test_generator_endpoints_refuse_what_json_lines_cannot_honour():
+    from turbo import FastAPI, HTMLResponse
 
-    def lines():
-        yield {"n": 1}
+    def lines() -> list[int]:
+        yield 1
 
-    with pytest.raises(TypeError, match=r"a generator endpoint \(FastAPI's JSON Lines stream\) "
-                                        r"is not supported yet"):
+    with pytest.raises(TypeError, match=r"return annotation must be Iterator\[Item\]"):
         FastAPI().get("/lines")(lines)
+
+    def plain():
+        yield 1
+
+    with pytest.raises(TypeError, match=r"with response_class= or response_model= is not "
+                                        r"supported yet"):
+        FastAPI().get("/lines", response_class=HTMLResponse)(plain)
+    with pytest.raises(TypeError, match=r"need an item type"):
+        FastAPI().get("/lines", response_model_exclude_none=True)(plain)
 
 
 def test_an_app_keeps_its_own_rules_for_annotations_and_strings():

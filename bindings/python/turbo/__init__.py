@@ -695,13 +695,20 @@ class App:
             response_class = getattr(self, "_default_response_class", None)
         response_class = _bodies.check_response_class(response_class)
         fastapi = self._fastapi_semantics
-        if fastapi and (inspect.isgeneratorfunction(endpoint)
-                        or inspect.isasyncgenfunction(endpoint)):
-            raise TypeError("a generator endpoint (FastAPI's JSON Lines stream) is not supported "
-                            "yet: return a StreamingResponse")
-        response_model = _bodies.response_model_of(endpoint, response_model, fastapi)
+        served, stream_item = endpoint, None
+        if fastapi and _jsonl.is_generator(endpoint):
+            # FastAPI's JSON Lines stream of what it yields (turbo/_jsonl.py)
+            if response_class is not None or response_model is not _routing.ANNOTATED:
+                raise TypeError("a generator endpoint with response_class= or response_model= "
+                                "is not supported yet (FastAPI's JSON Lines stream is)")
+            stream_item = _jsonl.item_type(endpoint)
+            served = _jsonl.json_lines(endpoint, stream_item, status_code,
+                                       response_model_exclude_none, response_model_exclude_unset)
+            response_model, response_model_exclude_none, response_model_exclude_unset = \
+                None, False, False
+        response_model = _bodies.response_model_of(served, response_model, fastapi)
         if response_class is None:
-            called = _bodies.adapt(endpoint, Request, status_code, extra,
+            called = _bodies.adapt(served, Request, status_code, extra,
                                    _bodies.response_shape(response_model,
                                                           response_model_exclude_none,
                                                           response_model_exclude_unset))
@@ -717,7 +724,8 @@ class App:
             dependencies=extra, tags=tags, summary=summary, description=description,
             deprecated=deprecated, include_in_schema=include_in_schema, name=name,
             operation_id=operation_id, responses=responses,
-            response_description=response_description, response_class=response_class)
+            response_description=response_description, response_class=response_class,
+            stream_item=stream_item)
         # Free-threaded CPython: the endpoint's constants made immortal,
         # else handlers on several I/O threads contend on their reference
         # counts (turbo/_immortal.py).
@@ -1303,6 +1311,7 @@ from ._bodies import BackgroundTasks, Body, Cookie, Depends, Header, Path, Query
 from ._forms import File, Form, UploadFile  # noqa: E402 - after _bodies, which it extends
 from ._routing import APIRouter  # noqa: E402
 from ._encode import jsonable_encoder  # noqa: E402
+from . import _jsonl  # noqa: E402
 from . import status  # noqa: E402 - FastAPI's `from fastapi import status`
 
 if typing.TYPE_CHECKING:

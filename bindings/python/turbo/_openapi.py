@@ -54,13 +54,14 @@ class Operation:
     __slots__ = ("path", "endpoint", "methods", "status_code", "response_model",
                  "dependencies", "tags", "summary", "description", "deprecated",
                  "include_in_schema", "name", "operation_id", "responses",
-                 "response_description", "response_class")
+                 "response_description", "response_class", "stream_item")
 
     def __init__(self, path: str, endpoint: Any, methods: list[str], *,
                  status_code: int | None, response_model: Any, dependencies: list[Any],
                  tags: Any, summary: Any, description: Any, deprecated: Any,
                  include_in_schema: Any, name: Any, operation_id: Any, responses: Any,
-                 response_description: Any, response_class: Any = None) -> None:
+                 response_description: Any, response_class: Any = None,
+                 stream_item: Any = None) -> None:
         if tags is not None and (isinstance(tags, (str, bytes)) or not all(
                 isinstance(t, (str, Enum)) for t in tags)):
             raise TypeError(f"tags must be a list of str, not {tags!r}")
@@ -106,6 +107,9 @@ class Operation:
         self.responses = responses
         self.response_description = response_description
         self.response_class = response_class  # None: JSON
+        # A generator endpoint's JSON Lines: its item type (_jsonl.NO_ITEM_TYPE
+        # when unannotated); None for any other route.
+        self.stream_item = stream_item
 
 
 def _body_allowed(code: Any) -> bool:
@@ -305,6 +309,10 @@ class _Route:
         model = op.response_model  # resolved by _bodies.response_model_of
         self.response = (_Field("Response_" + self.unique_id, model, mode="serialization")
                          if model is not None else None)
+        from . import _jsonl
+        item = op.stream_item
+        self.stream_item = (_Field("StreamItem_" + self.unique_id, item, mode="serialization")
+                            if item is not None and item is not _jsonl.NO_ITEM_TYPE else None)
         self.extra_responses = {
             code: _Field(f"Response_{code}_{self.unique_id}", r["model"], mode="serialization")
             for code, r in op.responses.items() if r.get("model") is not None}
@@ -315,6 +323,8 @@ class _Route:
             out.append(self.body)
         if self.response is not None:
             out.append(self.response)
+        if self.stream_item is not None:
+            out.append(self.stream_item)
         out.extend(self.extra_responses.values())
         for source in ("path", "query", "header", "cookie"):
             out.extend(self.params[source])
@@ -439,7 +449,10 @@ def _responses(route: _Route, mapping: dict[Any, Any], has_input: bool,
     if _body_allowed(op.status_code):
         from . import JSONResponse
         media = "application/json" if cls is None else cls.media_type
-        if cls is None or issubclass(cls, JSONResponse) or getattr(cls, "_json_kind", False):
+        if op.stream_item is not None:  # JSON Lines (turbo/_jsonl.py)
+            item = _schema(route.stream_item, mapping) if route.stream_item is not None else {}
+            out[status]["content"] = {"application/jsonl": {"itemSchema": item}}
+        elif cls is None or issubclass(cls, JSONResponse) or getattr(cls, "_json_kind", False):
             schema = _schema(route.response, mapping) if route.response is not None else {}
             out[status]["content"] = {media: {"schema": schema}}
         elif media:
