@@ -563,6 +563,11 @@ CORPUS = {
         ("GET", "/items/x", None, {"X-Who": "bob"}),
         ("GET", "/text", None, {}),
     ],
+    "openapi_custom": [
+        ("GET", "/items/3?q=ab", None, {}),
+        ("GET", "/openapi.json", None, {}),
+        ("GET", "/built", None, {}),
+    ],
     "streams": [
         ("GET", "/numbers", None, {}),
         ("GET", "/numbers?n=0", None, {}),

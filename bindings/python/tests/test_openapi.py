@@ -150,7 +150,7 @@ def test_the_schema_follows_the_routes_while_serving(serve, connect):
     assert second["paths"]["/later/{n}"]["get"]["parameters"][0]["schema"] == \
         {"type": "integer", "title": "N"}
     assert schema_of(app, connect) == second
-    assert app._openapi_json() is app._openapi_json()  # built once, then kept
+    assert app.openapi() is app.openapi()  # built once, then kept (app.openapi_schema)
     app.remove_route("/later/{n}")
     assert schema_of(app, connect)["paths"] == {}
 
@@ -318,3 +318,27 @@ def test_redoc_renders_the_operations_in_a_browser(serve, tmp_path):
     dom = browse(f"http://127.0.0.1:{app.port}/redoc", tmp_path)
     assert "Read an item" in dom and "Create Item" in dom, dom[-3000:]
     assert "/items/{item_id}" in dom
+
+
+def test_changes_to_the_schema_dict_are_served_until_routes_change(serve, connect):
+    # FastAPI's other customizing pattern: change the dict app.openapi()
+    # returns; it is app.openapi_schema, and what openapi_url serves.
+    app = FastAPI()
+    app.get("/x")(lambda: 1)
+    schema = app.openapi()
+    schema["info"]["x-logo"] = {"url": "l.png"}
+    assert app.openapi_schema is schema
+    serve(app)
+    assert schema_of(app, connect)["info"] == {"title": "FastAPI", "version": "0.1.0",
+                                               "x-logo": {"url": "l.png"}}
+    app.get("/y")(lambda: 2)  # the built schema is made again, with /y
+    assert sorted(schema_of(app, connect)["paths"]) == ["/x", "/y"]
+    mine = {"openapi": "3.1.0", "info": {"title": "Mine", "version": "1"}, "paths": {}}
+    app.openapi_schema = mine  # set by the app: served as it is
+    app.get("/z")(lambda: 3)
+    assert schema_of(app, connect) == mine
+
+
+def test_get_openapi_takes_app_routes():
+    with pytest.raises(TypeError, match=r"get_openapi\(routes=\.\.\.\) takes app.routes"):
+        turbo.get_openapi(title="t", version="1", routes=["/x"])

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import http
 import inspect
+import json
 import logging
 import os
 import re
@@ -92,6 +93,7 @@ __all__ = [
     "Path",
     "immortalize_constants",
     "jsonable_encoder",
+    "get_openapi",
     "status",
 ]
 
@@ -535,7 +537,11 @@ class App:
         # What the OpenAPI schema documents: one Operation per add_route, in order.
         self._operations: list[_openapi.Operation] = []
         self._operations_version = 0  # moved on by every change of _operations
-        self._openapi_schema: tuple[int, bytes] | None = None  # (its version, the JSON)
+        # FastAPI's app.openapi_schema: the schema openapi() returns (and
+        # builds when None); the one it built is made again once the routes
+        # have changed (_openapi_built: that dict and the version it has).
+        self.openapi_schema: dict[str, Any] | None = None
+        self._openapi_built: tuple[int, dict[str, Any]] | None = None
         self._server: Any = None
         self._lock = threading.Lock()
         if inspect.isasyncgenfunction(lifespan):  # as Starlette, the bare generator too
@@ -1156,27 +1162,29 @@ class FastAPI(App):
         self._add_docs_routes()
 
     def openapi(self) -> dict[str, Any]:
-        """The app's OpenAPI schema (a new dict each call). As in FastAPI,
-        `app.openapi = func` makes openapi_url serve what func returns."""
-        import json
-
-        return json.loads(self._openapi_json())
-
-    def _openapi_json(self) -> bytes:
-        """The schema as JSON, made again only when the routes have changed
-        since (a route added meanwhile is not lost: the version is taken
-        with the routes it describes)."""
-        cached = self._openapi_schema
+        """The app's OpenAPI schema, as FastAPI's app.openapi(): built on
+        the first call and kept in `app.openapi_schema` (so changes made to
+        the dict it returns are served), made again when routes have been
+        added or removed since. As in FastAPI, `app.openapi = func` makes
+        openapi_url serve what func returns, and `app.openapi_schema` set
+        by the app is served as it is."""
         with self._lock:
             version, operations = self._operations_version, list(self._operations)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        import json
+        built = self._openapi_built
+        current = self.openapi_schema
+        if current is None or (built is not None and built[1] is current and built[0] != version):
+            current = _openapi.document(self, operations)
+            self._openapi_built = (version, current)
+            self.openapi_schema = current
+        return current
 
-        schema = json.dumps(_openapi.document(self, operations), ensure_ascii=False,
-                            separators=(",", ":")).encode("utf-8")
-        self._openapi_schema = (version, schema)
-        return schema
+    @property
+    def routes(self) -> list[Any]:
+        """The routes as documented (FastAPI's app.routes, for
+        get_openapi(routes=app.routes)): each with path, methods, name,
+        endpoint, tags, summary..."""
+        with self._lock:
+            return list(self._operations)
 
     def _add_docs_routes(self) -> None:
         hidden: dict[str, Any] = {"include_in_schema": False, "dependencies": (),
@@ -1188,13 +1196,13 @@ class FastAPI(App):
             openapi_url = self.openapi_url
 
             def openapi() -> Response:
-                custom = self.__dict__.get("openapi")  # `app.openapi = my_schema`, as in FastAPI
-                if custom is not None:
-                    import json
-
-                    return Response(json.dumps(custom(), ensure_ascii=False).encode("utf-8"),
-                                    media_type="application/json")
-                return Response(self._openapi_json(), media_type="application/json")
+                # `app.openapi = my_schema` is served, as in FastAPI; written
+                # as Starlette's JSONResponse writes it (UTF-8, no spaces).
+                custom = self.__dict__.get("openapi")
+                schema = custom() if custom is not None else self.openapi()
+                return Response(json.dumps(schema, ensure_ascii=False, allow_nan=False,
+                                           separators=(",", ":")).encode("utf-8"),
+                                media_type="application/json")
 
             self.add_route(openapi_url, openapi, **hidden)
             if self.docs_url:
@@ -1312,6 +1320,7 @@ from ._forms import File, Form, UploadFile  # noqa: E402 - after _bodies, which 
 from ._routing import APIRouter  # noqa: E402
 from ._encode import jsonable_encoder  # noqa: E402
 from . import _jsonl  # noqa: E402
+from ._openapi import get_openapi  # noqa: E402
 from . import status  # noqa: E402 - FastAPI's `from fastapi import status`
 
 if typing.TYPE_CHECKING:
