@@ -440,6 +440,7 @@ CORPUS = {
         ("POST", "/login", b'{"name": "a", "password": "secret"}', JSON_TYPE),
         ("POST", "/login", b'{"name": "a"}', JSON_TYPE),
         ("GET", "/page", None, {}),
+        ("GET", "/odd", None, {}),
     ],
     "auth": [
         ("GET", "/bearer", None, {}),

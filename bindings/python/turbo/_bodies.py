@@ -708,7 +708,7 @@ def with_response_class(called: Any, cls: type, status_code: int | None, shape: 
     FastAPI does for a route's response_class: through the response model
     in JSON-mode Python form, else a str or bytes as it is and anything
     else as jsonable_encoder would make it; status_code passed on."""
-    from . import _turbo
+    from ._encode import jsonable_encoder
 
     def make(result: Any) -> Any:
         if isinstance(result, Response):
@@ -716,7 +716,7 @@ def with_response_class(called: Any, cls: type, status_code: int | None, shape: 
         if shape is not None:
             result = shape(result)
         elif not isinstance(result, (str, bytes)):
-            result = json.loads(_turbo._json_dumps_response(result))
+            result = jsonable_encoder(result)  # what FastAPI hands the class
         if status_code is not None:
             return cls(result, status_code=status_code)
         return cls(result)

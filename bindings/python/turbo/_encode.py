@@ -70,6 +70,11 @@ def fallback(value: Any) -> Any:
             return str(value)
         if isinstance(value, (pydantic.SecretStr, pydantic.SecretBytes, pydantic.NameEmail)):
             return str(value)
+        color = sys.modules.get("pydantic.color")  # deprecated, still in FastAPI's table
+        if color is not None and isinstance(value, color.Color):
+            return str(value)
+        if core is not None and value is getattr(core, "PydanticUndefined", None):
+            return None
     # FastAPI's last resort for any other object: dict(value), else its
     # attributes (an object without either stays refused).
     try:

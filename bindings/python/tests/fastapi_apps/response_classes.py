@@ -1,5 +1,6 @@
 """response_class= on routes and default_response_class on the app."""
 
+import datetime
 from typing import Optional
 
 from fastapi import FastAPI
@@ -63,3 +64,10 @@ class Missing(BaseModel):
 @app.get("/page", response_class=HTMLResponse, responses={404: {"model": Missing}})
 def page():
     return "<p>page</p>"
+
+
+@app.get("/odd")
+def odd():
+    # handed to ORJSONResponse in jsonable_encoder's form: NaN stays a float
+    # (orjson writes null), bytes become text, int keys stay ints
+    return {"nan": float("nan"), "raw": b"by", 1: "one", "when": datetime.date(2024, 1, 2)}
