@@ -24,3 +24,25 @@ def test_a_testclient_serves_only_turbo_apps():
     import turbo
     with pytest.raises(TypeError, match="TestClient serves a turbo App"):
         turbo.TestClient(object())  # type: ignore[arg-type]
+
+
+def test_overrides_set_before_serving_and_refused_values():
+    import turbo
+
+    app = turbo.FastAPI()
+
+    def user():
+        return "real"
+
+    @app.get("/who")
+    def who(name: str = turbo.Depends(user)):
+        return {"name": name}
+
+    app.dependency_overrides[user] = lambda: "stub"
+    with turbo.TestClient(app) as client:
+        assert client.get("/who").json() == {"name": "stub"}
+        del app.dependency_overrides[user]
+        assert client.get("/who").json() == {"name": "real"}
+    with pytest.raises(TypeError, match=r"dependency_overrides\[.*\] must be callable"):
+        app.dependency_overrides[user] = "stub"
+    assert app.dependency_overrides == {}

@@ -479,6 +479,55 @@ SERVING_OPTIONS = ("proxy_protocol", "forwarded_allow_ips", "forwarded_header", 
                    "metrics_path")
 
 
+class _DependencyOverrides(dict):  # type: ignore[type-arg]
+    """app.dependency_overrides: a dict whose every change re-makes the
+    App's routes with the replacements (App._overrides_changed)."""
+
+    def __init__(self, app: App) -> None:
+        super().__init__()
+        self._app = app
+
+    def _changed(self) -> None:
+        self._app._overrides_changed()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if not callable(value):
+            raise TypeError(f"dependency_overrides[{key!r}] must be callable, not {value!r}")
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            if not callable(value):
+                raise TypeError(f"dependency_overrides[{key!r}] must be callable, not {value!r}")
+        super().update(*args, **kwargs)
+        self._changed()
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        value = super().pop(key, *default)
+        self._changed()
+        return value
+
+    def popitem(self) -> Any:
+        item = super().popitem()
+        self._changed()
+        return item
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        self[key] = default
+        return default
+
+
 class App:
     """An application: routes plus a libturbo server to serve them.
 
@@ -534,6 +583,12 @@ class App:
         self.access_log = access_log
         # (method, libturbo pattern) -> (path, endpoint, plan, flags: 1 blocking, 2 stream_body)
         self._routes: dict[tuple[str, str], tuple[str, Callable[..., Any], Any, int]] = {}
+        # (method, pattern) -> what makes the route's callable again when
+        # dependency_overrides change (add_route's build).
+        self._builders: dict[tuple[str, str], Callable[[], Any]] = {}
+        # FastAPI's app.dependency_overrides: {dependency: replacement}, for
+        # tests; a change re-makes the routes (nothing per request).
+        self.dependency_overrides: dict[Any, Any] = _DependencyOverrides(self)
         # What the OpenAPI schema documents: one Operation per add_route, in order.
         self._operations: list[_openapi.Operation] = []
         self._operations_version = 0  # moved on by every change of _operations
@@ -559,6 +614,21 @@ class App:
         self._chain: Any = None
 
     # -- exception handlers and middleware (FastAPI's)
+
+    def _overrides_changed(self) -> None:
+        """dependency_overrides changed: every route made again with them.
+        While serving, each route is replaced in the server (a request
+        arriving at that moment may find it missing: a 404)."""
+        with self._lock:
+            for key, build in self._builders.items():
+                path, _old, _plan_old, flags = self._routes[key]
+                called = build()
+                plan = _plan(called, _translate(path)[1])
+                self._routes[key] = (path, called, plan, flags)
+                if self._server is not None:
+                    self._server.remove_route(*key)
+                    self._server.add_route(*key, *self._served(called, plan, flags), flags,
+                                           self._loops)
 
     def _not_serving(self, what: str) -> None:
         if self._server is not None:
@@ -713,17 +783,22 @@ class App:
             response_model, response_model_exclude_none, response_model_exclude_unset = \
                 None, False, False
         response_model = _bodies.response_model_of(served, response_model, fastapi)
-        if response_class is None:
-            called = _bodies.adapt(served, Request, status_code, extra,
-                                   _bodies.response_shape(response_model,
-                                                          response_model_exclude_none,
-                                                          response_model_exclude_unset))
-        else:
-            called = _bodies.with_response_class(
-                _bodies.adapt(endpoint, Request, None, extra, None, path_names=names, raw=True),
-                response_class, status_code,
-                _bodies.response_shape(response_model, response_model_exclude_none,
-                                       response_model_exclude_unset, python=True))
+        shape = _bodies.response_shape(response_model, response_model_exclude_none,
+                                       response_model_exclude_unset,
+                                       python=response_class is not None)
+
+        def build() -> Any:
+            """What serves the route, its dependencies resolved through
+            app.dependency_overrides as they are now."""
+            with _bodies.overriding(self.dependency_overrides):
+                if response_class is None:
+                    return _bodies.adapt(served, Request, status_code, extra, shape)
+                return _bodies.with_response_class(
+                    _bodies.adapt(served, Request, None, extra, None, path_names=names,
+                                  raw=True),
+                    response_class, status_code, shape)
+
+        called = build()
         plan = _plan(called, names)
         doc = _openapi.Operation(
             path, endpoint, methods, status_code=status_code, response_model=response_model,
@@ -747,6 +822,7 @@ class App:
                     self._server.add_route(m, pattern, *self._served(called, plan, flags), flags,
                                            self._loops)
                 self._routes[(m, pattern)] = (path, called, plan, flags)
+                self._builders[(m, pattern)] = build
             self._operations.append(doc)
             self._operations_version += 1
         return endpoint
@@ -801,6 +877,7 @@ class App:
                 if self._server is not None:
                     self._server.remove_route(*k)
                 del self._routes[k]
+                del self._builders[k]
             gone = {m for m, _ in keys}
             for doc in self._operations:
                 if _translate(doc.path)[0] == pattern:

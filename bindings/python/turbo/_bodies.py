@@ -17,11 +17,14 @@ JSON answers a json_invalid error at the decoder's position.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
 import json
 import sys
 import typing
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import HTTPException, JSONResponse, Response, _ResponseHeaders, _routing
@@ -459,11 +462,28 @@ def _value_converter(tp: Any, loc: list[Any]) -> Any:
     return convert
 
 
+# app.dependency_overrides while an App makes a route (overriding()).
+_OVERRIDES: contextvars.ContextVar[Mapping[Any, Any]] = contextvars.ContextVar(
+    "turbo_dependency_overrides", default={})
+
+
+@contextlib.contextmanager
+def overriding(overrides: Mapping[Any, Any]) -> Iterator[None]:
+    """Dependencies resolved meanwhile take overrides' replacements."""
+    token = _OVERRIDES.set(overrides)
+    try:
+        yield
+    finally:
+        _OVERRIDES.reset(token)
+
+
 def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str, ...] = ()) -> Any:
     """async (request, cache, cleanups) -> (value, errors) for a Depends
     (scopes: those of the Security dependencies above it, for a
-    SecurityScopes parameter)."""
+    SecurityScopes parameter); the app's dependency_overrides
+    replacement for it, when it has one."""
     func = marker.dependency if marker.dependency is not None else tp
+    func = _OVERRIDES.get().get(func, func)
     if not callable(func):
         raise TypeError(f"Depends(): {func!r} is not callable")
     scopes = (*scopes, *getattr(marker, "scopes", ()))

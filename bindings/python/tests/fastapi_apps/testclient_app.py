@@ -5,7 +5,9 @@ rewritten, against turbo's TestClient and server."""
 from contextlib import asynccontextmanager
 from typing import Optional
 
-from fastapi import Cookie, FastAPI, Header, HTTPException, Request, Response, WebSocket
+from fastapi import (Cookie, Depends, FastAPI, Header, HTTPException, Request, Response,
+                     WebSocket)
+from fastapi.security import OAuth2PasswordBearer
 from fastapi.responses import RedirectResponse
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
@@ -82,6 +84,31 @@ async def closed(websocket: WebSocket):
     await websocket.close()
 
 
+def get_settings():
+    return {"env": "production"}
+
+
+def get_db(settings: dict = Depends(get_settings)):
+    return {"db": "real", "env": settings["env"]}
+
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="token")
+
+
+@app.get("/db")
+def db(conn: dict = Depends(get_db)):
+    return conn
+
+
+@app.get("/private")
+def private(token: str = Depends(oauth2), settings: dict = Depends(get_settings)):
+    return {"token": token, "env": settings["env"]}
+
+
+def fake_db(name: str = "fake"):  # its own query parameter
+    return {"db": name}
+
+
 def run_suite():
     """The app's tests. Returns what they saw, to compare both sides."""
     seen = []
@@ -114,6 +141,17 @@ def run_suite():
             seen.append(str(e))
         else:
             raise AssertionError("the handler's exception was not raised")
+        assert client.get("/db").json() == {"db": "real", "env": "production"}
+        assert client.get("/private").status_code == 401
+        app.dependency_overrides[get_settings] = lambda: {"env": "test"}
+        assert client.get("/db").json() == {"db": "real", "env": "test"}  # a sub-dependency
+        app.dependency_overrides[get_db] = fake_db
+        assert client.get("/db", params={"name": "mem"}).json() == {"db": "mem"}
+        app.dependency_overrides[oauth2] = lambda: "tok"
+        assert client.get("/private").json() == {"token": "tok", "env": "test"}
+        app.dependency_overrides.clear()
+        assert client.get("/db").json() == {"db": "real", "env": "production"}
+        assert client.get("/private").status_code == 401
         with client.websocket_connect("/ws") as ws:
             ws.send_text("hi")
             assert ws.receive_json() == {"echo": "hi"}
