@@ -7,6 +7,8 @@ import zlib
 
 import pytest
 
+import turbo
+
 from conftest import Client, start_app
 from turbo import (App, CORSMiddleware, GZipMiddleware, PlainTextResponse,
                    TrustedHostMiddleware)
@@ -24,8 +26,18 @@ def test_unknown_classes_and_options_raise_when_added():
         pass
 
     with pytest.raises(TypeError, match=r"add_middleware\(Custom\): turbo supports "
-                                        "CORSMiddleware, GZipMiddleware and TrustedHost"):
+                                        "CORSMiddleware, GZipMiddleware, TrustedHostMiddleware "
+                                        "and BaseHTTPMiddleware subclasses"):
         app.add_middleware(Custom)
+
+    class SyncDispatch(turbo.BaseHTTPMiddleware):
+        def dispatch(self, request, call_next):  # type: ignore[override]
+            return call_next(request)
+
+    with pytest.raises(TypeError, match="SyncDispatch: dispatch must be an async def"):
+        app.add_middleware(SyncDispatch)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        app.add_middleware(turbo.BaseHTTPMiddleware, colour="red")
     with pytest.raises(TypeError, match="CORSMiddleware: unknown option 'allow_origin'"):
         app.add_middleware(CORSMiddleware, allow_origin=["*"])
     with pytest.raises(TypeError, match="GZipMiddleware: unknown option 'level'"):

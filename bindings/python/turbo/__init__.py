@@ -66,6 +66,7 @@ __all__ = [
     "SecurityScopes",
     "ORJSONResponse",
     "RequestValidationError",
+    "BaseHTTPMiddleware",
     "CORSMiddleware",
     "GZipMiddleware",
     "TrustedHostMiddleware",
@@ -676,12 +677,12 @@ class App:
         return deco
 
     def add_middleware(self, middleware_class: Any, **options: Any) -> None:
-        """app.add_middleware(CORSMiddleware, GZipMiddleware or TrustedHostMiddleware,
-        **options):
+        """app.add_middleware(CORSMiddleware, GZipMiddleware, TrustedHostMiddleware
+        or a BaseHTTPMiddleware subclass, **options):
         Starlette's, with its options, added to the http middleware (the
         last added runs outermost). TypeError for another class or an
         unknown option (turbo/_middleware.py, docs/fastapi-compat.md)."""
-        mw = _middleware.make(middleware_class, options)
+        mw = _middleware.make(middleware_class, options, self)
         self._not_serving("middleware")
         if mw is not None:
             self._http_middleware.append(mw)
@@ -1391,7 +1392,8 @@ from ._security import (  # noqa: E402
     SecurityScopes,
 )
 from . import _middleware  # noqa: E402
-from ._middleware import CORSMiddleware, GZipMiddleware, TrustedHostMiddleware  # noqa: E402
+from ._middleware import (  # noqa: E402
+    BaseHTTPMiddleware, CORSMiddleware, GZipMiddleware, TrustedHostMiddleware)
 from ._bodies import BackgroundTasks, Body, Cookie, Depends, Header, Path, Query  # noqa: E402
 from ._forms import File, Form, UploadFile  # noqa: E402 - after _bodies, which it extends
 from ._routing import APIRouter  # noqa: E402

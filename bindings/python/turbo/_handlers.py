@@ -149,7 +149,9 @@ class Chain:
         for mw in self.middleware:  # the last registered ends outermost
             def bind(mw: Any = mw, nxt: Any = step) -> Any:
                 async def call_next_holder(req: Any) -> Any:
-                    return await mw(req, nxt)
+                    # What a middleware answers is a Response as call_next
+                    # gives them (headers a dict) to the one outside it.
+                    return _as_response(await mw(req, nxt), self.json_strings)
                 return call_next_holder
             step = bind()
         try:

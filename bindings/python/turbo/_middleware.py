@@ -13,6 +13,7 @@ in C without them (docs/fastapi-compat.md).
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from typing import Any
@@ -250,14 +251,37 @@ _MAKERS: dict[type, Callable[..., Any]] = {CORSMiddleware: _cors, GZipMiddleware
                                            TrustedHostMiddleware: _trusted_host}
 
 
-def make(middleware_class: Any, options: dict[str, Any]) -> Callable[..., Any] | None:
+class BaseHTTPMiddleware:
+    """Starlette's BaseHTTPMiddleware: a subclass's `async def
+    dispatch(self, request, call_next)` (or the `dispatch=` given) runs as
+    an http middleware; `app.add_middleware(Subclass, **kwargs)` makes
+    the instance with Subclass(app, **kwargs), as Starlette does."""
+
+    def __init__(self, app: Any = None, dispatch: Callable[..., Any] | None = None) -> None:
+        self.app = app
+        self.dispatch_func = self.dispatch if dispatch is None else dispatch
+
+    async def dispatch(self, request: Any, call_next: Callable[..., Any]) -> Any:
+        raise NotImplementedError("a BaseHTTPMiddleware subclass defines dispatch(), "
+                                  "or is given dispatch=")
+
+
+def make(middleware_class: Any, options: dict[str, Any], app: Any = None
+         ) -> Callable[..., Any] | None:
     """The (request, call_next) middleware add_middleware adds, or None
     when its options leave nothing to do per request."""
+    if isinstance(middleware_class, type) and issubclass(middleware_class, BaseHTTPMiddleware):
+        dispatch = middleware_class(app, **options).dispatch_func
+        if not inspect.iscoroutinefunction(dispatch):
+            raise TypeError(f"{middleware_class.__name__}: dispatch must be an async def "
+                            "(request, call_next)")
+        return dispatch
     maker = _MAKERS.get(middleware_class)
     if maker is None:
         name = getattr(middleware_class, "__name__", repr(middleware_class))
         raise TypeError(f"add_middleware({name}): turbo supports CORSMiddleware, "
-                        "GZipMiddleware and TrustedHostMiddleware (from turbo); "
+                        "GZipMiddleware, TrustedHostMiddleware and BaseHTTPMiddleware "
+                        "subclasses (from turbo); "
                         "for other middleware use "
                         '@app.middleware("http") (docs/fastapi-compat.md)')
     for name in options:

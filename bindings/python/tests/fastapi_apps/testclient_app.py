@@ -158,7 +158,7 @@ def run_suite():
             ws.send_text("bye")
             try:
                 ws.receive_text()
-            except Exception as e:  # WebSocketDisconnect, from starlette or turbo
+            except Exception as e:  # the WebSocketDisconnect of either side
                 seen.append((type(e).__name__, e.code, e.reason))
         try:
             with client.websocket_connect("/ws-closed"):
