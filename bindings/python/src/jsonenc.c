@@ -553,7 +553,9 @@ static int encode_member(encoder *e, PyObject *key, PyObject *value,
 
     if (!first && buf_putc(b, ',') < 0)
         return -1;
-    if (write_key(e, key) < 0 || buf_putc(b, ':') < 0)
+    /* A str key, the common case, without the call. */
+    if ((PyUnicode_Check(key) ? write_str(b, key) : write_key(e, key)) < 0 ||
+        buf_putc(b, ':') < 0)
         return -1;
     return encode_obj(e, value);
 }

@@ -342,6 +342,9 @@ CORPUS = {
         ("GET", "/guarded/thing", None, {"X-Key": "k"}),
         ("GET", "/guarded/thing", None, {"X-Key": "no"}),
         ("GET", "/guarded/thing", None, {}),
+        ("GET", "/outer/inner/text", None, {}),
+        ("GET", "/outer/inner/html", None, {}),
+        ("GET", "/outer/json", None, {}),
     ],
     "deps": [
         ("GET", "/items", None, {}),

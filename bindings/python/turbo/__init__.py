@@ -921,18 +921,23 @@ class App:
 
     def include_router(self, router: Any, *, prefix: str = "",
                        tags: list[str] | None = None,
+                       dependencies: Iterable[Any] | None = None,
+                       default_response_class: type[Response] | None = None,
                        responses: dict[int | str, dict[str, Any]] | None = None,
                        deprecated: bool | None = None,
                        include_in_schema: bool = True) -> None:
         """Adds an APIRouter's routes, under prefix + the router's prefix
-        (FastAPI's include_router). tags go before each route's own,
-        responses under them; deprecated and include_in_schema=False
-        apply to every route (documentation only, as in add_route). Its
-        other options are not supported yet."""
+        (FastAPI's include_router). dependencies run before the router's
+        and the route's own (after the app's); default_response_class is
+        for routes that (and whose routers) give none; tags go before each
+        route's own, responses under them; deprecated and
+        include_in_schema=False apply to every route (documentation only,
+        as in add_route)."""
         _routing._check_prefix(prefix)
         for path, endpoint, methods, options in router.routes(prefix):
-            options = _routing.merge_metadata(options, tags, responses, deprecated,
-                                              include_in_schema)
+            options = _routing.included(options, tags, responses, deprecated,
+                                        include_in_schema, dependencies,
+                                        default_response_class)
             self.add_route(path, endpoint, methods, **options)
 
     # -- serving

@@ -71,6 +71,22 @@ def merge_metadata(options: dict[str, Any], tags: Iterable[str] | None,
                 include_in_schema=options.get("include_in_schema", True) and include_in_schema)
 
 
+def included(options: dict[str, Any], tags: Iterable[str] | None,
+             responses: dict[int | str, dict[str, Any]] | None, deprecated: bool | None,
+             include_in_schema: bool, dependencies: Iterable[Any] | None,
+             default_response_class: Any) -> dict[str, Any]:
+    """A route's options once included (include_router's options, or an
+    enclosing router's): its documentation merged (merge_metadata), the
+    outer dependencies before its own, and the outer default response
+    class when the route and inner routers gave none, as FastAPI orders
+    them."""
+    out = merge_metadata(options, tags, responses, deprecated, include_in_schema)
+    out["dependencies"] = [*(dependencies or []), *(options.get("dependencies") or [])]
+    if out.get("response_class") is None and default_response_class is not None:
+        out["response_class"] = default_response_class
+    return out
+
+
 class APIRouter:
     """A group of routes under a path prefix. tags, responses, deprecated
     and include_in_schema document its routes in the OpenAPI schema, as
@@ -81,7 +97,7 @@ class APIRouter:
                  dependencies: Iterable[Any] | None = None,
                  responses: dict[int | str, dict[str, Any]] | None = None,
                  deprecated: bool | None = None, include_in_schema: bool = True,
-                 **options: Any) -> None:
+                 default_response_class: Any = None, **options: Any) -> None:
         if options:
             raise TypeError(f"APIRouter(): {', '.join(sorted(options))} not supported yet "
                             "(docs/fastapi-compat.md)")
@@ -91,6 +107,7 @@ class APIRouter:
         self.responses = dict(responses or {})
         self.deprecated = deprecated
         self.include_in_schema = include_in_schema
+        self.default_response_class = default_response_class  # for routes that give none
         # (path without this router's prefix, endpoint, methods, add_route options)
         self._entries: list[tuple[str, Callable[..., Any], list[str] | None, dict[str, Any]]] = []
 
@@ -134,23 +151,31 @@ class APIRouter:
 
     def include_router(self, router: APIRouter, *, prefix: str = "",
                        tags: list[str] | None = None,
+                       dependencies: Iterable[Any] | None = None,
+                       default_response_class: Any = None,
                        responses: dict[int | str, dict[str, Any]] | None = None,
                        deprecated: bool | None = None,
                        include_in_schema: bool = True) -> None:
-        """router's routes become this one's, under prefix + router.prefix
-        (with router's dependencies before each route's own; this
-        router's tags, then tags, before the routes' own)."""
+        """router's routes become this one's, under prefix + router.prefix,
+        as FastAPI nests them: dependencies (this router's, then the
+        include's, then router's own) before each route's own; this
+        router's tags, then tags, before the routes' own; a route's
+        response_class, else router's default, else default_response_class,
+        else this router's."""
         _check_prefix(prefix)
         for path, endpoint, methods, options in router.routes():
-            options = merge_metadata(options, [*self.tags, *(tags or [])],
-                                     {**self.responses, **(responses or {})},
-                                     bool(deprecated or self.deprecated) or None,
-                                     include_in_schema and self.include_in_schema)
+            options = included(options, [*self.tags, *(tags or [])],
+                               {**self.responses, **(responses or {})},
+                               bool(deprecated or self.deprecated) or None,
+                               include_in_schema and self.include_in_schema,
+                               dependencies, default_response_class)
             self._entries.append((prefix + path, endpoint, methods, options))
 
     def routes(self, prefix: str = "") -> Iterator[tuple[str, Callable[..., Any],
                                                          list[str] | None, dict[str, Any]]]:
         """(full path, endpoint, methods, options) of every route, under prefix."""
         for path, endpoint, methods, options in self._entries:
-            deps = [*self.dependencies, *options["dependencies"]]
-            yield prefix + self.prefix + path, endpoint, methods, dict(options, dependencies=deps)
+            out = dict(options, dependencies=[*self.dependencies, *options["dependencies"]])
+            if out.get("response_class") is None and self.default_response_class is not None:
+                out["response_class"] = self.default_response_class
+            yield prefix + self.prefix + path, endpoint, methods, out

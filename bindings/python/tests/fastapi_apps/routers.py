@@ -1,6 +1,7 @@
 """Routes split across routers, with prefixes, nested and included twice."""
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
+from fastapi.responses import HTMLResponse, PlainTextResponse
 
 items = APIRouter(prefix="/items", tags=["items"])
 
@@ -59,3 +60,46 @@ def thing():
 
 
 app.include_router(guarded)
+
+
+# include_router's dependencies and default_response_class, nested: the
+# order the dependencies run in is recorded and answered.
+CALLS = []
+
+
+def tracked(name):
+    def dep():
+        CALLS.append(name)
+    return dep
+
+
+inner = APIRouter(prefix="/inner", dependencies=[Depends(tracked("inner router"))],
+                  default_response_class=PlainTextResponse)
+
+
+@inner.get("/text", dependencies=[Depends(tracked("route"))])
+def inner_text():
+    order = list(CALLS)
+    CALLS.clear()
+    return " > ".join(order)
+
+
+@inner.get("/html", response_class=HTMLResponse)
+def inner_html():
+    CALLS.clear()
+    return "<b>html</b>"
+
+
+outer = APIRouter(prefix="/outer", dependencies=[Depends(tracked("outer router"))])
+outer.include_router(inner, dependencies=[Depends(tracked("inner include"))],
+                     default_response_class=HTMLResponse)
+
+
+@outer.get("/json")
+def outer_json():
+    CALLS.clear()
+    return "json"
+
+
+app.include_router(outer, dependencies=[Depends(tracked("outer include"))],
+                   default_response_class=PlainTextResponse)
