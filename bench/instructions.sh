@@ -22,6 +22,10 @@
 # for a per-function diff with callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Python's string hashes are randomized per process, and how dict lookups
+# collide moves a Python server's count by up to ~100 instructions per
+# request from run to run: a fixed seed makes two builds comparable.
+export PYTHONHASHSEED=${PYTHONHASHSEED:-0}
 N1=${N1:-2000}
 N2=${N2:-12000}
 PY=${TURBO_PYTHON:-/usr/bin/python3}
