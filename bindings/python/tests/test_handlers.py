@@ -22,7 +22,7 @@ def test_an_app_without_handlers_or_middleware_serves_its_routes_unchanged():
         return {"a": 1}
 
     plan = app._routes[("GET", "/x")][2]
-    assert app._served(x, plan, 0) == (x, plan)
+    assert app._served(x, plan, 0) == (x, plan, 0)
     c = serve(app)
     try:
         assert app._chain is None

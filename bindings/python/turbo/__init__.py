@@ -628,7 +628,7 @@ class App:
                 self._routes[key] = (path, called, plan, flags)
                 if self._server is not None:
                     self._server.remove_route(*key)
-                    self._server.add_route(*key, *self._served(called, plan, flags), flags,
+                    self._server.add_route(*key, *self._served(called, plan, flags),
                                            self._loops)
 
     def _not_serving(self, what: str) -> None:
@@ -687,12 +687,15 @@ class App:
         if mw is not None:
             self._http_middleware.append(mw)
 
-    def _served(self, func: Any, plan: Any, flags: Any) -> tuple[Any, Any]:
-        """What the server runs for a route: the route itself, or, once the
-        app has handlers or middleware, the route inside them."""
+    def _served(self, func: Any, plan: Any, flags: Any) -> tuple[Any, Any, Any]:
+        """What the server runs for a route, its plan and flags: the route
+        itself, or, once the app has handlers or middleware, the route
+        inside them, on the loop (a blocking route's own call then goes to
+        the loop's executor rather than the whole chain to the pool)."""
         if self._chain is None or isinstance(flags, bool):  # bool: a WebSocket route
-            return func, plan
-        return self._chain.wrap(func, bool(flags & 1)), _handlers.plan_with_request(plan)
+            return func, plan, flags
+        return (self._chain.wrap(func, bool(flags & 1)), _handlers.plan_with_request(plan),
+                flags & ~1)
 
     def on_event(self, event: str) -> Callable[[_F], _F]:
         """@app.on_event("startup") / ("shutdown"): as on_startup /
@@ -709,7 +712,7 @@ class App:
     # -- declaring routes
 
     def add_route(self, path: str, endpoint: _F, methods: Iterable[str] | None = None,
-                  blocking: bool = False, stream_body: bool = False,
+                  blocking: bool | None = None, stream_body: bool = False,
                   status_code: int | None = None,
                   dependencies: Iterable[Any] | None = None,
                   response_model: Any = _routing.ANNOTATED,
@@ -730,7 +733,9 @@ class App:
         (sqlite3, psycopg 2, requests, a long computation), so that the
         I/O thread goes on serving meanwhile. A full pool queue answers 503
         with Retry-After. Costs a hop to a pool thread and back: keep
-        quick handlers inline.
+        quick handlers inline. The default (None): inline on an App; on a
+        FastAPI app a `def` endpoint is blocking, as FastAPI runs it in a
+        threadpool (blocking=False keeps a quick one inline).
 
         stream_body=True calls the endpoint (an async def) as soon as the
         request's head has arrived, and its body comes through
@@ -801,6 +806,14 @@ class App:
 
         called = build()
         plan = _plan(called, names)
+        if blocking is None:
+            # FastAPI runs a def endpoint in its threadpool, so a ported app's
+            # blocking I/O (a sync database driver) must not hold up the I/O
+            # thread: the pool, unless the endpoint's dependencies are async
+            # (the adapted callable is then a coroutine, run on the loop).
+            blocking = (fastapi and not stream_body and not _jsonl.is_generator(endpoint)
+                        and not inspect.iscoroutinefunction(endpoint)
+                        and not inspect.iscoroutinefunction(called))
         doc = _openapi.Operation(
             path, endpoint, methods, status_code=status_code, response_model=response_model,
             dependencies=extra, tags=tags, summary=summary, description=description,
@@ -820,7 +833,7 @@ class App:
                 # 4: a str or bytes result is a JSON string, as FastAPI answers it
                 flags = int(blocking) | (2 if stream_body else 0) | (4 if fastapi else 0)
                 if self._server is not None:
-                    self._server.add_route(m, pattern, *self._served(called, plan, flags), flags,
+                    self._server.add_route(m, pattern, *self._served(called, plan, flags),
                                            self._loops)
                 self._routes[(m, pattern)] = (path, called, plan, flags)
                 self._builders[(m, pattern)] = build
@@ -948,13 +961,13 @@ class App:
                                            self._fastapi_semantics)
                            if self._exception_handlers or self._http_middleware else None)
             for (m, pattern), (_path, func, plan, flags) in self._routes.items():
-                server.add_route(m, pattern, *self._served(func, plan, flags), flags, self._loops)
+                server.add_route(m, pattern, *self._served(func, plan, flags), self._loops)
             # CORSMiddleware answers preflights to every path a route has,
             # as Starlette's does before routing (turbo/_middleware.py).
             for pattern, func in _middleware.preflight_routes(self._http_middleware,
                                                               self._routes):
                 plan = _plan(func, [])
-                server.add_route("OPTIONS", pattern, *self._served(func, plan, 0), 0, self._loops)
+                server.add_route("OPTIONS", pattern, *self._served(func, plan, 0), self._loops)
             self._server = server
 
     def configure_serving(self, **options: Any) -> None:

@@ -25,6 +25,7 @@ answered in C and do not go through either.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 from collections.abc import Callable
@@ -167,15 +168,21 @@ class Chain:
             _log_exception(None, exc)
             return await _maybe_await(self.server_error(request, exc))
 
-    def wrap(self, called: Callable[..., Any], blocking: bool) -> Callable[..., Any]:
-        """called served through the chain; its plan gains _REQUEST_ARG."""
-        if blocking:
+    def wrap(self, called: Callable[..., Any], offload: bool) -> Callable[..., Any]:
+        """called served through the chain; its plan gains _REQUEST_ARG.
+        The chain runs on the I/O thread's loop; offload (a blocking route,
+        or a FastAPI app's def endpoint): called itself runs on the loop's
+        default executor, a thread, as Starlette runs a def endpoint in
+        its threadpool, with the request's context variables."""
+        if offload:
             @functools.wraps(called)
-            def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            async def offloaded(*args: Any, **kwargs: Any) -> Any:
                 request = kwargs.pop(_REQUEST_ARG)
-                return asyncio.run(self.run(request, lambda: called(*args, **kwargs)))
-            sync_wrapper.__dict__.pop("__wrapped__", None)
-            return sync_wrapper
+                loop = asyncio.get_running_loop()
+                run = functools.partial(contextvars.copy_context().run, called, *args, **kwargs)
+                return await self.run(request, lambda: loop.run_in_executor(None, run))
+            offloaded.__dict__.pop("__wrapped__", None)
+            return offloaded
 
         @functools.wraps(called)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -150,7 +150,7 @@ class WebSocketTestSession:
     __test__ = False
 
     def __init__(self, conn: Any) -> None:
-        self._conn = conn
+        self._conn = conn.__enter__()  # closed by close(), as its context would
 
     def __enter__(self) -> WebSocketTestSession:
         return self
