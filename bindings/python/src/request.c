@@ -5,7 +5,10 @@
  */
 #include "request.h"
 
+#include <stddef.h>
 #include <string.h>
+
+#include <structmember.h>
 
 #include "body.h"
 #include "query.h"
@@ -249,6 +252,7 @@ static void req_dealloc(tpy_RequestObject *self)
     Py_XDECREF(self->query_params);
     Py_XDECREF(self->path_params);
     Py_XDECREF(self->reader);
+    Py_XDECREF(self->state);
     PyObject_Free(self);
 }
 
@@ -271,6 +275,14 @@ static PyGetSetDef req_getset[] = {
     {"path_params", (getter)req_path_params, NULL, "decoded path parameters", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
+/* The views a FastAPI app gives its handler, dependencies, middleware and
+ * exception handlers (turbo/_request.py) are several objects over this
+ * one: what their request.state holds lives here, so all see the same. */
+static PyMemberDef req_members[] = {
+    {"_state", T_OBJECT, offsetof(tpy_RequestObject, state), 0,
+     "internal: the request.state of a FastAPI app's views, or None"},
+    {NULL, 0, 0, 0, NULL}};
+
 static PyMethodDef req_methods[] = {
     {"json", (PyCFunction)req_json, METH_NOARGS, "json.loads(body)"},
     {"_header", (PyCFunction)req_header, METH_O,
@@ -289,6 +301,7 @@ PyTypeObject tpy_RequestType = {
     .tp_doc = "An HTTP request, as a handler sees it.",
     .tp_getset = req_getset,
     .tp_methods = req_methods,
+    .tp_members = req_members,
 };
 
 int tpy_request_init(void)

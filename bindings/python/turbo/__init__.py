@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from . import _aio, _encode, _openapi, _turbo
+from . import _aio, _encode, _openapi, _request, _turbo
 from ._immortal import immortalize_constants
 from ._turbo import Request
 
@@ -351,11 +351,14 @@ def _unwrap_optional(tp):
     return tp
 
 
-def _plan(func, path_names, websocket=False):
+def _plan(func, path_names, websocket=False, request_view=None):
     """The conversion plan for func: one tuple per parameter, in order:
     (name, source, converter, default, has_default, keyword_only). A
     Request or WebSocket parameter gets the request (a WebSocket route's
-    entry makes the WebSocket of it: streaming._entry)."""
+    entry makes the WebSocket of it: streaming._entry); with request_view
+    (a FastAPI app's view class, turbo/_request.py), a Request parameter
+    of the handler's gets that view of it, made by C (its entry's
+    "default")."""
     sig = inspect.signature(func)
     try:
         hints = typing.get_type_hints(func)
@@ -372,7 +375,10 @@ def _plan(func, path_names, websocket=False):
         kwonly = p.kind == p.KEYWORD_ONLY
         if (isinstance(ann, type) and issubclass(ann, (Request, WebSocket))) or (
                 ann is p.empty and p.name == "websocket" and websocket):
-            plan.append((p.name, _turbo.SRC_REQUEST, _turbo.CONV_STR, None, False, kwonly))
+            view = (request_view if not websocket and p.name != _bodies._REQUEST_PARAM
+                    and issubclass(ann, Request) else None)
+            plan.append((p.name, _turbo.SRC_REQUEST, _turbo.CONV_STR, view, view is not None,
+                         kwonly))
             continue
         if ann is p.empty:
             conv = _turbo.CONV_STR
@@ -501,6 +507,10 @@ class App:
     forwarded_header: str = "x-forwarded-for"
     health_path: str | None = None
     metrics_path: str | None = None
+
+    # The class of the Request views a FastAPI app's code gets
+    # (turbo/_request.py); None: the C Request itself, as App has it.
+    _request_view: Any = None
 
     def __init__(self, server_name: str | None = "libturbo", *,
                  lifespan: Callable[[App], AbstractAsyncContextManager[Any]]
@@ -673,14 +683,16 @@ class App:
             called = _bodies.adapt(endpoint, Request, status_code, extra,
                                    _bodies.response_shape(endpoint, response_model,
                                                           response_model_exclude_none,
-                                                          response_model_exclude_unset))
+                                                          response_model_exclude_unset),
+                                   request_view=self._request_view)
         else:
             called = _bodies.with_response_class(
-                _bodies.adapt(endpoint, Request, None, extra, None, path_names=names, raw=True),
+                _bodies.adapt(endpoint, Request, None, extra, None, path_names=names, raw=True,
+                              request_view=self._request_view),
                 response_class, status_code,
                 _bodies.response_shape(endpoint, response_model, response_model_exclude_none,
                                        response_model_exclude_unset, python=True))
-        plan = _plan(called, names)
+        plan = _plan(called, names, request_view=self._request_view)
         doc = _openapi.Operation(
             path, endpoint, methods, status_code=status_code, response_model=response_model,
             dependencies=extra, tags=tags, summary=summary, description=description,
@@ -878,7 +890,8 @@ class App:
 
     def _attach(self, server):
         with self._lock:
-            self._chain = (_handlers.Chain(self._exception_handlers, self._http_middleware)
+            self._chain = (_handlers.Chain(self._exception_handlers, self._http_middleware,
+                                           self._request_view)
                            if self._exception_handlers or self._http_middleware else None)
             for (m, pattern), (_path, func, plan, flags) in self._routes.items():
                 server.add_route(m, pattern, *self._served(func, plan, flags), flags, self._loops)
@@ -1156,6 +1169,9 @@ class FastAPI(App):
             raise TypeError("FastAPI(): option(s) not supported by turbo yet: "
                             + ", ".join(sorted(unsupported)) + " (docs/fastapi-compat.md)")
         super().__init__(lifespan=lifespan, on_startup=on_startup, on_shutdown=on_shutdown)
+        # Its handlers, dependencies, middleware and exception handlers get
+        # Starlette's Request API (turbo/_request.py).
+        self._request_view = _request.view_class(self)
         self._dependencies = list(dependencies or [])  # solved before every route's own
         # response_class of every route that names none (FastAPI's).
         self._default_response_class = _bodies.check_response_class(default_response_class)

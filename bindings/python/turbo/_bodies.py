@@ -459,10 +459,12 @@ def _value_converter(tp: Any, loc: list[Any]) -> Any:
     return convert
 
 
-def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str, ...] = ()) -> Any:
+def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str, ...] = (),
+                request_view: Any = None) -> Any:
     """async (request, cache, cleanups) -> (value, errors) for a Depends
     (scopes: those of the Security dependencies above it, for a
-    SecurityScopes parameter)."""
+    SecurityScopes parameter; request_view: a FastAPI app's Request view
+    class, for a Request parameter of the app's own dependencies)."""
     func = marker.dependency if marker.dependency is not None else tp
     if not callable(func):
         raise TypeError(f"Depends(): {func!r} is not callable")
@@ -480,7 +482,8 @@ def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str,
         hint = hints.get(p.name, p.annotation)
         dep, base = _dep_marker(p, hint)
         if dep is not None:
-            steps.append((p.name, "dep", _dependency(dep, base, request_type, scopes)))
+            steps.append((p.name, "dep", _dependency(dep, base, request_type, scopes,
+                                                     request_view)))
             continue
         if _is_security_scopes(base):
             steps.append((p.name, "request", scopes))
@@ -493,7 +496,11 @@ def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str,
         elif base is Response:
             steps.append((p.name, "dep", _temporal_response))
         elif base is request_type:
-            steps.append((p.name, "request", None))
+            # turbo's own security schemes read the C request as it is (a
+            # subclass's own __call__ gets the view, which they read too)
+            own = getattr(getattr(type(func), "__call__", None), "__module__", None)
+            view = None if own == "turbo._security" else request_view
+            steps.append((p.name, "request", view))
         elif _is_body_type(base) or _body_marker(p, hint)[0] is not None:
             raise TypeError(f"{getattr(func, '__qualname__', func)}: a body parameter in a "
                             "dependency is not supported yet (docs/fastapi-compat.md)")
@@ -518,6 +525,8 @@ def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str,
             elif kind == "request":
                 if how is None:
                     v, errs = request, None
+                elif isinstance(how, type):
+                    v, errs = how(request), None
                 else:
                     from ._security import SecurityScopes
                     v, errs = SecurityScopes(list(how)), None
@@ -820,11 +829,12 @@ def _keep(result: Any, status_code: int | None = None, shape: Any = None) -> Any
 
 def adapt(func: Any, request_type: type, status_code: int | None = None,
           dependencies: Any = (), shape: Any = None, path_names: Any = None,
-          raw: bool = False) -> Any:
+          raw: bool = False, request_view: Any = None) -> Any:
     """func unchanged when it has no body, header or cookie parameter, is
     not annotated to return a model and has no status_code; else its
     wrapper. raw: the wrapper returns what func returns, unconverted (a
-    response_class route converts it)."""
+    response_class route converts it). request_view: a FastAPI app's
+    Request view class, for its dependencies' Request parameters."""
     dump = _keep if raw else _dump
     sig = inspect.signature(func)
     try:
@@ -842,7 +852,7 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
     for d in dependencies:
         if not isinstance(d, Depends):
             raise TypeError(f"dependencies= takes Depends(...) items, not {d!r}")
-        deps.append((None, _dependency(d, None, request_type)))
+        deps.append((None, _dependency(d, None, request_type, request_view=request_view)))
     for p in sig.parameters.values():
         dep, tp = _dep_marker(p, hints.get(p.name))
         if dep is None and tp is BackgroundTasks:
@@ -855,7 +865,7 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
             continue
         if dep is not None:
             plain_hints[p.name] = tp
-            deps.append((p.name, _dependency(dep, tp, request_type)))
+            deps.append((p.name, _dependency(dep, tp, request_type, request_view=request_view)))
             continue
         marker, tp = _marker(p, hints.get(p.name))
         plain_hints[p.name] = tp
