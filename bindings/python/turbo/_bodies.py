@@ -510,7 +510,9 @@ def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str,
                                             _value_converter(base, ["query", p.name]))))
     gen = inspect.isgeneratorfunction(func)
     agen = inspect.isasyncgenfunction(func)
-    coro = inspect.iscoroutinefunction(func)
+    # (a callable instance whose __call__ is an async def: awaited too, as
+    # FastAPI awaits it)
+    coro = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(target)
 
     async def solve(request: Any, cache: dict[Any, Any], cleanups: list[Any]) -> tuple[Any, Any]:
         if marker.use_cache and func in cache:
