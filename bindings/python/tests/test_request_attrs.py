@@ -343,3 +343,19 @@ def test_state_is_starlettes_namespace():
     del s.a
     with pytest.raises(AttributeError, match="^'State' object has no attribute 'a'$"):
         s.a
+
+
+@pytest.mark.parametrize("host", ["api.example:8080", "LOCALHOST", "[::1]:9000", "h:0080",
+                                  "bad host", "h:99999", None, "[v1.x]", "xn--bcher-kva.example"])
+@pytest.mark.parametrize("path,query", [("/", ""), ("/a b/c", "x=1&y=%20"), ("//twice", "q"),
+                                        ("/tab\there", ""), ("/why?#\\", "k=v"),
+                                        ("/caf\u00e9", "")])
+def test_a_requests_url_is_the_one_starlette_makes_of_its_scope(host, path, query):
+    headers = [] if host is None else [(b"host", host.encode("latin-1"))]
+    scope = {"type": "http", "scheme": "http", "path": path, "server": None,
+             "query_string": query.encode(), "headers": headers}
+    theirs = starlette_datastructures.URL(scope=scope)
+    mine = _request._request_url("http", host, path, query)
+    assert str(mine) == str(theirs)
+    for attr in ("scheme", "netloc", "path", "query", "fragment", "hostname", "port"):
+        assert getattr(mine, attr) == getattr(theirs, attr), attr

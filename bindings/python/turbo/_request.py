@@ -48,7 +48,7 @@ class NoMatchFound(Exception):
 
 # ---- URL ----------------------------------------------------------------------
 
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_tuple_new = tuple.__new__  # a SplitResult made without its Python __new__
 
 # A Host field: a reg-name or IPv4, or an IP literal in brackets, and an
 # optional port (RFC 3986's authority without userinfo).
@@ -58,11 +58,29 @@ _HOST = re.compile(
     re.IGNORECASE)
 
 
+# Host field -> _netloc_of_host's answer: a server sees few Host values,
+# and request.url is asked for on most requests of an app whose
+# middleware reads request.url.path.
+_netlocs: dict[str, str | None] = {}
+
+
 def _netloc_of_host(host: str | None) -> str | None:
     """The authority a Host field names, or None when it is missing or not
     a valid one (a port above 65535 included)."""
     if host is None:
         return None
+    try:
+        return _netlocs[host]
+    except KeyError:
+        pass
+    netloc = _check_host(host)
+    if len(_netlocs) >= 256:
+        _netlocs.clear()
+    _netlocs[host] = netloc
+    return netloc
+
+
+def _check_host(host: str) -> str | None:
     m = _HOST.fullmatch(host)
     if m is None:
         return None
@@ -87,15 +105,31 @@ class URL:
     `include_query_params`, `replace_query_params`,
     `remove_query_params`). Equal to a str of the same text."""
 
-    __slots__ = ("_url", "_parts")
+    __slots__ = ("_text", "_parts")
 
     def __init__(self, url: str = "", **components: Any) -> None:
         if components:
             if url:
                 raise ValueError("URL(): give the url or its components, not both")
-            url = URL("").replace(**components)._url
-        self._url = url
+            url = str(URL("").replace(**components))
+        self._text: str | None = url
         self._parts: SplitResult | None = None
+
+    @classmethod
+    def _of_parts(cls, parts: SplitResult) -> URL:
+        """The URL of those parts, its text made when asked for (a
+        request's: `request.url.path` then costs no parsing)."""
+        url = cls.__new__(cls)
+        url._text = None
+        url._parts = parts
+        return url
+
+    @property
+    def _url(self) -> str:
+        if self._text is None:
+            assert self._parts is not None
+            self._text = self._parts.geturl()
+        return self._text
 
     @property
     def components(self) -> SplitResult:
@@ -202,7 +236,7 @@ class URL:
         return f"URL({str(shown)!r})"
 
 
-def _url(scheme: str, host: str | None, path: str, query: str) -> URL:
+def _request_url(scheme: str, host: str | None, path: str, query: str) -> URL:
     """The URL of a request: its Host field's authority (the path alone
     without one), the path with '?', '#' and '\\' escaped."""
     path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
@@ -211,7 +245,11 @@ def _url(scheme: str, host: str | None, path: str, query: str) -> URL:
         if path.startswith("//"):  # else read back as an authority
             path = "/%2F" + path[2:]
         return URL(f"{path}?{query}" if query else path)
-    return URL(SplitResult(scheme, netloc, path, query, "").geturl())
+    parts = _tuple_new(SplitResult, (scheme, netloc, path, query, ""))
+    if not path.startswith("/") or "\t" in path or "\n" in path or "\r" in path:
+        return URL(parts.geturl())  # urlsplit would read those otherwise
+    # else the very parts urlsplit finds in the text geturl() makes of them
+    return URL._of_parts(parts)
 
 
 # ---- multi-dicts ----------------------------------------------------------------
@@ -408,6 +446,9 @@ class _FormCall:
         await self._form.close()
 
 
+_UNREAD = object()  # StarletteRequest._json before json()
+
+
 class StarletteRequest:
     """A FastAPI app's view of one request (see the module's docstring).
     Each App has its own subclass, whose `app` is the App."""
@@ -418,12 +459,8 @@ class StarletteRequest:
 
     def __init__(self, req: Any) -> None:
         self._req = req
-
-    def _cached(self, name: str) -> Any:
-        try:
-            return object.__getattribute__(self, name)
-        except AttributeError:
-            return None
+        self._body = self._form = self._url = self._query_params = self._cookies = None
+        self._json = _UNREAD
 
     # -- read through to the C request
 
@@ -452,14 +489,14 @@ class StarletteRequest:
 
     @property
     def query_params(self) -> QueryParams:
-        q = self._cached("_query_params")
+        q = self._query_params
         if q is None:
             q = self._query_params = QueryParams(self._req.query_string)
         return q
 
     @property
     def cookies(self) -> dict[str, str]:
-        c = self._cached("_cookies")
+        c = self._cookies
         if c is None:
             c = self._cookies = parse_cookies(self._req.headers.getlist("cookie"))
         return c
@@ -473,16 +510,16 @@ class StarletteRequest:
 
     @property
     def url(self) -> URL:
-        u = self._cached("_url")
+        u = self._url
         if u is None:
             req = self._req
-            u = self._url = _url("http", req._header("host"), unquote(req.path),
+            u = self._url = _request_url("http", req._header("host"), unquote(req.path),
                                  req.query_string)
         return u
 
     @property
     def base_url(self) -> URL:
-        return _url("http", self._req._header("host"), "/", "")
+        return _request_url("http", self._req._header("host"), "/", "")
 
     def url_for(self, name: str, /, **path_params: Any) -> URL:
         """The absolute URL of the app's route called name (its `name=`, else
@@ -508,7 +545,7 @@ class StarletteRequest:
         }
 
     async def body(self) -> bytes:
-        body = self._cached("_body")
+        body = self._body
         if body is None:
             req = self._req
             if req._body_pending:  # a stream_body route: read it now
@@ -519,11 +556,9 @@ class StarletteRequest:
         return body
 
     async def json(self) -> Any:
-        try:
-            return object.__getattribute__(self, "_json")
-        except AttributeError:
-            pass
-        value = self._json = json.loads(await self.body())
+        value = self._json
+        if value is _UNREAD:
+            value = self._json = json.loads(await self.body())
         return value
 
     def form(self, *, max_files: int | float = 1000, max_fields: int | float = 1000,
@@ -537,7 +572,7 @@ class StarletteRequest:
         return _FormCall(self)
 
     async def _get_form(self) -> FormData:
-        form = self._cached("_form")
+        form = self._form
         if form is None:
             from python_multipart.multipart import parse_options_header
 
@@ -554,7 +589,7 @@ class StarletteRequest:
         return form
 
     async def close(self) -> None:
-        form = self._cached("_form")
+        form = self._form
         if form is not None:
             await form.close()
 
