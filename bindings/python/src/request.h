@@ -29,6 +29,8 @@ typedef struct tpy_RequestObject {
 } tpy_RequestObject;
 
 extern PyTypeObject tpy_RequestType;
+/* turbo._RequestView: the base of turbo/_request.py's StarletteRequest. */
+extern PyTypeObject tpy_RequestViewType;
 
 /* At import: readies the type. 0, or -1 with an error set. */
 int tpy_request_init(void);

@@ -30,6 +30,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit
 
+from . import _turbo
+
 
 class Address(NamedTuple):
     """The peer of a request: `request.client.host`, `.port`."""
@@ -49,6 +51,8 @@ class NoMatchFound(Exception):
 # ---- URL ----------------------------------------------------------------------
 
 _tuple_new = tuple.__new__  # a SplitResult made without its Python __new__
+_object_new = object.__new__
+_UNSEEN = object()
 
 # A Host field: a reg-name or IPv4, or an IP literal in brackets, and an
 # optional port (RFC 3986's authority without userinfo).
@@ -115,15 +119,6 @@ class URL:
         self._text: str | None = url
         self._parts: SplitResult | None = None
 
-    @classmethod
-    def _of_parts(cls, parts: SplitResult) -> URL:
-        """The URL of those parts, its text made when asked for (a
-        request's: `request.url.path` then costs no parsing)."""
-        url = cls.__new__(cls)
-        url._text = None
-        url._parts = parts
-        return url
-
     @property
     def _url(self) -> str:
         if self._text is None:
@@ -147,7 +142,8 @@ class URL:
 
     @property
     def path(self) -> str:
-        return self.components.path
+        parts = self._parts  # (a request's URL has them: no call)
+        return (parts if parts is not None else self.components).path
 
     @property
     def query(self) -> str:
@@ -240,7 +236,9 @@ def _request_url(scheme: str, host: str | None, path: str, query: str) -> URL:
     """The URL of a request: its Host field's authority (the path alone
     without one), the path with '?', '#' and '\\' escaped."""
     path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
-    netloc = _netloc_of_host(host)
+    netloc = _netlocs.get(host, _UNSEEN) if host is not None else None  # (inlined: hot)
+    if netloc is _UNSEEN:
+        netloc = _netloc_of_host(host)
     if netloc is None:
         if path.startswith("//"):  # else read back as an authority
             path = "/%2F" + path[2:]
@@ -249,7 +247,10 @@ def _request_url(scheme: str, host: str | None, path: str, query: str) -> URL:
     if not path.startswith("/") or "\t" in path or "\n" in path or "\r" in path:
         return URL(parts.geturl())  # urlsplit would read those otherwise
     # else the very parts urlsplit finds in the text geturl() makes of them
-    return URL._of_parts(parts)
+    url = _object_new(URL)
+    url._text = None
+    url._parts = parts
+    return url
 
 
 # ---- multi-dicts ----------------------------------------------------------------
@@ -381,7 +382,7 @@ def parse_cookies(fields: list[str]) -> dict[str, str]:
     """Cookie fields split as Starlette splits them: every `name=value`
     between semicolons (a chunk without '=' is a value with an empty
     name), both stripped, the value unquoted; a later name wins."""
-    from http.cookies import _unquote  # type: ignore[attr-defined]
+    from http.cookies import _unquote
 
     out: dict[str, str] = {}
     for field in fields:
@@ -446,38 +447,22 @@ class _FormCall:
         await self._form.close()
 
 
-_UNREAD = object()  # StarletteRequest._json before json()
-
-
-class StarletteRequest:
+class StarletteRequest(_turbo._RequestView):
     """A FastAPI app's view of one request (see the module's docstring).
-    Each App has its own subclass, whose `app` is the App."""
+    Each App has its own subclass, whose `app` is the App. Made in C
+    (turbo._RequestView: `StarletteRequest(request)`), which holds the C
+    Request (`_req`) and the caches (`_body`, `_form`, `_url`,
+    `_query_params`, `_cookies`: None until made; `_json` unset)."""
 
-    __slots__ = ("_req", "_body", "_json", "_form", "_url", "_query_params", "_cookies")
+    __slots__ = ()
 
     app: Any = None
 
-    def __init__(self, req: Any) -> None:
-        self._req = req
-        self._body = self._form = self._url = self._query_params = self._cookies = None
-        self._json = _UNREAD
-
-    # -- read through to the C request
-
-    @property
-    def method(self) -> str:
-        return self._req.method
-
-    @property
-    def headers(self) -> Any:
-        return self._req.headers
-
-    @property
-    def path_params(self) -> dict[str, Any]:
-        return self._req.path_params
+    # -- read through to the C request: method, headers, path_params, path
+    # and query_string (turbo._RequestView's getters), and the rest here
 
     def __getattr__(self, name: str) -> Any:
-        # path, query_string, stream(), _header(): the C request's own
+        # stream(), _header(), _body_pending: the C request's own
         return getattr(self._req, name)
 
     # -- Starlette's
@@ -489,7 +474,7 @@ class StarletteRequest:
 
     @property
     def query_params(self) -> QueryParams:
-        q = self._query_params
+        q: QueryParams | None = self._query_params
         if q is None:
             q = self._query_params = QueryParams(self._req.query_string)
         return q
@@ -503,18 +488,18 @@ class StarletteRequest:
 
     @property
     def state(self) -> State:
-        s = self._req._state
+        s: State | None = self._req._state
         if s is None:
             s = self._req._state = State()
         return s
 
     @property
     def url(self) -> URL:
-        u = self._url
+        u: URL | None = self._url
         if u is None:
             req = self._req
             u = self._url = _request_url("http", req._header("host"), unquote(req.path),
-                                 req.query_string)
+                                         req.query_string)
         return u
 
     @property
@@ -556,9 +541,11 @@ class StarletteRequest:
         return body
 
     async def json(self) -> Any:
-        value = self._json
-        if value is _UNREAD:
-            value = self._json = json.loads(await self.body())
+        try:
+            return self._json
+        except AttributeError:  # not read yet
+            pass
+        value = self._json = json.loads(await self.body())
         return value
 
     def form(self, *, max_files: int | float = 1000, max_fields: int | float = 1000,
@@ -572,7 +559,7 @@ class StarletteRequest:
         return _FormCall(self)
 
     async def _get_form(self) -> FormData:
-        form = self._form
+        form: FormData | None = self._form
         if form is None:
             from python_multipart.multipart import parse_options_header
 
