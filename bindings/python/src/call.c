@@ -265,8 +265,14 @@ static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *r
                 failed = 1;
                 break;
             }
-            Py_INCREF(robj);
-            args[i] = robj;
+            /* A FastAPI app's view of it (its plan's "default": the
+             * view's class, turbo/_request.py), else the Request itself. */
+            if (p->dflt == NULL) {
+                args[i] = Py_NewRef(robj);
+            } else if ((args[i] = PyObject_CallOneArg(p->dflt, robj)) == NULL) {
+                failed = 1;
+                break;
+            }
             continue;
         }
         turbo_str raw = {NULL, 0};

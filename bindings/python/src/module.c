@@ -152,6 +152,7 @@ PyMODINIT_FUNC PyInit__turbo(void)
 #endif
     if (PyModule_AddObjectRef(m, "Server", (PyObject *)&tpy_ServerType) < 0 ||
         PyModule_AddObjectRef(m, "Request", (PyObject *)&tpy_RequestType) < 0 ||
+        PyModule_AddObjectRef(m, "_RequestView", (PyObject *)&tpy_RequestViewType) < 0 ||
         PyModule_AddObjectRef(m, "FileWrapper", (PyObject *)&tpy_FileWrapperType) < 0 ||
         PyModule_AddObjectRef(m, "RawResponse", (PyObject *)&tpy_RawResponseType) < 0 ||
         PyModule_AddObjectRef(m, "Stream", (PyObject *)&tpy_StreamType) < 0 ||

@@ -5,7 +5,10 @@
  */
 #include "request.h"
 
+#include <stddef.h>
 #include <string.h>
+
+#include <structmember.h>
 
 #include "body.h"
 #include "query.h"
@@ -249,6 +252,7 @@ static void req_dealloc(tpy_RequestObject *self)
     Py_XDECREF(self->query_params);
     Py_XDECREF(self->path_params);
     Py_XDECREF(self->reader);
+    Py_XDECREF(self->state);
     PyObject_Free(self);
 }
 
@@ -271,6 +275,14 @@ static PyGetSetDef req_getset[] = {
     {"path_params", (getter)req_path_params, NULL, "decoded path parameters", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
+/* The views a FastAPI app gives its handler, dependencies, middleware and
+ * exception handlers (turbo/_request.py) are several objects over this
+ * one: what their request.state holds lives here, so all see the same. */
+static PyMemberDef req_members[] = {
+    {"_state", T_OBJECT, offsetof(tpy_RequestObject, state), 0,
+     "internal: the request.state of a FastAPI app's views, or None"},
+    {NULL, 0, 0, 0, NULL}};
+
 static PyMethodDef req_methods[] = {
     {"json", (PyCFunction)req_json, METH_NOARGS, "json.loads(body)"},
     {"_header", (PyCFunction)req_header, METH_O,
@@ -289,11 +301,102 @@ PyTypeObject tpy_RequestType = {
     .tp_doc = "An HTTP request, as a handler sees it.",
     .tp_getset = req_getset,
     .tp_methods = req_methods,
+    .tp_members = req_members,
+};
+
+/* ---- turbo._RequestView: the base of a FastAPI app's Request views ------
+ *
+ * turbo/_request.py's StarletteRequest (each FastAPI app has a subclass of
+ * it) holds the C Request and what it has computed from it. Made here,
+ * its construction is one allocation, not a Python __init__: it is made
+ * for every request of a route that declares a Request. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *req; /* the turbo.Request */
+    PyObject *body, *form, *url, *query_params, *cookies, *json; /* caches, NULL until made */
+} tpy_ViewObject;
+
+static PyObject *view_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *req;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
+        PyErr_SetString(PyExc_TypeError, "_RequestView(request) takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, "_RequestView", 1, 1, &req))
+        return NULL;
+    if (!PyObject_TypeCheck(req, &tpy_RequestType)) {
+        PyErr_SetString(PyExc_TypeError, "_RequestView(request): request must be a turbo.Request");
+        return NULL;
+    }
+    tpy_ViewObject *v = (tpy_ViewObject *)type->tp_alloc(type, 0);
+    if (v == NULL)
+        return NULL;
+    v->req = Py_NewRef(req);
+    return (PyObject *)v;
+}
+
+static void view_dealloc(tpy_ViewObject *v)
+{
+    Py_XDECREF(v->req);
+    Py_XDECREF(v->body);
+    Py_XDECREF(v->form);
+    Py_XDECREF(v->url);
+    Py_XDECREF(v->query_params);
+    Py_XDECREF(v->cookies);
+    Py_XDECREF(v->json);
+    Py_TYPE(v)->tp_free((PyObject *)v);
+}
+
+static PyMemberDef view_members[] = {
+    {"_req", T_OBJECT, offsetof(tpy_ViewObject, req), READONLY, "the turbo.Request"},
+    {"_body", T_OBJECT, offsetof(tpy_ViewObject, body), 0, "body(), once read (None before)"},
+    {"_form", T_OBJECT, offsetof(tpy_ViewObject, form), 0, "form(), once read (None before)"},
+    {"_url", T_OBJECT, offsetof(tpy_ViewObject, url), 0, "url, once made (None before)"},
+    {"_query_params", T_OBJECT, offsetof(tpy_ViewObject, query_params), 0,
+     "query_params, once made (None before)"},
+    {"_cookies", T_OBJECT, offsetof(tpy_ViewObject, cookies), 0,
+     "cookies, once made (None before)"},
+    {"_json", T_OBJECT_EX, offsetof(tpy_ViewObject, json), 0,
+     "json(), once read (AttributeError before)"},
+    {NULL, 0, 0, 0, NULL}};
+
+/* Read through to the Request: the attributes Starlette's Request has
+ * as they are (no Python frame between). */
+#define VIEW_GETTER(name) \
+    static PyObject *view_##name(tpy_ViewObject *v, void *c) \
+    { \
+        return req_##name((tpy_RequestObject *)v->req, c); \
+    }
+VIEW_GETTER(method)
+VIEW_GETTER(headers)
+VIEW_GETTER(path_params)
+VIEW_GETTER(path)
+VIEW_GETTER(query_string)
+
+static PyGetSetDef view_getset[] = {
+    {"method", (getter)view_method, NULL, "the method as sent", NULL},
+    {"headers", (getter)view_headers, NULL, "case-insensitive header mapping", NULL},
+    {"path_params", (getter)view_path_params, NULL, "decoded path parameters", NULL},
+    {"path", (getter)view_path, NULL, "the path as sent, percent-encoding kept", NULL},
+    {"query_string", (getter)view_query_string, NULL, "the raw query, without '?'", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+PyTypeObject tpy_RequestViewType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "turbo._RequestView",
+    .tp_basicsize = sizeof(tpy_ViewObject),
+    .tp_dealloc = (destructor)view_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "internal: the base of a FastAPI app's Request views (turbo/_request.py)",
+    .tp_members = view_members,
+    .tp_getset = view_getset,
+    .tp_new = view_new,
 };
 
 int tpy_request_init(void)
 {
-    if (PyType_Ready(&tpy_RequestType) < 0)
+    if (PyType_Ready(&tpy_RequestType) < 0 || PyType_Ready(&tpy_RequestViewType) < 0)
         return -1;
     PyObject *json = PyImport_ImportModule("json");
     if (json == NULL)

@@ -25,9 +25,12 @@ typedef struct tpy_RequestObject {
         *path_params;
     turbo_deferred *d; /* once its handler's coroutine (or stream()) deferred it */
     PyObject *reader;  /* request.stream()'s BodyReader (body.c), or NULL */
+    PyObject *state;   /* _state: a FastAPI app's request.state (turbo/_request.py), or NULL */
 } tpy_RequestObject;
 
 extern PyTypeObject tpy_RequestType;
+/* turbo._RequestView: the base of turbo/_request.py's StarletteRequest. */
+extern PyTypeObject tpy_RequestViewType;
 
 /* At import: readies the type. 0, or -1 with an error set. */
 int tpy_request_init(void);
@@ -54,7 +57,7 @@ static inline PyObject *tpy_request_new(turbo_request *req, turbo_response *res)
     r->req = req;
     r->res = res;
     r->method = r->path = r->query_string = r->headers = r->body = r->client = NULL;
-    r->query_params = r->path_params = r->reader = NULL;
+    r->query_params = r->path_params = r->reader = r->state = NULL;
     r->d = NULL;
     return (PyObject *)r;
 }

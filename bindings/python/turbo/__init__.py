@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar, Unpack
 
-from . import _aio, _encode, _openapi, _routing, _turbo
+from . import _aio, _encode, _openapi, _request, _routing, _turbo
 from ._immortal import immortalize_constants
 from ._turbo import Request
 
@@ -373,11 +373,14 @@ def _unwrap_optional(tp):
     return tp
 
 
-def _plan(func, path_names, websocket=False):
+def _plan(func, path_names, websocket=False, request_view=None):
     """The conversion plan for func: one tuple per parameter, in order:
     (name, source, converter, default, has_default, keyword_only). A
     Request or WebSocket parameter gets the request (a WebSocket route's
-    entry makes the WebSocket of it: streaming._entry)."""
+    entry makes the WebSocket of it: streaming._entry); with request_view
+    (a FastAPI app's view class, turbo/_request.py), a Request parameter
+    of the handler's gets that view of it, made by C (its entry's
+    "default")."""
     sig = inspect.signature(func)
     try:
         hints = typing.get_type_hints(func)
@@ -394,7 +397,10 @@ def _plan(func, path_names, websocket=False):
         kwonly = p.kind == p.KEYWORD_ONLY
         if (isinstance(ann, type) and issubclass(ann, (Request, WebSocket))) or (
                 ann is p.empty and p.name == "websocket" and websocket):
-            plan.append((p.name, _turbo.SRC_REQUEST, _turbo.CONV_STR, None, False, kwonly))
+            view = (request_view if not websocket and p.name != _bodies._REQUEST_PARAM
+                    and issubclass(ann, Request) else None)
+            plan.append((p.name, _turbo.SRC_REQUEST, _turbo.CONV_STR, view, view is not None,
+                         kwonly))
             continue
         if ann is p.empty:
             conv = _turbo.CONV_STR
@@ -571,6 +577,10 @@ class App:
     # FastAPI's rules for results (turbo.FastAPI): any return annotation is
     # the response model, a str or bytes result a JSON string.
     _fastapi_semantics = False
+
+    # The class of the Request views a FastAPI app's code gets
+    # (turbo/_request.py); None: the C Request itself, as App has it.
+    _request_view: Any = None
 
     def __init__(self, server_name: str | None = "libturbo", *,
                  lifespan: Callable[[App], AbstractAsyncContextManager[Any]]
@@ -798,14 +808,15 @@ class App:
             app.dependency_overrides as they are now."""
             with _bodies.overriding(self.dependency_overrides):
                 if response_class is None:
-                    return _bodies.adapt(served, Request, status_code, extra, shape)
+                    return _bodies.adapt(served, Request, status_code, extra, shape,
+                                         request_view=self._request_view)
                 return _bodies.with_response_class(
                     _bodies.adapt(served, Request, None, extra, None, path_names=names,
-                                  raw=True),
+                                  raw=True, request_view=self._request_view),
                     response_class, status_code, shape)
 
         called = build()
-        plan = _plan(called, names)
+        plan = _plan(called, names, request_view=self._request_view)
         if blocking is None:
             # FastAPI runs a def endpoint in its threadpool, so a ported app's
             # blocking I/O (a sync database driver) must not hold up the I/O
@@ -958,7 +969,7 @@ class App:
     def _attach(self, server):
         with self._lock:
             self._chain = (_handlers.Chain(self._exception_handlers, self._http_middleware,
-                                           self._fastapi_semantics)
+                                           self._fastapi_semantics, self._request_view)
                            if self._exception_handlers or self._http_middleware else None)
             for (m, pattern), (_path, func, plan, flags) in self._routes.items():
                 server.add_route(m, pattern, *self._served(func, plan, flags), self._loops)
@@ -1238,6 +1249,9 @@ class FastAPI(App):
             raise TypeError("FastAPI(): option(s) not supported by turbo yet: "
                             + ", ".join(sorted(unsupported)) + " (docs/fastapi-compat.md)")
         super().__init__(lifespan=lifespan, on_startup=on_startup, on_shutdown=on_shutdown)
+        # Its handlers, dependencies, middleware and exception handlers get
+        # Starlette's Request API (turbo/_request.py).
+        self._request_view = _request.view_class(self)
         self._dependencies = list(dependencies or [])  # solved before every route's own
         # response_class of every route that names none (FastAPI's).
         self._default_response_class = _bodies.check_response_class(default_response_class)

@@ -477,11 +477,13 @@ def overriding(overrides: Mapping[Any, Any]) -> Iterator[None]:
         _OVERRIDES.reset(token)
 
 
-def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str, ...] = ()) -> Any:
+def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str, ...] = (),
+                request_view: Any = None) -> Any:
     """async (request, cache, cleanups) -> (value, errors) for a Depends
     (scopes: those of the Security dependencies above it, for a
-    SecurityScopes parameter); the app's dependency_overrides
-    replacement for it, when it has one."""
+    SecurityScopes parameter; request_view: a FastAPI app's Request view
+    class, for a Request parameter of the app's own dependencies); the
+    app's dependency_overrides replacement for it, when it has one."""
     func = marker.dependency if marker.dependency is not None else tp
     func = _OVERRIDES.get().get(func, func)
     if not callable(func):
@@ -500,7 +502,8 @@ def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str,
         hint = hints.get(p.name, p.annotation)
         dep, base = _dep_marker(p, hint)
         if dep is not None:
-            steps.append((p.name, "dep", _dependency(dep, base, request_type, scopes)))
+            steps.append((p.name, "dep", _dependency(dep, base, request_type, scopes,
+                                                     request_view)))
             continue
         if _is_security_scopes(base):
             steps.append((p.name, "request", scopes))
@@ -513,7 +516,11 @@ def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str,
         elif base is Response:
             steps.append((p.name, "dep", _temporal_response))
         elif base is request_type:
-            steps.append((p.name, "request", None))
+            # turbo's own security schemes read the C request as it is (a
+            # subclass's own __call__ gets the view, which they read too)
+            own = getattr(getattr(type(func), "__call__", None), "__module__", None)
+            view = None if own == "turbo._security" else request_view
+            steps.append((p.name, "request", view))
         elif _is_body_type(base) or _body_marker(p, hint)[0] is not None:
             raise TypeError(f"{getattr(func, '__qualname__', func)}: a body parameter in a "
                             "dependency is not supported yet (docs/fastapi-compat.md)")
@@ -523,7 +530,9 @@ def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str,
                                             _value_converter(base, ["query", p.name]))))
     gen = inspect.isgeneratorfunction(func)
     agen = inspect.isasyncgenfunction(func)
-    coro = inspect.iscoroutinefunction(func)
+    # (a callable instance whose __call__ is an async def: awaited too, as
+    # FastAPI awaits it)
+    coro = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(target)
 
     async def solve(request: Any, cache: dict[Any, Any], cleanups: list[Any]) -> tuple[Any, Any]:
         if marker.use_cache and func in cache:
@@ -538,6 +547,8 @@ def _dependency(marker: Depends, tp: Any, request_type: type, scopes: tuple[str,
             elif kind == "request":
                 if how is None:
                     v, errs = request, None
+                elif isinstance(how, type):
+                    v, errs = how(request), None
                 else:
                     from ._security import SecurityScopes
                     v, errs = SecurityScopes(list(how)), None
@@ -857,11 +868,12 @@ def _keep(result: Any, status_code: int | None = None, shape: Any = None) -> Any
 
 def adapt(func: Any, request_type: type, status_code: int | None = None,
           dependencies: Any = (), shape: Any = None, path_names: Any = None,
-          raw: bool = False) -> Any:
+          raw: bool = False, request_view: Any = None) -> Any:
     """func unchanged when it has no body, header or cookie parameter, is
     not annotated to return a model and has no status_code; else its
     wrapper. raw: the wrapper returns what func returns, unconverted (a
-    response_class route converts it)."""
+    response_class route converts it). request_view: a FastAPI app's
+    Request view class, for its dependencies' Request parameters."""
     dump = _keep if raw else _dump
     sig = inspect.signature(func)
     try:
@@ -879,7 +891,7 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
     for d in dependencies:
         if not isinstance(d, Depends):
             raise TypeError(f"dependencies= takes Depends(...) items, not {d!r}")
-        deps.append((None, _dependency(d, None, request_type)))
+        deps.append((None, _dependency(d, None, request_type, request_view=request_view)))
     for p in sig.parameters.values():
         dep, tp = _dep_marker(p, hints.get(p.name))
         if dep is None and tp is BackgroundTasks:
@@ -892,7 +904,7 @@ def adapt(func: Any, request_type: type, status_code: int | None = None,
             continue
         if dep is not None:
             plain_hints[p.name] = tp
-            deps.append((p.name, _dependency(dep, tp, request_type)))
+            deps.append((p.name, _dependency(dep, tp, request_type, request_view=request_view)))
             continue
         marker, tp = _marker(p, hints.get(p.name))
         plain_hints[p.name] = tp

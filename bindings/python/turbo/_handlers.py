@@ -102,7 +102,8 @@ class Chain:
     """An App's handlers and middleware, frozen when it starts serving."""
 
     def __init__(self, handlers: dict[Any, Callable[..., Any]],
-                 middleware: list[Callable[..., Any]], json_strings: bool = False) -> None:
+                 middleware: list[Callable[..., Any]], json_strings: bool = False,
+                 request_view: Any = None) -> None:
         self.json_strings = json_strings  # the App's rule for str/bytes results
         self.status = {k: v for k, v in handlers.items() if isinstance(k, int) and k != 500}
         self.classes = {k: v for k, v in handlers.items()
@@ -110,6 +111,9 @@ class Chain:
         self.server_error = handlers.get(500) or handlers.get(Exception)
         self.validation = self.classes.get(RequestValidationError)
         self.middleware = list(middleware)
+        # A FastAPI app's: the one view of the request its middleware and
+        # handlers here get (turbo/_request.py), made once per request.
+        self.request_view = request_view
 
     def _lookup(self, exc: BaseException) -> Any:
         if isinstance(exc, HTTPException):
@@ -142,6 +146,8 @@ class Chain:
         return result
 
     async def run(self, request: Any, call: Callable[[], Any]) -> Any:
+        if self.request_view is not None:
+            request = self.request_view(request)
         async def innermost(req: Any) -> Any:
             result = await self._inner(req, call)
             return _as_response(result, self.json_strings) if self.middleware else result
