@@ -425,6 +425,32 @@ int tpy_fallback_trampoline(turbo_request *req, turbo_response *res, void *ud)
     return tpy_trampoline(req, res, ud);
 }
 
+/* The router's answer to the request a miss fallback is running for:
+ * its status (404 or 405) and the 405's Allow, read by _turbo._miss()
+ * while the fallback's callable is called (inline, on this thread). */
+static _Thread_local int miss_status;
+static _Thread_local char miss_allow[256];
+static _Thread_local size_t miss_allow_len;
+
+int tpy_miss_trampoline(turbo_request *req, turbo_response *res, void *ud)
+{
+    miss_status = turbo_response_status_code(res);
+    turbo_str allow = {NULL, 0};
+    miss_allow_len = 0;
+    if (turbo_response_header_value(res, "Allow", 5, &allow) == TURBO_OK &&
+        allow.len <= sizeof miss_allow) {
+        memcpy(miss_allow, allow.ptr, allow.len);
+        miss_allow_len = allow.len;
+    }
+    turbo_response_reset(res);
+    return tpy_trampoline(req, res, ud);
+}
+
+PyObject *tpy_miss(void)
+{
+    return Py_BuildValue("(is#)", miss_status, miss_allow, (Py_ssize_t)miss_allow_len);
+}
+
 int tpy_in_clean_context(void)
 {
     return clean_context();

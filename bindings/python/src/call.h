@@ -50,6 +50,8 @@ int tpy_trampoline(turbo_request *req, turbo_response *res, void *ud);
 /* The trampoline of a fallback (an App serving every path, as the ASGI
  * adapter does): the router's 404/405 status and Allow header are
  * dropped first. */
+int tpy_miss_trampoline(turbo_request *req, turbo_response *res, void *ud);
+PyObject *tpy_miss(void);
 int tpy_fallback_trampoline(turbo_request *req, turbo_response *res, void *ud);
 
 /* Takes this thread's own Python state (made at its first request) and

@@ -968,6 +968,12 @@ class App:
                                                               self._routes):
                 plan = _plan(func, [])
                 server.add_route("OPTIONS", pattern, *self._served(func, plan, 0), self._loops)
+            if self._chain is not None:
+                # Requests no route takes go through the handlers and
+                # middleware as Starlette's router's HTTPException(404/405)
+                # does; flag 8: _turbo._miss() gives the router's status
+                # and Allow. An app without a chain keeps C's answers.
+                server.set_fallback(self._chain.miss, _handlers.REQUEST_ONLY, 8, self._loops)
             self._server = server
 
     def configure_serving(self, **options: Any) -> None:

@@ -18,8 +18,9 @@ order Starlette nests them:
 A middleware's `call_next(request)` returns the route's answer as a
 Response (a dict or list result is encoded to its JSON bytes first, so
 the middleware can read and change `response.body` and
-`response.headers`, a dict). Requests no route takes (404/405) are
-answered in C and do not go through either.
+`response.headers`, a dict). Requests no route takes go through the
+chain too (Chain.miss, the server's fallback): the router's 404 or 405
+(with its Allow) raised as the HTTPException Starlette's router raises.
 """
 
 from __future__ import annotations
@@ -168,6 +169,17 @@ class Chain:
             _log_exception(None, exc)
             return await _maybe_await(self.server_error(request, exc))
 
+    def miss(self, request: Any) -> Any:
+        """A request no route takes (the server's fallback, called inline):
+        the HTTPException Starlette's router raises for it (404, or 405
+        with the Allow the router found) raised inside the chain."""
+        status, allow = _turbo._miss()
+        headers = {"Allow": allow} if status == 405 else None
+
+        def route_miss() -> Any:
+            raise HTTPException(status, headers=headers)
+        return self.run(request, route_miss)
+
     def wrap(self, called: Callable[..., Any], offload: bool) -> Callable[..., Any]:
         """called served through the chain; its plan gains _REQUEST_ARG.
         The chain runs on the I/O thread's loop; offload (a blocking route,
@@ -190,6 +202,9 @@ class Chain:
             return await self.run(request, lambda: called(*args, **kwargs))
         wrapper.__dict__.pop("__wrapped__", None)
         return wrapper
+
+
+REQUEST_ONLY = (("request", _turbo.SRC_REQUEST, _turbo.CONV_STR, None, False, False),)
 
 
 def plan_with_request(plan: tuple[Any, ...]) -> tuple[Any, ...]:
