@@ -402,6 +402,13 @@ CORPUS = {
         ("GET", "/items/5", None, {"Host": "evil.example"}),
         ("GET", "/items/5?q=1", None, {"Host": "c.example"}),
         ("GET", "/items/5", None, {"Host": "trusted.example"}),
+        # Paths no route has: the middleware answers them too.
+        ("OPTIONS", "/nowhere", None, {"Origin": "https://a.example",
+                                       "Access-Control-Request-Method": "GET"}),
+        ("GET", "/nowhere", None, {"Origin": "https://a.example"}),
+        ("DELETE", "/items/5", None, {"Origin": "https://a.example"}),
+        ("GET", "/nowhere", None, {"Host": "evil.example"}),
+        ("GET", "/nowhere", None, {"Host": "trusted.example"}),
     ],
     "gzip_app": [
         ("GET", "/big", None, {"Accept-Encoding": "gzip, deflate"}),
@@ -417,6 +424,7 @@ CORPUS = {
         ("GET", "/vary", None, {"Accept-Encoding": "gzip, deflate"}),
         ("GET", "/vary", None, {}),
         ("GET", "/big", None, {"Accept-Encoding": "br"}),
+        ("GET", "/nowhere", None, {"Accept-Encoding": "gzip, deflate"}),
     ],
     "handlers": [
         ("GET", "/unicorns/ann", None, {}),
@@ -435,6 +443,13 @@ CORPUS = {
         ("GET", "/greeting-bytes", None, {}),
         ("GET", "/items/1", None, {"X-Block": "yes"}),
         ("GET", "/unicorns/yolo", None, {"X-Block": "no"}),
+        # Requests no route takes: through the 404 handler and the
+        # middleware, as Starlette's router raises them.
+        ("GET", "/nowhere", None, {}),
+        ("GET", "/unicorns/ann/more", None, {}),
+        ("HEAD", "/nowhere", None, {}),
+        ("POST", "/teapot", None, {}),
+        ("DELETE", "/items/1", None, {}),
     ],
     "response_classes": [
         ("GET", "/default", None, {}),
