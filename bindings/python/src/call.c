@@ -39,6 +39,7 @@ struct tpy_endpoint {
     int blocking;      /* runs on the blocking pool: no loop there */
     int json_strings;  /* a str or bytes result is a JSON string (FastAPI's) */
     PyObject *kwnames; /* names of keyword-only parameters (tail), or NULL */
+    PyObject *on_invalid; /* TPY_EP_ON_INVALID's callable, or NULL */
     Py_ssize_t npos;
     Py_ssize_t nparams;
     param_spec params[];
@@ -53,6 +54,7 @@ static void endpoint_free_locked(tpy_endpoint *ep)
         Py_XDECREF(ep->params[i].dflt);
     }
     Py_XDECREF(ep->kwnames);
+    Py_XDECREF(ep->on_invalid);
     Py_XDECREF(ep->loops);
     Py_XDECREF(ep->func);
     PyMem_RawFree(ep);
@@ -85,6 +87,11 @@ tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan, PyObject *loops, 
     ep->blocking = (flags & TPY_EP_BLOCKING) != 0;
     ep->json_strings = (flags & TPY_EP_JSON_STRINGS) != 0;
     ep->nparams = n;
+    if ((flags & TPY_EP_ON_INVALID) != 0) {
+        ep->on_invalid = PyObject_GetAttrString(func, "_turbo_on_invalid");
+        if (ep->on_invalid == NULL)
+            goto fail;
+    }
     Py_ssize_t nkw = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *name, *dflt;
@@ -305,9 +312,16 @@ static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *r
     }
 
     PyObject *result = NULL;
-    if (!failed && errors == NULL) {
+    /* Refused values go to the App's handlers and middleware, if it has. */
+    int on_invalid = errors != NULL && ep->on_invalid != NULL && robj != NULL;
+    if (!failed && (errors == NULL || on_invalid)) {
         if (clean_context() != 0) {
             failed = 1;
+        } else if (on_invalid) {
+            result = PyObject_CallFunctionObjArgs(ep->on_invalid, robj, errors, NULL);
+            Py_CLEAR(errors);
+            if (PyObject_Length(clean_ctx) != 0)
+                drop_context();
         } else {
             result = PyObject_Vectorcall(ep->func, args, (size_t)ep->npos, ep->kwnames);
             if (PyObject_Length(clean_ctx) != 0)

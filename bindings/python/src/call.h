@@ -28,6 +28,10 @@ int tpy_call_init(void);
 /* tpy_endpoint_new's flags, as the Python add_route's: */
 #define TPY_EP_BLOCKING 1     /* on the blocking pool, where a coroutine is not run (a 500) */
 #define TPY_EP_JSON_STRINGS 4 /* a str or bytes result is a JSON string (turbo.FastAPI) */
+/* A path or query value refused (a 422) is handed to func._turbo_on_invalid
+ * (request, errors), whose result is the answer: an App's handlers and
+ * middleware (turbo/_handlers.py). The plan must take the Request. */
+#define TPY_EP_ON_INVALID 16
 
 /* plan: tuple of (name: str, source: int, conv: int, default or a missing
  * marker, has_default: bool, kwonly: bool), in signature order. loops:

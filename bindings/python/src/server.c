@@ -252,7 +252,9 @@ static PyObject *Server_add_route(ServerObject *self, PyObject *args)
     const char *method, *pattern;
     PyObject *func, *plan, *loops = Py_None;
     int flags = 0; /* 1: blocking (True); 2: its body streams (request.stream());
-                    * 4: str/bytes results are JSON strings (TPY_EP_JSON_STRINGS) */
+                    * 4: str/bytes results are JSON strings (TPY_EP_JSON_STRINGS);
+                    * 16: a refused path/query value goes to func._turbo_on_invalid
+                    * (TPY_EP_ON_INVALID) */
     if (!PyArg_ParseTuple(args, "ssOO!|iO", &method, &pattern, &func, &PyTuple_Type, &plan,
                           &flags, &loops))
         return NULL;

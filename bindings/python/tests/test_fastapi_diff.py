@@ -450,6 +450,12 @@ CORPUS = {
         ("HEAD", "/nowhere", None, {}),
         ("POST", "/teapot", None, {}),
         ("DELETE", "/items/1", None, {}),
+        # A path or query value C's conversion refuses: the
+        # RequestValidationError handler and the middleware see it.
+        ("GET", "/items/abc", None, {}),
+        ("GET", "/search?limit=x&ratio=y&exact=maybe", None, {}),
+        ("GET", "/search", None, {}),
+        ("GET", "/search?limit=2&ratio=0.5&exact=yes", None, {}),
     ],
     "response_classes": [
         ("GET", "/default", None, {}),

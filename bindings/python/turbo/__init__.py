@@ -694,8 +694,9 @@ class App:
         the loop's executor rather than the whole chain to the pool)."""
         if self._chain is None or isinstance(flags, bool):  # bool: a WebSocket route
             return func, plan, flags
+        # 16: a path or query value C refuses goes through the chain too.
         return (self._chain.wrap(func, bool(flags & 1)), _handlers.plan_with_request(plan),
-                flags & ~1)
+                (flags & ~1) | 16)
 
     def on_event(self, event: str) -> Callable[[_F], _F]:
         """@app.on_event("startup") / ("shutdown"): as on_startup /

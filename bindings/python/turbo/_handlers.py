@@ -194,6 +194,7 @@ class Chain:
                 run = functools.partial(contextvars.copy_context().run, called, *args, **kwargs)
                 return await self.run(request, lambda: loop.run_in_executor(None, run))
             offloaded.__dict__.pop("__wrapped__", None)
+            offloaded._turbo_on_invalid = self.invalid  # type: ignore[attr-defined]
             return offloaded
 
         @functools.wraps(called)
@@ -201,7 +202,15 @@ class Chain:
             request = kwargs.pop(_REQUEST_ARG)
             return await self.run(request, lambda: called(*args, **kwargs))
         wrapper.__dict__.pop("__wrapped__", None)
+        wrapper._turbo_on_invalid = self.invalid  # type: ignore[attr-defined]
         return wrapper
+
+    def invalid(self, request: Any, errors: list[Any]) -> Any:
+        """Path or query values C's typed conversion refused (the server's
+        TPY_EP_ON_INVALID): FastAPI's 422 answered inside the chain, so
+        that the RequestValidationError handler and the middleware see it."""
+        from ._bodies import _Invalid
+        return self.run(request, lambda: _Invalid(errors, request))
 
 
 REQUEST_ONLY = (("request", _turbo.SRC_REQUEST, _turbo.CONV_STR, None, False, False),)
