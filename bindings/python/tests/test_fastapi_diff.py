@@ -38,9 +38,6 @@ EXCEPTIONS = {
     ("body_kinds", "PUT", "/items/x"):
         "a path or query value that fails its conversion (done in C, before the handler's "
         "wrapper runs) answers 422 with its error alone: FastAPI lists the body's errors too",
-    ("middleware_classes", "GET", "/items/x"):
-        "a path value C's typed conversion refuses is answered 422 in C, outside the "
-        "middleware: FastAPI's 422 carries the middleware's headers",
 }
 
 
