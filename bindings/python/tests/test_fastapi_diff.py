@@ -454,6 +454,15 @@ CORPUS = {
         ("GET", "/search", None, {}),
         ("GET", "/search?limit=2&ratio=0.5&exact=yes", None, {}),
     ],
+    "misses": [
+        ("GET", "/nope", None, {}),
+        ("GET", "/items/2/more", None, {}),
+        ("HEAD", "/nope", None, {}),
+        ("POST", "/items/2", None, {}),
+        ("GET", "/items/0", None, {}),
+        ("GET", "/items/1", None, {}),
+        ("GET", "/items/2", None, {}),
+    ],
     "response_classes": [
         ("GET", "/default", None, {}),
         ("GET", "/html", None, {}),

@@ -191,11 +191,16 @@ def test_route_misses_and_refused_values_reach_the_handlers():
     app = App()
     seen = []
 
-    @app.exception_handler(HTTPException)
-    def http_handler(request, exc):
+    def miss(request, exc):
         seen.append((request.method, request.path, exc.status_code, exc.detail, exc.headers))
         return PlainTextResponse(f"miss {exc.status_code}", status_code=exc.status_code,
                                  headers=exc.headers)
+    app.add_exception_handler(404, miss)
+    app.add_exception_handler(405, miss)
+
+    @app.exception_handler(HTTPException)
+    def raised(request, exc):  # FastAPI's class: the router's misses are its base's
+        return PlainTextResponse(f"raised {exc.detail}", status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     def invalid(request, exc):
@@ -203,6 +208,8 @@ def test_route_misses_and_refused_values_reach_the_handlers():
 
     @app.get("/items/{item_id}")
     def item(item_id: int, q: float = 0.5):
+        if item_id == 0:
+            raise HTTPException(409, "zero")
         return {"item_id": item_id, "q": q}
 
     c = serve(app)
@@ -225,6 +232,8 @@ def test_route_misses_and_refused_values_reach_the_handlers():
              "input": "y"}]}
         r = c.get("/items/7?q=2")
         assert (r.status, r.body) == (200, b'{"item_id":7,"q":2.0}')
+        r = c.get("/items/0")
+        assert (r.status, r.body) == (409, b"raised zero")
     finally:
         c.close()
         app.stop()

@@ -118,6 +118,10 @@ class Chain:
             if h is not None:
                 return h
         for cls in type(exc).__mro__:
+            if cls is HTTPException and getattr(exc, "_turbo_router", False):
+                # The router raises Starlette's HTTPException, the base of
+                # FastAPI's: a handler for FastAPI's never sees it.
+                continue
             h = self.classes.get(cls)
             if h is not None:
                 return h
@@ -177,7 +181,9 @@ class Chain:
         headers = {"Allow": allow} if status == 405 else None
 
         def route_miss() -> Any:
-            raise HTTPException(status, headers=headers)
+            exc = HTTPException(status, headers=headers)
+            exc._turbo_router = True  # type: ignore[attr-defined]
+            raise exc
         return self.run(request, route_miss)
 
     def wrap(self, called: Callable[..., Any], offload: bool) -> Callable[..., Any]:
