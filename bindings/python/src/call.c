@@ -443,21 +443,28 @@ int tpy_fallback_trampoline(turbo_request *req, turbo_response *res, void *ud)
  * its status (404 or 405) and the 405's Allow, read by _turbo._miss()
  * while the fallback's callable is called (inline, on this thread). */
 static _Thread_local int miss_status;
-static _Thread_local char miss_allow[256];
+static _Thread_local const char *miss_allow; /* in the request's arena */
 static _Thread_local size_t miss_allow_len;
 
 int tpy_miss_trampoline(turbo_request *req, turbo_response *res, void *ud)
 {
     miss_status = turbo_response_status_code(res);
     turbo_str allow = {NULL, 0};
+    miss_allow = "";
     miss_allow_len = 0;
-    if (turbo_response_header_value(res, "Allow", 5, &allow) == TURBO_OK &&
-        allow.len <= sizeof miss_allow) {
-        memcpy(miss_allow, allow.ptr, allow.len);
+    if (turbo_response_header_value(res, "Allow", 5, &allow) == TURBO_OK && allow.len != 0) {
+        char *copy = turbo_request_alloc(req, allow.len); /* reset frees the header */
+        if (copy == NULL)
+            return TURBO_ENOMEM;
+        memcpy(copy, allow.ptr, allow.len);
+        miss_allow = copy;
         miss_allow_len = allow.len;
     }
     turbo_response_reset(res);
-    return tpy_trampoline(req, res, ud);
+    int rc = tpy_trampoline(req, res, ud);
+    miss_allow = "";
+    miss_allow_len = 0;
+    return rc;
 }
 
 PyObject *tpy_miss(void)
