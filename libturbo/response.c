@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "date.h"
@@ -229,6 +230,28 @@ int turbo_response_header(turbo_response *res, const char *name, size_t name_len
     else if (turbo__ieq(name, name_len, "server"))
         res->has_server = 1;
     return TURBO_OK;
+}
+
+int turbo_response_header_value(const turbo_response *res, const char *name, size_t name_len,
+                                turbo_str *value)
+{
+    if (res == NULL || name == NULL || value == NULL)
+        return TURBO_EINVAL;
+    /* headers holds "Name: value\r\n" lines, each name a token. */
+    const char *p = res->headers.ptr, *end = p + res->headers.len;
+    while (p < end) {
+        const char *eol = memchr(p, '\r', (size_t)(end - p));
+        if (eol == NULL)
+            break;
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon != NULL && (size_t)(colon - p) == name_len && strncasecmp(p, name, name_len) == 0) {
+            value->ptr = colon + 2;
+            value->len = (size_t)(eol - colon - 2);
+            return TURBO_OK;
+        }
+        p = eol + 2;
+    }
+    return TURBO_ENOENT;
 }
 
 int turbo_response_body(turbo_response *res, const void *data, size_t len)

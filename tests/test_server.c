@@ -677,6 +677,51 @@ START_TEST(fallback_answers_404_and_405_in_its_own_format)
 }
 END_TEST
 
+/* A fallback that answers with the Allow the router set, as read back. */
+static int allow_echo_fallback(turbo_request *req, turbo_response *res, void *ud)
+{
+    (void)req;
+    (void)ud;
+    turbo_str v = {NULL, 0};
+    int rc = turbo_response_header_value(res, "aLLow", 5, &v);
+    if (rc == TURBO_ENOENT)
+        return turbo_response_body(res, "none", 4);
+    if (rc != TURBO_OK)
+        return rc;
+    char *copy = turbo_request_alloc(req, v.len);
+    if (copy == NULL)
+        return TURBO_ENOMEM;
+    memcpy(copy, v.ptr, v.len);
+    turbo_response_reset(res);
+    turbo_response_status(res, 299);
+    return turbo_response_body(res, copy, v.len);
+}
+
+START_TEST(fallback_reads_the_routers_allow)
+{
+    turbo_str v;
+    ck_assert_int_eq(turbo_response_header_value(NULL, "Allow", 5, &v), TURBO_EINVAL);
+    turbo_server *s = server_listening(NULL);
+    ck_assert_int_eq(turbo_server_set_fallback(s, allow_echo_fallback, NULL), TURBO_OK);
+    add_test_routes(s, routes);
+    ck_assert_int_eq(turbo_server_start(s), TURBO_OK);
+    server = s;
+
+    client *c = client_open(s, CLIENT_TIMEOUT_S);
+    response *r = response_new();
+    exchange(c, "PUT /items HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n", r);
+    ck_assert_int_eq(r->status, 299);
+    ck_assert_uint_eq(header_count(r, "Allow"), 0);
+    assert_body(r, "GET, HEAD, DELETE");
+    exchange(c, GET("/users/1/extra"), r);
+    ck_assert_int_eq(r->status, 404);
+    assert_body(r, "none");
+    free(r);
+    client_close(c);
+    stop_server(s);
+}
+END_TEST
+
 START_TEST(head_on_get_route_sends_same_headers_without_body)
 {
     turbo_server *s = start_server(NULL);
@@ -1885,7 +1930,7 @@ static Suite *server_suite(void)
         {"routing",
          request_gets_its_exact_answer_and_the_connection_goes_on,
          COUNT(answers),
-         {fallback_answers_404_and_405_in_its_own_format,
+         {fallback_answers_404_and_405_in_its_own_format, fallback_reads_the_routers_allow,
           head_on_get_route_sends_same_headers_without_body,
           access_log_writes_one_clf_line_per_answer, file_bodies_are_sent_whole_and_in_order}},
         {"messages",

@@ -591,6 +591,13 @@ TURBO_API int turbo_response_status_code(const turbo_response *res);
  *  TURBO_EINVAL (the library frames the message) and otherwise ignored. */
 TURBO_API int turbo_response_header(turbo_response *res, const char *name, size_t name_len,
                                     const char *value, size_t value_len);
+/** The value of the first header field named name (ASCII
+ *  case-insensitive) set so far, in *value (pointing into the response:
+ *  valid until it changes): TURBO_OK, or TURBO_ENOENT when none is
+ *  set; TURBO_EINVAL for NULL. A fallback reads the Allow the router set
+ *  for a 405 with it. Since 0.5.0. */
+TURBO_API int turbo_response_header_value(const turbo_response *res, const char *name,
+                                          size_t name_len, turbo_str *value);
 /** For the answer to a HEAD request that sets no body: the Content-Length
  *  it announces, the length the GET answer's body would have had (an
  *  application that answers HEAD itself, as WSGI and ASGI frameworks do,

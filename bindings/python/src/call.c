@@ -39,6 +39,7 @@ struct tpy_endpoint {
     int blocking;      /* runs on the blocking pool: no loop there */
     int json_strings;  /* a str or bytes result is a JSON string (FastAPI's) */
     PyObject *kwnames; /* names of keyword-only parameters (tail), or NULL */
+    PyObject *on_invalid; /* TPY_EP_ON_INVALID's callable, or NULL */
     Py_ssize_t npos;
     Py_ssize_t nparams;
     param_spec params[];
@@ -53,6 +54,7 @@ static void endpoint_free_locked(tpy_endpoint *ep)
         Py_XDECREF(ep->params[i].dflt);
     }
     Py_XDECREF(ep->kwnames);
+    Py_XDECREF(ep->on_invalid);
     Py_XDECREF(ep->loops);
     Py_XDECREF(ep->func);
     PyMem_RawFree(ep);
@@ -85,6 +87,11 @@ tpy_endpoint *tpy_endpoint_new(PyObject *func, PyObject *plan, PyObject *loops, 
     ep->blocking = (flags & TPY_EP_BLOCKING) != 0;
     ep->json_strings = (flags & TPY_EP_JSON_STRINGS) != 0;
     ep->nparams = n;
+    if ((flags & TPY_EP_ON_INVALID) != 0) {
+        ep->on_invalid = PyObject_GetAttrString(func, "_turbo_on_invalid");
+        if (ep->on_invalid == NULL)
+            goto fail;
+    }
     Py_ssize_t nkw = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *name, *dflt;
@@ -311,9 +318,16 @@ static int call_endpoint(tpy_endpoint *ep, turbo_request *req, turbo_response *r
     }
 
     PyObject *result = NULL;
-    if (!failed && errors == NULL) {
+    /* Refused values go to the App's handlers and middleware, if it has. */
+    int on_invalid = errors != NULL && ep->on_invalid != NULL && robj != NULL;
+    if (!failed && (errors == NULL || on_invalid)) {
         if (clean_context() != 0) {
             failed = 1;
+        } else if (on_invalid) {
+            result = PyObject_CallFunctionObjArgs(ep->on_invalid, robj, errors, NULL);
+            Py_CLEAR(errors);
+            if (PyObject_Length(clean_ctx) != 0)
+                drop_context();
         } else {
             result = PyObject_Vectorcall(ep->func, args, (size_t)ep->npos, ep->kwnames);
             if (PyObject_Length(clean_ctx) != 0)
@@ -429,6 +443,39 @@ int tpy_fallback_trampoline(turbo_request *req, turbo_response *res, void *ud)
 {
     turbo_response_reset(res); /* not the router's 404/405 and Allow */
     return tpy_trampoline(req, res, ud);
+}
+
+/* The router's answer to the request a miss fallback is running for:
+ * its status (404 or 405) and the 405's Allow, read by _turbo._miss()
+ * while the fallback's callable is called (inline, on this thread). */
+static _Thread_local int miss_status;
+static _Thread_local const char *miss_allow; /* in the request's arena */
+static _Thread_local size_t miss_allow_len;
+
+int tpy_miss_trampoline(turbo_request *req, turbo_response *res, void *ud)
+{
+    miss_status = turbo_response_status_code(res);
+    turbo_str allow = {NULL, 0};
+    miss_allow = "";
+    miss_allow_len = 0;
+    if (turbo_response_header_value(res, "Allow", 5, &allow) == TURBO_OK && allow.len != 0) {
+        char *copy = turbo_request_alloc(req, allow.len); /* reset frees the header */
+        if (copy == NULL)
+            return TURBO_ENOMEM;
+        memcpy(copy, allow.ptr, allow.len);
+        miss_allow = copy;
+        miss_allow_len = allow.len;
+    }
+    turbo_response_reset(res);
+    int rc = tpy_trampoline(req, res, ud);
+    miss_allow = "";
+    miss_allow_len = 0;
+    return rc;
+}
+
+PyObject *tpy_miss(void)
+{
+    return Py_BuildValue("(is#)", miss_status, miss_allow, (Py_ssize_t)miss_allow_len);
 }
 
 int tpy_in_clean_context(void)

@@ -28,6 +28,10 @@ int tpy_call_init(void);
 /* tpy_endpoint_new's flags, as the Python add_route's: */
 #define TPY_EP_BLOCKING 1     /* on the blocking pool, where a coroutine is not run (a 500) */
 #define TPY_EP_JSON_STRINGS 4 /* a str or bytes result is a JSON string (turbo.FastAPI) */
+/* A path or query value refused (a 422) is handed to func._turbo_on_invalid
+ * (request, errors), whose result is the answer: an App's handlers and
+ * middleware (turbo/_handlers.py). The plan must take the Request. */
+#define TPY_EP_ON_INVALID 16
 
 /* plan: tuple of (name: str, source: int, conv: int, default or a missing
  * marker, has_default: bool, kwonly: bool), in signature order. loops:
@@ -50,6 +54,8 @@ int tpy_trampoline(turbo_request *req, turbo_response *res, void *ud);
 /* The trampoline of a fallback (an App serving every path, as the ASGI
  * adapter does): the router's 404/405 status and Allow header are
  * dropped first. */
+int tpy_miss_trampoline(turbo_request *req, turbo_response *res, void *ud);
+PyObject *tpy_miss(void);
 int tpy_fallback_trampoline(turbo_request *req, turbo_response *res, void *ud);
 
 /* Takes this thread's own Python state (made at its first request) and

@@ -47,6 +47,13 @@ static PyObject *set_hooks(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *miss(PyObject *mod, PyObject *unused)
+{
+    (void)mod;
+    (void)unused;
+    return tpy_miss();
+}
+
 static PyObject *set_json_fallback(PyObject *mod, PyObject *func)
 {
     (void)mod;
@@ -112,6 +119,9 @@ static PyMethodDef module_methods[] = {
     {"_json_dumps", json_dumps, METH_O, "the JSON encoder, as json.dumps (tests)"},
     {"_json_dumps_response", json_dumps_response, METH_O,
      "the response JSON encoder: _json_dumps with the fallback (tests)"},
+    {"_miss", miss, METH_NOARGS,
+     "(status, allow): the router's 404/405 for the request a miss fallback "
+     "(set_fallback flag 8) is being called for, on this thread"},
     {"_set_json_fallback", set_json_fallback, METH_O,
      "internal: the function giving a JSON form to values of other types"},
     {"asgi_scope", (PyCFunction)(void (*)(void))tpy_asgi_scope, METH_FASTCALL,

@@ -252,7 +252,9 @@ static PyObject *Server_add_route(ServerObject *self, PyObject *args)
     const char *method, *pattern;
     PyObject *func, *plan, *loops = Py_None;
     int flags = 0; /* 1: blocking (True); 2: its body streams (request.stream());
-                    * 4: str/bytes results are JSON strings (TPY_EP_JSON_STRINGS) */
+                    * 4: str/bytes results are JSON strings (TPY_EP_JSON_STRINGS);
+                    * 16: a refused path/query value goes to func._turbo_on_invalid
+                    * (TPY_EP_ON_INVALID) */
     if (!PyArg_ParseTuple(args, "ssOO!|iO", &method, &pattern, &func, &PyTuple_Type, &plan,
                           &flags, &loops))
         return NULL;
@@ -290,7 +292,8 @@ static PyObject *Server_add_route(ServerObject *self, PyObject *args)
 static PyObject *Server_set_fallback(ServerObject *self, PyObject *args)
 {
     PyObject *func, *plan, *loops = Py_None;
-    int flags = 0; /* as add_route's: 1 blocking, 2 its bodies stream */
+    int flags = 0; /* as add_route's: 1 blocking, 2 its bodies stream; 8: the
+                    * router's 404/405 and Allow readable by _turbo._miss() */
     if (!PyArg_ParseTuple(args, "OO!|iO", &func, &PyTuple_Type, &plan, &flags, &loops))
         return NULL;
     int blocking = (flags & 1) != 0;
@@ -302,7 +305,10 @@ static PyObject *Server_set_fallback(ServerObject *self, PyObject *args)
     tpy_endpoint *ep = tpy_endpoint_new(func, plan, loops, flags);
     if (ep == NULL)
         return NULL;
-    int rc = turbo_server_set_fallback_opts(self->srv, tpy_fallback_trampoline, ep,
+    int rc = turbo_server_set_fallback_opts(self->srv,
+                                            (flags & 8) ? tpy_miss_trampoline
+                                                        : tpy_fallback_trampoline,
+                                            ep,
                                             tpy_endpoint_release,
                                             (blocking ? TURBO_ROUTE_BLOCKING : 0) |
                                                 ((flags & 2) ? TURBO_ROUTE_STREAM_BODY : 0));
@@ -538,7 +544,7 @@ static PyMethodDef Server_methods[] = {
      "remove_route(method, pattern)"},
     {"set_fallback", (PyCFunction)Server_set_fallback, METH_VARARGS,
      "set_fallback(func, plan, flags=0, loops=None): every request no route takes "
-     "(flags as add_route's)"},
+     "(flags as add_route's; 8: _turbo._miss() gives the router's (status, Allow))"},
     {"set_wsgi", (PyCFunction)Server_set_wsgi, METH_VARARGS,
      "set_wsgi(app, base_environ, root_path, default_port, blocking=False): every request no "
      "route takes goes to a WSGI application"},

@@ -38,9 +38,6 @@ EXCEPTIONS = {
     ("body_kinds", "PUT", "/items/x"):
         "a path or query value that fails its conversion (done in C, before the handler's "
         "wrapper runs) answers 422 with its error alone: FastAPI lists the body's errors too",
-    ("middleware_classes", "GET", "/items/x"):
-        "a path value C's typed conversion refuses is answered 422 in C, outside the "
-        "middleware: FastAPI's 422 carries the middleware's headers",
 }
 
 
@@ -401,6 +398,13 @@ CORPUS = {
         ("GET", "/items/5", None, {"Host": "evil.example"}),
         ("GET", "/items/5?q=1", None, {"Host": "c.example"}),
         ("GET", "/items/5", None, {"Host": "trusted.example"}),
+        # Paths no route has: the middleware answers them too.
+        ("OPTIONS", "/nowhere", None, {"Origin": "https://a.example",
+                                       "Access-Control-Request-Method": "GET"}),
+        ("GET", "/nowhere", None, {"Origin": "https://a.example"}),
+        ("DELETE", "/items/5", None, {"Origin": "https://a.example"}),
+        ("GET", "/nowhere", None, {"Host": "evil.example"}),
+        ("GET", "/nowhere", None, {"Host": "trusted.example"}),
     ],
     "gzip_app": [
         ("GET", "/big", None, {"Accept-Encoding": "gzip, deflate"}),
@@ -416,6 +420,7 @@ CORPUS = {
         ("GET", "/vary", None, {"Accept-Encoding": "gzip, deflate"}),
         ("GET", "/vary", None, {}),
         ("GET", "/big", None, {"Accept-Encoding": "br"}),
+        ("GET", "/nowhere", None, {"Accept-Encoding": "gzip, deflate"}),
     ],
     "handlers": [
         ("GET", "/unicorns/ann", None, {}),
@@ -434,6 +439,28 @@ CORPUS = {
         ("GET", "/greeting-bytes", None, {}),
         ("GET", "/items/1", None, {"X-Block": "yes"}),
         ("GET", "/unicorns/yolo", None, {"X-Block": "no"}),
+        # Requests no route takes: through the 404 handler and the
+        # middleware, as Starlette's router raises them.
+        ("GET", "/nowhere", None, {}),
+        ("GET", "/unicorns/ann/more", None, {}),
+        ("HEAD", "/nowhere", None, {}),
+        ("POST", "/teapot", None, {}),
+        ("DELETE", "/items/1", None, {}),
+        # A path or query value C's conversion refuses: the
+        # RequestValidationError handler and the middleware see it.
+        ("GET", "/items/abc", None, {}),
+        ("GET", "/search?limit=x&ratio=y&exact=maybe", None, {}),
+        ("GET", "/search", None, {}),
+        ("GET", "/search?limit=2&ratio=0.5&exact=yes", None, {}),
+    ],
+    "misses": [
+        ("GET", "/nope", None, {}),
+        ("GET", "/items/2/more", None, {}),
+        ("HEAD", "/nope", None, {}),
+        ("POST", "/items/2", None, {}),
+        ("GET", "/items/0", None, {}),
+        ("GET", "/items/1", None, {}),
+        ("GET", "/items/2", None, {}),
     ],
     "response_classes": [
         ("GET", "/default", None, {}),

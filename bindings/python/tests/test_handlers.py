@@ -1,6 +1,7 @@
 """Exception handlers and @app.middleware("http") (turbo/_handlers.py);
 their agreement with FastAPI is in test_fastapi_diff.py (handlers.py)."""
 
+import json
 import logging
 
 import pytest
@@ -111,8 +112,14 @@ def test_middleware_runs_in_starlettes_order_and_sees_the_body_bytes():
         assert r.headers["content-type"] == "text/plain; charset=utf-8"
         r = c.get("/blocking")
         assert (r.status, r.body, r.headers["x-order"]) == (200, b'["b"]', "inner,outer")
-        r = c.get("/nowhere")  # answered in C: no middleware
-        assert r.status == 404 and "x-order" not in r.headers
+        seen.clear()
+        r = c.get("/nowhere")  # no route: the middleware sees the router's 404
+        assert (r.status, r.body, r.headers["x-order"], r.headers["x-length"]) == \
+            (404, b'{"detail":"Not Found"}', "inner,outer", "22")
+        assert seen == ["outer in", "inner in", "inner out", "outer out"]
+        r = c.request("POST", "/d")
+        assert (r.status, r.body, r.headers["allow"], r.headers["x-order"]) == \
+            (405, b'{"detail":"Method Not Allowed"}', "GET, HEAD", "inner,outer")
     finally:
         c.close()
         app.stop()
@@ -178,3 +185,86 @@ def test_response_class_must_be_a_response_subclass():
         app.get("/x", response_class=dict)(lambda: {})
     with pytest.raises(TypeError, match="response_class must be a Response subclass"):
         FastAPI(default_response_class="json")
+
+
+def test_route_misses_and_refused_values_reach_the_handlers():
+    app = App()
+    seen = []
+
+    def miss(request, exc):
+        seen.append((request.method, request.path, exc.status_code, exc.detail, exc.headers))
+        return PlainTextResponse(f"miss {exc.status_code}", status_code=exc.status_code,
+                                 headers=exc.headers)
+    app.add_exception_handler(404, miss)
+    app.add_exception_handler(405, miss)
+
+    @app.exception_handler(HTTPException)
+    def raised(request, exc):  # FastAPI's class: the router's misses are its base's
+        return PlainTextResponse(f"raised {exc.detail}", status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request, exc):
+        return JSONResponse({"errors": exc.errors(), "body": exc.body}, status_code=400)
+
+    @app.get("/items/{item_id}")
+    def item(item_id: int, q: float = 0.5):
+        if item_id == 0:
+            raise HTTPException(409, "zero")
+        return {"item_id": item_id, "q": q}
+
+    c = serve(app)
+    try:
+        r = c.get("/missing/path")
+        assert (r.status, r.body) == (404, b"miss 404")
+        assert r.headers["content-type"] == "text/plain; charset=utf-8"
+        r = c.request("PUT", "/items/3")
+        assert (r.status, r.body, r.headers["allow"]) == (405, b"miss 405", "GET, HEAD")
+        assert seen == [("GET", "/missing/path", 404, "Not Found", None),
+                        ("PUT", "/items/3", 405, "Method Not Allowed", {"Allow": "GET, HEAD"})]
+        r = c.get("/items/x?q=y")
+        assert r.status == 400
+        assert json.loads(r.body) == {"body": None, "errors": [
+            {"type": "int_parsing", "loc": ["path", "item_id"],
+             "msg": "Input should be a valid integer, unable to parse string as an integer",
+             "input": "x"},
+            {"type": "float_parsing", "loc": ["query", "q"],
+             "msg": "Input should be a valid number, unable to parse string as a number",
+             "input": "y"}]}
+        r = c.get("/items/7?q=2")
+        assert (r.status, r.body) == (200, b'{"item_id":7,"q":2.0}')
+        r = c.get("/items/0")
+        assert (r.status, r.body) == (409, b"raised zero")
+    finally:
+        c.close()
+        app.stop()
+
+
+def test_a_chain_without_a_404_handler_answers_misses_as_fastapi():
+    app = App()
+
+    @app.exception_handler(ValueError)
+    def value_error(request, exc):
+        return PlainTextResponse("bad", status_code=400)
+
+    @app.get("/n/{n}")
+    def n(n: int):
+        return n
+
+    c = serve(app)
+    try:
+        r = c.get("/nope")
+        assert (r.status, r.body) == (404, b'{"detail":"Not Found"}')
+        r = c.request("DELETE", "/n/1")
+        assert (r.status, r.body, r.headers["allow"]) == \
+            (405, b'{"detail":"Method Not Allowed"}', "GET, HEAD")
+        r = c.request("HEAD", "/nope")
+        assert (r.status, r.body, r.headers["content-length"]) == (404, b"", "22")
+        r = c.get("/n/x")
+        assert r.status == 422
+        assert json.loads(r.body) == {"detail": [
+            {"type": "int_parsing", "loc": ["path", "n"],
+             "msg": "Input should be a valid integer, unable to parse string as an integer",
+             "input": "x"}]}
+    finally:
+        c.close()
+        app.stop()

@@ -704,8 +704,9 @@ class App:
         the loop's executor rather than the whole chain to the pool)."""
         if self._chain is None or isinstance(flags, bool):  # bool: a WebSocket route
             return func, plan, flags
+        # 16: a path or query value C refuses goes through the chain too.
         return (self._chain.wrap(func, bool(flags & 1)), _handlers.plan_with_request(plan),
-                flags & ~1)
+                (flags & ~1) | 16)
 
     def on_event(self, event: str) -> Callable[[_F], _F]:
         """@app.on_event("startup") / ("shutdown"): as on_startup /
@@ -979,6 +980,12 @@ class App:
                                                               self._routes):
                 plan = _plan(func, [])
                 server.add_route("OPTIONS", pattern, *self._served(func, plan, 0), self._loops)
+            if self._chain is not None:
+                # Requests no route takes go through the handlers and
+                # middleware as Starlette's router's HTTPException(404/405)
+                # does; flag 8: _turbo._miss() gives the router's status
+                # and Allow. An app without a chain keeps C's answers.
+                server.set_fallback(self._chain.miss, _handlers.REQUEST_ONLY, 8, self._loops)
             self._server = server
 
     def configure_serving(self, **options: Any) -> None:

@@ -18,8 +18,9 @@ order Starlette nests them:
 A middleware's `call_next(request)` returns the route's answer as a
 Response (a dict or list result is encoded to its JSON bytes first, so
 the middleware can read and change `response.body` and
-`response.headers`, a dict). Requests no route takes (404/405) are
-answered in C and do not go through either.
+`response.headers`, a dict). Requests no route takes go through the
+chain too (Chain.miss, the server's fallback): the router's 404 or 405
+(with its Allow) raised as the HTTPException Starlette's router raises.
 """
 
 from __future__ import annotations
@@ -121,6 +122,10 @@ class Chain:
             if h is not None:
                 return h
         for cls in type(exc).__mro__:
+            if cls is HTTPException and getattr(exc, "_turbo_router", False):
+                # The router raises Starlette's HTTPException, the base of
+                # FastAPI's: a handler for FastAPI's never sees it.
+                continue
             h = self.classes.get(cls)
             if h is not None:
                 return h
@@ -174,6 +179,19 @@ class Chain:
             _log_exception(None, exc)
             return await _maybe_await(self.server_error(request, exc))
 
+    def miss(self, request: Any) -> Any:
+        """A request no route takes (the server's fallback, called inline):
+        the HTTPException Starlette's router raises for it (404, or 405
+        with the Allow the router found) raised inside the chain."""
+        status, allow = _turbo._miss()
+        headers = {"Allow": allow} if status == 405 else None
+
+        def route_miss() -> Any:
+            exc = HTTPException(status, headers=headers)
+            exc._turbo_router = True  # type: ignore[attr-defined]
+            raise exc
+        return self.run(request, route_miss)
+
     def wrap(self, called: Callable[..., Any], offload: bool) -> Callable[..., Any]:
         """called served through the chain; its plan gains _REQUEST_ARG.
         The chain runs on the I/O thread's loop; offload (a blocking route,
@@ -188,6 +206,7 @@ class Chain:
                 run = functools.partial(contextvars.copy_context().run, called, *args, **kwargs)
                 return await self.run(request, lambda: loop.run_in_executor(None, run))
             offloaded.__dict__.pop("__wrapped__", None)
+            offloaded._turbo_on_invalid = self.invalid  # type: ignore[attr-defined]
             return offloaded
 
         @functools.wraps(called)
@@ -195,7 +214,18 @@ class Chain:
             request = kwargs.pop(_REQUEST_ARG)
             return await self.run(request, lambda: called(*args, **kwargs))
         wrapper.__dict__.pop("__wrapped__", None)
+        wrapper._turbo_on_invalid = self.invalid  # type: ignore[attr-defined]
         return wrapper
+
+    def invalid(self, request: Any, errors: list[Any]) -> Any:
+        """Path or query values C's typed conversion refused (the server's
+        TPY_EP_ON_INVALID): FastAPI's 422 answered inside the chain, so
+        that the RequestValidationError handler and the middleware see it."""
+        from ._bodies import _Invalid
+        return self.run(request, lambda: _Invalid(errors, request))
+
+
+REQUEST_ONLY = (("request", _turbo.SRC_REQUEST, _turbo.CONV_STR, None, False, False),)
 
 
 def plan_with_request(plan: tuple[Any, ...]) -> tuple[Any, ...]:

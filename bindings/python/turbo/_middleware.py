@@ -6,9 +6,8 @@ requests' headers, the host patterns) is computed once, when
 add_middleware is called; each becomes one `(request, call_next)`
 middleware in the App's http middleware chain (turbo/_handlers.py), so it
 nests with `@app.middleware("http")` as Starlette nests them: the last
-added runs outermost. Like that chain, they see only requests a route
-takes: 404/405 (and so a preflight to a path with no route) are answered
-in C without them (docs/fastapi-compat.md).
+added runs outermost. Like that chain, they see every request, 404/405
+(and so a preflight to a path with no route) included.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from typing import Optional
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
@@ -38,7 +39,8 @@ async def unicorn_handler(request: Request, exc: UnicornError):
 async def validation_handler(request: Request, exc: RequestValidationError):
     return JSONResponse(status_code=400, content={"errors": len(exc.errors()),
                                                   "first": exc.errors()[0]["loc"],
-                                                  "body": exc.body})
+                                                  "body": exc.body,
+                                                  "detail": jsonable_encoder(exc.errors())})
 
 
 @app.exception_handler(404)
@@ -77,6 +79,11 @@ def read_item(item_id: int):
     if item_id == 4:
         raise HTTPException(status_code=409, detail="Conflict", headers={"X-Why": "conflict"})
     return {"item_id": item_id}
+
+
+@app.get("/search")
+def search(limit: int, ratio: float = 1.0, exact: bool = False):
+    return {"limit": limit, "ratio": ratio, "exact": exact}
 
 
 @app.post("/items")
