@@ -114,6 +114,8 @@ CORPUS = {
         ("GET", "/static/sub/../a.css", None, {}),
         ("GET", "/static/sub/", None, {}),
         ("GET", "/static/sub", None, {"Host": "t"}),
+        ("GET", "/static/", None, {}),
+        ("GET", "/static", None, {"Host": "t"}),
         ("POST", "/static/a.css", b"", {}),
         ("DELETE", "/static/a.css", None, {}),
         ("GET", "/static/a.css", None, {"If-None-Match": _static_etag()}),

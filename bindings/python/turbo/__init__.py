@@ -936,8 +936,9 @@ class App:
 
     def mount(self, path: str, app: Any, name: str | None = None) -> None:
         """Serves a turbo.StaticFiles under path (Starlette's app.mount):
-        one GET/HEAD route path + "/{path:path}" (other methods answer
-        405), not in the OpenAPI schema. name is recorded in
+        one route path + "/{path:path}" (methods but GET and HEAD answer
+        405) and path itself redirected to path + "/" (307, for the
+        methods no route has there), not in the OpenAPI schema. name is recorded in
         self._route_names as name -> path + "/{path}". Mounting an App or
         an ASGI app raises TypeError (not supported yet)."""
         _static.mount(self, path, app, name)

@@ -114,6 +114,18 @@ def mount(app: Any, path: str, sub: Any, name: str | None) -> None:
 
         app.add_route(path + "/{path:path}", static_files, _ALL,
                       include_in_schema=False, blocking=False)
+        if path:
+            def static_files_root(request: Request) -> Response:
+                # Starlette's router redirects the bare prefix to prefix + "/".
+                host = request.headers.get("host", "")
+                query = request.query_string
+                return RedirectResponse(f"http://{host}{request.path}/"
+                                        + (f"?{query}" if query else ""))
+
+            free = [m for m in _ALL if not any(k[0] == m and k[1] == path for k in app._routes)]
+            if free:
+                app.add_route(path, static_files_root, free, include_in_schema=False,
+                              blocking=False)
         if name is not None:
             app._route_names[name] = path + "/{path}"
         return
