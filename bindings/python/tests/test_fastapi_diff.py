@@ -30,7 +30,7 @@ HEADERS = ("content-type", "x-why", "location", "www-authenticate", "vary",
            "access-control-allow-origin", "access-control-allow-methods",
            "access-control-allow-headers", "access-control-allow-credentials",
            "access-control-expose-headers", "access-control-max-age", "content-encoding",
-           "set-cookie", "x-page", "x-path")
+           "set-cookie", "x-page", "x-path", "etag", "last-modified", "allow")
 
 # (app, method, target) -> reason. Requests on which turbo knowingly
 # answers otherwise than FastAPI; keep short, each with its why.
@@ -86,7 +86,41 @@ def multipart(*parts):
 
 
 # The corpus: (method, target, body bytes or None, request headers).
+def _static_etag():
+    # The ETag both sides compute from the file's stat (Starlette's formula).
+    import hashlib
+    st = os.stat(os.path.join(APPS, "static", "a.css"))
+    return '"%s"' % hashlib.md5(f"{st.st_mtime}-{st.st_size}".encode()).hexdigest()
+
+
+def _static_mtime(delta):
+    import email.utils
+    st = os.stat(os.path.join(APPS, "static", "a.css"))
+    return email.utils.formatdate(st.st_mtime + delta, usegmt=True)
+
+
 CORPUS = {
+    "static_app": [
+        ("GET", "/ping", None, {}),
+        ("GET", "/static/a.css", None, {}),
+        ("HEAD", "/static/a.css", None, {}),
+        ("GET", "/static/hello.txt", None, {}),
+        ("GET", "/static/missing.css", None, {}),
+        ("GET", "/static/../secret.txt", None, {}),
+        ("GET", "/static/%2e%2e/secret.txt", None, {}),
+        ("GET", "/static/sub/../a.css", None, {}),
+        ("GET", "/static/sub/", None, {}),
+        ("GET", "/static/sub", None, {"Host": "t"}),
+        ("GET", "/static/", None, {}),
+        ("GET", "/static", None, {"Host": "t"}),
+        ("POST", "/static/a.css", b"", {}),
+        ("DELETE", "/static/a.css", None, {}),
+        ("GET", "/static/a.css", None, {"If-None-Match": _static_etag()}),
+        ("GET", "/static/a.css", None, {"If-None-Match": 'W/' + _static_etag()}),
+        ("GET", "/static/a.css", None, {"If-None-Match": '"nope"'}),
+        ("GET", "/static/a.css", None, {"If-Modified-Since": _static_mtime(10)}),
+        ("GET", "/static/a.css", None, {"If-Modified-Since": _static_mtime(-100)}),
+    ],
     "basic": [
         ("GET", "/", None, {}),
         ("GET", "/items/1", None, {}),
@@ -762,6 +796,9 @@ def answer_of(target, status, headers, body):
     are undone here (docs/fastapi-compat.md). Control characters are
     escaped alike on both sides and left as they are."""
     chosen = {h: headers[h] for h in HEADERS if headers.get(h) is not None}
+    if target.startswith("/static/") and headers.get("content-length") is not None:
+        # Files (static_app): both sides take the length from the same stat.
+        chosen["content-length"] = headers["content-length"]
     if "Max-Age=0" in chosen.get("set-cookie", ""):
         # A deleted cookie expires "now": the second it was made in.
         chosen["set-cookie"] = re.sub(r"expires=[^;]*", "expires=NOW", chosen["set-cookie"])

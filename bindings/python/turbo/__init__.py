@@ -81,6 +81,7 @@ __all__ = [
     "WebSocketState",
     "ClientDisconnect",
     "FileResponse",
+    "StaticFiles",
     "Header",
     "Cookie",
     "APIRouter",
@@ -594,6 +595,7 @@ class App:
         self.access_log = access_log
         # (method, libturbo pattern) -> (path, endpoint, plan, flags: 1 blocking, 2 stream_body)
         self._routes: dict[tuple[str, str], tuple[str, Callable[..., Any], Any, int]] = {}
+        self._route_names: dict[str, str] = {}  # mount name -> path format (App.mount)
         # (method, pattern) -> what makes the route's callable again when
         # dependency_overrides change (add_route's build).
         self._builders: dict[tuple[str, str], Callable[[], Any]] = {}
@@ -943,6 +945,15 @@ class App:
     def delete(self, path: str, **options: Unpack[_routing.RouteOptions]) -> Callable[[_F], _F]:
         """route(path, ["DELETE"], ...)."""
         return self.route(path, ["DELETE"], **options)
+
+    def mount(self, path: str, app: Any, name: str | None = None) -> None:
+        """Serves a turbo.StaticFiles under path (Starlette's app.mount):
+        one route path + "/{path:path}" (methods but GET and HEAD answer
+        405) and path itself redirected to path + "/" (307, for the
+        methods no route has there), not in the OpenAPI schema. name is recorded in
+        self._route_names as name -> path + "/{path}". Mounting an App or
+        an ASGI app raises TypeError (not supported yet)."""
+        _static.mount(self, path, app, name)
 
     def include_router(self, router: Any, *, prefix: str = "",
                        tags: list[str] | None = None,
@@ -1414,6 +1425,8 @@ from .streaming import _entry  # noqa: E402
 from . import _body  # noqa: E402 - request.stream()'s generator, registered at import
 from ._body import ClientDisconnect  # noqa: E402
 from ._files import FileResponse  # noqa: E402
+from ._static import StaticFiles  # noqa: E402
+from . import _static  # noqa: E402
 from . import _bodies  # noqa: E402 - after Response, which it uses
 from . import _handlers  # noqa: E402
 from ._handlers import RequestValidationError  # noqa: E402
