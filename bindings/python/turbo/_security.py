@@ -213,3 +213,38 @@ class OAuth2PasswordBearer(SecurityBase):
             self._missing("Bearer")
             return None
         return param
+
+
+class OAuth2AuthorizationCodeBearer(OAuth2PasswordBearer):
+    """The bearer token of OAuth2's authorization-code flow: read like
+    OAuth2PasswordBearer's, documented as an `authorizationCode` flow."""
+
+    def __init__(self, authorizationUrl: str, tokenUrl: str, refreshUrl: str | None = None,
+                 scheme_name: str | None = None, scopes: dict[str, str] | None = None,
+                 description: str | None = None, auto_error: bool = True) -> None:
+        super().__init__(tokenUrl, scheme_name=scheme_name, description=description,
+                         auto_error=auto_error)
+        flow = _model(authorizationUrl=authorizationUrl, tokenUrl=tokenUrl,
+                      refreshUrl=refreshUrl, scopes=dict(scopes or {}))
+        self.model = _model(type="oauth2", description=description,
+                            flows={"authorizationCode": flow})
+
+
+class OpenIdConnect(SecurityBase):
+    """The whole Authorization header, unparsed (FastAPI's OpenIdConnect
+    leaves checking it to the application); missing → 401 with the Bearer
+    challenge."""
+
+    def __init__(self, *, openIdConnectUrl: str, scheme_name: str | None = None,
+                 description: str | None = None, auto_error: bool = True) -> None:
+        self.model = _model(type="openIdConnect", description=description,
+                            openIdConnectUrl=openIdConnectUrl)
+        self.scheme_name = scheme_name or type(self).__name__
+        self.auto_error = auto_error
+
+    def __call__(self, request: Request) -> str | None:
+        authorization = request._header("authorization")
+        if not authorization:
+            self._missing("Bearer")
+            return None
+        return authorization
