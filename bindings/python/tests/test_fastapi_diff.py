@@ -30,7 +30,7 @@ HEADERS = ("content-type", "x-why", "location", "www-authenticate", "vary",
            "access-control-allow-origin", "access-control-allow-methods",
            "access-control-allow-headers", "access-control-allow-credentials",
            "access-control-expose-headers", "access-control-max-age", "content-encoding",
-           "set-cookie", "x-page", "x-path", "etag", "last-modified", "allow")
+           "set-cookie", "x-page", "x-path", "etag", "last-modified")
 
 # (app, method, target) -> reason. Requests on which turbo knowingly
 # answers otherwise than FastAPI; keep short, each with its why.
@@ -819,6 +819,10 @@ def answer_of(target, status, headers, body):
     if target.startswith("/static/") and headers.get("content-length") is not None:
         # Files (static_app): both sides take the length from the same stat.
         chosen["content-length"] = headers["content-length"]
+    if target.startswith("/static") and headers.get("allow") is not None:
+        # A mount's 405 (static_app). A route's 405 lists HEAD beside GET on
+        # turbo, which answers HEAD for every GET route; FastAPI's lists GET.
+        chosen["allow"] = headers["allow"]
     if "Max-Age=0" in chosen.get("set-cookie", ""):
         # A deleted cookie expires "now": the second it was made in.
         chosen["set-cookie"] = re.sub(r"expires=[^;]*", "expires=NOW", chosen["set-cookie"])
