@@ -260,17 +260,9 @@ _SOURCE_ORDER = {"path": 0, "query": 1, "header": 2, "cookie": 3}  # FastAPI's e
 def _cookies(request: Any) -> dict[str, str]:
     """The request's cookies, split as Starlette splits them (every
     `name=value` between semicolons, the value unquoted)."""
-    from http.cookies import _unquote  # type: ignore[attr-defined]
+    from ._request import parse_cookies
 
-    out: dict[str, str] = {}
-    for chunk in (request.headers.get("cookie") or "").split(";"):
-        key, sep, val = chunk.partition("=")
-        if not sep:
-            key, val = "", key
-        key, val = key.strip(), val.strip()
-        if key or val:
-            out[key] = _unquote(val)
-    return out
+    return parse_cookies([request.headers.get("cookie") or ""])
 
 
 def _marker(param: inspect.Parameter, hint: Any) -> tuple[Any, Any]:
